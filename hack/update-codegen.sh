@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Regenerates everything derived from the API types in pkg/apis:
+#   - deepcopy functions (zz_generated.deepcopy.go), with k8s.io/code-generator
+#   - pkg/generated: clientset, listers, informers (with watch), apply configurations
+#   - manifests/crds: the CustomResourceDefinitions, with controller-gen (from
+#     sigs.k8s.io/controller-tools, used as a schema generator only)
+# Run it after any change under pkg/apis; hack/verify-codegen.sh fails when it was not.
+set -euo pipefail
+
+root=${CODEGEN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+module=github.com/cassbackup/cassandra-backup-operator
+cd "$root"
+
+codegen_pkg=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
+# shellcheck source=/dev/null
+source "$codegen_pkg/kube_codegen.sh"
+
+kube::codegen::gen_helpers \
+  --boilerplate "$root/hack/boilerplate.go.txt" \
+  "$root/pkg/apis"
+
+kube::codegen::gen_client \
+  --with-watch \
+  --with-applyconfig \
+  --output-dir "$root/pkg/generated" \
+  --output-pkg "$module/pkg/generated" \
+  --boilerplate "$root/hack/boilerplate.go.txt" \
+  "$root/pkg/apis"
+
+controller_gen=$("$(dirname "${BASH_SOURCE[0]}")/tools.sh" controller-gen | cut -d= -f2)
+rm -rf "$root/manifests/crds.tmp"
+"$controller_gen" crd:crdVersions=v1 paths=./pkg/apis/... output:crd:artifacts:config=manifests/crds.tmp
+rm -rf "$root/manifests/crds"
+mv "$root/manifests/crds.tmp" "$root/manifests/crds"
