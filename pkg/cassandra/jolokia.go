@@ -1,0 +1,254 @@
+package cassandra
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// MBean and operation names of Cassandra's JMX interface, as Jolokia addresses them.
+const (
+	// StorageServiceMBean is the object name of StorageServiceMBean.
+	StorageServiceMBean = "org.apache.cassandra.db:type=StorageService"
+	// EndpointSnitchMBean is the object name of EndpointSnitchInfoMBean.
+	EndpointSnitchMBean = "org.apache.cassandra.db:type=EndpointSnitchInfo"
+
+	// OpTakeSnapshot is StorageServiceMBean.takeSnapshot(String tag, Map options, String... entities).
+	OpTakeSnapshot = "takeSnapshot(java.lang.String,java.util.Map,[Ljava.lang.String;)"
+	// OpClearSnapshot is StorageServiceMBean.clearSnapshot(String tag, String... keyspaceNames).
+	OpClearSnapshot = "clearSnapshot(java.lang.String,[Ljava.lang.String;)"
+	// OpForceKeyspaceFlush is StorageServiceMBean.forceKeyspaceFlush(String keyspace, String... tables).
+	OpForceKeyspaceFlush = "forceKeyspaceFlush(java.lang.String,[Ljava.lang.String;)"
+	// OpImportNewSSTables is ColumnFamilyStoreMBean.importNewSSTables(Set srcPaths, resetLevel,
+	// clearRepaired, verifySSTables, verifyTokens, invalidateCaches, extendedVerify) (Cassandra 4.0+).
+	OpImportNewSSTables = "importNewSSTables(java.util.Set,boolean,boolean,boolean,boolean,boolean,boolean)"
+)
+
+// TableMBean returns the object name of the ColumnFamilyStoreMBean of keyspace.table (Cassandra 4.0+).
+func TableMBean(keyspace, table string) string {
+	return "org.apache.cassandra.db:type=Tables,keyspace=" + keyspace + ",table=" + table
+}
+
+// JolokiaRequest is one Jolokia request (protocol version 7, POST form).
+type JolokiaRequest struct {
+	// Type is read, write or exec.
+	Type string `json:"type"`
+	// MBean is the MBean's object name.
+	MBean string `json:"mbean"`
+	// Attribute names the attribute of a read request.
+	Attribute string `json:"attribute,omitempty"`
+	// Operation names the operation of an exec request, with its signature when overloaded.
+	Operation string `json:"operation,omitempty"`
+	// Arguments are the arguments of an exec request.
+	Arguments []any `json:"arguments,omitempty"`
+}
+
+// JolokiaResponse is Jolokia's answer to one request.
+type JolokiaResponse struct {
+	// Request echoes the request.
+	Request json.RawMessage `json:"request,omitempty"`
+	// Value is the attribute value or operation result.
+	Value json.RawMessage `json:"value,omitempty"`
+	// Timestamp is the server time in seconds.
+	Timestamp int64 `json:"timestamp,omitempty"`
+	// Status is 200 on success, otherwise an HTTP-like error code.
+	Status int `json:"status"`
+	// ErrorType is the Java exception class on failure.
+	ErrorType string `json:"error_type,omitempty"`
+	// Error is the exception message on failure.
+	Error string `json:"error,omitempty"`
+}
+
+// Jolokia is a Node reached through a Jolokia agent (JMX over HTTP JSON).
+type Jolokia struct {
+	// URL is the agent's endpoint, e.g. http://127.0.0.1:8778/jolokia/.
+	URL string
+	// Client sends the requests; nil means http.DefaultClient.
+	Client *http.Client
+	// Username and Password are sent as HTTP basic authentication when Username is set.
+	Username, Password string
+}
+
+var _ Node = (*Jolokia)(nil)
+
+// JolokiaError is a failed Jolokia request.
+type JolokiaError struct {
+	// Status is Jolokia's status code.
+	Status int
+	// Type is the Java exception class.
+	Type string
+	// Message is the exception message.
+	Message string
+}
+
+// Error returns the exception class and message.
+func (e *JolokiaError) Error() string {
+	return fmt.Sprintf("jolokia status %d: %s: %s", e.Status, e.Type, e.Message)
+}
+
+// Do sends one request and decodes its value into out (when out is not nil).
+func (j *Jolokia) Do(ctx context.Context, req JolokiaRequest, out any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, j.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if j.Username != "" {
+		hreq.SetBasicAuth(j.Username, j.Password)
+	}
+	c := j.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(hreq)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("read response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("http %s: %s", resp.Status, strings.TrimSpace(string(truncate(data, 512))))
+	}
+	var jr JolokiaResponse
+	if err := json.Unmarshal(data, &jr); err != nil {
+		return fmt.Errorf("decode response: %w", err)
+	}
+	if jr.Status != http.StatusOK {
+		return &JolokiaError{Status: jr.Status, Type: jr.ErrorType, Message: jr.Error}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(jr.Value, out); err != nil {
+		return fmt.Errorf("decode value: %w", err)
+	}
+	return nil
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+func (j *Jolokia) read(ctx context.Context, mbean, attr string, out any) error {
+	if err := j.Do(ctx, JolokiaRequest{Type: "read", MBean: mbean, Attribute: attr}, out); err != nil {
+		return fmt.Errorf("read %s: %w", attr, err)
+	}
+	return nil
+}
+
+func (j *Jolokia) exec(ctx context.Context, mbean, op string, out any, args ...any) error {
+	if args == nil {
+		args = []any{}
+	}
+	if err := j.Do(ctx, JolokiaRequest{Type: "exec", MBean: mbean, Operation: op, Arguments: args}, out); err != nil {
+		name, _, _ := strings.Cut(op, "(")
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Flush writes the memtables of keyspace (the named tables, or all) to SSTables.
+func (j *Jolokia) Flush(ctx context.Context, keyspace string, tables ...string) error {
+	return j.exec(ctx, StorageServiceMBean, OpForceKeyspaceFlush, nil, keyspace, nonNil(tables))
+}
+
+// TakeSnapshot flushes and snapshots entities (all keyspaces when none) under tag.
+func (j *Jolokia) TakeSnapshot(ctx context.Context, tag string, entities ...Entity) error {
+	names := make([]string, len(entities))
+	for i, e := range entities {
+		names[i] = e.String()
+	}
+	return j.exec(ctx, StorageServiceMBean, OpTakeSnapshot, nil, tag, map[string]string{"skipFlush": "false"}, names)
+}
+
+// ClearSnapshot removes snapshot tag from keyspaces (all keyspaces when none).
+func (j *Jolokia) ClearSnapshot(ctx context.Context, tag string, keyspaces ...string) error {
+	return j.exec(ctx, StorageServiceMBean, OpClearSnapshot, nil, tag, nonNil(keyspaces))
+}
+
+// Tokens returns the node's tokens (StorageService attribute Tokens).
+func (j *Jolokia) Tokens(ctx context.Context) ([]string, error) {
+	var t []string
+	return t, j.read(ctx, StorageServiceMBean, "Tokens", &t)
+}
+
+// HostID returns the node's host id (StorageService attribute LocalHostId).
+func (j *Jolokia) HostID(ctx context.Context) (string, error) {
+	var s string
+	return s, j.read(ctx, StorageServiceMBean, "LocalHostId", &s)
+}
+
+// SchemaVersion returns the node's schema version (StorageService attribute SchemaVersion).
+func (j *Jolokia) SchemaVersion(ctx context.Context) (string, error) {
+	var s string
+	return s, j.read(ctx, StorageServiceMBean, "SchemaVersion", &s)
+}
+
+// ClusterName returns the cluster name (StorageService attribute ClusterName).
+func (j *Jolokia) ClusterName(ctx context.Context) (string, error) {
+	var s string
+	return s, j.read(ctx, StorageServiceMBean, "ClusterName", &s)
+}
+
+// Location returns the node's datacenter and rack (EndpointSnitchInfo attributes).
+func (j *Jolokia) Location(ctx context.Context) (dc, rack string, err error) {
+	if err := j.read(ctx, EndpointSnitchMBean, "Datacenter", &dc); err != nil {
+		return "", "", err
+	}
+	if err := j.read(ctx, EndpointSnitchMBean, "Rack", &rack); err != nil {
+		return "", "", err
+	}
+	return dc, rack, nil
+}
+
+// OperationMode returns the node's operation mode (StorageService attribute OperationMode).
+func (j *Jolokia) OperationMode(ctx context.Context) (string, error) {
+	var s string
+	return s, j.read(ctx, StorageServiceMBean, "OperationMode", &s)
+}
+
+// Keyspaces returns all keyspace names (StorageService attribute Keyspaces).
+func (j *Jolokia) Keyspaces(ctx context.Context) ([]string, error) {
+	var s []string
+	return s, j.read(ctx, StorageServiceMBean, "Keyspaces", &s)
+}
+
+// DataDirs returns the data file locations (StorageService attribute AllDataFileLocations).
+func (j *Jolokia) DataDirs(ctx context.Context) ([]string, error) {
+	var s []string
+	return s, j.read(ctx, StorageServiceMBean, "AllDataFileLocations", &s)
+}
+
+// ImportSSTables loads the SSTables in dirs into keyspace.table through
+// ColumnFamilyStoreMBean.importNewSSTables with nodetool import's defaults, and returns the
+// directories that failed to import.
+func (j *Jolokia) ImportSSTables(ctx context.Context, keyspace, table string, dirs []string) ([]string, error) {
+	var failed []string
+	err := j.exec(ctx, TableMBean(keyspace, table), OpImportNewSSTables, &failed,
+		nonNil(dirs), true, true, true, true, true, false)
+	if err != nil {
+		return nil, fmt.Errorf("import into %s.%s: %w", keyspace, table, err)
+	}
+	return failed, nil
+}
