@@ -158,3 +158,6 @@ func IsSystemKeyspace(ks string) bool {
 	}
 	return false
 }
+
+// ValidName reports whether s is a legal unquoted keyspace, table or index name.
+func ValidName(s string) bool { return validName(s) }

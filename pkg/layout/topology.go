@@ -1,0 +1,40 @@
+package layout
+
+// Topology records which nodes a backup spans (Esop's topology JSON); it is written after
+// every node's manifest and commits the whole backup.
+type Topology struct {
+	// Timestamp is the backup time in milliseconds since the Unix epoch.
+	Timestamp int64 `json:"timestamp"`
+	// ClusterName is the cluster's name.
+	ClusterName string `json:"clusterName"`
+	// SchemaVersion is the schema version the backup was taken at.
+	SchemaVersion string `json:"schemaVersion"`
+	// Topology lists the nodes.
+	Topology []Host `json:"topology"`
+}
+
+// Host is one node of a topology.
+type Host struct {
+	// Hostname is the node's host name (the pod name in Kubernetes).
+	Hostname string `json:"hostname"`
+	// Cluster is the cluster name.
+	Cluster string `json:"cluster"`
+	// DC is the datacenter.
+	DC string `json:"dc"`
+	// Rack is the rack.
+	Rack string `json:"rack"`
+	// NodeID is the Cassandra host id.
+	NodeID string `json:"nodeId"`
+	// IPAddress is the node's address.
+	IPAddress string `json:"ipAddress"`
+}
+
+// HostByHostname returns the host with the given host name.
+func (t *Topology) HostByHostname(hostname string) (Host, bool) {
+	for _, h := range t.Topology {
+		if h.Hostname == hostname {
+			return h, true
+		}
+	}
+	return Host{}, false
+}
