@@ -60,13 +60,11 @@ func (c Config) WithDefaults() Config {
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = defaultHTTPClient()
-	}
 	return c
 }
 
-var defaultHTTPClient = sync.OnceValue(func() *http.Client {
+// DefaultHTTPClient is the pooled client providers use when Config.HTTPClient is nil.
+var DefaultHTTPClient = sync.OnceValue(func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	return &http.Client{Transport: t}

@@ -533,10 +533,16 @@ func (s *suite) perOperation(t *testing.T) {
 	if calls.Load()-base < int64(len(ops)) {
 		t.Fatalf("%d operations resolved credentials %d times", len(ops), calls.Load()-base)
 	}
+	// The Secret disappears after Open: the next operation reports it.
+	var deleted atomic.Bool
 	failing := storage.CredentialSourceFunc(func(context.Context) (storage.Credentials, error) {
-		return storage.Credentials{}, errors.New("secret cloud-backup-secrets not found")
+		if deleted.Load() {
+			return storage.Credentials{}, errors.New("secret cloud-backup-secrets not found")
+		}
+		return creds, nil
 	})
 	p2 := s.target.Open(t, p.Bucket(), failing)
+	deleted.Store(true)
 	if _, err := p2.Head(ctx, "k"); err == nil || !strings.Contains(err.Error(), "cloud-backup-secrets not found") {
 		t.Fatalf("Head with a failing credential source = %v; want its error", err)
 	}

@@ -1,0 +1,406 @@
+// Package s3 is the storage.Provider for s3:// locations: Amazon S3, or any S3-compatible
+// server named by the Secret's awsendpoint (addressed path-style). Uploads go through the
+// SDK's upload manager (multipart, concurrent parts).
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+)
+
+func init() { storage.Register(storage.SchemeS3, Open) }
+
+// maxCopySize is the largest object CopyObject accepts; larger ones are refreshed with a
+// multipart copy.
+const maxCopySize = 5 << 30
+
+// copyPartSize is the part size of a multipart copy.
+const copyPartSize = 512 << 20
+
+// Provider is a storage.Provider on one S3 bucket.
+type Provider struct {
+	bucket   string
+	cfg      storage.Config
+	clients  storage.Clients[*s3.Client]
+	httpc    *awshttp.BuildableClient
+	copyMax  int64 // maxCopySize, lowered by tests
+	copyPart int64 // copyPartSize, lowered by tests
+}
+
+var _ storage.Provider = (*Provider)(nil)
+
+// Open returns the Provider of loc's bucket. It checks the credential rules of the guide
+// once (awsendpoint needs awsregion, both keys or none, insecure and http endpoints).
+func Open(ctx context.Context, loc storage.Location, cfg storage.Config) (storage.Provider, error) {
+	if err := storage.ValidateBucket(storage.SchemeS3, loc.Bucket); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	creds, err := cfg.Credentials.Credentials(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("resolve credentials: %w", err)
+	}
+	if _, err := creds.AWS(cfg.Insecure); err != nil {
+		return nil, err
+	}
+	if cfg.PartSize < manager.MinUploadPartSize {
+		return nil, fmt.Errorf("part size %d is below S3's minimum of %d bytes", cfg.PartSize, manager.MinUploadPartSize)
+	}
+	p := &Provider{bucket: loc.Bucket, cfg: cfg, copyMax: maxCopySize, copyPart: copyPartSize}
+	p.httpc = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = 2 * max(cfg.Concurrency, 16)
+	})
+	p.clients = storage.Clients[*s3.Client]{Source: cfg.Credentials, Build: p.build}
+	return p, nil
+}
+
+// build makes an SDK client for resolved credentials.
+func (p *Provider) build(creds storage.Credentials) (*s3.Client, error) {
+	a, err := creds.AWS(p.cfg.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	opts := []func(*config.LoadOptions) error{}
+	if a.Region != "" {
+		opts = append(opts, config.WithRegion(a.Region))
+	}
+	if p.cfg.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(p.cfg.HTTPClient))
+	} else {
+		opts = append(opts, config.WithHTTPClient(p.httpc))
+	}
+	if !a.DefaultChain {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(a.AccessKeyID, a.SecretAccessKey, "")))
+	}
+	// Loading with a background context: the default chain resolves lazily, per request.
+	awsCfg, err := config.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if a.Endpoint != "" {
+			o.BaseEndpoint = aws.String(a.Endpoint)
+			o.UsePathStyle = true
+		}
+		o.EndpointOptions.DisableHTTPS = a.Insecure
+		// Errors are returned, never logged: keep the SDK quiet about skipped checksums.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	}), nil
+}
+
+// Bucket returns the bucket name.
+func (p *Provider) Bucket() string { return p.bucket }
+
+// BucketExists sends HeadBucket; a missing bucket is *types.NotFound.
+func (p *Provider) BucketExists(ctx context.Context) (bool, error) {
+	c, err := p.clients.Get(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &p.bucket})
+	var nf *types.NotFound
+	if errors.As(err, &nf) || isCode(err, "NoSuchBucket") {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("head bucket %s: %w", p.bucket, err)
+	}
+	return true, nil
+}
+
+// CreateBucket creates the bucket in the client's region.
+func (p *Provider) CreateBucket(ctx context.Context) error {
+	c, err := p.clients.Get(ctx)
+	if err != nil {
+		return err
+	}
+	in := &s3.CreateBucketInput{Bucket: &p.bucket}
+	if r := c.Options().Region; r != "us-east-1" {
+		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(r)}
+	}
+	_, err = c.CreateBucket(ctx, in)
+	var owned *types.BucketAlreadyOwnedByYou
+	var exists *types.BucketAlreadyExists
+	if errors.As(err, &owned) || errors.As(err, &exists) {
+		return fmt.Errorf("create bucket %s: %w", p.bucket, storage.ErrBucketExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", p.bucket, err)
+	}
+	return nil
+}
+
+// Put uploads r with the upload manager, hashing it on the way.
+func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	if err := storage.ValidateKey(key); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := opts.Validate(); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	c, err := p.clients.Get(ctx)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	hr := storage.NewSHA256Reader(r, opts.SHA256)
+	md := opts.WithSHA256()
+	in := &s3.PutObjectInput{Bucket: &p.bucket, Key: &key, Body: hr, Metadata: md}
+	if opts.ContentType != "" {
+		in.ContentType = &opts.ContentType
+	}
+	up := manager.NewUploader(c, func(u *manager.Uploader) {
+		u.PartSize = p.cfg.PartSize
+		u.Concurrency = p.cfg.Concurrency
+		u.LeavePartsOnError = false
+	})
+	out, err := up.Upload(ctx, in)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, mapErr(err))
+	}
+	return storage.ObjectInfo{Key: key, Size: hr.N(), ModTime: time.Now(), SHA256: hr.Sum(), ETag: aws.ToString(out.ETag), Metadata: md}, nil
+}
+
+// Get streams rng of key.
+func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, error) {
+	if err := storage.ValidateKey(key); err != nil {
+		return nil, err
+	}
+	if err := rng.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := p.clients.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := &s3.GetObjectInput{Bucket: &p.bucket, Key: &key}
+	if h := rangeHeader(rng); h != "" {
+		in.Range = &h
+	}
+	out, err := c.GetObject(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, mapErr(err))
+	}
+	return out.Body, nil
+}
+
+// rangeHeader formats an HTTP Range header; "" means the whole object.
+func rangeHeader(r storage.Range) string {
+	switch {
+	case r.Offset == 0 && r.Length == 0:
+		return ""
+	case r.Length == 0:
+		return fmt.Sprintf("bytes=%d-", r.Offset)
+	}
+	return fmt.Sprintf("bytes=%d-%d", r.Offset, r.Offset+r.Length-1)
+}
+
+// Head sends HeadObject.
+func (p *Provider) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	if err := storage.ValidateKey(key); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	c, err := p.clients.Get(ctx)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	out, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &p.bucket, Key: &key})
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("head %s: %w", key, mapErr(err))
+	}
+	md := lower(out.Metadata)
+	return storage.ObjectInfo{
+		Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified),
+		SHA256: md[storage.MetaSHA256], ETag: aws.ToString(out.ETag), Metadata: md,
+	}, nil
+}
+
+func lower(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// List pages through ListObjectsV2.
+func (p *Provider) List(ctx context.Context, prefix string) iter.Seq2[storage.ObjectInfo, error] {
+	return func(yield func(storage.ObjectInfo, error) bool) {
+		c, err := p.clients.Get(ctx)
+		if err != nil {
+			yield(storage.ObjectInfo{}, err)
+			return
+		}
+		in := &s3.ListObjectsV2Input{Bucket: &p.bucket, Prefix: &prefix}
+		if p.cfg.ListPageSize > 0 {
+			in.MaxKeys = aws.Int32(int32(p.cfg.ListPageSize))
+		}
+		pages := s3.NewListObjectsV2Paginator(c, in)
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				yield(storage.ObjectInfo{}, fmt.Errorf("list %q: %w", prefix, mapErr(err)))
+				return
+			}
+			for _, o := range page.Contents {
+				info := storage.ObjectInfo{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag)}
+				if !yield(info, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Delete sends DeleteObject; S3 does not report missing keys.
+func (p *Provider) Delete(ctx context.Context, key string) error {
+	if err := storage.ValidateKey(key); err != nil {
+		return err
+	}
+	c, err := p.clients.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &p.bucket, Key: &key}); err != nil {
+		if errors.Is(mapErr(err), storage.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("delete %s: %w", key, mapErr(err))
+	}
+	return nil
+}
+
+// Refresh copies key onto itself. The copy always carries a new refresh stamp in its
+// metadata (with metadataDirective REPLACE on the wire), because S3 rejects a self-copy
+// that changes nothing; COPY keeps the object's user metadata by re-sending it.
+func (p *Provider) Refresh(ctx context.Context, key string, opts storage.RefreshOptions) error {
+	if err := storage.ValidateKey(key); err != nil {
+		return err
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	c, err := p.clients.Get(ctx)
+	if err != nil {
+		return err
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &p.bucket, Key: &key})
+	if err != nil {
+		return fmt.Errorf("refresh %s: %w", key, mapErr(err))
+	}
+	md := lower(head.Metadata)
+	if opts.Directive == storage.MetadataReplace {
+		md = opts.Metadata
+	}
+	md = storage.Stamp(md, time.Now())
+	source := copySource(p.bucket, key)
+	if aws.ToInt64(head.ContentLength) > p.copyMax {
+		err = p.multipartCopy(ctx, c, key, source, aws.ToInt64(head.ContentLength), md, head)
+	} else {
+		_, err = c.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket: &p.bucket, Key: &key, CopySource: &source,
+			MetadataDirective: types.MetadataDirectiveReplace, Metadata: md,
+			ContentType: head.ContentType, ContentEncoding: head.ContentEncoding,
+			CacheControl: head.CacheControl, ContentDisposition: head.ContentDisposition,
+			StorageClass: types.StorageClass(head.StorageClass),
+			CopySourceIfMatch: head.ETag,
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("refresh %s: %w", key, mapErr(err))
+	}
+	return nil
+}
+
+// multipartCopy refreshes an object larger than CopyObject allows, part by part.
+func (p *Provider) multipartCopy(ctx context.Context, c *s3.Client, key, source string, size int64, md map[string]string, head *s3.HeadObjectOutput) error {
+	mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: &p.bucket, Key: &key, Metadata: md, ContentType: head.ContentType,
+		ContentEncoding: head.ContentEncoding, CacheControl: head.CacheControl,
+		ContentDisposition: head.ContentDisposition, StorageClass: types.StorageClass(head.StorageClass),
+	})
+	if err != nil {
+		return err
+	}
+	abort := func(err error) error {
+		// The abort runs even when ctx is done, so no parts are left behind.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if _, aerr := c.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &p.bucket, Key: &key, UploadId: mp.UploadId}); aerr != nil {
+			return fmt.Errorf("%w (and aborting the multipart copy failed: %w)", err, aerr)
+		}
+		return err
+	}
+	var parts []types.CompletedPart
+	for off, n := int64(0), int32(1); off < size; off, n = off+p.copyPart, n+1 {
+		end := min(off+p.copyPart, size) - 1
+		out, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+			Bucket: &p.bucket, Key: &key, UploadId: mp.UploadId, PartNumber: aws.Int32(n),
+			CopySource: &source, CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
+			CopySourceIfMatch: head.ETag,
+		})
+		if err != nil {
+			return abort(fmt.Errorf("copy part %d: %w", n, err))
+		}
+		parts = append(parts, types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(n)})
+	}
+	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &p.bucket, Key: &key, UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		return abort(err)
+	}
+	return nil
+}
+
+// copySource is the URL-encoded bucket/key of a copy.
+func copySource(bucket, key string) string {
+	segs := strings.Split(key, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return bucket + "/" + strings.Join(segs, "/")
+}
+
+// Close does nothing: idle connections of the pooled client time out by themselves.
+func (p *Provider) Close() error { return nil }
+
+// mapErr maps S3's not-found errors to storage's sentinels, keeping the original.
+func mapErr(err error) error {
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	var nsb *types.NoSuchBucket
+	switch {
+	case errors.As(err, &nsb) || isCode(err, "NoSuchBucket"):
+		return fmt.Errorf("%w: %w", storage.ErrBucketNotFound, err)
+	case errors.As(err, &nsk) || errors.As(err, &nf) || isCode(err, "NoSuchKey") || isCode(err, "NotFound"):
+		return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
+	}
+	return err
+}
+
+func isCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
+}

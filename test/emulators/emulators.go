@@ -1,0 +1,197 @@
+// Package emulators starts real storage servers on 127.0.0.1 for tests: versitygw (S3),
+// Azurite (Azure Blob) and fake-gcs-server (GCS). Each starter stops its server in
+// t.Cleanup, and the server dies with the test process. When a server cannot be started
+// the test fails with a message saying why; it never skips.
+//
+// Binaries come from VERSITYGW_BIN, AZURITE_BIN and FAKE_GCS_SERVER_BIN, or else from
+// hack/tools.sh (which builds them once into a cache outside the clone).
+package emulators
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a server may take to answer its first request.
+const startTimeout = 90 * time.Second
+
+var (
+	toolsMu sync.Mutex
+	tools   = map[string]string{}
+)
+
+// binary returns the path of tool (versitygw, azurite, fake-gcs-server) from env, or by
+// running hack/tools.sh once per process.
+func binary(t testing.TB, tool, env string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("emulators: %s=%s: %v", env, p, err)
+		}
+		return p
+	}
+	toolsMu.Lock()
+	defer toolsMu.Unlock()
+	if p, ok := tools[tool]; ok {
+		return p
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatalf("emulators: cannot find %s: set %s or run the tests inside the repository: %v", tool, env, err)
+	}
+	cmd := exec.Command(filepath.Join(root, "hack", "tools.sh"), tool)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("emulators: hack/tools.sh %s failed (set %s to use a prebuilt binary): %v\n%s", tool, env, err, stderr.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if name, path, ok := strings.Cut(line, "="); ok && name == tool {
+			tools[tool] = path
+			return path
+		}
+	}
+	t.Fatalf("emulators: hack/tools.sh %s printed no %s= line: %q", tool, tool, out)
+	return ""
+}
+
+// repoRoot walks up from the working directory to the directory holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// freePort returns a port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("emulators: no free port on 127.0.0.1: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// logBuffer keeps the last bytes a server printed, for failure messages.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	if over := len(l.buf) - 64<<10; over > 0 {
+		l.buf = l.buf[over:]
+	}
+	return len(p), nil
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.buf)
+}
+
+// process is a running server.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  *logBuffer
+	done chan struct{}
+	err  error
+}
+
+// start runs the server and waits until ready(url) reports true; it fails t otherwise.
+func start(t testing.TB, name string, env []string, readyURL string, ready func(*http.Response) bool, bin string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = t.TempDir()
+	lb := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = lb, lb
+	// The server dies with the test process even if cleanups never run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("emulators: cannot start %s (%s): %v", name, bin, err)
+	}
+	p := &process{name: name, cmd: cmd, log: lb, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.stop)
+
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-p.done:
+			t.Fatalf("emulators: %s exited before it was ready: %v\n%s", name, p.err, lb)
+		default:
+		}
+		resp, err := client.Get(readyURL)
+		if err == nil {
+			ok := ready(resp)
+			resp.Body.Close()
+			if ok {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulators: %s did not answer %s within %s (last error: %v)\n%s", name, readyURL, startTimeout, err, lb)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop terminates the server's process group and waits for it.
+func (p *process) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func anyResponse(*http.Response) bool { return true }
+
+func status200(r *http.Response) bool { return r.StatusCode == http.StatusOK }
+
+func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// ctx returns a context for a helper call bounded by the test's lifetime.
+func ctx(t testing.TB) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.Context(), time.Minute)
+}
