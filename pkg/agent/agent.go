@@ -1,0 +1,102 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+)
+
+// SecretResolver returns the credential source of a Secret; it is asked at the start of
+// every operation, and the source reads the Secret at every storage call.
+type SecretResolver func(namespace, name string) storage.CredentialSource
+
+// Agent runs backup and restore operations for one node.
+type Agent struct {
+	// Node controls the local Cassandra node.
+	Node cassandra.Node
+	// DataDirs are the node's data directories; empty means ask the node.
+	DataDirs []string
+	// Hostname names this node in operation errors.
+	Hostname string
+	// Secrets resolves k8sNamespace/k8sSecretName; nil, or a request without a Secret,
+	// means Credentials.
+	Secrets SecretResolver
+	// Credentials is used when a request names no Secret; nil means none.
+	Credentials storage.CredentialSource
+	// Storage is the base provider configuration (endpoints, HTTP client, part size).
+	Storage storage.Config
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+func (a *Agent) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// open opens the request's storage location with the request's credentials.
+func (a *Agent) open(ctx context.Context, req *Request) (storage.Provider, storage.Location, error) {
+	cfg := a.Storage
+	cfg.Insecure = req.Insecure
+	cfg.Credentials = a.Credentials
+	if req.K8sSecretName != "" && a.Secrets != nil {
+		cfg.Credentials = a.Secrets(req.K8sNamespace, req.K8sSecretName)
+	}
+	return storage.OpenLocation(ctx, req.StorageLocation, cfg)
+}
+
+// dataDirs returns the request's data directories, or the agent's, or the node's.
+func (a *Agent) dataDirs(ctx context.Context, req *Request) ([]string, error) {
+	if len(req.DataDirs) > 0 {
+		return req.DataDirs, nil
+	}
+	if len(a.DataDirs) > 0 {
+		return a.DataDirs, nil
+	}
+	dirs, err := a.Node.DataDirs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("data directories: %w", err)
+	}
+	return dirs, nil
+}
+
+// identity is what a backup records about the node.
+type identity struct {
+	node          layout.Node
+	schemaVersion string
+	tokens        []string
+}
+
+// identify asks the node for its identity; a per-node storage location overrides the prefix.
+func (a *Agent) identify(ctx context.Context, loc storage.Location) (identity, error) {
+	var id identity
+	var err error
+	if id.node.HostID, err = a.Node.HostID(ctx); err != nil {
+		return id, err
+	}
+	if id.node.Cluster, err = a.Node.ClusterName(ctx); err != nil {
+		return id, err
+	}
+	if id.node.Datacenter, _, err = a.Node.Location(ctx); err != nil {
+		return id, err
+	}
+	if id.schemaVersion, err = a.Node.SchemaVersion(ctx); err != nil {
+		return id, err
+	}
+	if id.tokens, err = a.Node.Tokens(ctx); err != nil {
+		return id, err
+	}
+	if !loc.Global() {
+		id.node = layout.Node{Cluster: loc.Cluster, Datacenter: loc.DC, HostID: loc.Node}
+	}
+	if err := id.node.Validate(); err != nil {
+		return id, fmt.Errorf("node prefix: %w", err)
+	}
+	return id, nil
+}

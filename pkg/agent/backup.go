@@ -1,0 +1,204 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+	"k8s.io/klog/v2"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+)
+
+// upload is one SSTable file of a snapshot and where it goes.
+type upload struct {
+	keyspace, table, tableID string
+	sstable                  string // manifest name: nb-1-big, or .idx/nb-1-big
+	file                     cassandra.File
+	objectKey                string // relative to the node
+}
+
+// Backup snapshots the node, uploads the snapshot's SSTables that are not in storage yet,
+// writes the manifest last, and clears the snapshot whatever happens.
+func (a *Agent) Backup(ctx context.Context, req Request, tr *Tracker) (err error) {
+	logger := klog.FromContext(ctx).WithValues("snapshotTag", req.SnapshotTag)
+	entities, err := cassandra.ParseEntities(req.Entities)
+	if err != nil {
+		return err
+	}
+	lim, err := newLimiter(req.Bandwidth)
+	if err != nil {
+		return err
+	}
+	p, loc, err := a.open(ctx, &req)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := storage.EnsureBucket(ctx, p, storage.BucketPolicy{CreateMissingBucket: req.CreateMissingBucket, SkipBucketVerification: req.SkipBucketVerification}); err != nil {
+		return err
+	}
+	id, err := a.identify(ctx, loc)
+	if err != nil {
+		return err
+	}
+	dirs, err := a.dataDirs(ctx, &req)
+	if err != nil {
+		return err
+	}
+
+	// A snapshot left by an interrupted run of this operation would make takeSnapshot fail.
+	keyspaces := entities.Keyspaces()
+	if err := a.Node.ClearSnapshot(ctx, req.SnapshotTag, keyspaces...); err != nil {
+		return fmt.Errorf("clear leftover snapshot: %w", err)
+	}
+	if err := a.Node.TakeSnapshot(ctx, req.SnapshotTag, entities...); err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if cerr := a.Node.ClearSnapshot(cctx, req.SnapshotTag, keyspaces...); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("clear snapshot: %w", cerr))
+		}
+	}()
+	logger.V(2).Info("Snapshot taken", "node", id.node.Prefix())
+
+	snaps, err := cassandra.Snapshot(dirs, req.SnapshotTag, entities)
+	if err != nil {
+		return err
+	}
+	manifest := &layout.Manifest{Tokens: id.tokens, SchemaVersion: id.schemaVersion}
+	manifest.Snapshot.Name = req.SnapshotTag
+	var uploads []upload
+	for _, s := range snaps {
+		manifest.SetSchema(s.Table.Keyspace, s.Table.Name, s.Table.ID, s.Schema)
+		for _, ss := range s.SSTables {
+			name := ss.Name
+			if ss.Index != "" {
+				name = ss.Index + "/" + ss.Name
+			}
+			for _, f := range ss.Files {
+				uploads = append(uploads, upload{
+					keyspace: s.Table.Keyspace, table: s.Table.Name, tableID: s.Table.ID, sstable: name, file: f,
+					objectKey: layout.SSTableKey(s.Table.Keyspace, s.Table.DirName(), ss.Index, ss.Generation, ss.Digest, f.Name),
+				})
+				tr.AddTotal(1, f.Size)
+			}
+		}
+	}
+
+	present, err := listSizes(ctx, p, id.node.Key(layout.DataDir+"/"))
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(req.Concurrency())
+	for _, u := range uploads {
+		g.Go(func() error {
+			e, err := a.uploadFile(gctx, p, id.node.Key(u.objectKey), u, present, lim, tr)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			manifest.Add(u.keyspace, u.table, u.tableID, u.sstable, e)
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, s := range snaps {
+		if s.Schema == "" {
+			continue
+		}
+		if err := putSmall(ctx, p, id.node.Key(layout.SchemaKey(s.Table.Keyspace, s.Table.DirName())), []byte(s.Schema)); err != nil {
+			return err
+		}
+	}
+	for _, ks := range manifest.Snapshot.Keyspaces {
+		for _, t := range ks.Tables {
+			for _, entries := range t.SSTables {
+				sort.Slice(entries, func(i, j int) bool { return entries[i].ObjectKey < entries[j].ObjectKey })
+			}
+		}
+	}
+	data, err := json.Marshal(manifest)
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	key := id.node.ManifestKey(req.SnapshotTag, id.schemaVersion, a.now())
+	if err := putSmall(ctx, p, key, data); err != nil {
+		return err
+	}
+	logger.V(1).Info("Backup committed", "manifest", key, "transfer", tr.Snapshot())
+	return nil
+}
+
+// listSizes returns the sizes of the objects under prefix.
+func listSizes(ctx context.Context, p storage.Provider, prefix string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for info, err := range p.List(ctx, prefix) {
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		out[info.Key] = info.Size
+	}
+	return out, nil
+}
+
+// uploadFile uploads one file unless an object of its size is already under key (the key
+// holds the SSTable's digest, so such an object is this file), and returns its manifest entry.
+func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, key string, u upload, present map[string]int64, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
+	if size, ok := present[key]; ok && size == u.file.Size {
+		sum, n, err := fileSHA256(u.file.Path)
+		if err != nil {
+			return layout.Entry{}, err
+		}
+		tr.Skipped(n)
+		return layout.Entry{ObjectKey: u.objectKey, Type: layout.TypeFile, Size: n, Hash: sum}, nil
+	}
+	f, err := os.Open(u.file.Path)
+	if err != nil {
+		return layout.Entry{}, fmt.Errorf("upload %s: %w", u.objectKey, err)
+	}
+	defer f.Close()
+	info, err := p.Put(ctx, key, &meter{ctx: ctx, r: f, lim: lim, tr: tr}, storage.PutOptions{})
+	if err != nil {
+		return layout.Entry{}, fmt.Errorf("upload %s: %w", u.objectKey, err)
+	}
+	if info.Size != u.file.Size {
+		return layout.Entry{}, fmt.Errorf("upload %s: stored %d bytes of %d: the file changed while uploading", u.objectKey, info.Size, u.file.Size)
+	}
+	tr.FileDone()
+	return layout.Entry{ObjectKey: u.objectKey, Type: layout.TypeFile, Size: info.Size, Hash: info.SHA256}, nil
+}
+
+// putSmall writes a small object unless the same content is already there.
+func putSmall(ctx context.Context, p storage.Provider, key string, data []byte) error {
+	sum := sha256Hex(data)
+	if info, err := p.Head(ctx, key); err == nil && info.SHA256 == sum {
+		return nil
+	}
+	ct := "application/json"
+	if strings.HasSuffix(key, ".cql") {
+		ct = "text/plain"
+	}
+	if _, err := p.Put(ctx, key, bytes.NewReader(data), storage.PutOptions{SHA256: sum, ContentType: ct}); err != nil {
+		return fmt.Errorf("upload %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+// Package agent is the cassandra-backup-agent: an Icarus-compatible operations API whose
+// backup and restore operations move a node's SSTables to and from storage in Esop's layout.
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+)
+
+// State is the state of an operation, as Icarus names it.
+type State string
+
+// Operation states.
+const (
+	// StatePending is a submitted operation that has not started.
+	StatePending State = "PENDING"
+	// StateRunning is an operation in progress.
+	StateRunning State = "RUNNING"
+	// StateCompleted is an operation that succeeded.
+	StateCompleted State = "COMPLETED"
+	// StateCancelled is an operation stopped by a DELETE.
+	StateCancelled State = "CANCELLED"
+	// StateFailed is an operation that failed; Errors says why.
+	StateFailed State = "FAILED"
+)
+
+// Final reports whether the operation has ended.
+func (s State) Final() bool {
+	return s == StateCompleted || s == StateCancelled || s == StateFailed
+}
+
+// Operation types.
+const (
+	// TypeBackup uploads a snapshot of the node.
+	TypeBackup = "backup"
+	// TypeRestore downloads a backup onto the node.
+	TypeRestore = "restore"
+)
+
+// Error is one error of an operation.
+type Error struct {
+	// Source names where the error happened (the node's host name).
+	Source string `json:"source"`
+	// Message is the error's text.
+	Message string `json:"message"`
+}
+
+// Bandwidth is Icarus' DataRate: a value and a unit (BPS, KBPS, MBPS, GBPS).
+type Bandwidth struct {
+	// Value is the amount per second.
+	Value int64 `json:"value"`
+	// Unit is BPS, KBPS, MBPS or GBPS.
+	Unit string `json:"unit"`
+}
+
+// BytesPerSecond returns the rate in bytes per second.
+func (b Bandwidth) BytesPerSecond() (int64, error) {
+	mult := map[string]int64{"BPS": 1, "KBPS": 1 << 10, "MBPS": 1 << 20, "GBPS": 1 << 30}[strings.ToUpper(b.Unit)]
+	if mult == 0 {
+		return 0, fmt.Errorf("bandwidth.unit %q is not BPS, KBPS, MBPS or GBPS", b.Unit)
+	}
+	if b.Value <= 0 {
+		return 0, fmt.Errorf("bandwidth.value %d is not positive", b.Value)
+	}
+	return b.Value * mult, nil
+}
+
+// Retry is Icarus' retry specification; the agent accepts it and retries nothing itself
+// (the operator resubmits, and deduplication makes that cheap).
+type Retry struct {
+	// Interval is the seconds between attempts.
+	Interval int `json:"interval,omitempty"`
+	// Strategy is LINEAR or EXPONENTIAL.
+	Strategy string `json:"strategy,omitempty"`
+	// MaxAttempts is the number of attempts.
+	MaxAttempts int `json:"maxAttempts,omitempty"`
+	// Enabled turns retrying on.
+	Enabled bool `json:"enabled,omitempty"`
+}
+
+// Import is Icarus' import specification of a restore into a running node.
+type Import struct {
+	// Keyspace is the keyspace to import into.
+	Keyspace string `json:"keyspace,omitempty"`
+	// Table is the table to import into.
+	Table string `json:"table,omitempty"`
+	// KeepLevel keeps the SSTables' compaction level.
+	KeepLevel bool `json:"keepLevel,omitempty"`
+	// NoVerify skips SSTable verification.
+	NoVerify bool `json:"noVerify,omitempty"`
+	// NoVerifyTokens skips the token ownership check.
+	NoVerifyTokens bool `json:"noVerifyTokens,omitempty"`
+	// NoInvalidateCaches keeps the row cache.
+	NoInvalidateCaches bool `json:"noInvalidateCaches,omitempty"`
+	// Quick skips extended verification.
+	Quick bool `json:"quick,omitempty"`
+	// ExtendedVerify verifies every value.
+	ExtendedVerify bool `json:"extendedVerify,omitempty"`
+	// KeepRepaired keeps the repaired state.
+	KeepRepaired bool `json:"keepRepaired,omitempty"`
+	// SourceDir is where SSTables are staged before the import.
+	SourceDir string `json:"sourceDir,omitempty"`
+}
+
+// Request holds the fields of a backup or restore request, named as Icarus names them.
+type Request struct {
+	// Type is backup or restore.
+	Type string `json:"type"`
+	// StorageLocation is proto://bucket or proto://bucket/cluster/dc/node.
+	StorageLocation string `json:"storageLocation"`
+	// SnapshotTag names the snapshot.
+	SnapshotTag string `json:"snapshotTag"`
+	// Entities selects keyspaces and tables ("ks1,ks2.t1"); empty means all.
+	Entities string `json:"entities,omitempty"`
+	// GlobalRequest asks Icarus to fan out to every node; the operator does that here.
+	GlobalRequest bool `json:"globalRequest,omitempty"`
+	// DC restricts a global request to a datacenter.
+	DC string `json:"dc,omitempty"`
+	// Timeout is the operation's time limit in hours; 0 means 5.
+	Timeout int `json:"timeout,omitempty"`
+	// ConcurrentConnections is the number of files transferred at once; 0 means 10.
+	ConcurrentConnections int `json:"concurrentConnections,omitempty"`
+	// Bandwidth caps the transfer rate of the whole operation.
+	Bandwidth *Bandwidth `json:"bandwidth,omitempty"`
+	// MetadataDirective is COPY or REPLACE (S3 refresh).
+	MetadataDirective string `json:"metadataDirective,omitempty"`
+	// Insecure talks HTTP to the storage endpoint.
+	Insecure bool `json:"insecure,omitempty"`
+	// CreateMissingBucket creates the bucket when it is missing.
+	CreateMissingBucket bool `json:"createMissingBucket,omitempty"`
+	// SkipBucketVerification skips the bucket existence check.
+	SkipBucketVerification bool `json:"skipBucketVerification,omitempty"`
+	// K8sNamespace is the namespace of the credentials Secret.
+	K8sNamespace string `json:"k8sNamespace,omitempty"`
+	// K8sSecretName is the name of the credentials Secret.
+	K8sSecretName string `json:"k8sSecretName,omitempty"`
+	// Retry is accepted for compatibility.
+	Retry *Retry `json:"retry,omitempty"`
+	// DataDirs overrides the node's data directories.
+	DataDirs []string `json:"dataDirs,omitempty"`
+	// SkipRefreshing is accepted for compatibility; the agent does not refresh objects.
+	SkipRefreshing bool `json:"skipRefreshing,omitempty"`
+
+	// RestorationStrategyType is IN_PLACE, HARDLINKS or IMPORT (restore).
+	RestorationStrategyType string `json:"restorationStrategyType,omitempty"`
+	// RestorationPhase is Icarus' phase of a global restore (restore).
+	RestorationPhase string `json:"restorationPhase,omitempty"`
+	// Import configures an IMPORT restore (restore).
+	Import *Import `json:"import,omitempty"`
+	// NewCluster restores into a new cluster (restore).
+	NewCluster bool `json:"newCluster,omitempty"`
+	// UpdateCassandraYaml writes the token configuration (restore).
+	UpdateCassandraYaml bool `json:"updateCassandraYaml,omitempty"`
+	// ResolveHostIDFromTopology finds the source node by host name in the topology (restore).
+	ResolveHostIDFromTopology bool `json:"resolveHostIdFromTopology,omitempty"`
+	// Rename maps source tables to target tables (restore); not supported yet.
+	Rename map[string]string `json:"rename,omitempty"`
+	// SourceHostID is the host id whose backup to restore; default this node's (restore).
+	SourceHostID string `json:"sourceHostId,omitempty"`
+}
+
+// DecodeRequest decodes and validates a request; the error names the offending field.
+func DecodeRequest(r io.Reader) (Request, error) {
+	var req Request
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return req, fmt.Errorf("read request: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return req, fmt.Errorf("field %s: want %s, got %s", te.Field, te.Type, te.Value)
+		}
+		return req, fmt.Errorf("malformed request: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return req, fmt.Errorf("malformed request: data after the JSON object")
+	}
+	return req, req.Validate()
+}
+
+// Validate checks the request's fields.
+func (r *Request) Validate() error {
+	switch r.Type {
+	case TypeBackup, TypeRestore:
+	case "":
+		return fmt.Errorf("field type is required: backup or restore")
+	default:
+		return fmt.Errorf("field type: %q is not backup or restore", r.Type)
+	}
+	if _, err := storage.ParseLocation(r.StorageLocation); err != nil {
+		return fmt.Errorf("field storageLocation: %w", err)
+	}
+	if r.SnapshotTag == "" || strings.ContainsAny(r.SnapshotTag, "/\\ \t\n") || r.SnapshotTag == "." || r.SnapshotTag == ".." {
+		return fmt.Errorf("field snapshotTag: %q is not a valid snapshot name", r.SnapshotTag)
+	}
+	if _, err := cassandra.ParseEntities(r.Entities); err != nil {
+		return fmt.Errorf("field entities: %w", err)
+	}
+	if r.Timeout < 0 {
+		return fmt.Errorf("field timeout: %d is negative", r.Timeout)
+	}
+	if r.ConcurrentConnections < 0 || r.ConcurrentConnections > 1024 {
+		return fmt.Errorf("field concurrentConnections: %d is not between 0 and 1024", r.ConcurrentConnections)
+	}
+	if r.Bandwidth != nil {
+		if _, err := r.Bandwidth.BytesPerSecond(); err != nil {
+			return fmt.Errorf("field %w", err)
+		}
+	}
+	if _, err := storage.ParseMetadataDirective(r.MetadataDirective); err != nil {
+		return fmt.Errorf("field %w", err)
+	}
+	if r.K8sNamespace != "" && r.K8sSecretName == "" {
+		return fmt.Errorf("field k8sSecretName is required with k8sNamespace")
+	}
+	if r.Type == TypeRestore {
+		switch r.RestorationStrategyType {
+		case "", "IN_PLACE", "IMPORT":
+		case "HARDLINKS":
+			return fmt.Errorf("field restorationStrategyType: HARDLINKS is not supported; use IN_PLACE or IMPORT")
+		default:
+			return fmt.Errorf("field restorationStrategyType: %q is not IN_PLACE, HARDLINKS or IMPORT", r.RestorationStrategyType)
+		}
+		if len(r.Rename) > 0 {
+			return fmt.Errorf("field rename: renaming tables on restore is not supported")
+		}
+	}
+	return nil
+}
+
+// Concurrency returns the number of files transferred at once.
+func (r *Request) Concurrency() int {
+	if r.ConcurrentConnections == 0 {
+		return 10
+	}
+	return r.ConcurrentConnections
+}
+
+// TimeLimit returns the operation's time limit.
+func (r *Request) TimeLimit() time.Duration {
+	if r.Timeout == 0 {
+		return 5 * time.Hour
+	}
+	return time.Duration(r.Timeout) * time.Hour
+}
+
+// Operation is an operation as the API shows it: the request, its state and progress.
+type Operation struct {
+	Request
+	// ID is the operation's UUID.
+	ID string `json:"id"`
+	// CreationTime is when the operation was submitted.
+	CreationTime time.Time `json:"creationTime"`
+	// State is the operation's state.
+	State State `json:"state"`
+	// Errors are the operation's errors.
+	Errors []Error `json:"errors"`
+	// Progress is the done fraction, 0 to 1, computed from bytes; 1 only when completed.
+	Progress float64 `json:"progress"`
+	// StartTime is when the operation started running.
+	StartTime *time.Time `json:"startTime,omitempty"`
+	// CompletionTime is when the operation ended.
+	CompletionTime *time.Time `json:"completionTime,omitempty"`
+	// Transfer holds byte and file counts.
+	Transfer
+}
+
+// Transfer counts the bytes and files of an operation.
+type Transfer struct {
+	// BytesTotal is the size of every file the operation covers.
+	BytesTotal int64 `json:"bytesTotal"`
+	// BytesTransferred is what was uploaded or downloaded.
+	BytesTransferred int64 `json:"bytesTransferred"`
+	// BytesSkipped is what was already in place (deduplicated or already restored).
+	BytesSkipped int64 `json:"bytesSkipped"`
+	// FilesTotal is the number of files the operation covers.
+	FilesTotal int `json:"filesTotal"`
+	// FilesTransferred is the number of files uploaded or downloaded.
+	FilesTransferred int `json:"filesTransferred"`
+	// FilesSkipped is the number of files already in place.
+	FilesSkipped int `json:"filesSkipped"`
+}

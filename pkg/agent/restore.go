@@ -1,0 +1,384 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+	"k8s.io/klog/v2"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+)
+
+// RestoreSpec is a restore of one node's backup into local directories, before Cassandra
+// starts (the init container).
+type RestoreSpec struct {
+	// Request carries storageLocation, snapshotTag, entities, newCluster, credentials,
+	// concurrentConnections and bandwidth.
+	Request
+	// Cluster and Datacenter locate the source node's backups in the bucket.
+	Cluster, Datacenter string
+	// HostID is the source node's host id; when empty, Hostname is looked up in the topology.
+	HostID string
+	// Hostname is this pod's name, matched against the backup's topology.
+	Hostname string
+	// CommitLogDir, HintsDir and SavedCachesDir are wiped (when set).
+	CommitLogDir, HintsDir, SavedCachesDir string
+	// TokensFile receives the cassandra.yaml fragment with auto_bootstrap and initial_token.
+	TokensFile string
+	// MarkerFile records the restore key once the restore is complete.
+	MarkerFile string
+}
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	// Key identifies the restored backup; the marker file holds it.
+	Key string
+	// Manifest is the (filtered) manifest that was restored.
+	Manifest *layout.Manifest
+	// AlreadyDone is true when the marker showed the restore was already complete.
+	AlreadyDone bool
+}
+
+// Restore downloads a node's backup into the data directories: files are written under
+// temporary names, verified (size and SHA-256) and renamed into place; files already present
+// and identical are kept, so a killed restore resumes. It then wipes the commit log, hints and
+// saved caches, writes the token configuration and, last, the marker.
+func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (RestoreResult, error) {
+	logger := klog.FromContext(ctx).WithValues("snapshotTag", spec.SnapshotTag)
+	var res RestoreResult
+	if spec.Type == "" {
+		spec.Type = TypeRestore
+	}
+	if err := spec.Validate(); err != nil {
+		return res, err
+	}
+	if len(spec.DataDirs) == 0 {
+		spec.DataDirs = a.DataDirs
+	}
+	if len(spec.DataDirs) == 0 {
+		return res, fmt.Errorf("no data directory to restore into")
+	}
+	entities, err := cassandra.ParseEntities(spec.Entities)
+	if err != nil {
+		return res, err
+	}
+	lim, err := newLimiter(spec.Bandwidth)
+	if err != nil {
+		return res, err
+	}
+	p, loc, err := a.open(ctx, &spec.Request)
+	if err != nil {
+		return res, err
+	}
+	defer p.Close()
+	node, err := a.sourceNode(ctx, p, loc, spec)
+	if err != nil {
+		return res, err
+	}
+	ref, m, err := findManifest(ctx, p, node, spec.SnapshotTag)
+	if err != nil {
+		return res, err
+	}
+	res.Key = spec.StorageLocation + "|" + ref.Key
+	if spec.MarkerFile != "" {
+		if b, err := os.ReadFile(spec.MarkerFile); err == nil && strings.TrimSpace(string(b)) == res.Key {
+			res.AlreadyDone = true
+			return res, nil
+		}
+	}
+	m = m.Filter(func(ks, table string) bool {
+		if cassandra.IsSystemKeyspace(ks) {
+			return !spec.NewCluster || ks == "system_schema"
+		}
+		return entities.Match(ks, table)
+	})
+	res.Manifest = m
+	dataDir := spec.DataDirs[0]
+	if err := download(ctx, p, node, m, dataDir, spec.Concurrency(), lim, tr); err != nil {
+		return res, err
+	}
+	if err := removeStrays(m, spec.DataDirs); err != nil {
+		return res, err
+	}
+	for _, d := range []string{spec.CommitLogDir, spec.HintsDir, spec.SavedCachesDir} {
+		if err := emptyDir(d); err != nil {
+			return res, err
+		}
+	}
+	if spec.TokensFile != "" {
+		if err := writeFileAtomic(spec.TokensFile, []byte(TokensYAML(m.Tokens))); err != nil {
+			return res, fmt.Errorf("write token configuration: %w", err)
+		}
+	}
+	if spec.MarkerFile != "" {
+		if err := writeFileAtomic(spec.MarkerFile, []byte(res.Key+"\n")); err != nil {
+			return res, fmt.Errorf("write marker: %w", err)
+		}
+	}
+	logger.V(1).Info("Restore complete", "manifest", ref.Key, "transfer", tr.Snapshot())
+	return res, nil
+}
+
+// TokensYAML returns the cassandra.yaml fragment that makes a restored node keep its tokens.
+func TokensYAML(tokens []string) string {
+	return "auto_bootstrap: false\ninitial_token: " + strings.Join(tokens, ",") + "\n"
+}
+
+// sourceNode locates the node whose backup is restored.
+func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.Location, spec RestoreSpec) (layout.Node, error) {
+	if !loc.Global() {
+		return layout.Node{Cluster: loc.Cluster, Datacenter: loc.DC, HostID: loc.Node}, nil
+	}
+	n := layout.Node{Cluster: spec.Cluster, Datacenter: spec.Datacenter, HostID: spec.HostID}
+	if n.HostID == "" && spec.Hostname != "" {
+		keys, err := listKeys(ctx, p, layout.TopologyDir+"/")
+		if err != nil {
+			return n, err
+		}
+		ref, ok := layout.LatestTopology(keys, spec.Cluster, spec.SnapshotTag)
+		if !ok {
+			return n, fmt.Errorf("no topology of cluster %s for snapshot %s in bucket %s", spec.Cluster, spec.SnapshotTag, p.Bucket())
+		}
+		var top layout.Topology
+		if err := getJSON(ctx, p, ref.Key, &top); err != nil {
+			return n, err
+		}
+		h, ok := top.HostByHostname(spec.Hostname)
+		if !ok {
+			return n, fmt.Errorf("host %s is not in topology %s", spec.Hostname, ref.Key)
+		}
+		n.HostID = h.NodeID
+		if n.Datacenter == "" {
+			n.Datacenter = h.DC
+		}
+	}
+	if err := n.Validate(); err != nil {
+		return n, fmt.Errorf("source node: %w", err)
+	}
+	return n, nil
+}
+
+func listKeys(ctx context.Context, p storage.Provider, prefix string) ([]string, error) {
+	var keys []string
+	for info, err := range p.List(ctx, prefix) {
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys, nil
+}
+
+func getJSON(ctx context.Context, p storage.Provider, key string, v any) error {
+	r, err := p.Get(ctx, key, storage.Range{})
+	if err != nil {
+		return fmt.Errorf("download %s: %w", key, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, 256<<20))
+	if err != nil {
+		return fmt.Errorf("download %s: %w", key, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}
+
+// findManifest returns the newest manifest of tag for the node, validated.
+func findManifest(ctx context.Context, p storage.Provider, node layout.Node, tag string) (layout.Ref, *layout.Manifest, error) {
+	keys, err := listKeys(ctx, p, node.ManifestPrefix())
+	if err != nil {
+		return layout.Ref{}, nil, err
+	}
+	ref, ok := layout.LatestManifest(keys, tag)
+	if !ok {
+		return ref, nil, fmt.Errorf("no manifest for snapshot %s under %s in bucket %s", tag, node.ManifestPrefix(), p.Bucket())
+	}
+	var m layout.Manifest
+	if err := getJSON(ctx, p, ref.Key, &m); err != nil {
+		return ref, nil, err
+	}
+	if err := m.Validate(); err != nil {
+		return ref, nil, fmt.Errorf("manifest %s refused: %w", ref.Key, err)
+	}
+	return ref, &m, nil
+}
+
+// download fetches every file of the manifest into dataDir.
+func download(ctx context.Context, p storage.Provider, node layout.Node, m *layout.Manifest, dataDir string, concurrency int, lim *rate.Limiter, tr *Tracker) error {
+	files := m.Files()
+	paths := make([]string, len(files))
+	for i, f := range files {
+		lp, err := layout.LocalPath(dataDir, f.ObjectKey)
+		if err != nil {
+			return err
+		}
+		paths[i] = lp
+		tr.AddTotal(1, f.Size)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for i, f := range files {
+		g.Go(func() error {
+			return downloadFile(gctx, p, node.Key(f.ObjectKey), paths[i], f.Entry, lim, tr)
+		})
+	}
+	return g.Wait()
+}
+
+// downloadFile fetches one object to a temporary name next to dst, checks its size and
+// SHA-256, and renames it into place. A dst that already has the right content is kept.
+func downloadFile(ctx context.Context, p storage.Provider, key, dst string, e layout.Entry, lim *rate.Limiter, tr *Tracker) error {
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
+		if sum, _, err := fileSHA256(dst); err == nil && sum == e.Hash {
+			tr.Skipped(e.Size)
+			return nil
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	r, err := p.Get(ctx, key, storage.Range{})
+	if err != nil {
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	defer r.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".restore-*.tmp")
+	if err != nil {
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), &meter{ctx: ctx, r: r, lim: lim, tr: tr})
+	if err != nil {
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	if n != e.Size {
+		return fmt.Errorf("download %s: got %d bytes, manifest says %d: the object is corrupt", e.ObjectKey, n, e.Size)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != e.Hash {
+		return fmt.Errorf("download %s: sha256 %s, manifest says %s: the object is corrupt", e.ObjectKey, sum, e.Hash)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	done = true
+	tr.FileDone()
+	return nil
+}
+
+// removeStrays deletes SSTable files of the restored tables that the manifest does not
+// hold, and leftover temporary files, so that no other data comes back to life.
+func removeStrays(m *layout.Manifest, dataDirs []string) error {
+	want := map[string]bool{}
+	tables := map[string]bool{}
+	for _, f := range m.Files() {
+		k, err := layout.ParseObjectKey(f.ObjectKey)
+		if err != nil {
+			return err
+		}
+		rel := filepath.Join(k.Keyspace, cassandra.TableDirName(k.Table, k.TableID), k.Index, k.File)
+		want[rel] = true
+		tables[filepath.Join(k.Keyspace, cassandra.TableDirName(k.Table, k.TableID))] = true
+	}
+	for _, dd := range dataDirs {
+		for t := range tables {
+			root := filepath.Join(dd, t)
+			err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				if d.IsDir() {
+					if path != root && !strings.HasPrefix(d.Name(), ".") {
+						return filepath.SkipDir // snapshots, backups
+					}
+					return nil
+				}
+				rel, _ := filepath.Rel(dd, path)
+				_, perr := cassandra.ParseDescriptor(d.Name())
+				stray := perr == nil && !want[rel] || strings.HasPrefix(d.Name(), ".restore-")
+				if stray {
+					return os.Remove(path)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("remove stray sstables: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// emptyDir removes the contents of dir, keeping dir itself; an empty path does nothing.
+func emptyDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("wipe %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("wipe %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file and renames it onto path.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"k8s.io/klog/v2"
+)
+
+// Server is the Icarus-compatible operations API of an Agent.
+type Server struct {
+	// Agent runs the operations.
+	Agent *Agent
+	// TokenFile, when set, holds the bearer token every request must carry; it is read at
+	// each request, so the token can be rotated.
+	TokenFile string
+	// TTL is how long finished operations are kept; 0 means an hour, as in Icarus.
+	TTL time.Duration
+
+	ctx  context.Context
+	mu   sync.Mutex
+	ops  map[string]*op
+	wg   sync.WaitGroup
+}
+
+type op struct {
+	Operation
+	tracker   *Tracker
+	cancel    context.CancelFunc
+	cancelled bool
+	done      chan struct{}
+}
+
+// NewServer returns a server whose operations run under ctx (cancel it to stop them all).
+func NewServer(ctx context.Context, a *Agent) *Server {
+	return &Server{Agent: a, ctx: ctx, ops: map[string]*op{}}
+}
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /operations", s.submit)
+	mux.HandleFunc("GET /operations", s.list)
+	mux.HandleFunc("GET /operations/{id}", s.get)
+	mux.HandleFunc("DELETE /operations/{id}", s.cancel)
+	mux.HandleFunc("GET /status", s.status)
+	return s.auth(mux)
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.TokenFile != "" {
+			want, err := os.ReadFile(s.TokenFile)
+			if err != nil {
+				writeError(w, http.StatusInternalServerError, "read token file: "+err.Error())
+				return
+			}
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			tok := strings.TrimSpace(string(want))
+			if !ok || tok == "" || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="cassandra-backup-agent"`)
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]any{"code": code, "message": msg})
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	req, err := DecodeRequest(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	o := s.Submit(req)
+	w.Header().Set("Location", "/operations/"+o.ID)
+	writeJSON(w, http.StatusCreated, o)
+}
+
+// Submit starts an operation and returns it as submitted.
+func (s *Server) Submit(req Request) Operation {
+	ctx := s.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	octx, cancel := context.WithTimeout(ctx, req.TimeLimit())
+	o := &op{
+		Operation: Operation{Request: req, ID: uuid.NewString(), CreationTime: time.Now().UTC(), State: StatePending, Errors: []Error{}},
+		tracker:   &Tracker{},
+		cancel:    cancel,
+		done:      make(chan struct{}),
+	}
+	s.mu.Lock()
+	if s.ops == nil {
+		s.ops = map[string]*op{}
+	}
+	s.ops[o.ID] = o
+	view := o.view()
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go s.run(octx, o)
+	return view
+}
+
+func (s *Server) run(ctx context.Context, o *op) {
+	defer s.wg.Done()
+	defer close(o.done)
+	defer o.cancel()
+	logger := klog.FromContext(ctx).WithValues("operation", o.ID, "type", o.Type)
+	ctx = klog.NewContext(ctx, logger)
+	s.mu.Lock()
+	start := time.Now().UTC()
+	o.State, o.StartTime = StateRunning, &start
+	req := o.Request
+	s.mu.Unlock()
+
+	var err error
+	switch req.Type {
+	case TypeBackup:
+		err = s.Agent.Backup(ctx, req, o.tracker)
+	case TypeRestore:
+		err = s.Agent.RestoreLive(ctx, req, o.ID, o.tracker)
+	default:
+		err = fmt.Errorf("unknown operation type %q", req.Type)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	end := time.Now().UTC()
+	o.CompletionTime = &end
+	switch {
+	case o.cancelled:
+		o.State = StateCancelled
+	case err != nil:
+		o.State = StateFailed
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			err = fmt.Errorf("operation exceeded its timeout of %s: %w", req.TimeLimit(), err)
+		}
+		o.Errors = append(o.Errors, Error{Source: s.Agent.Hostname, Message: err.Error()})
+		logger.Info("Operation failed", "err", err)
+	default:
+		o.State = StateCompleted
+	}
+}
+
+// view returns the API form of o; the caller holds s.mu.
+func (o *op) view() Operation {
+	v := o.Operation
+	v.Errors = append([]Error{}, o.Errors...)
+	v.Transfer = o.tracker.Snapshot()
+	v.Progress = v.Transfer.Progress()
+	switch {
+	case v.State == StateCompleted:
+		v.Progress = 1
+	case v.Progress >= 1:
+		v.Progress = 0.99
+	}
+	return v
+}
+
+// expire drops finished operations older than the TTL; the caller holds s.mu.
+func (s *Server) expire() {
+	ttl := s.TTL
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	for id, o := range s.ops {
+		if o.CompletionTime != nil && time.Since(*o.CompletionTime) > ttl {
+			delete(s.ops, id)
+		}
+	}
+}
+
+// Get returns an operation by id.
+func (s *Server) Get(id string) (Operation, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire()
+	o, ok := s.ops[id]
+	if !ok {
+		return Operation{}, false
+	}
+	return o.view(), true
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	o, ok := s.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "operation "+r.PathValue("id")+" not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "type" && k != "state" {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %s: want type or state", k))
+			return
+		}
+	}
+	types, states := q["type"], q["state"]
+	for _, st := range states {
+		switch State(st) {
+		case StatePending, StateRunning, StateCompleted, StateCancelled, StateFailed:
+		default:
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter state: %q is not PENDING, RUNNING, COMPLETED, CANCELLED or FAILED", st))
+			return
+		}
+	}
+	s.mu.Lock()
+	s.expire()
+	out := []Operation{}
+	for _, o := range s.ops {
+		if (len(types) == 0 || contains(types, o.Type)) && (len(states) == 0 || contains(states, string(o.State))) {
+			out = append(out, o.view())
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].CreationTime.Before(out[j].CreationTime) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Cancel stops an operation; it reports false when the id is unknown.
+func (s *Server) Cancel(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.ops[id]
+	if !ok {
+		return false
+	}
+	if !o.State.Final() {
+		o.cancelled = true
+		o.cancel()
+	}
+	return true
+}
+
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	if !s.Cancel(r.PathValue("id")) {
+		writeError(w, http.StatusNotFound, "operation "+r.PathValue("id")+" not found")
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	mode, err := s.Agent.Node.OperationMode(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "node state: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"nodeState": mode})
+}
+
+// Wait blocks until every running operation has ended.
+func (s *Server) Wait() { s.wg.Wait() }

@@ -1,0 +1,120 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+
+	"golang.org/x/time/rate"
+)
+
+// Tracker counts the progress of an operation; it is safe for concurrent use.
+type Tracker struct {
+	bytesTotal, bytesTransferred, bytesSkipped atomic.Int64
+	filesTotal, filesTransferred, filesSkipped atomic.Int64
+}
+
+// AddTotal adds files of size bytes to the operation's total.
+func (t *Tracker) AddTotal(files int, bytes int64) {
+	t.filesTotal.Add(int64(files))
+	t.bytesTotal.Add(bytes)
+}
+
+// Transferred counts n bytes moved.
+func (t *Tracker) Transferred(n int64) { t.bytesTransferred.Add(n) }
+
+// FileDone counts a file as moved.
+func (t *Tracker) FileDone() { t.filesTransferred.Add(1) }
+
+// Skipped counts a file of size bytes that was already in place.
+func (t *Tracker) Skipped(size int64) {
+	t.filesSkipped.Add(1)
+	t.bytesSkipped.Add(size)
+}
+
+// Snapshot returns the counts.
+func (t *Tracker) Snapshot() Transfer {
+	return Transfer{
+		BytesTotal: t.bytesTotal.Load(), BytesTransferred: t.bytesTransferred.Load(), BytesSkipped: t.bytesSkipped.Load(),
+		FilesTotal: int(t.filesTotal.Load()), FilesTransferred: int(t.filesTransferred.Load()), FilesSkipped: int(t.filesSkipped.Load()),
+	}
+}
+
+// Progress returns the done fraction of the bytes, below 1 until every byte is accounted for.
+func (t Transfer) Progress() float64 {
+	if t.BytesTotal == 0 {
+		return 0
+	}
+	p := float64(t.BytesTransferred+t.BytesSkipped) / float64(t.BytesTotal)
+	if p > 1 {
+		p = 1
+	}
+	return p
+}
+
+// newLimiter returns a limiter for the request's bandwidth, or nil for no cap.
+func newLimiter(bw *Bandwidth) (*rate.Limiter, error) {
+	if bw == nil {
+		return nil, nil
+	}
+	bps, err := bw.BytesPerSecond()
+	if err != nil {
+		return nil, err
+	}
+	burst := bps
+	if burst > 1<<20 {
+		burst = 1 << 20
+	}
+	return rate.NewLimiter(rate.Limit(bps), int(burst)), nil
+}
+
+// meter counts and throttles the bytes read through it, and stops when ctx ends.
+type meter struct {
+	ctx context.Context
+	r   io.Reader
+	lim *rate.Limiter
+	tr  *Tracker
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	if err := m.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if m.lim != nil && len(p) > m.lim.Burst() {
+		p = p[:m.lim.Burst()]
+	}
+	n, err := m.r.Read(p)
+	if n > 0 {
+		m.tr.Transferred(int64(n))
+		if m.lim != nil {
+			if werr := m.lim.WaitN(m.ctx, n); werr != nil {
+				return n, werr
+			}
+		}
+	}
+	return n, err
+}
+
+// fileSHA256 returns the hex SHA-256 and size of a local file.
+func fileSHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
