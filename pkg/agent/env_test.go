@@ -171,4 +171,6 @@ func liveFiles(t *testing.T, dataDirs []string, keep func(ks, table string) bool
 func all(string, string) bool { return true }
 
 // fileAgent is an agent for restores into local directories (no node needed).
-func fileAgent() *Agent { return &Agent{Hostname: "restore", Credentials: storage.StaticCredentials(nil)} }
+func fileAgent() *Agent {
+	return &Agent{Hostname: "restore", Credentials: storage.StaticCredentials(nil)}
+}

@@ -27,10 +27,10 @@ type Server struct {
 	// TTL is how long finished operations are kept; 0 means an hour, as in Icarus.
 	TTL time.Duration
 
-	ctx  context.Context
-	mu   sync.Mutex
-	ops  map[string]*op
-	wg   sync.WaitGroup
+	ctx context.Context
+	mu  sync.Mutex
+	ops map[string]*op
+	wg  sync.WaitGroup
 }
 
 type op struct {
