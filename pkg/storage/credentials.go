@@ -190,7 +190,7 @@ func (c Credentials) AWS(insecure bool) (AWS, error) {
 		if a.Region == "" {
 			return AWS{}, fmt.Errorf("%s is specified but %s is not set", KeyAWSEndpoint, KeyAWSRegion)
 		}
-		u, err := endpointURL(KeyAWSEndpoint, ep, insecure)
+		u, err := EndpointURL(KeyAWSEndpoint, ep, insecure)
 		if err != nil {
 			return AWS{}, err
 		}
@@ -202,10 +202,10 @@ func (c Credentials) AWS(insecure bool) (AWS, error) {
 	return a, nil
 }
 
-// endpointURL normalizes an endpoint: without a scheme it gets http:// when insecure and
+// EndpointURL normalizes an endpoint: without a scheme it gets http:// when insecure and
 // https:// otherwise; http:// requires insecure. Errors never quote the value, since it
 // may come from a Secret.
-func endpointURL(what, ep string, insecure bool) (string, error) {
+func EndpointURL(what, ep string, insecure bool) (string, error) {
 	if !strings.Contains(ep, "://") {
 		if insecure {
 			ep = "http://" + ep

@@ -1,0 +1,73 @@
+package emulators
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+)
+
+// Azurite's well-known development account.
+const (
+	azuriteAccount = "devstoreaccount1"
+	azuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// AzureServer is a running Azurite blob service.
+type AzureServer struct {
+	// Endpoint is the service URL template for storage.Config.AzureEndpoint:
+	// http://127.0.0.1:<port>/{account}.
+	Endpoint string
+	// Account and Key are the development account's name and key.
+	Account, Key string
+}
+
+// Azurite starts Azurite's blob service in memory on a free loopback port.
+func Azurite(t testing.TB) *AzureServer {
+	t.Helper()
+	bin := binary(t, "azurite", "AZURITE_BIN")
+	port := freePort(t)
+	a := &AzureServer{Endpoint: fmt.Sprintf("http://%s/{account}", hostPort(port)), Account: azuriteAccount, Key: azuriteKey}
+	// Any HTTP answer means it listens. Telemetry is off: no traffic leaves the machine.
+	start(t, "azurite", nil, "http://"+hostPort(port)+"/", anyResponse, bin,
+		"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port), "--inMemoryPersistence",
+		"--skipApiVersionCheck", "--disableTelemetry", "--silent")
+	return a
+}
+
+// ServiceURL is the blob service URL of the development account.
+func (a *AzureServer) ServiceURL() string { return strings.ReplaceAll(a.Endpoint, "{account}", a.Account) }
+
+// Secret returns Secret data (the guide's keys) for this server.
+func (a *AzureServer) Secret() map[string][]byte {
+	return map[string][]byte{"azurestorageaccount": []byte(a.Account), "azurestoragekey": []byte(a.Key)}
+}
+
+// Client returns a plain SDK client for the server.
+func (a *AzureServer) Client(t testing.TB) *azblob.Client {
+	t.Helper()
+	cred, err := azblob.NewSharedKeyCredential(a.Account, a.Key)
+	if err != nil {
+		t.Fatalf("emulators: azurite credential: %v", err)
+	}
+	c, err := azblob.NewClientWithSharedKeyCredential(a.ServiceURL(), cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Retry: policy.RetryOptions{MaxRetries: -1},
+	}})
+	if err != nil {
+		t.Fatalf("emulators: azurite client: %v", err)
+	}
+	return c
+}
+
+// CreateContainer creates a container on the server.
+func (a *AzureServer) CreateContainer(t testing.TB, name string) {
+	t.Helper()
+	c, cancel := ctx(t)
+	defer cancel()
+	if _, err := a.Client(t).CreateContainer(c, name, nil); err != nil {
+		t.Fatalf("emulators: create Azure container %s: %v", name, err)
+	}
+}
