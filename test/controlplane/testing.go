@@ -65,4 +65,3 @@ func (cp *ControlPlane) Namespace(t testing.TB) string {
 	}
 	return name
 }
-
