@@ -39,7 +39,9 @@ func Azurite(t testing.TB) *AzureServer {
 }
 
 // ServiceURL is the blob service URL of the development account.
-func (a *AzureServer) ServiceURL() string { return strings.ReplaceAll(a.Endpoint, "{account}", a.Account) }
+func (a *AzureServer) ServiceURL() string {
+	return strings.ReplaceAll(a.Endpoint, "{account}", a.Account)
+}
 
 // Secret returns Secret data (the guide's keys) for this server.
 func (a *AzureServer) Secret() map[string][]byte {

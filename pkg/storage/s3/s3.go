@@ -322,7 +322,7 @@ func (p *Provider) Refresh(ctx context.Context, key string, opts storage.Refresh
 			MetadataDirective: types.MetadataDirectiveReplace, Metadata: md,
 			ContentType: head.ContentType, ContentEncoding: head.ContentEncoding,
 			CacheControl: head.CacheControl, ContentDisposition: head.ContentDisposition,
-			StorageClass: types.StorageClass(head.StorageClass),
+			StorageClass:      types.StorageClass(head.StorageClass),
 			CopySourceIfMatch: head.ETag,
 		})
 	}
