@@ -1,0 +1,358 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+)
+
+// restoreSpec is a restore of the env's node into fresh directories.
+func (e *env) restoreSpec(tag string) RestoreSpec {
+	root := e.t.TempDir()
+	return RestoreSpec{
+		Request:        Request{Type: TypeRestore, StorageLocation: e.loc, SnapshotTag: tag, ConcurrentConnections: 3, DataDirs: []string{filepath.Join(root, "data")}},
+		Cluster:        e.node.ClusterName(),
+		Datacenter:     e.node.Datacenter(),
+		HostID:         e.node.HostID(),
+		CommitLogDir:   filepath.Join(root, "commitlog"),
+		HintsDir:       filepath.Join(root, "hints"),
+		SavedCachesDir: filepath.Join(root, "saved_caches"),
+		TokensFile:     filepath.Join(root, "cassandra.yaml.d", "002-tokens.yaml"),
+		MarkerFile:     filepath.Join(root, "data", "restore_done"),
+	}
+}
+
+func TestBackupRestoreByteIdentical(t *testing.T) {
+	for _, cfg := range []fakecassandra.Config{
+		{DataDirs: []string{t.TempDir(), t.TempDir()}},
+		{Version: "oa", Format: "bti", UUIDGenerations: true, NumTokens: 256},
+	} {
+		e := newEnv(t, cfg)
+		e.populate()
+		o := e.submit(e.request(TypeBackup, "full"))
+		if o.State != StateCompleted {
+			t.Fatalf("backup: %+v", o)
+		}
+		if e.node.SnapshotExists("full") {
+			t.Error("snapshot not cleared")
+		}
+		want := liveFiles(t, e.node.DataDirs(), all)
+
+		spec := e.restoreSpec("full")
+		for _, d := range []string{spec.CommitLogDir, spec.HintsDir, spec.SavedCachesDir} {
+			if err := os.MkdirAll(filepath.Join(d, "old"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tr := &Tracker{}
+		res, err := fileAgent().Restore(context.Background(), spec, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := liveFiles(t, spec.DataDirs, all)
+		if len(got) != len(want) {
+			t.Errorf("restored %d files, backed up %d", len(got), len(want))
+		}
+		for p, b := range want {
+			if !bytes.Equal(got[p], b) {
+				t.Errorf("%s differs after restore", p)
+			}
+		}
+		if tr.Snapshot().BytesTransferred != o.BytesTotal {
+			t.Errorf("restore moved %d bytes, backup had %d", tr.Snapshot().BytesTransferred, o.BytesTotal)
+		}
+		yaml, err := os.ReadFile(spec.TokensFile)
+		if err != nil || string(yaml) != "auto_bootstrap: false\ninitial_token: "+strings.Join(e.node.Tokens(), ",")+"\n" {
+			t.Errorf("tokens file %q, %v", yaml, err)
+		}
+		marker, err := os.ReadFile(spec.MarkerFile)
+		if err != nil || strings.TrimSpace(string(marker)) != res.Key {
+			t.Errorf("marker %q, %v", marker, err)
+		}
+		for _, d := range []string{spec.CommitLogDir, spec.HintsDir, spec.SavedCachesDir} {
+			if left, _ := os.ReadDir(d); len(left) != 0 {
+				t.Errorf("%s not wiped", d)
+			}
+		}
+		filepath.WalkDir(spec.DataDirs[0], func(p string, d os.DirEntry, err error) error {
+			if strings.Contains(d.Name(), ".restore-") {
+				t.Errorf("temporary file left: %s", p)
+			}
+			return nil
+		})
+		// The schema and the manifest are in the bucket, in Esop's layout.
+		tb, _ := e.node.Table("ks1", "t1")
+		node := layout.Node{Cluster: e.node.ClusterName(), Datacenter: e.node.Datacenter(), HostID: e.node.HostID()}
+		if _, err := os.Stat(filepath.Join(e.bucket, node.Key(layout.SchemaKey("ks1", tb.DirName())))); err != nil {
+			t.Errorf("schema.cql: %v", err)
+		}
+		if ms, _ := filepath.Glob(filepath.Join(e.bucket, node.ManifestPrefix(), "full-"+e.node.SchemaVersion()+"-*.json")); len(ms) != 1 {
+			t.Errorf("manifests: %v", ms)
+		}
+	}
+}
+
+func TestRestoreEntitiesAndNewCluster(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	if o := e.submit(e.request(TypeBackup, "t")); o.State != StateCompleted {
+		t.Fatalf("backup: %+v", o)
+	}
+	tests := []struct {
+		entities   string
+		newCluster bool
+		want       []string
+	}{
+		{"", false, []string{"ks1.t1", "ks1.t2", "ks2.t3", "system.local", "system.peers_v2", "system_schema.columns", "system_schema.keyspaces", "system_schema.tables"}},
+		{"ks1", true, []string{"ks1.t1", "ks1.t2", "system_schema.columns", "system_schema.keyspaces", "system_schema.tables"}},
+		{"ks1.t2,ks2", true, []string{"ks1.t2", "ks2.t3", "system_schema.columns", "system_schema.keyspaces", "system_schema.tables"}},
+	}
+	for _, tt := range tests {
+		spec := e.restoreSpec("t")
+		spec.Entities, spec.NewCluster = tt.entities, tt.newCluster
+		if _, err := fileAgent().Restore(context.Background(), spec, &Tracker{}); err != nil {
+			t.Fatal(err)
+		}
+		tables, err := cassandra.Tables(spec.DataDirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tb := range tables {
+			got = append(got, tb.Keyspace+"."+tb.Name)
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("entities %q newCluster %v: restored %v, want %v", tt.entities, tt.newCluster, got, tt.want)
+		}
+	}
+}
+
+func TestDedup(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	first := e.submit(e.request(TypeBackup, "d1"))
+	if first.State != StateCompleted || first.BytesTransferred != first.BytesTotal || first.BytesSkipped != 0 {
+		t.Fatalf("first backup: %+v", first)
+	}
+	second := e.submit(e.request(TypeBackup, "d2"))
+	if second.State != StateCompleted || second.BytesTransferred != 0 || second.BytesSkipped != first.BytesTotal || second.FilesTransferred != 0 || second.Progress != 1 {
+		t.Fatalf("second backup of unchanged data: %+v", second.Transfer)
+	}
+	if err := e.node.WriteSSTable("ks2", "t3", 4321); err != nil {
+		t.Fatal(err)
+	}
+	ss, _ := e.node.SSTables("ks2", "t3")
+	var newest cassandra.SSTable
+	for _, s := range ss {
+		if s.Name == "nb-2-big" {
+			newest = s
+		}
+	}
+	third := e.submit(e.request(TypeBackup, "d3"))
+	if third.State != StateCompleted || third.BytesTransferred != newest.Size() || third.FilesTransferred != len(newest.Files) {
+		t.Fatalf("backup after one flush moved %d bytes in %d files, want %d in %d", third.BytesTransferred, third.FilesTransferred, newest.Size(), len(newest.Files))
+	}
+	// Every backup restores on its own, whatever it shares with the others.
+	for _, tag := range []string{"d1", "d3"} {
+		spec := e.restoreSpec(tag)
+		if _, err := fileAgent().Restore(context.Background(), spec, &Tracker{}); err != nil {
+			t.Fatalf("restore %s: %v", tag, err)
+		}
+	}
+}
+
+func TestBackupFailureAfterSnapshotClearsIt(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	tb, _ := e.node.Table("ks1", "t2")
+	e.node.SetHook(func(req cassandra.JolokiaRequest) error {
+		if strings.HasPrefix(req.Operation, "takeSnapshot") {
+			// An SSTable without Data.db makes the snapshot unreadable.
+			return os.WriteFile(filepath.Join(tb.Dirs[0], "nb-99-big-Index.db"), []byte("x"), 0o644)
+		}
+		return nil
+	})
+	o := e.submit(e.request(TypeBackup, "broken"))
+	if o.State != StateFailed || !strings.Contains(o.Errors[0].Message, "no Data.db") {
+		t.Fatalf("backup: %+v", o)
+	}
+	if e.node.SnapshotExists("broken") {
+		t.Error("snapshot left after a failure")
+	}
+	if e.node.Calls("clearSnapshot") != 2 {
+		t.Errorf("clearSnapshot called %d times, want 2 (leftover check, cleanup)", e.node.Calls("clearSnapshot"))
+	}
+}
+
+func TestRestoreCorruptObject(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	if o := e.submit(e.request(TypeBackup, "c")); o.State != StateCompleted {
+		t.Fatalf("backup: %+v", o)
+	}
+	tb, _ := e.node.Table("ks1", "t2")
+	objs, _ := filepath.Glob(filepath.Join(e.bucket, "*", "*", "*", "data", "ks1", tb.DirName(), "*", "nb-1-big-Data.db"))
+	if len(objs) != 1 {
+		t.Fatalf("objects: %v", objs)
+	}
+	b, _ := os.ReadFile(objs[0])
+	b[len(b)/2] ^= 0x01
+	if err := os.WriteFile(objs[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := e.restoreSpec("c")
+	_, err := fileAgent().Restore(context.Background(), spec, &Tracker{})
+	if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "nb-1-big-Data.db") {
+		t.Fatalf("restore of a corrupt object: %v", err)
+	}
+	final := filepath.Join(spec.DataDirs[0], "ks1", tb.DirName(), "nb-1-big-Data.db")
+	if _, err := os.Stat(final); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("corrupt file under its final name: %v", err)
+	}
+	if _, err := os.Stat(spec.MarkerFile); !errors.Is(err, os.ErrNotExist) {
+		t.Error("marker written by a failed restore")
+	}
+	filepath.WalkDir(spec.DataDirs[0], func(p string, d os.DirEntry, err error) error {
+		if strings.HasPrefix(d.Name(), ".restore-") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestRestoreRefusesPathTraversal(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	if o := e.submit(e.request(TypeBackup, "p")); o.State != StateCompleted {
+		t.Fatalf("backup: %+v", o)
+	}
+	ms, _ := filepath.Glob(filepath.Join(e.bucket, "*", "*", "*", "manifests", "p-*.json"))
+	data, _ := os.ReadFile(ms[0])
+	var m layout.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := e.node.Table("ks1", "t2")
+	evil := "data/ks1/" + tb.DirName() + "/../../../../../../tmp/evil/nb-1-big-Data.db"
+	m.Add("ks1", "t2", tb.ID, "nb-1-big", layout.Entry{ObjectKey: evil, Type: layout.TypeFile, Size: 1, Hash: strings.Repeat("0", 64)})
+	data, _ = json.Marshal(m)
+	if err := os.WriteFile(ms[0], data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := e.restoreSpec("p")
+	_, err := fileAgent().Restore(context.Background(), spec, &Tracker{})
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("restore of a traversing manifest: %v", err)
+	}
+	if entries, _ := os.ReadDir(spec.DataDirs[0]); len(entries) != 0 {
+		t.Errorf("restore wrote %d entries before refusing", len(entries))
+	}
+}
+
+func TestRestoreMarkerAndResume(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	backup := e.submit(e.request(TypeBackup, "m"))
+	if backup.State != StateCompleted {
+		t.Fatalf("backup: %+v", backup)
+	}
+	spec := e.restoreSpec("m")
+	a := fileAgent()
+	if _, err := a.Restore(context.Background(), spec, &Tracker{}); err != nil {
+		t.Fatal(err)
+	}
+	files := liveFiles(t, spec.DataDirs, all)
+	var paths []string
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+
+	// A restarted init container finds the marker and downloads nothing.
+	tr := &Tracker{}
+	res, err := a.Restore(context.Background(), spec, tr)
+	if err != nil || !res.AlreadyDone || tr.Snapshot().BytesTransferred != 0 || tr.Snapshot().FilesTotal != 0 {
+		t.Fatalf("restore with marker: %+v %+v %v", res, tr.Snapshot(), err)
+	}
+
+	// A killed restore (no marker, one file missing, one truncated, one stray) resumes.
+	os.Remove(spec.MarkerFile)
+	os.Remove(filepath.Join(spec.DataDirs[0], paths[0]))
+	if err := os.Truncate(filepath.Join(spec.DataDirs[0], paths[1]), 3); err != nil {
+		t.Fatal(err)
+	}
+	stray := filepath.Join(spec.DataDirs[0], filepath.Dir(paths[2]), "nb-77-big-Data.db")
+	if err := os.WriteFile(stray, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr = &Tracker{}
+	if _, err := a.Restore(context.Background(), spec, tr); err != nil {
+		t.Fatal(err)
+	}
+	s := tr.Snapshot()
+	if s.FilesTransferred != 2 || s.FilesSkipped != len(paths)-2 || s.BytesTransferred != int64(len(files[paths[0]])+len(files[paths[1]])) {
+		t.Errorf("resume: %+v", s)
+	}
+	got := liveFiles(t, spec.DataDirs, all)
+	if len(got) != len(files) {
+		t.Errorf("after resume %d files, want %d", len(got), len(files))
+	}
+	for p, b := range files {
+		if !bytes.Equal(got[p], b) {
+			t.Errorf("%s differs after resume", p)
+		}
+	}
+	if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) {
+		t.Error("stray SSTable kept")
+	}
+}
+
+func TestRestoreLiveImport(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	before := liveFiles(t, e.node.DataDirs(), func(ks, table string) bool { return ks == "ks1" && table == "t2" })
+	if o := e.submit(e.request(TypeBackup, "live")); o.State != StateCompleted {
+		t.Fatalf("backup: %+v", o)
+	}
+	req := e.request(TypeRestore, "live")
+	req.Entities = "ks1.t2"
+	req.RestorationStrategyType = "IMPORT"
+	o := e.submit(req)
+	if o.State != StateCompleted || o.Progress != 1 {
+		t.Fatalf("restore: %+v", o)
+	}
+	if e.node.Calls("importNewSSTables") != 1 {
+		t.Errorf("importNewSSTables called %d times", e.node.Calls("importNewSSTables"))
+	}
+	after, err := e.node.SSTables("ks1", "t2")
+	if err != nil || len(after) != 2 {
+		t.Fatalf("ks1.t2 after import: %v %v", after, err)
+	}
+	var orig []byte
+	for p, b := range before {
+		if strings.HasSuffix(p, "-Data.db") {
+			orig = b
+		}
+	}
+	imported, _ := os.ReadFile(filepath.Join(after[1].Dir, after[1].Name+"-Data.db"))
+	if !bytes.Equal(imported, orig) {
+		t.Error("imported Data.db differs from the backed-up one")
+	}
+	tb, _ := e.node.Table("ks1", "t2")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(tb.Dirs[0])), StagingDir)); err == nil {
+		if left, _ := os.ReadDir(filepath.Join(filepath.Dir(filepath.Dir(tb.Dirs[0])), StagingDir)); len(left) != 0 {
+			t.Error("staging directory left")
+		}
+	}
+}
