@@ -1,0 +1,283 @@
+// Command cassandra-backup-agent backs up and restores one Cassandra node: `serve` runs the
+// Icarus-compatible operations API as a sidecar, `restore` restores the node's backup before
+// Cassandra starts, as an init container.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/s3"
+)
+
+const usage = `usage: cassandra-backup-agent serve|restore [flags]
+
+  serve    run the operations API next to a Cassandra node (sidecar)
+  restore  restore this node's backup into the data directory (init container)
+
+Every flag can also be set through the environment: --snapshot-tag is AGENT_SNAPSHOT_TAG.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, os.Args[2:])
+	case "restore":
+		err = restore(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	klog.Flush()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cassandra-backup-agent %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM; a second one exits at once.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-ch
+		cancel()
+		<-ch
+		os.Exit(1)
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+func (s *stringList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+// parse parses args after applying AGENT_* environment variables as defaults.
+func parse(fs *flag.FlagSet, args []string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "AGENT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", env, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	return fs.Parse(args)
+}
+
+// common holds the flags both commands share.
+type common struct {
+	kubeconfig    string
+	azureEndpoint string
+	gcsEndpoint   string
+	hostname      string
+	dataDirs      stringList
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	host, _ := os.Hostname()
+	if p := os.Getenv("POD_NAME"); p != "" {
+		host = p
+	}
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig for reading Secrets; in-cluster configuration when empty")
+	fs.StringVar(&c.azureEndpoint, "azure-endpoint", "", "Azure Blob endpoint override ({account} is replaced)")
+	fs.StringVar(&c.gcsEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint override")
+	fs.StringVar(&c.hostname, "hostname", host, "this node's host name (pod name)")
+	fs.Var(&c.dataDirs, "data-dir", "Cassandra data directory (repeatable)")
+	klog.InitFlags(fs)
+}
+
+// agent builds the Agent: Secrets come from Kubernetes when a configuration is found,
+// credentials without a Secret from the environment.
+func (c *common) agent(node cassandra.Node) (*agent.Agent, error) {
+	a := &agent.Agent{
+		Node: node, DataDirs: c.dataDirs, Hostname: c.hostname,
+		Credentials: storage.EnvCredentials(),
+		Storage:     storage.Config{AzureEndpoint: c.azureEndpoint, GCSEndpoint: c.gcsEndpoint},
+	}
+	cfg, err := c.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes client: %w", err)
+		}
+		a.Secrets = agent.KubeSecrets(client)
+	}
+	return a, nil
+}
+
+func (c *common) restConfig() (*rest.Config, error) {
+	if c.kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := rest.InClusterConfig()
+	if errors.Is(err, rest.ErrNotInCluster) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	listen := fs.String("listen", ":4567", "address of the operations API")
+	jolokia := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
+	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
+	tokenFile := fs.String("token-file", "", "file holding the bearer token API requests must carry")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger := klog.FromContext(ctx)
+	node := &cassandra.Jolokia{URL: *jolokia, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"), Client: &http.Client{Timeout: 10 * time.Minute}}
+	a, err := c.agent(node)
+	if err != nil {
+		return err
+	}
+	opsCtx, cancelOps := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
+	defer cancelOps()
+	s := agent.NewServer(opsCtx, a)
+	s.TokenFile = *tokenFile
+	srv := &http.Server{Addr: *listen, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokia)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	cancelOps()
+	s.Wait()
+	return err
+}
+
+func restore(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	var spec agent.RestoreSpec
+	spec.Type = agent.TypeRestore
+	fs.StringVar(&spec.StorageLocation, "storage-location", "", "storage location, proto://bucket[/cluster/dc/node]")
+	fs.StringVar(&spec.SnapshotTag, "snapshot-tag", "", "snapshot tag of the backup")
+	fs.StringVar(&spec.Entities, "entities", "", "keyspaces and tables to restore (ks1,ks2.t1); all when empty")
+	fs.StringVar(&spec.Cluster, "cluster", "", "cluster name of the backup")
+	fs.StringVar(&spec.Datacenter, "dc", "", "datacenter of the backup")
+	fs.StringVar(&spec.HostID, "host-id", "", "host id of the source node")
+	resolve := fs.Bool("resolve-host-id-from-topology", false, "find the source node by --hostname in the backup's topology (when --host-id is empty)")
+	fs.BoolVar(&spec.NewCluster, "new-cluster", false, "restore into a new cluster: of the system keyspaces keep only system_schema")
+	fs.StringVar(&spec.K8sNamespace, "k8s-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the credentials Secret")
+	fs.StringVar(&spec.K8sSecretName, "k8s-secret-name", "", "name of the credentials Secret")
+	fs.BoolVar(&spec.Insecure, "insecure", false, "talk HTTP to the storage endpoint")
+	fs.IntVar(&spec.ConcurrentConnections, "concurrent-connections", 10, "files downloaded at once")
+	bandwidth := fs.String("bandwidth", "", "download rate cap, e.g. 50MBPS")
+	fs.StringVar(&spec.CommitLogDir, "commitlog-dir", "/var/lib/cassandra/commitlog", "commit log directory, wiped")
+	fs.StringVar(&spec.HintsDir, "hints-dir", "/var/lib/cassandra/hints", "hints directory, wiped")
+	fs.StringVar(&spec.SavedCachesDir, "saved-caches-dir", "/var/lib/cassandra/saved_caches", "saved caches directory, wiped")
+	fs.StringVar(&spec.TokensFile, "tokens-file", "/var/lib/cassandra/tokens.yaml", "where to write the cassandra.yaml fragment with the tokens")
+	fs.StringVar(&spec.MarkerFile, "marker-file", "/var/lib/cassandra/data/restore_done", "marker holding the restore key once done")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(c.dataDirs) == 0 {
+		c.dataDirs = stringList{"/var/lib/cassandra/data"}
+	}
+	spec.DataDirs = c.dataDirs
+	if *resolve {
+		spec.Hostname = c.hostname
+	}
+	if *bandwidth != "" {
+		bw, err := parseBandwidth(*bandwidth)
+		if err != nil {
+			return err
+		}
+		spec.Bandwidth = &bw
+	}
+	a, err := c.agent(nil)
+	if err != nil {
+		return err
+	}
+	logger := klog.FromContext(ctx)
+	tr := &agent.Tracker{}
+	res, err := a.Restore(klog.NewContext(ctx, logger), spec, tr)
+	if err != nil {
+		return err
+	}
+	if res.AlreadyDone {
+		logger.Info("Restore already done: the marker holds this restore's key", "key", res.Key)
+		return nil
+	}
+	logger.Info("Restore done", "key", res.Key, "transfer", tr.Snapshot())
+	return nil
+}
+
+// parseBandwidth parses <number><unit>, e.g. 50MBPS.
+func parseBandwidth(s string) (agent.Bandwidth, error) {
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if i <= 0 {
+		return agent.Bandwidth{}, fmt.Errorf("bandwidth %q: want a number and a unit, e.g. 50MBPS", s)
+	}
+	var v int64
+	fmt.Sscan(s[:i], &v)
+	bw := agent.Bandwidth{Value: v, Unit: strings.ToUpper(s[i:])}
+	if _, err := bw.BytesPerSecond(); err != nil {
+		return agent.Bandwidth{}, err
+	}
+	return bw, nil
+}

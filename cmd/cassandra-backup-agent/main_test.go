@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+)
+
+// buildAgent builds the binary once per test.
+func buildAgent(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cassandra-backup-agent")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startServe runs `serve` against the node and waits until its API answers.
+func startServe(t *testing.T, bin string, node *fakecassandra.Node) (*exec.Cmd, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--jolokia-url", node.URL(), "--hostname", "node-0")
+	cmd.Env = append(os.Environ(), "KUBERNETES_SERVICE_HOST=")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", logs.String())
+		}
+	})
+	url := "http://" + addr
+	for {
+		resp, err := http.Get(url + "/status")
+		if err == nil {
+			resp.Body.Close()
+			return cmd, url
+		}
+		if cmd.ProcessState != nil {
+			t.Fatalf("agent exited: %s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func submit(t *testing.T, url string, req agent.Request) string {
+	t.Helper()
+	body, _ := json.Marshal(req)
+	resp, err := http.Post(url+"/operations", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o agent.Operation
+	json.NewDecoder(resp.Body).Decode(&o)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /operations: %d", resp.StatusCode)
+	}
+	return o.ID
+}
+
+func waitFor(t *testing.T, url, id string, cond func(agent.Operation) bool) agent.Operation {
+	t.Helper()
+	for {
+		resp, err := http.Get(url + "/operations/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o agent.Operation
+		json.NewDecoder(resp.Body).Decode(&o)
+		resp.Body.Close()
+		if cond(o) {
+			return o
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// bucketState returns the manifests and data objects in a file:// bucket.
+func bucketState(t *testing.T, bucket string) (manifests []string, objects map[string]bool) {
+	t.Helper()
+	objects = map[string]bool{}
+	filepath.WalkDir(bucket, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(bucket, p)
+		if strings.HasPrefix(rel, ".") {
+			return nil
+		}
+		if strings.Contains(rel, "/manifests/") {
+			manifests = append(manifests, p)
+		} else {
+			objects[rel] = true
+		}
+		return nil
+	})
+	return manifests, objects
+}
+
+func TestKilledAgentBackupResubmitted(t *testing.T) {
+	bin := buildAgent(t)
+	node := fakecassandra.New(t, fakecassandra.Config{})
+	for i := 0; i < 6; i++ {
+		if err := node.WriteSSTable("ks", "t"+strconv.Itoa(i), 40000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	bucket := filepath.Join(dir, "b")
+	req := agent.Request{Type: agent.TypeBackup, StorageLocation: "file://" + bucket, SnapshotTag: "k", CreateMissingBucket: true, ConcurrentConnections: 2,
+		Bandwidth: &agent.Bandwidth{Value: 64, Unit: "KBPS"}}
+
+	cmd, url := startServe(t, bin, node)
+	id := submit(t, url, req)
+	waitFor(t, url, id, func(o agent.Operation) bool { return o.FilesTransferred >= 2 })
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	manifests, objects := bucketState(t, bucket)
+	if len(manifests) != 0 {
+		t.Fatalf("manifest exists after a killed upload: %v", manifests)
+	}
+	if len(objects) < 2 {
+		t.Fatalf("only %d objects uploaded before the kill", len(objects))
+	}
+	if !node.SnapshotExists("k") {
+		t.Fatal("the killed agent's snapshot should still be on disk")
+	}
+
+	_, url = startServe(t, bin, node)
+	req.Bandwidth = nil
+	id = submit(t, url, req)
+	o := waitFor(t, url, id, func(o agent.Operation) bool { return o.State.Final() })
+	if o.State != agent.StateCompleted || o.BytesSkipped == 0 || o.FilesSkipped < 2 {
+		t.Fatalf("resubmitted backup: %+v", o)
+	}
+	if node.SnapshotExists("k") {
+		t.Error("snapshot left after the resubmitted backup")
+	}
+	manifests, objects = bucketState(t, bucket)
+	if len(manifests) != 1 {
+		t.Fatalf("manifests: %v", manifests)
+	}
+	data, _ := os.ReadFile(manifests[0])
+	m, err := layout.DecodeManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := layout.Node{Cluster: node.ClusterName(), Datacenter: node.Datacenter(), HostID: node.HostID()}
+	for _, f := range m.Files() {
+		if !objects[prefix.Key(f.ObjectKey)] {
+			t.Errorf("manifest names %s, which is not in the bucket", f.ObjectKey)
+		}
+	}
+}
+
+func TestRestoreCommand(t *testing.T) {
+	bin := buildAgent(t)
+	node := fakecassandra.New(t, fakecassandra.Config{NumTokens: 4})
+	if err := node.WriteSSTable("ks", "t", 30000); err != nil {
+		t.Fatal(err)
+	}
+	bucket := filepath.Join(t.TempDir(), "b")
+	_, url := startServe(t, bin, node)
+	id := submit(t, url, agent.Request{Type: agent.TypeBackup, StorageLocation: "file://" + bucket, SnapshotTag: "r", CreateMissingBucket: true})
+	if o := waitFor(t, url, id, func(o agent.Operation) bool { return o.State.Final() }); o.State != agent.StateCompleted {
+		t.Fatalf("backup: %+v", o)
+	}
+
+	root := t.TempDir()
+	run := func() string {
+		cmd := exec.Command(bin, "restore",
+			"--data-dir", filepath.Join(root, "data"),
+			"--commitlog-dir", filepath.Join(root, "commitlog"), "--hints-dir", filepath.Join(root, "hints"),
+			"--saved-caches-dir", filepath.Join(root, "saved_caches"),
+			"--tokens-file", filepath.Join(root, "tokens.yaml"), "--marker-file", filepath.Join(root, "data", "restore_done"),
+			"--cluster", node.ClusterName(), "--dc", node.Datacenter())
+		cmd.Env = append(os.Environ(), "KUBERNETES_SERVICE_HOST=",
+			"AGENT_STORAGE_LOCATION=file://"+bucket, "AGENT_SNAPSHOT_TAG=r", "AGENT_HOST_ID="+node.HostID())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("restore: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	run()
+	tb, _ := node.Table("ks", "t")
+	live, err := cassandra.ReadSSTables(tb.Dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range live {
+		for _, f := range s.Files {
+			want, _ := os.ReadFile(f.Path)
+			got, err := os.ReadFile(filepath.Join(root, "data", "ks", tb.DirName(), f.Name))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s not restored byte for byte: %v", f.Name, err)
+			}
+		}
+	}
+	yaml, _ := os.ReadFile(filepath.Join(root, "tokens.yaml"))
+	if string(yaml) != agent.TokensYAML(node.Tokens()) {
+		t.Errorf("tokens.yaml = %q", yaml)
+	}
+	// The restarted init container exits 0 at once, even with the backup gone.
+	if err := os.RemoveAll(filepath.Join(bucket, node.ClusterName(), node.Datacenter(), node.HostID(), "data")); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(); !strings.Contains(out, "already done") {
+		t.Errorf("second restore did not see the marker:\n%s", out)
+	}
+}
