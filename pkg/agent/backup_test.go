@@ -279,11 +279,25 @@ func TestRestoreMarkerAndResume(t *testing.T) {
 	}
 	sort.Strings(paths)
 
-	// A restarted init container finds the marker and downloads nothing.
+	// A restarted init container finds the marker and downloads nothing, even with the
+	// backup's objects gone from the bucket.
+	if err := os.Rename(e.bucket, e.bucket+".moved"); err != nil {
+		t.Fatal(err)
+	}
 	tr := &Tracker{}
 	res, err := a.Restore(context.Background(), spec, tr)
 	if err != nil || !res.AlreadyDone || tr.Snapshot().BytesTransferred != 0 || tr.Snapshot().FilesTotal != 0 {
 		t.Fatalf("restore with marker: %+v %+v %v", res, tr.Snapshot(), err)
+	}
+
+	if err := os.Rename(e.bucket+".moved", e.bucket); err != nil {
+		t.Fatal(err)
+	}
+	// Another snapshot tag is another restore.
+	other := spec
+	other.SnapshotTag = "other"
+	if _, err := a.Restore(context.Background(), other, &Tracker{}); err == nil || !strings.Contains(err.Error(), "no manifest") {
+		t.Errorf("restore of another tag with the marker present: %v", err)
 	}
 
 	// A killed restore (no marker, one file missing, one truncated, one stray) resumes.

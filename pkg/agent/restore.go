@@ -79,6 +79,10 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	if err != nil {
 		return res, err
 	}
+	if key, ok := markerDone(spec); ok {
+		res.Key, res.AlreadyDone = key, true
+		return res, nil
+	}
 	p, loc, err := a.open(ctx, &spec.Request)
 	if err != nil {
 		return res, err
@@ -93,12 +97,6 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		return res, err
 	}
 	res.Key = spec.StorageLocation + "|" + ref.Key
-	if spec.MarkerFile != "" {
-		if b, err := os.ReadFile(spec.MarkerFile); err == nil && strings.TrimSpace(string(b)) == res.Key {
-			res.AlreadyDone = true
-			return res, nil
-		}
-	}
 	m = m.Filter(func(ks, table string) bool {
 		if cassandra.IsSystemKeyspace(ks) {
 			return !spec.NewCluster || ks == "system_schema"
@@ -130,6 +128,32 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	}
 	logger.V(1).Info("Restore complete", "manifest", ref.Key, "transfer", tr.Snapshot())
 	return res, nil
+}
+
+// markerDone reports whether the marker file records a finished restore of this spec's
+// location, snapshot tag and (when known) source host, without asking storage: a restarted
+// init container exits at once even when storage is unreachable.
+func markerDone(spec RestoreSpec) (string, bool) {
+	if spec.MarkerFile == "" {
+		return "", false
+	}
+	b, err := os.ReadFile(spec.MarkerFile)
+	if err != nil {
+		return "", false
+	}
+	key := strings.TrimSpace(string(b))
+	loc, manifestKey, ok := strings.Cut(key, "|")
+	if !ok || loc != spec.StorageLocation {
+		return "", false
+	}
+	ref, err := layout.ParseManifestKey(manifestKey)
+	if err != nil || ref.Tag != spec.SnapshotTag {
+		return "", false
+	}
+	if spec.HostID != "" && !strings.Contains(manifestKey, "/"+spec.HostID+"/"+layout.ManifestsDir+"/") {
+		return "", false
+	}
+	return key, true
 }
 
 // TokensYAML returns the cassandra.yaml fragment that makes a restored node keep its tokens.
