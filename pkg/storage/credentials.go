@@ -295,11 +295,13 @@ func lowerAlnum(s string) bool {
 type GCP struct {
 	// JSON is the service-account JSON; nil means unauthenticated (emulators only).
 	JSON []byte
+	// ProjectID is the service account's project, used to create buckets.
+	ProjectID string
 }
 
 // String redacts the JSON.
 func (g GCP) String() string {
-	return fmt.Sprintf("storage.GCP{JSON: %d bytes, redacted}", len(g.JSON))
+	return fmt.Sprintf("storage.GCP{ProjectID:%q JSON: %d bytes, redacted}", g.ProjectID, len(g.JSON))
 }
 
 // Format makes every fmt verb print String.
@@ -316,15 +318,16 @@ func (c Credentials) GCP(anonymousAllowed bool) (GCP, error) {
 		return GCP{}, fmt.Errorf("gcp:// needs the %s key (service-account JSON) in the secret", KeyGCP)
 	}
 	var doc struct {
-		Type string `json:"type"`
+		Type      string `json:"type"`
+		ProjectID string `json:"project_id"`
 	}
 	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
 		return GCP{}, fmt.Errorf("%s is not valid JSON: want a service-account key file", KeyGCP)
 	}
-	if doc.Type == "" {
-		return GCP{}, fmt.Errorf("%s JSON has no \"type\" field: want a service-account key file", KeyGCP)
+	if doc.Type != "service_account" {
+		return GCP{}, fmt.Errorf("%s JSON has type %q: want a service-account key file (type service_account)", KeyGCP, doc.Type)
 	}
-	return GCP{JSON: []byte(raw)}, nil
+	return GCP{JSON: []byte(raw), ProjectID: doc.ProjectID}, nil
 }
 
 // Clients caches one client built from resolved credentials and rebuilds it when they
@@ -361,4 +364,11 @@ func (c *Clients[C]) Get(ctx context.Context) (C, error) {
 	}
 	c.client, c.fp, c.built = cl, fp, true
 	return cl, nil
+}
+
+// Current returns the last client built, without resolving credentials.
+func (c *Clients[C]) Current() (C, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.client, c.built
 }
