@@ -70,13 +70,13 @@ func (m *Metrics) write(controller, kind string) {
 // workqueue_work_duration_seconds, workqueue_unfinished_work_seconds,
 // workqueue_longest_running_processor_seconds, workqueue_retries_total) labelled by queue name.
 type QueueMetrics struct {
-	depth       *prometheus.GaugeVec
-	adds        *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
-	workDur     *prometheus.HistogramVec
-	unfinished  *prometheus.GaugeVec
-	longest     *prometheus.GaugeVec
-	retries     *prometheus.CounterVec
+	depth      *prometheus.GaugeVec
+	adds       *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	workDur    *prometheus.HistogramVec
+	unfinished *prometheus.GaugeVec
+	longest    *prometheus.GaugeVec
+	retries    *prometheus.CounterVec
 }
 
 var _ workqueue.MetricsProvider = (*QueueMetrics)(nil)

@@ -365,7 +365,7 @@ func (c *Controller[T]) call(ctx context.Context, p *pass[T], ev *Event[T], r Re
 	start := c.clock.Now()
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("handler %s panicked: %v", r.ID, v)
+			err = fmt.Errorf("panicked: %v", v)
 		}
 		outcome := classify(res, err)
 		c.opts.Metrics.call(c.name, r.ID, outcome, c.clock.Since(start).Seconds())
@@ -455,7 +455,10 @@ func (c *Controller[T]) writeMetadata(ctx context.Context, p *pass[T]) error {
 	if !p.finChanged && len(p.annotations) == 0 {
 		return nil
 	}
-	md := map[string]any{"resourceVersion": p.orig.GetResourceVersion()}
+	md := map[string]any{}
+	if rv := p.orig.GetResourceVersion(); rv != "" {
+		md["resourceVersion"] = rv
+	}
 	if len(p.annotations) > 0 {
 		md["annotations"] = p.annotations
 	}
@@ -531,7 +534,9 @@ func (c *Controller[T]) writeStatus(ctx context.Context, p *pass[T]) error {
 	if err := json.Unmarshal(patch, &diff); err != nil {
 		return fmt.Errorf("diff status of %s: %w", p.key, err)
 	}
-	diff["metadata"] = map[string]any{"resourceVersion": p.orig.GetResourceVersion()}
+	if rv := p.orig.GetResourceVersion(); rv != "" {
+		diff["metadata"] = map[string]any{"resourceVersion": rv}
+	}
 	data, err := json.Marshal(diff)
 	if err != nil {
 		return fmt.Errorf("encode status patch of %s: %w", p.key, err)
