@@ -1,0 +1,115 @@
+package operator
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Config is how the operator process runs. The zero value, after Defaults, runs every
+// controller over all namespaces without leader election.
+type Config struct {
+	// Kubeconfig is the path of a kubeconfig file; in-cluster configuration when empty.
+	Kubeconfig string
+	// REST, when set, is used instead of Kubeconfig (tests).
+	REST *rest.Config
+	// Namespaces to watch; all namespaces when empty.
+	Namespaces []string
+	// Workers is the number of workers of each controller.
+	Workers int
+	// Resync is how often the informers hand every cached object to the controllers again.
+	Resync time.Duration
+
+	// LeaderElect runs the controllers only while this process holds the Lease.
+	LeaderElect bool
+	// LeaderElectionNamespace holds the Lease; the POD_NAMESPACE environment variable, or
+	// "default", when empty.
+	LeaderElectionNamespace string
+	// LeaderElectionID names the Lease.
+	LeaderElectionID string
+	// Identity names this process in the Lease; host name and a random suffix when empty.
+	Identity string
+	// LeaseDuration is how long followers wait before taking over an unrenewed Lease.
+	LeaseDuration time.Duration
+	// RenewDeadline is how long the leader keeps retrying to renew before giving up.
+	RenewDeadline time.Duration
+	// RetryPeriod is the time between tries to acquire or renew.
+	RetryPeriod time.Duration
+
+	// MetricsAddr serves /metrics; "0" disables.
+	MetricsAddr string
+	// HealthAddr serves /healthz and /readyz; "0" disables.
+	HealthAddr string
+
+	// WebhookPort is the port of the admission webhook server.
+	WebhookPort int
+	// WebhookCertDir holds tls.crt and tls.key for the webhook server.
+	WebhookCertDir string
+
+	// QPS and Burst limit the API client; 50 and 100 when zero.
+	QPS   float32
+	Burst int
+}
+
+// BindFlags registers the operator's flags on fs, with their defaults.
+func (c *Config) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Path of a kubeconfig file; in-cluster configuration when empty.")
+	fs.Var((*stringList)(&c.Namespaces), "namespace", "Namespace to watch; repeat the flag (or separate with commas) for several. All namespaces when absent.")
+	fs.IntVar(&c.Workers, "workers", 4, "Workers per controller.")
+	fs.DurationVar(&c.Resync, "resync", 10*time.Minute, "How often every cached object is reconciled again; 0 disables.")
+	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "Run controllers only while holding the leader Lease, so several replicas can run.")
+	fs.StringVar(&c.LeaderElectionNamespace, "leader-elect-namespace", "", "Namespace of the leader Lease; $POD_NAMESPACE or default when empty.")
+	fs.StringVar(&c.LeaderElectionID, "leader-elect-id", "cassandra-backup-operator", "Name of the leader Lease.")
+	fs.StringVar(&c.Identity, "leader-elect-identity", "", "This process's identity in the Lease; host name and a random suffix when empty.")
+	fs.DurationVar(&c.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long followers wait before taking over an unrenewed Lease.")
+	fs.DurationVar(&c.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader retries renewing before it gives up leading.")
+	fs.DurationVar(&c.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "Time between tries to acquire or renew the Lease.")
+	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; 0 disables.")
+	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables.")
+	fs.IntVar(&c.WebhookPort, "webhook-port", 9443, "Port of the admission webhook server.")
+	fs.StringVar(&c.WebhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook server's tls.crt and tls.key.")
+}
+
+// Defaults fills the fields left zero.
+func (c *Config) Defaults() {
+	if c.Workers < 1 {
+		c.Workers = 4
+	}
+	if c.LeaderElectionID == "" {
+		c.LeaderElectionID = "cassandra-backup-operator"
+	}
+	if c.LeaseDuration == 0 {
+		c.LeaseDuration = 15 * time.Second
+	}
+	if c.RenewDeadline == 0 {
+		c.RenewDeadline = 10 * time.Second
+	}
+	if c.RetryPeriod == 0 {
+		c.RetryPeriod = 2 * time.Second
+	}
+	if c.QPS == 0 {
+		c.QPS = 50
+	}
+	if c.Burst == 0 {
+		c.Burst = 100
+	}
+}
+
+// stringList is a repeatable, comma-separable flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+func (s *stringList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return fmt.Errorf("empty namespace in %q", v)
+		}
+		*s = append(*s, part)
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+// Package operator wires the operator process: clients, informers, the registered
+// controllers, leader election, the health and metrics endpoints, events and shutdown.
+// cmd/cassandra-backup-operator only parses flags and calls Run with its list of
+// controllers.
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	kubescheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
+	ownscheme "github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned/scheme"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+)
+
+// Component is the event source and field manager prefix of the operator.
+const Component = "cassandra-backup-operator"
+
+// Deps is what a controller is built from.
+type Deps struct {
+	// KubeClient talks to the core API.
+	KubeClient kubernetes.Interface
+	// Client talks to the cassandraoperator API group.
+	Client versioned.Interface
+	// Informers are the shared informers; controllers register on them before they start.
+	Informers *informers.Set
+	// Recorder records events on objects.
+	Recorder record.EventRecorder
+	// Metrics are the reconciler's handler metrics.
+	Metrics *reconciler.Metrics
+	// QueueMetrics export the controllers' workqueue metrics.
+	QueueMetrics *reconciler.QueueMetrics
+	// Registry is the Prometheus registry served on /metrics.
+	Registry prometheus.Registerer
+	// Config is the process configuration.
+	Config Config
+}
+
+// Controller is something the operator runs while it leads: a reconciler.Controller.
+type Controller interface {
+	// Run processes work until ctx ends, then drains.
+	Run(ctx context.Context, workers int) error
+}
+
+// NewFunc builds a controller from the process's dependencies.
+type NewFunc func(Deps) (Controller, error)
+
+// Run runs the operator until ctx ends (then drains in-flight work and returns nil) or
+// until it loses the leader Lease (then returns an error after draining).
+func Run(ctx context.Context, cfg Config, controllers ...NewFunc) error {
+	cfg.Defaults()
+	logger := klog.FromContext(ctx)
+	restCfg, err := restConfig(cfg)
+	if err != nil {
+		return err
+	}
+	kubeClient, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	client, err := versioned.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("cassandraoperator client: %w", err)
+	}
+	if cfg.Identity == "" {
+		host, _ := os.Hostname()
+		cfg.Identity = host + "_" + uuid.NewString()[:8]
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := reconciler.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	queueMetrics, err := reconciler.NewQueueMetrics(reg)
+	if err != nil {
+		return err
+	}
+	leading := prometheus.NewGauge(prometheus.GaugeOpts{Name: "operator_leader", Help: "1 while this process runs the controllers."})
+	reg.MustRegister(leading)
+
+	scheme := kubescheme.Scheme
+	if err := ownscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register the API types for events: %w", err)
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartStructuredLogging(3)
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: Component})
+
+	set := informers.New(kubeClient, client, informers.Config{Namespaces: cfg.Namespaces, Resync: cfg.Resync})
+	deps := Deps{
+		KubeClient: kubeClient, Client: client, Informers: set, Recorder: recorder,
+		Metrics: metrics, QueueMetrics: queueMetrics, Registry: reg, Config: cfg,
+	}
+	var ctrls []Controller
+	for _, newController := range controllers {
+		c, err := newController(deps)
+		if err != nil {
+			return fmt.Errorf("build controller: %w", err)
+		}
+		ctrls = append(ctrls, c)
+	}
+
+	var watchdog *leaderelection.HealthzAdaptor
+	if cfg.LeaderElect {
+		watchdog = leaderelection.NewLeaderHealthzAdaptor(cfg.RenewDeadline)
+	}
+	var synced atomic.Bool
+	servers, err := serve(ctx, cfg, reg, &synced, watchdog)
+	if err != nil {
+		return err
+	}
+	defer servers.shutdown(context.WithoutCancel(ctx))
+
+	informerCtx, stopInformers := context.WithCancel(context.WithoutCancel(ctx))
+	set.Start(informerCtx)
+	defer func() {
+		stopInformers()
+		set.Shutdown()
+	}()
+	go func() {
+		if set.WaitForCacheSync(ctx) {
+			synced.Store(true)
+			logger.Info("Informer caches synced")
+		}
+	}()
+
+	runAll := func(ctx context.Context) error {
+		leading.Set(1)
+		defer leading.Set(0)
+		var wg sync.WaitGroup
+		errs := make([]error, len(ctrls))
+		for i, c := range ctrls {
+			wg.Go(func() { errs[i] = c.Run(ctx, cfg.Workers) })
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	if !cfg.LeaderElect {
+		logger.Info("Running controllers", "count", len(ctrls))
+		return runAll(ctx)
+	}
+	return lead(ctx, cfg, kubeClient, recorder, watchdog, runAll)
+}
+
+// lead runs fn while this process holds the Lease. On ctx's end fn drains first and the
+// Lease is released after, so a successor does not overlap with work in flight.
+func lead(ctx context.Context, cfg Config, kubeClient kubernetes.Interface, recorder record.EventRecorder, watchdog *leaderelection.HealthzAdaptor, fn func(context.Context) error) error {
+	logger := klog.FromContext(ctx)
+	ns := cfg.LeaderElectionNamespace
+	if ns == "" {
+		ns = os.Getenv("POD_NAMESPACE")
+	}
+	if ns == "" {
+		ns = "default"
+	}
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, ns, cfg.LeaderElectionID,
+		kubeClient.CoreV1(), kubeClient.CoordinationV1(),
+		resourcelock.ResourceLockConfig{Identity: cfg.Identity, EventRecorder: recorder})
+	if err != nil {
+		return fmt.Errorf("leader lock: %w", err)
+	}
+	leCtx, leCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer leCancel()
+	var started atomic.Bool
+	done := make(chan error, 1)
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   cfg.LeaseDuration,
+		RenewDeadline:   cfg.RenewDeadline,
+		RetryPeriod:     cfg.RetryPeriod,
+		ReleaseOnCancel: true,
+		WatchDog:        watchdog,
+		Name:            cfg.LeaderElectionID,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(lctx context.Context) {
+				started.Store(true)
+				logger.Info("Became the leader: running controllers", "identity", cfg.Identity)
+				runCtx, cancel := context.WithCancel(lctx)
+				stop := context.AfterFunc(ctx, cancel)
+				err := fn(runCtx)
+				stop()
+				cancel()
+				done <- err
+				leCancel()
+			},
+			OnStoppedLeading: func() { logger.Info("Stopped leading", "identity", cfg.Identity) },
+			OnNewLeader: func(id string) {
+				if id != cfg.Identity {
+					logger.Info("Following the leader", "leader", id)
+				}
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("leader election: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if !started.Load() {
+			leCancel()
+		}
+	})
+	defer stop()
+	logger.Info("Waiting to become the leader", "lease", ns+"/"+cfg.LeaderElectionID, "identity", cfg.Identity)
+	elector.Run(leCtx)
+	if !started.Load() {
+		return nil
+	}
+	err = <-done
+	if ctx.Err() == nil {
+		return errors.Join(errors.New("lost the leader Lease"), err)
+	}
+	return err
+}
+
+// restConfig builds the client configuration.
+func restConfig(cfg Config) (*rest.Config, error) {
+	c := cfg.REST
+	if c == nil {
+		var err error
+		c, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("client configuration: %w", err)
+		}
+	} else {
+		c = rest.CopyConfig(c)
+	}
+	c.QPS, c.Burst = cfg.QPS, cfg.Burst
+	c.UserAgent = Component
+	return c, nil
+}
+
+// servers are the process's HTTP endpoints.
+type servers []*http.Server
+
+func (s servers) shutdown(ctx context.Context) {
+	for _, srv := range s {
+		_ = srv.Shutdown(ctx)
+	}
+}
