@@ -1,0 +1,139 @@
+// Package client is an HTTP client of the agent's Icarus-compatible operations API: it
+// submits, reads, lists and cancels operations on one agent at a time.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+)
+
+// ErrNotFound is returned for an operation the agent does not know (it restarted, or the
+// operation expired).
+var ErrNotFound = errors.New("operation not found")
+
+// APIError is an answer of the agent other than the expected status.
+type APIError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Message is the agent's message, or the start of the body.
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("agent answered %d: %s", e.Status, e.Message)
+}
+
+// Client talks to agents. Its zero value is usable: default HTTP client, no token.
+type Client struct {
+	// HTTP sends the requests; nil means a client with a 10s timeout.
+	HTTP *http.Client
+	// Token, when set, is sent as a bearer token.
+	Token string
+}
+
+var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
+
+func (c *Client) http() *http.Client {
+	if c != nil && c.HTTP != nil {
+		return c.HTTP
+	}
+	return defaultHTTP
+}
+
+// Submit posts a request to the agent at base (http://host:port) and returns the operation.
+func (c *Client) Submit(ctx context.Context, base string, req agent.Request) (agent.Operation, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return agent.Operation{}, fmt.Errorf("encode request: %w", err)
+	}
+	var op agent.Operation
+	if err := c.do(ctx, http.MethodPost, base+"/operations", body, http.StatusCreated, &op); err != nil {
+		return agent.Operation{}, err
+	}
+	if op.ID == "" {
+		return agent.Operation{}, fmt.Errorf("POST %s/operations: the answer has no operation id", base)
+	}
+	return op, nil
+}
+
+// Get reads an operation; ErrNotFound when the agent does not know it.
+func (c *Client) Get(ctx context.Context, base, id string) (agent.Operation, error) {
+	var op agent.Operation
+	err := c.do(ctx, http.MethodGet, base+"/operations/"+url.PathEscape(id), nil, http.StatusOK, &op)
+	return op, err
+}
+
+// List returns the agent's operations of a type (all types when empty).
+func (c *Client) List(ctx context.Context, base, typ string) ([]agent.Operation, error) {
+	u := base + "/operations"
+	if typ != "" {
+		u += "?type=" + url.QueryEscape(typ)
+	}
+	var ops []agent.Operation
+	err := c.do(ctx, http.MethodGet, u, nil, http.StatusOK, &ops)
+	return ops, err
+}
+
+// Cancel asks the agent to stop an operation; ErrNotFound when it does not know it.
+func (c *Client) Cancel(ctx context.Context, base, id string) error {
+	return c.do(ctx, http.MethodDelete, base+"/operations/"+url.PathEscape(id), nil, http.StatusAccepted, nil)
+}
+
+func (c *Client) do(ctx context.Context, method, u string, body []byte, want int, out any) error {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c != nil && c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return err // *url.Error already names the method and URL
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, u, err)
+	}
+	if resp.StatusCode == http.StatusNotFound && method != http.MethodPost {
+		return fmt.Errorf("%s %s: %w", method, u, ErrNotFound)
+	}
+	if resp.StatusCode != want {
+		var msg struct {
+			Message string `json:"message"`
+		}
+		text := strings.TrimSpace(string(data))
+		if json.Unmarshal(data, &msg) == nil && msg.Message != "" {
+			text = msg.Message
+		}
+		if len(text) > 512 {
+			text = text[:512]
+		}
+		return fmt.Errorf("%s %s: %w", method, u, &APIError{Status: resp.StatusCode, Message: text})
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, u, err)
+		}
+	}
+	return nil
+}

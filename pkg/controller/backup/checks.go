@@ -1,0 +1,226 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+)
+
+// Reasons that prefix the Synced message of a refused backup.
+const (
+	// ReasonInvalidSpec: a spec field is wrong; the message names it.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonSecretNotFound: spec.secret names a Secret that does not exist (yet).
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonInvalidSecret: the Secret breaks one of the guide's rules.
+	ReasonInvalidSecret = "InvalidSecret"
+	// ReasonSnapshotTagInUse: the snapshot tag was already backed up.
+	ReasonSnapshotTagInUse = "SnapshotTagInUse"
+	// ReasonNoPods: no running pod of the datacenter was found.
+	ReasonNoPods = "NoPods"
+	// ReasonStorageUnavailable: the storage location could not be read.
+	ReasonStorageUnavailable = "StorageUnavailable"
+)
+
+// Ready reasons of a backup.
+const (
+	// ReasonBackupFailed: a node's operation failed for good.
+	ReasonBackupFailed = "BackupFailed"
+	// ReasonBackupCancelled: an operation was cancelled.
+	ReasonBackupCancelled = "BackupCancelled"
+	// ReasonRemoteBackupNotFound: justCreate found no remote backup yet.
+	ReasonRemoteBackupNotFound = "RemoteBackupNotFound"
+)
+
+// refusal is a problem the user must fix, with its reason.
+type refusal struct {
+	reason string
+	msg    string
+}
+
+func (r *refusal) Error() string { return r.reason + ": " + r.msg }
+
+func refuse(reason, format string, args ...any) error {
+	return &refusal{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// secretBackoff is the delay before the next look at a missing or invalid Secret.
+func (c *Controller) secretBackoff(retry int) time.Duration {
+	d := 2 * time.Second
+	for i := 0; i < retry && d < c.cfg.MaxSecretBackoff; i++ {
+		d *= 2
+	}
+	return min(d, c.cfg.MaxSecretBackoff)
+}
+
+// validate checks the spec and the Secret with the guide's rules. Spec problems are
+// permanent (fixed by a new spec); Secret problems are retried with backoff, since
+// fixing a Secret does not change the backup's generation.
+func (c *Controller) validate(ctx context.Context, ev *reconciler.Event[*v1alpha1.CassandraBackup]) (reconciler.Result, error) {
+	b := ev.Object
+	if err := checkSpec(&b.Spec); err != nil {
+		return reconciler.Result{}, reconciler.Permanent(err)
+	}
+	if _, err := c.credentials(ctx, b); err != nil {
+		var r *refusal
+		if errors.As(err, &r) && r.reason == ReasonInvalidSpec {
+			return reconciler.Result{}, reconciler.Permanent(err)
+		}
+		return reconciler.Result{}, reconciler.Temporary(err, c.secretBackoff(ev.Retry))
+	}
+	return reconciler.Result{}, nil
+}
+
+// checkSpec checks what the CRD schema cannot.
+func checkSpec(s *v1alpha1.CassandraBackupSpec) error {
+	loc, err := storage.ParseLocation(s.StorageLocation)
+	if err != nil {
+		return refuse(ReasonInvalidSpec, "spec.storageLocation: %v", err)
+	}
+	if !loc.Global() {
+		return refuse(ReasonInvalidSpec, "spec.storageLocation %q names a node: give only the bucket, as in s3://cassandra-bucket; the operator adds cluster, datacenter and host id", s.StorageLocation)
+	}
+	if err := (layout.Node{Cluster: s.Cluster, Datacenter: s.Datacenter, HostID: "x"}).Validate(); err != nil {
+		return refuse(ReasonInvalidSpec, "spec.cluster or spec.datacenter: %v", err)
+	}
+	if _, err := cassandra.ParseEntities(s.Entities); err != nil {
+		return refuse(ReasonInvalidSpec, "spec.entities: %v: list keyspaces or keyspace.table, comma separated", err)
+	}
+	if s.Bandwidth != nil && s.Bandwidth.Value() <= 0 {
+		return refuse(ReasonInvalidSpec, "spec.bandwidth %s is not positive: remove it or set a rate such as 100Mi", s.Bandwidth.String())
+	}
+	if s.Timeout != nil && s.Timeout.Duration <= 0 {
+		return refuse(ReasonInvalidSpec, "spec.timeout %s is not positive: set a duration such as 5h", s.Timeout.Duration)
+	}
+	return nil
+}
+
+// credentials reads the backup's Secret now and checks it against the rules of the
+// location's scheme; it returns the checked credentials.
+func (c *Controller) credentials(ctx context.Context, b *v1alpha1.CassandraBackup) (storage.Credentials, error) {
+	loc, err := storage.ParseLocation(b.Spec.StorageLocation)
+	if err != nil {
+		return storage.Credentials{}, refuse(ReasonInvalidSpec, "spec.storageLocation: %v", err)
+	}
+	var creds storage.Credentials
+	if b.Spec.Secret != "" {
+		s, err := c.kube.CoreV1().Secrets(b.Namespace).Get(ctx, b.Spec.Secret, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return creds, refuse(ReasonSecretNotFound, "secret %s not found in namespace %s: create it with the storage credentials (keys as in the guide), or fix spec.secret", b.Spec.Secret, b.Namespace)
+		case err != nil:
+			return creds, fmt.Errorf("read secret %s/%s: %w", b.Namespace, b.Spec.Secret, err)
+		}
+		data := map[string][]byte{}
+		for k, v := range s.Data {
+			data[k] = v
+		}
+		for k, v := range s.StringData {
+			data[k] = []byte(v)
+		}
+		creds = storage.NewCredentials(data)
+	}
+	fix := "fix the secret " + b.Spec.Secret
+	reason := ReasonInvalidSecret
+	if b.Spec.Secret == "" {
+		fix, reason = "set spec.secret to a Secret holding them", ReasonInvalidSpec
+	}
+	switch loc.Scheme {
+	case "s3":
+		_, err = creds.AWS(b.Spec.Insecure)
+	case "azure":
+		_, err = creds.Azure()
+	case "gcp":
+		_, err = creds.GCP(c.cfg.Storage.GCSEndpoint != "")
+	}
+	if err != nil {
+		return creds, refuse(reason, "%v: %s", err, fix)
+	}
+	return creds, nil
+}
+
+// credentialSource reads the backup's Secret at every storage call.
+func (c *Controller) credentialSource(b *v1alpha1.CassandraBackup) storage.CredentialSource {
+	return storage.CredentialSourceFunc(func(ctx context.Context) (storage.Credentials, error) {
+		return c.credentials(ctx, b)
+	})
+}
+
+// openStorage opens the backup's storage location with its Secret.
+func (c *Controller) openStorage(ctx context.Context, b *v1alpha1.CassandraBackup) (storage.Provider, error) {
+	cfg := c.cfg.Storage
+	cfg.Insecure = b.Spec.Insecure
+	cfg.Credentials = c.credentialSource(b)
+	p, _, err := storage.OpenLocation(ctx, b.Spec.StorageLocation, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", b.Spec.StorageLocation, err)
+	}
+	return p, nil
+}
+
+// sameTarget reports whether two backups write the same snapshot of the same datacenter
+// to the same location.
+func sameTarget(a, b *v1alpha1.CassandraBackupSpec) bool {
+	return a.Cluster == b.Cluster && a.Datacenter == b.Datacenter && a.SnapshotTag == b.SnapshotTag &&
+		strings.TrimSuffix(a.StorageLocation, "/") == strings.TrimSuffix(b.StorageLocation, "/")
+}
+
+// olderOwner returns another CassandraBackup that claimed the same snapshot first: it
+// was created earlier (or at the same second with a smaller namespace/name).
+func (c *Controller) olderOwner(b *v1alpha1.CassandraBackup) (*v1alpha1.CassandraBackup, error) {
+	all, err := c.backups.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("list backups: %w", err)
+	}
+	for _, o := range all {
+		if o.UID == b.UID || o.Spec.JustCreate || !sameTarget(&o.Spec, &b.Spec) {
+			continue
+		}
+		ot, bt := o.CreationTimestamp.Time, b.CreationTimestamp.Time
+		if ot.Before(bt) || (ot.Equal(bt) && o.Namespace+"/"+o.Name < b.Namespace+"/"+b.Name) {
+			return o, nil
+		}
+	}
+	return nil, nil
+}
+
+// checkTagUnused refuses a snapshot tag that another CassandraBackup claimed first or
+// whose manifests or topology are already in the bucket.
+func (c *Controller) checkTagUnused(ctx context.Context, b *v1alpha1.CassandraBackup, p storage.Provider, hostIDs []string) error {
+	o, err := c.olderOwner(b)
+	if err != nil {
+		return err
+	}
+	if o != nil {
+		return refuse(ReasonSnapshotTagInUse, "snapshot tag %s of cluster %s, datacenter %s at %s is already used by CassandraBackup %s/%s: a tag can be backed up once; choose a new snapshotTag (include the date and time)",
+			b.Spec.SnapshotTag, b.Spec.Cluster, b.Spec.Datacenter, b.Spec.StorageLocation, o.Namespace, o.Name)
+	}
+	if key, found, err := findTopology(ctx, p, b.Spec.Cluster, b.Spec.SnapshotTag); err != nil {
+		return err
+	} else if found {
+		return refuse(ReasonSnapshotTagInUse, "snapshot tag %s of cluster %s is already in the bucket (%s): a tag can be backed up once; choose a new snapshotTag, or set justCreate: true to import that backup", b.Spec.SnapshotTag, b.Spec.Cluster, key)
+	}
+	for _, id := range hostIDs {
+		n := layout.Node{Cluster: b.Spec.Cluster, Datacenter: b.Spec.Datacenter, HostID: id}
+		keys, err := listKeys(ctx, p, n.ManifestPrefix())
+		if err != nil {
+			return err
+		}
+		if ref, ok := layout.LatestManifest(keys, b.Spec.SnapshotTag); ok {
+			return refuse(ReasonSnapshotTagInUse, "snapshot tag %s of datacenter %s is already in the bucket (%s): a tag can be backed up once; choose a new snapshotTag", b.Spec.SnapshotTag, b.Spec.Datacenter, ref.Key)
+		}
+	}
+	return nil
+}

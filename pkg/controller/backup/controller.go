@@ -1,0 +1,250 @@
+// Package backup is the CassandraBackup controller: for each backup it sends one backup
+// operation to the agent of every node of the datacenter, tracks them in status by
+// requeue, writes the topology file when all completed, imports remote backups
+// (justCreate) and removes them from the bucket on deletion (deletionPolicy: Delete).
+//
+// It is a list of handlers on pkg/reconciler: validate (checks.go), run (sync.go) and
+// delete, for the create and update causes.
+package backup
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
+	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
+	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure" // azure:// locations
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"  // file:// locations
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/gcs"   // gcp:// locations
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/s3"    // s3:// locations
+)
+
+// Name is the controller's name: its queue, finalizer and annotations derive from it.
+const Name = "backup"
+
+// Pod labels of Instaclustr's operator, the defaults of Config.
+const (
+	// LabelCluster carries the Cassandra cluster name.
+	LabelCluster = "cassandra-operator.instaclustr.com/cluster"
+	// LabelDatacenter carries the Cassandra datacenter name.
+	LabelDatacenter = "cassandra-operator.instaclustr.com/datacenter"
+	// LabelRack carries the Cassandra rack.
+	LabelRack = "cassandra-operator.instaclustr.com/rack"
+)
+
+// Defaults of Config.
+const (
+	// DefaultAgentPortName is the name of the container port the agent listens on.
+	DefaultAgentPortName = "backup-agent"
+	// DefaultAgentPort is the agent's port when no container port has the agent's name.
+	DefaultAgentPort = 4567
+	// DefaultJolokiaPortName is the name of the container port of the node's Jolokia agent.
+	DefaultJolokiaPortName = "jolokia"
+	// DefaultJolokiaPort is the Jolokia port when no container port has that name.
+	DefaultJolokiaPort = 8778
+	// DefaultPollInterval is the time between two looks at the agents' operations.
+	DefaultPollInterval = 2 * time.Second
+	// DefaultMaxAttempts is how many times a node's failing operation is submitted.
+	DefaultMaxAttempts = 3
+	// DefaultImportInterval is how often a justCreate backup not found yet is looked for.
+	DefaultImportInterval = time.Minute
+	// DefaultTimeout bounds a backup whose spec sets no timeout.
+	DefaultTimeout = 5 * time.Hour
+)
+
+// Config tunes the controller; its zero value is the production setting.
+type Config struct {
+	// ClusterLabel, DatacenterLabel and RackLabel are the pod labels that carry the
+	// cluster, datacenter and rack names; Instaclustr's labels when empty.
+	ClusterLabel, DatacenterLabel, RackLabel string
+	// AgentPortName names the agent's container port; DefaultAgentPortName when empty.
+	AgentPortName string
+	// JolokiaPortName names the Jolokia container port; DefaultJolokiaPortName when empty.
+	JolokiaPortName string
+	// AgentAddress returns the agent's base URL for a pod; PodAgentAddress when nil.
+	AgentAddress func(pod *corev1.Pod) (string, error)
+	// Node returns node control (for the host id) for a pod; Jolokia on the pod's
+	// Jolokia port when nil.
+	Node func(pod *corev1.Pod) (cassandra.Node, error)
+	// Agents talks to the agents; a default client when nil.
+	Agents *client.Client
+	// Storage is the base storage configuration (endpoints, HTTP client); the backup's
+	// Secret and insecure flag are added per use.
+	Storage storage.Config
+	// PollInterval is the time between two looks at the operations, jittered by ±20%.
+	PollInterval time.Duration
+	// MaxAttempts is how many times a failing node operation is submitted in all.
+	MaxAttempts int
+	// ImportInterval is how often a justCreate backup that was not found is looked for.
+	ImportInterval time.Duration
+	// MaxSecretBackoff caps the delay between looks for a missing or invalid Secret.
+	MaxSecretBackoff time.Duration
+	// Now tells the time; time.Now when nil.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.ClusterLabel == "" {
+		c.ClusterLabel = LabelCluster
+	}
+	if c.DatacenterLabel == "" {
+		c.DatacenterLabel = LabelDatacenter
+	}
+	if c.RackLabel == "" {
+		c.RackLabel = LabelRack
+	}
+	if c.AgentPortName == "" {
+		c.AgentPortName = DefaultAgentPortName
+	}
+	if c.JolokiaPortName == "" {
+		c.JolokiaPortName = DefaultJolokiaPortName
+	}
+	if c.AgentAddress == nil {
+		name := c.AgentPortName
+		c.AgentAddress = func(pod *corev1.Pod) (string, error) { return PodAddress(pod, name, DefaultAgentPort, "") }
+	}
+	if c.Node == nil {
+		name := c.JolokiaPortName
+		c.Node = func(pod *corev1.Pod) (cassandra.Node, error) {
+			base, err := PodAddress(pod, name, DefaultJolokiaPort, "/jolokia/")
+			if err != nil {
+				return nil, err
+			}
+			return &cassandra.Jolokia{URL: base}, nil
+		}
+	}
+	if c.Agents == nil {
+		c.Agents = &client.Client{}
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.ImportInterval <= 0 {
+		c.ImportInterval = DefaultImportInterval
+	}
+	if c.MaxSecretBackoff <= 0 {
+		c.MaxSecretBackoff = 5 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// PodAddress returns http://<pod IP>:<port><path>, the port being the container port
+// named portName, or def when no container port has that name.
+func PodAddress(pod *corev1.Pod, portName string, def int32, path string) (string, error) {
+	if pod.Status.PodIP == "" {
+		return "", fmt.Errorf("pod %s has no IP address yet", pod.Name)
+	}
+	port := def
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name == portName {
+				port = p.ContainerPort
+			}
+		}
+	}
+	return "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))) + path, nil
+}
+
+// Informer is the part of a shared informer the controller needs.
+type Informer = reconciler.Informer
+
+// Controller reconciles CassandraBackups.
+type Controller struct {
+	kube    kubernetes.Interface
+	backups listers.CassandraBackupLister
+	pods    corelisters.PodLister
+	cfg     Config
+	rc      *reconciler.Controller[*v1alpha1.CassandraBackup]
+}
+
+// Options are what New needs: clients, the informer and listers, and optional
+// recorder and metrics.
+type Options struct {
+	// Kube reads Secrets.
+	Kube kubernetes.Interface
+	// Client writes CassandraBackups.
+	Client versioned.Interface
+	// Informer delivers CassandraBackup events.
+	Informer Informer
+	// Backups lists CassandraBackups from the cache.
+	Backups listers.CassandraBackupLister
+	// Pods lists the datacenters' pods from the cache.
+	Pods corelisters.PodLister
+	// Recorder records events; none when nil.
+	Recorder record.EventRecorder
+	// Metrics counts handler calls and writes; none when nil.
+	Metrics *reconciler.Metrics
+	// QueueMetrics exports the queue's metrics; none when nil.
+	QueueMetrics workqueue.MetricsProvider
+	// Config tunes the controller.
+	Config Config
+}
+
+// New builds the controller; call it before starting the informers.
+func New(opts Options) (*Controller, error) {
+	if opts.Kube == nil || opts.Client == nil || opts.Informer == nil || opts.Backups == nil || opts.Pods == nil {
+		return nil, fmt.Errorf("backup controller: Kube, Client, Informer, Backups and Pods are required")
+	}
+	c := &Controller{kube: opts.Kube, backups: opts.Backups, pods: opts.Pods, cfg: opts.Config.withDefaults()}
+	client, backups := opts.Client, opts.Backups
+	rc, err := reconciler.New(reconciler.Options[*v1alpha1.CassandraBackup]{
+		Name:     Name,
+		Informer: opts.Informer,
+		Get: func(ns, name string) (*v1alpha1.CassandraBackup, error) {
+			return backups.CassandraBackups(ns).Get(name)
+		},
+		Client: func(ns string) reconciler.Patcher[*v1alpha1.CassandraBackup] {
+			return client.CassandraoperatorV1alpha1().CassandraBackups(ns)
+		},
+		Conditions:         func(b *v1alpha1.CassandraBackup) *[]metav1.Condition { return &b.Status.Conditions },
+		ObservedGeneration: func(b *v1alpha1.CassandraBackup) *int64 { return &b.Status.ObservedGeneration },
+		Handlers:           c.handlers(),
+		Recorder:           opts.Recorder,
+		Metrics:            opts.Metrics,
+		QueueMetrics:       opts.QueueMetrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.rc = rc
+	return c, nil
+}
+
+// handlers is the controller: validation, then the run, for a new and a changed spec;
+// cancellation and removal of the remote backup on deletion.
+func (c *Controller) handlers() []reconciler.Registration[*v1alpha1.CassandraBackup] {
+	return []reconciler.Registration[*v1alpha1.CassandraBackup]{
+		reconciler.OnCreate("validate", c.validate),
+		reconciler.OnCreate("run", c.run),
+		reconciler.OnUpdate("validate-update", c.validate),
+		reconciler.OnUpdate("run-update", c.run),
+		reconciler.OnDelete("delete", c.delete),
+	}
+}
+
+// Run runs the controller's workers until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) error { return c.rc.Run(ctx, workers) }
+
+// Reconciler returns the underlying reconciler, for tools and tests.
+func (c *Controller) Reconciler() *reconciler.Controller[*v1alpha1.CassandraBackup] { return c.rc }
