@@ -1,0 +1,74 @@
+// Package manifests_test applies the install manifests to a real kube-apiserver and checks
+// that the RBAC they grant is the least the operator and the agent need.
+package manifests_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+)
+
+func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
+
+func TestKustomizationApplies(t *testing.T) {
+	cp := controlplane.Shared(t)
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cp.Kubectl(t.Context(), nil, "apply", "-k", filepath.Join(root, "manifests"))
+	if err != nil {
+		t.Fatalf("kubectl apply -k manifests/: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"namespace/cassandra-backup-system",
+		"serviceaccount/cassandra-backup-operator",
+		"clusterrole.rbac.authorization.k8s.io/cassandra-backup-operator",
+		"clusterrole.rbac.authorization.k8s.io/cassandra-backup-agent",
+		"deployment.apps/cassandra-backup-operator",
+		"service/cassandra-backup-operator",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl apply -k did not apply %s:\n%s", want, out)
+		}
+	}
+	out, err = cp.Kubectl(t.Context(), nil, "get", "deployment", "-n", "cassandra-backup-system", "cassandra-backup-operator", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem} {.spec.template.spec.securityContext.runAsNonRoot}")
+	if err != nil || out != "2 true true" {
+		t.Errorf("deployment replicas, read-only root, non-root = %q, %v", out, err)
+	}
+
+	// What the operator's service account may do, and what it may not.
+	const operator = "system:serviceaccount:cassandra-backup-system:cassandra-backup-operator"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"watch", "cassandrabackups.cassandraoperator.instaclustr.com", "-A"}, "yes"},
+		{[]string{"patch", "cassandrabackups.cassandraoperator.instaclustr.com/status", "-n", "default"}, "yes"},
+		{[]string{"patch", "cassandradatacenters.cassandraoperator.instaclustr.com/status", "-n", "default"}, "yes"},
+		{[]string{"list", "pods", "-A"}, "yes"},
+		{[]string{"create", "configmaps", "-n", "default"}, "yes"},
+		{[]string{"get", "secrets", "-n", "default"}, "yes"},
+		{[]string{"list", "secrets", "-A"}, "no"},
+		{[]string{"watch", "secrets", "-n", "default"}, "no"},
+		{[]string{"create", "secrets", "-n", "default"}, "no"},
+		{[]string{"create", "secrets", "-n", "cassandra-backup-system"}, "yes"},
+		{[]string{"create", "events", "-n", "default"}, "yes"},
+		{[]string{"update", "leases.coordination.k8s.io", "-n", "cassandra-backup-system"}, "yes"},
+		{[]string{"update", "leases.coordination.k8s.io", "-n", "default"}, "no"},
+		{[]string{"patch", "mutatingwebhookconfigurations/cassandra-backup-operator"}, "yes"},
+		{[]string{"patch", "mutatingwebhookconfigurations/someone-else"}, "no"},
+		{[]string{"delete", "pods", "-n", "default"}, "no"},
+		{[]string{"create", "pods", "-n", "default"}, "no"},
+		{[]string{"update", "statefulsets.apps", "-n", "default"}, "no"},
+	} {
+		args := append([]string{"auth", "can-i", "--as", operator}, tc.args...)
+		out, _ := cp.Kubectl(t.Context(), nil, args...) // can-i exits 1 on "no"
+		if got := strings.TrimSpace(out); got != tc.want {
+			t.Errorf("operator can-i %s = %q, want %q", strings.Join(tc.args, " "), got, tc.want)
+		}
+	}
+}
