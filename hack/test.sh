@@ -18,7 +18,7 @@ while IFS='=' read -r name path; do
   var=$(echo "$name" | tr 'a-z-' 'A-Z_')_BIN
   export "$var=$path"
   echo "$var=$path"
-done < <(hack/tools.sh kube-apiserver etcd controller-gen)
+done < <(hack/tools.sh kube-apiserver etcd controller-gen versitygw fake-gcs-server azurite)
 
 echo "== generated code and CRDs"
 hack/verify-codegen.sh
