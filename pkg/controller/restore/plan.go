@@ -1,0 +1,148 @@
+package restore
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+)
+
+// Keys of a plan ConfigMap. Per-pod keys are <pod name>.<suffix>; pod names are DNS
+// subdomains, so they are valid ConfigMap keys.
+const (
+	// KeyPlan holds the plan without tokens, as JSON: what the webhook reads.
+	KeyPlan = "plan.json"
+	// SuffixTokens ends the key holding a pod's tokens, comma separated.
+	SuffixTokens = ".tokens"
+	// SuffixJVMOptions ends the key holding a pod's JVM options: the Cassandra container's
+	// environment refers to it, so no token is copied into a pod spec.
+	SuffixJVMOptions = ".jvmOptions"
+)
+
+// Annotations the webhook puts on the pods it mutates.
+const (
+	// AnnotationRestoreKey holds the restore key of the plan the pod was admitted with.
+	AnnotationRestoreKey = "cassandraoperator.instaclustr.com/restore-key"
+	// AnnotationSourceNode names the backed-up node the pod restores.
+	AnnotationSourceNode = "cassandraoperator.instaclustr.com/restore-source-node"
+)
+
+// Plan is a datacenter's restore plan: what every planned pod restores. It is stored in
+// a ConfigMap owned by the CassandraDataCenter; KeyPlan holds it without the tokens.
+type Plan struct {
+	// Restore is the spec.restore the plan was made for; a plan for another spec.restore
+	// is stale.
+	Restore v1alpha1.RestoreSpec `json:"restore"`
+	// Backup is the name of the CassandraBackup restored.
+	Backup string `json:"backup"`
+	// StorageLocation is the backup's bucket, as in the backup's spec.
+	StorageLocation string `json:"storageLocation"`
+	// SnapshotTag is the backup's snapshot tag.
+	SnapshotTag string `json:"snapshotTag"`
+	// SourceCluster and SourceDatacenter locate the backup's nodes in the bucket.
+	SourceCluster    string `json:"sourceCluster"`
+	SourceDatacenter string `json:"sourceDatacenter"`
+	// Secret is the name (never the content) of the Secret with the storage credentials;
+	// empty means the agents' environment.
+	Secret string `json:"secret,omitempty"`
+	// Insecure talks HTTP to the storage, as the backup did.
+	Insecure bool `json:"insecure,omitempty"`
+	// Entities are the keyspaces and tables the backup holds (empty: all).
+	Entities string `json:"entities,omitempty"`
+	// Pods maps the planned pod names to what they restore.
+	Pods map[string]PodPlan `json:"pods"`
+}
+
+// PodPlan is what one pod restores.
+type PodPlan struct {
+	// SourceNode is the backed-up node's host name (its pod name at backup time).
+	SourceNode string `json:"sourceNode"`
+	// Rack is the backed-up node's rack.
+	Rack string `json:"rack,omitempty"`
+	// HostID is the backed-up node's Cassandra host id.
+	HostID string `json:"hostId"`
+	// RestoreKey identifies the restored manifest, as the agent's marker records it:
+	// <storageLocation>|<manifest key>.
+	RestoreKey string `json:"restoreKey"`
+	// Tokens are the source node's tokens; they are kept out of KeyPlan.
+	Tokens []string `json:"-"`
+}
+
+// JVMOptions returns the JVM options that make a restored node keep its tokens.
+func JVMOptions(tokens []string) string {
+	return "-Dcassandra.initial_token=" + strings.Join(tokens, ",") + " -Dcassandra.auto_bootstrap=false"
+}
+
+// PlanName returns the name of the plan ConfigMap of a datacenter.
+func PlanName(datacenter string) string { return datacenter + "-restore-plan" }
+
+// ConfigMap returns the plan as a ConfigMap owned by dc and labelled with
+// informers.PlanLabel (its value is the datacenter's name).
+func (p *Plan) ConfigMap(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, error) {
+	head, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode restore plan: %w", err)
+	}
+	data := map[string]string{KeyPlan: string(head)}
+	for pod, pp := range p.Pods {
+		data[pod+SuffixTokens] = strings.Join(pp.Tokens, ",")
+		data[pod+SuffixJVMOptions] = JVMOptions(pp.Tokens)
+	}
+	t := true
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      PlanName(dc.Name),
+			Namespace: dc.Namespace,
+			Labels:    map[string]string{informers.PlanLabel: dc.Name},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "CassandraDataCenter",
+				Name: dc.Name, UID: dc.UID, Controller: &t, BlockOwnerDeletion: &t,
+			}},
+		},
+		Data: data,
+	}, nil
+}
+
+// DecodePlan reads the plan of a plan ConfigMap, without the tokens.
+func DecodePlan(cm *corev1.ConfigMap) (*Plan, error) {
+	raw, ok := cm.Data[KeyPlan]
+	if !ok {
+		return nil, fmt.Errorf("configmap %s/%s has no %s", cm.Namespace, cm.Name, KeyPlan)
+	}
+	var p Plan
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return nil, fmt.Errorf("configmap %s/%s: decode %s: %w", cm.Namespace, cm.Name, KeyPlan, err)
+	}
+	return &p, nil
+}
+
+// Tokens returns the tokens the plan ConfigMap holds for pod.
+func Tokens(cm *corev1.ConfigMap, pod string) []string {
+	s := cm.Data[pod+SuffixTokens]
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// For reports whether the plan was made for the datacenter's current spec.restore, with
+// the secret defaulted the same way.
+func (p *Plan) For(r *v1alpha1.RestoreSpec) bool {
+	return r != nil && p.Restore == *r
+}
+
+// PodNames returns the planned pods, sorted.
+func (p *Plan) PodNames() []string {
+	names := make([]string, 0, len(p.Pods))
+	for n := range p.Pods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,120 @@
+package webhook
+
+import (
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+)
+
+// Pod labels of Instaclustr's cassandra-operator.
+const (
+	// DefaultDatacenterLabel holds the pod's datacenter (the CassandraDataCenter's
+	// spec.datacenter, or its name).
+	DefaultDatacenterLabel = informers.DefaultPodSelector
+	// DefaultClusterLabel holds the pod's cluster name.
+	DefaultClusterLabel = "cassandra-operator.instaclustr.com/cluster"
+)
+
+// Lookup finds what the mutation needs for a pod. Implementations must not do I/O beyond
+// reading caches: admission waits on them.
+type Lookup interface {
+	// Datacenter returns the pod's CassandraDataCenter, or nil when the pod belongs to none.
+	Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter, error)
+	// Plan returns the restore plan ConfigMap of dc, or nil when there is none.
+	Plan(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, error)
+}
+
+// CacheLookup reads datacenters and plans from informer caches.
+type CacheLookup struct {
+	// Datacenters lists CassandraDataCenters.
+	Datacenters listers.CassandraDataCenterLister
+	// ConfigMaps lists the plan ConfigMaps.
+	ConfigMaps corelisters.ConfigMapLister
+	// DatacenterLabel is the pod label naming its datacenter; DefaultDatacenterLabel when empty.
+	DatacenterLabel string
+	// ClusterLabel is the pod label naming its cluster; DefaultClusterLabel when empty.
+	ClusterLabel string
+}
+
+// Datacenter finds the datacenter whose name or spec.datacenter is the pod's datacenter
+// label, in the pod's namespace, and whose spec.cluster is the pod's cluster label when
+// both are set. Among several, the one named by the label wins, then the one with a
+// restore plan listing the pod.
+func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter, error) {
+	dcLabel, clLabel := l.DatacenterLabel, l.ClusterLabel
+	if dcLabel == "" {
+		dcLabel = DefaultDatacenterLabel
+	}
+	if clLabel == "" {
+		clLabel = DefaultClusterLabel
+	}
+	want, ok := pod.Labels[dcLabel]
+	if !ok || want == "" {
+		return nil, nil
+	}
+	cluster := pod.Labels[clLabel]
+	all, err := l.Datacenters.CassandraDataCenters(pod.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("list datacenters of %s: %w", pod.Namespace, err)
+	}
+	var found []*v1alpha1.CassandraDataCenter
+	for _, dc := range all {
+		if dc.Name != want && dc.Spec.Datacenter != want {
+			continue
+		}
+		if cluster != "" && dc.Spec.Cluster != "" && dc.Spec.Cluster != cluster {
+			continue
+		}
+		found = append(found, dc)
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return found[0], nil
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
+	for _, dc := range found {
+		if dc.Name == want {
+			return dc, nil
+		}
+	}
+	for _, dc := range found {
+		if cm, _ := l.Plan(dc); cm != nil {
+			if p, err := restore.DecodePlan(cm); err == nil {
+				if _, ok := p.Pods[pod.Name]; ok {
+					return dc, nil
+				}
+			}
+		}
+	}
+	return found[0], nil
+}
+
+// Plan returns the plan ConfigMap of dc from the cache, or nil.
+func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, error) {
+	cm, err := l.ConfigMaps.ConfigMaps(dc.Namespace).Get(restore.PlanName(dc.Name))
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("restore plan of %s/%s: %w", dc.Namespace, dc.Name, err)
+	}
+	// Only a plan this datacenter owns counts: a same-named ConfigMap left by a deleted
+	// datacenter is not its plan.
+	for _, o := range cm.OwnerReferences {
+		if o.UID == dc.UID {
+			return cm, nil
+		}
+	}
+	return nil, nil
+}
