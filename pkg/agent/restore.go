@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
@@ -110,6 +111,11 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	}
 	if err := removeStrays(m, spec.DataDirs); err != nil {
 		return res, err
+	}
+	// One filesystem sync instead of an fsync per file: the marker, written last, must
+	// never describe data that a crash could still lose.
+	if err := syncFS(dataDir); err != nil {
+		return res, fmt.Errorf("sync %s: %w", dataDir, err)
 	}
 	for _, d := range []string{spec.CommitLogDir, spec.HintsDir, spec.SavedCachesDir} {
 		if err := emptyDir(d); err != nil {
@@ -303,9 +309,6 @@ func downloadFile(ctx context.Context, p storage.Provider, key, dst string, e la
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != e.Hash {
 		return fmt.Errorf("download %s: sha256 %s, manifest says %s: the object is corrupt", e.ObjectKey, sum, e.Hash)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
-	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
 	}
@@ -381,6 +384,16 @@ func emptyDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// syncFS flushes the filesystem that holds dir to stable storage.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
 }
 
 // writeFileAtomic writes data to a temporary file and renames it onto path.
