@@ -17,7 +17,7 @@ import (
 // Names the mutation uses in pods.
 const (
 	// InitContainerName is the name of the injected restore init container.
-	InitContainerName = "restore"
+	InitContainerName = restore.InitContainerName
 	// EnvRestoreJVMOptions is the Cassandra container's variable holding the restore's JVM
 	// options, read from the plan ConfigMap.
 	EnvRestoreJVMOptions = "CASSANDRA_RESTORE_JVM_OPTS"

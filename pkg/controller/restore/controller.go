@@ -1,0 +1,111 @@
+// Package restore is the restore controller: for a CassandraDataCenter with spec.restore
+// it resolves the backup, reads the backup's nodes and tokens from the bucket, pairs the
+// datacenter's pods with the backed-up nodes (by rack, then ordinal), writes the plan into
+// a ConfigMap owned by the datacenter for the webhook to inject, and reports each pod's
+// restore in status.restore from its init container.
+package restore
+
+import (
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	// The storage providers a backup's location may name.
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/gcs"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/s3"
+)
+
+// Name is the controller's name: its queue, finalizer and annotations.
+const Name = "restore"
+
+// Options tune the controller; the zero value is the production configuration.
+type Options struct {
+	// Bucket reads backups' nodes and tokens; a StorageBucket over the operator's client
+	// when nil.
+	Bucket Bucket
+	// Storage is the base storage configuration of the default Bucket.
+	Storage storage.Config
+	// PodName names the datacenter's pods; InstaclustrPodName when nil.
+	PodName PodNameFunc
+	// Recheck is how long to wait before looking again at a backup that is missing or not
+	// COMPLETED, or at a bucket that could not be read; 15s when 0.
+	Recheck time.Duration
+	// ActivePoll is how often the pods' restores are checked while some are not done;
+	// 2s when 0.
+	ActivePoll time.Duration
+	// IdlePoll is how often a finished or idle restore is checked; 30s when 0.
+	IdlePoll time.Duration
+}
+
+// Controller is the restore controller.
+type Controller struct {
+	*reconciler.Controller[*v1alpha1.CassandraDataCenter]
+
+	kube       kubernetes.Interface
+	backups    listers.CassandraBackupLister
+	configMaps corelisters.ConfigMapLister
+	pods       corelisters.PodLister
+	recorder   record.EventRecorder
+	bucket     Bucket
+	podName    PodNameFunc
+	opts       Options
+}
+
+// New builds the controller from the operator's dependencies with default options; it is
+// an operator.NewFunc.
+func New(deps operator.Deps) (operator.Controller, error) {
+	return NewWithOptions(deps, Options{})
+}
+
+// NewWithOptions builds the controller from the operator's dependencies.
+func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
+	if opts.Recheck <= 0 {
+		opts.Recheck = 15 * time.Second
+	}
+	if opts.ActivePoll <= 0 {
+		opts.ActivePoll = 2 * time.Second
+	}
+	if opts.IdlePoll <= 0 {
+		opts.IdlePoll = 30 * time.Second
+	}
+	c := &Controller{
+		kube:       deps.KubeClient,
+		backups:    deps.Informers.CassandraBackupLister(),
+		configMaps: deps.Informers.ConfigMapLister(),
+		pods:       deps.Informers.PodLister(),
+		recorder:   deps.Recorder,
+		bucket:     opts.Bucket,
+		podName:    opts.PodName,
+		opts:       opts,
+	}
+	if c.bucket == nil {
+		c.bucket = &StorageBucket{Kube: deps.KubeClient, Storage: opts.Storage}
+	}
+	if c.podName == nil {
+		c.podName = InstaclustrPodName
+	}
+	ro := deps.DataCenters()
+	ro.Name = Name
+	// The plan depends on the restore and on the datacenter's shape.
+	ro.Essence = []string{"spec.restore", "spec.nodes", "spec.racks", "spec.cluster", "spec.datacenter"}
+	ro.Handlers = []reconciler.Registration[*v1alpha1.CassandraDataCenter]{
+		reconciler.OnCreate("plan", c.plan),
+		reconciler.OnUpdate("replan", c.plan),
+		reconciler.Every("pods", opts.IdlePoll, c.progress),
+	}
+	rc, err := reconciler.New(ro)
+	if err != nil {
+		return nil, err
+	}
+	c.Controller = rc
+	return c, nil
+}

@@ -1,0 +1,145 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+)
+
+func dcWith(nodes int32, racks ...string) *v1alpha1.CassandraDataCenter {
+	dc := &v1alpha1.CassandraDataCenter{ObjectMeta: metav1.ObjectMeta{Name: "new"}, Spec: v1alpha1.CassandraDataCenterSpec{Nodes: &nodes}}
+	for _, r := range racks {
+		dc.Spec.Racks = append(dc.Spec.Racks, v1alpha1.Rack{Name: r})
+	}
+	return dc
+}
+
+func src(host, rack string) SourceNode {
+	return SourceNode{Hostname: host, Rack: rack, HostID: "id-" + host}
+}
+
+func TestTargets(t *testing.T) {
+	got := Targets(dcWith(5, "c", "a", "b"), 3, InstaclustrPodName)
+	var names []string
+	for _, tg := range got {
+		names = append(names, tg.Pod)
+	}
+	want := "cassandra-new-a-0 cassandra-new-a-1 cassandra-new-b-0 cassandra-new-b-1 cassandra-new-c-0"
+	if strings.Join(names, " ") != want {
+		t.Errorf("targets %v, want %s", names, want)
+	}
+	noRacks := &v1alpha1.CassandraDataCenter{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
+	if got := Targets(noRacks, 2, InstaclustrPodName); len(got) != 2 || got[1].Pod != "cassandra-x-rack1-1" {
+		t.Errorf("targets without nodes or racks: %+v", got)
+	}
+}
+
+func TestMap(t *testing.T) {
+	tests := []struct {
+		name    string
+		dc      *v1alpha1.CassandraDataCenter
+		sources []SourceNode
+		want    map[string]string // pod → source host
+		err     error
+	}{
+		{
+			name: "same racks, ordinals sorted numerically",
+			dc:   dcWith(6, "west1-b", "west1-a"),
+			sources: []SourceNode{src("old-west1-a-10", "west1-a"), src("old-west1-b-0", "west1-b"), src("old-west1-a-2", "west1-a"),
+				src("old-west1-b-1", "west1-b"), src("old-west1-a-1", "west1-a"), src("old-west1-b-2", "west1-b")},
+			want: map[string]string{
+				"cassandra-new-west1-a-0": "old-west1-a-1", "cassandra-new-west1-a-1": "old-west1-a-2", "cassandra-new-west1-a-2": "old-west1-a-10",
+				"cassandra-new-west1-b-0": "old-west1-b-0", "cassandra-new-west1-b-1": "old-west1-b-1", "cassandra-new-west1-b-2": "old-west1-b-2",
+			},
+		},
+		{
+			name:    "scale-up beyond the backup keeps pairs and leaves new pods out",
+			dc:      dcWith(4, "r1", "r2"),
+			sources: []SourceNode{src("s-r1-0", "r1"), src("s-r2-0", "r2")},
+			want:    map[string]string{"cassandra-new-r1-0": "s-r1-0", "cassandra-new-r2-0": "s-r2-0"},
+		},
+		{
+			name:    "racks renamed: paired in sorted order",
+			dc:      dcWith(2, "x", "y"),
+			sources: []SourceNode{src("s-b-0", "b"), src("s-a-0", "a")},
+			want:    map[string]string{"cassandra-new-x-0": "s-a-0", "cassandra-new-y-0": "s-b-0"},
+		},
+		{
+			name:    "one rack into three",
+			dc:      dcWith(3, "a", "b", "c"),
+			sources: []SourceNode{src("s-r-2", "r"), src("s-r-0", "r"), src("s-r-1", "r")},
+			want:    map[string]string{"cassandra-new-a-0": "s-r-0", "cassandra-new-b-0": "s-r-1", "cassandra-new-c-0": "s-r-2"},
+		},
+		{
+			name:    "fewer nodes than the backup",
+			dc:      dcWith(2, "a"),
+			sources: []SourceNode{src("s-a-0", "a"), src("s-a-1", "a"), src("s-a-2", "a")},
+			err:     ErrTooFewNodes,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Map(Targets(tt.dc, len(tt.sources), InstaclustrPodName), tt.sources)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), "lose the token ranges") {
+					t.Fatalf("err = %v, want %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("mapping %v, want %v", got, tt.want)
+			}
+			for pod, host := range tt.want {
+				if got[pod].Hostname != host {
+					t.Errorf("%s ← %s, want %s", pod, got[pod].Hostname, host)
+				}
+			}
+		})
+	}
+}
+
+func TestPodState(t *testing.T) {
+	pp := PodPlan{SourceNode: "s-0", RestoreKey: "k"}
+	withInit := func(st ...corev1.ContainerStatus) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnotationRestoreKey: "k"}},
+			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{{Name: InitContainerName}}},
+			Status:     corev1.PodStatus{InitContainerStatuses: st},
+		}
+	}
+	failed := &corev1.ContainerStateTerminated{ExitCode: 1, Message: "cassandra-backup-agent restore: download x: 403"}
+	tests := []struct {
+		pod   *corev1.Pod
+		state v1alpha1.RestoreState
+		msg   string
+	}{
+		{&corev1.Pod{}, v1alpha1.RestorePending, "without the restore init container"},
+		{withInit(), v1alpha1.RestorePending, "has not started"},
+		{withInit(corev1.ContainerStatus{Name: "restore", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}), v1alpha1.RestorePending, "PodInitializing"},
+		{withInit(corev1.ContainerStatus{Name: "restore", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}), v1alpha1.RestoreRunning, "downloading"},
+		{withInit(corev1.ContainerStatus{Name: "restore", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}}), v1alpha1.RestoreCompleted, "restored"},
+		{withInit(corev1.ContainerStatus{Name: "restore", State: corev1.ContainerState{Terminated: failed}}), v1alpha1.RestoreFailed, "exit code 1: cassandra-backup-agent restore: download x: 403"},
+		{withInit(corev1.ContainerStatus{Name: "restore", RestartCount: 2, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}, LastTerminationState: corev1.ContainerState{Terminated: failed}}), v1alpha1.RestoreFailed, "403"},
+		{withInit(corev1.ContainerStatus{Name: "restore", RestartCount: 2, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}, LastTerminationState: corev1.ContainerState{Terminated: failed}}), v1alpha1.RestoreRunning, "retrying (restart 2)"},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			st, msg := PodState(tt.pod, pp)
+			if st != tt.state || !strings.Contains(msg, tt.msg) {
+				t.Errorf("PodState = %s %q, want %s containing %q", st, msg, tt.state, tt.msg)
+			}
+		})
+	}
+	if got := overall([]v1alpha1.NodeRestoreStatus{{State: v1alpha1.RestoreCompleted}, {State: v1alpha1.RestoreRunning}}); got != v1alpha1.RestoreRunning {
+		t.Errorf("overall = %s", got)
+	}
+}
