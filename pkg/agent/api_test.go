@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
@@ -163,5 +164,18 @@ func TestAPICancel(t *testing.T) {
 	manifests, _ := filepath.Glob(filepath.Join(e.bucket, "*", "*", "*", "manifests", "*"))
 	if len(manifests) != 0 {
 		t.Errorf("manifest written by a cancelled backup: %v", manifests)
+	}
+}
+
+func TestAPIFinishedOperationsExpire(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.server.TTL = time.Nanosecond
+	var o Operation
+	if resp := e.do("POST", "/operations", e.request(TypeBackup, "x"), &o); resp.StatusCode != http.StatusCreated {
+		t.Fatal(resp.StatusCode)
+	}
+	e.server.Wait()
+	if resp := e.do("GET", "/operations/"+o.ID, nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("expired operation: %d, want 404", resp.StatusCode)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
@@ -368,5 +369,39 @@ func TestRestoreLiveImport(t *testing.T) {
 		if left, _ := os.ReadDir(filepath.Join(filepath.Dir(filepath.Dir(tb.Dirs[0])), StagingDir)); len(left) != 0 {
 			t.Error("staging directory left")
 		}
+	}
+}
+
+func TestRestoreResolvesHostFromTopology(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	if o := e.submit(e.request(TypeBackup, "topo")); o.State != StateCompleted {
+		t.Fatalf("backup: %+v", o)
+	}
+	for i, id := range []string{"11111111-1111-4111-8111-111111111111", e.node.HostID()} {
+		top := layout.Topology{Timestamp: int64(i + 1), ClusterName: e.node.ClusterName(), SchemaVersion: e.node.SchemaVersion(), Topology: []layout.Host{
+			{Hostname: "cassandra-dc1-rack1-0", Cluster: e.node.ClusterName(), DC: e.node.Datacenter(), Rack: "rack1", NodeID: id, IPAddress: "10.0.0.1"},
+		}}
+		data, _ := json.Marshal(top)
+		key := layout.TopologyKey(e.node.ClusterName(), "topo", e.node.SchemaVersion(), time.UnixMilli(int64(1000+i)))
+		if err := os.MkdirAll(filepath.Join(e.bucket, "topology"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.bucket, key), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := e.restoreSpec("topo")
+	spec.HostID, spec.Datacenter, spec.Hostname = "", "", "cassandra-dc1-rack1-0"
+	if _, err := fileAgent().Restore(context.Background(), spec, &Tracker{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(liveFiles(t, spec.DataDirs, all)), len(liveFiles(t, e.node.DataDirs(), all)); got != want {
+		t.Errorf("restored %d files, want %d", got, want)
+	}
+	spec = e.restoreSpec("topo")
+	spec.HostID, spec.Hostname = "", "cassandra-dc1-rack2-0"
+	if _, err := fileAgent().Restore(context.Background(), spec, &Tracker{}); err == nil || !strings.Contains(err.Error(), "not in topology") {
+		t.Errorf("unknown host: %v", err)
 	}
 }
