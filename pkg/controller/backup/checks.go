@@ -207,6 +207,11 @@ func (c *Controller) checkTagUnused(ctx context.Context, b *v1alpha1.CassandraBa
 		return refuse(ReasonSnapshotTagInUse, "snapshot tag %s of cluster %s, datacenter %s at %s is already used by CassandraBackup %s/%s: a tag can be backed up once; choose a new snapshotTag (include the date and time)",
 			b.Spec.SnapshotTag, b.Spec.Cluster, b.Spec.Datacenter, b.Spec.StorageLocation, o.Namespace, o.Name)
 	}
+	if ok, err := p.BucketExists(ctx); err != nil {
+		return fmt.Errorf("check bucket %s: %w", p.Bucket(), err)
+	} else if !ok {
+		return nil // no backup can be there; the agents create the bucket or fail
+	}
 	if key, found, err := findTopology(ctx, p, b.Spec.Cluster, b.Spec.SnapshotTag); err != nil {
 		return err
 	} else if found {

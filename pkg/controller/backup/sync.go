@@ -524,6 +524,13 @@ func (c *Controller) observe(ctx context.Context, ev *reconciler.Event[*v1alpha1
 		st.State = v1alpha1.BackupPending
 		return reconciler.Result{RequeueAfter: c.cfg.ImportInterval}, nil
 	}
+	exists, err := p.BucketExists(ctx)
+	if err != nil {
+		return reconciler.Result{}, reconciler.Temporary(refuse(ReasonStorageUnavailable, "check bucket %s: %v", p.Bucket(), err), c.secretBackoff(ev.Retry))
+	}
+	if !exists {
+		return notFound("bucket %s does not exist at %s", p.Bucket(), b.Spec.StorageLocation)
+	}
 	key, found, err := findTopology(ctx, p, b.Spec.Cluster, b.Spec.SnapshotTag)
 	if err != nil {
 		return reconciler.Result{}, reconciler.Temporary(refuse(ReasonStorageUnavailable, "%v", err), c.secretBackoff(ev.Retry))

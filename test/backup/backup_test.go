@@ -1,0 +1,89 @@
+package backup_test
+
+import (
+	"strings"
+	"testing"
+
+	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+)
+
+// TestThreeNodeBackup backs up a 3-node datacenter as the guide does and checks the
+// status, kubectl's output, the bucket and that no secret leaks.
+func TestThreeNodeBackup(t *testing.T) {
+	e := newEnv(t, s3Server(t))
+	e.secret(secretName, nil)
+	nodes := []*node{
+		e.startNode("cassandra-test-dc-cassandra-west1-a-0", "dc1", "west1-a", 1, 200_000),
+		e.startNode("cassandra-test-dc-cassandra-west1-b-0", "dc1", "west1-b", 2, 150_000),
+		e.startNode("cassandra-test-dc-cassandra-west1-c-0", "dc1", "west1-c", 3, 100_000),
+	}
+	e.startOperator(backup.Config{})
+	e.create("test-cassandra-backup", spec("dc1", "mySnapshotTag"))
+
+	b := e.waitFor("test-cassandra-backup", "COMPLETED", completed)
+	if b.Status.Progress != "100%" || b.Status.Snapshot != "mySnapshotTag" || len(b.Status.Nodes) != 3 {
+		t.Fatalf("status: %+v", b.Status)
+	}
+	if c := condition(b, "Ready"); c == nil || c.Status != "True" {
+		t.Fatalf("Ready: %+v", c)
+	}
+	if c := condition(b, "Synced"); c == nil || c.Status != "True" {
+		t.Fatalf("Synced: %+v", c)
+	}
+	for i, n := range b.Status.Nodes {
+		if n.Node != nodes[i].name || n.State != v1alpha1.BackupCompleted || n.Progress != "100%" ||
+			n.HostID != nodes[i].fake.HostID() || n.BytesTotal == 0 || n.BytesUploaded != n.BytesTotal ||
+			n.OperationID == "" || n.Attempts != 1 || n.Rack == "" {
+			t.Errorf("node %d: %+v", i, n)
+		}
+		if got := nodes[i].posts.Load(); got != 1 {
+			t.Errorf("node %s: %d operations submitted, want 1", n.Node, got)
+		}
+	}
+	if keys := e.bucketKeys("topology/" + cluster + "-mySnapshotTag-"); len(keys) != 1 {
+		t.Errorf("topology files: %v", keys)
+	}
+	for _, n := range nodes {
+		if keys := e.bucketKeys(cluster + "/dc1/" + n.fake.HostID() + "/manifests/mySnapshotTag-"); len(keys) != 1 {
+			t.Errorf("manifests of %s: %v", n.name, keys)
+		}
+	}
+
+	out, err := e.cp.Kubectl(e.ctx(), nil, "get", "cassandrabackups.cassandraoperator.instaclustr.com", "-n", e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || strings.Join(strings.Fields(lines[0])[:3], " ") != "NAME STATUS PROGRESS" ||
+		strings.Join(strings.Fields(lines[1])[:3], " ") != "test-cassandra-backup COMPLETED 100%" {
+		t.Errorf("kubectl get:\n%s", out)
+	}
+	out, err = e.cp.Kubectl(e.ctx(), nil, "describe", "cassandrabackups.cassandraoperator.instaclustr.com", "-n", e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		i := strings.Index(out, "Node:  "+n.name)
+		if i < 0 {
+			i = strings.Index(out, n.name)
+		}
+		if i < 0 {
+			t.Fatalf("kubectl describe does not show node %s:\n%s", n.name, out)
+		}
+	}
+	for _, want := range []string{"Progress:", "100%", "State:", "COMPLETED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl describe lacks %q:\n%s", want, out)
+		}
+	}
+	t.Logf("kubectl get:\n%s", strings.Join(lines, "\n"))
+	e.noSecretIn("test-cassandra-backup")
+
+	// At steady state the operator writes nothing more.
+	before := e.writes.Load()
+	e.waitFor("test-cassandra-backup", "still COMPLETED", completed)
+	if after := e.writes.Load(); after != before {
+		t.Errorf("%d API writes at steady state", after-before)
+	}
+}

@@ -1,0 +1,380 @@
+package backup_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
+	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+)
+
+func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
+
+const (
+	cluster    = "test-cluster"
+	secretName = "cloud-backup-secrets"
+	bucket     = "cassandra-bucket"
+	deadline   = 2 * time.Minute
+)
+
+// env is one test's namespace on the shared control plane, with an S3 server.
+type env struct {
+	t      *testing.T
+	cp     *controlplane.ControlPlane
+	ns     string
+	kube   kubernetes.Interface
+	client versioned.Interface
+	s3     *emulators.S3Server
+	writes atomic.Int64 // API writes to cassandrabackups by operators of this env
+}
+
+func newEnv(t *testing.T, s3 *emulators.S3Server) *env {
+	t.Helper()
+	cp := controlplane.Shared(t)
+	e := &env{t: t, cp: cp, ns: cp.Namespace(t), s3: s3}
+	e.kube = kubernetes.NewForConfigOrDie(cp.Config())
+	e.client = versioned.NewForConfigOrDie(cp.Config())
+	return e
+}
+
+func (e *env) ctx() context.Context { return context.Background() }
+
+// secret creates the guide's Secret for the S3 server, with extra keys set or removed.
+func (e *env) secret(name string, edit func(map[string][]byte)) {
+	e.t.Helper()
+	data := e.s3.Secret()
+	if edit != nil {
+		edit(data)
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns}, Data: data}
+	if _, err := e.kube.CoreV1().Secrets(e.ns).Create(e.ctx(), s, metav1.CreateOptions{}); err != nil {
+		e.t.Fatalf("create secret: %v", err)
+	}
+}
+
+// node is a fake Cassandra node with its agent on loopback and its Pod object.
+type node struct {
+	e     *env
+	name  string
+	dc    string
+	fake  *fakecassandra.Node
+	port  int
+	posts atomic.Int32 // POST /operations received, over restarts
+
+	mu     sync.Mutex
+	server *agent.Server
+	hs     *http.Server
+	cancel context.CancelFunc
+}
+
+// startNode starts a fake node in dc with size bytes of user data, its agent, and
+// creates its running Pod.
+func (e *env) startNode(name, dc, rack string, seed uint64, size int) *node {
+	e.t.Helper()
+	n := &node{e: e, name: name, dc: dc}
+	n.fake = fakecassandra.New(e.t, fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4})
+	if size > 0 {
+		if err := n.fake.WriteSSTable("ks1", "t1", size); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := n.fake.WriteSSTable("ks1", "t2", size/4+1); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n.port = ln.Addr().(*net.TCPAddr).Port
+	n.serve(ln)
+	e.t.Cleanup(n.stop)
+	e.createPod(name, dc, rack, n.port, jolokiaPort(n.fake))
+	return n
+}
+
+func jolokiaPort(f *fakecassandra.Node) int {
+	u := strings.TrimPrefix(f.URL(), "http://")
+	_, p, _ := net.SplitHostPort(strings.SplitN(u, "/", 2)[0])
+	var port int
+	fmt.Sscan(p, &port)
+	return port
+}
+
+// serve runs a fresh agent (no operations) on ln.
+func (n *node) serve(ln net.Listener) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &agent.Agent{Node: n.fake.Client(), Hostname: n.name, Secrets: agent.KubeSecrets(n.e.kube)}
+	srv := agent.NewServer(ctx, a)
+	h := srv.Handler()
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/operations" {
+			n.posts.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	n.mu.Lock()
+	n.server, n.hs, n.cancel = srv, hs, cancel
+	n.mu.Unlock()
+}
+
+// stop stops the agent: its operations are cancelled and forgotten.
+func (n *node) stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.hs == nil {
+		return
+	}
+	n.hs.Close()
+	n.cancel()
+	n.server.Wait()
+	n.hs = nil
+}
+
+// restart stops the agent and starts a new one on the same port: it knows no operation.
+func (n *node) restart() {
+	n.e.t.Helper()
+	n.stop()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 100; i++ {
+		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", n.port)); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		n.e.t.Fatalf("restart agent on port %d: %v", n.port, err)
+	}
+	n.serve(ln)
+}
+
+// createPod creates a running Pod of the datacenter whose agent and Jolokia ports are
+// the given loopback ports.
+func (e *env) createPod(name, dc, rack string, agentPort, jolokia int) {
+	e.t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{
+			backup.LabelCluster: cluster, backup.LabelDatacenter: dc, backup.LabelRack: rack}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "cassandra", Image: "cassandra:4.1",
+			Ports: []corev1.ContainerPort{
+				{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)},
+				{Name: backup.DefaultJolokiaPortName, ContainerPort: int32(jolokia)},
+			},
+		}}},
+	}
+	created, err := e.kube.CoreV1().Pods(e.ns).Create(e.ctx(), pod, metav1.CreateOptions{})
+	if err != nil {
+		e.t.Fatalf("create pod %s: %v", name, err)
+	}
+	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1", PodIPs: []corev1.PodIP{{IP: "127.0.0.1"}}}
+	if _, err := e.kube.CoreV1().Pods(e.ns).UpdateStatus(e.ctx(), created, metav1.UpdateOptions{}); err != nil {
+		e.t.Fatalf("set status of pod %s: %v", name, err)
+	}
+}
+
+// operator is one operator process's backup controller.
+type operator struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startOperator runs a backup controller over the env's namespace with fast polling.
+func (e *env) startOperator(cfg backup.Config) *operator {
+	e.t.Helper()
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 300 * time.Millisecond
+	}
+	if cfg.MaxSecretBackoff == 0 {
+		cfg.MaxSecretBackoff = 2 * time.Second
+	}
+	config := e.cp.Config()
+	config.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/cassandrabackups") {
+				e.writes.Add(1)
+			}
+			return rt.RoundTrip(r)
+		})
+	}
+	kube := kubernetes.NewForConfigOrDie(config)
+	client := versioned.NewForConfigOrDie(config)
+	set := informers.New(kube, client, informers.Config{Namespaces: []string{e.ns}})
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1alpha1.AddToScheme(scheme)
+	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background().WithName("operator")))
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "cassandra-backup-operator"})
+	ctrl, err := backup.New(backup.Options{Kube: kube, Client: client, Informer: set.CassandraBackups(),
+		Backups: set.CassandraBackupLister(), Pods: set.PodLister(), Recorder: recorder, Config: cfg})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	set.Start(ctx)
+	op := &operator{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(op.done)
+		if err := ctrl.Run(ctx, 4); err != nil {
+			e.t.Errorf("controller: %v", err)
+		}
+		set.Shutdown()
+		broadcaster.Shutdown()
+	}()
+	e.t.Cleanup(op.stop)
+	return op
+}
+
+// stop stops the operator and waits until its workers have drained.
+func (o *operator) stop() {
+	o.cancel()
+	<-o.done
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// spec is a backup of dc to the S3 bucket.
+func spec(dc, tag string) v1alpha1.CassandraBackupSpec {
+	return v1alpha1.CassandraBackupSpec{CDC: cluster + "-" + dc + "-cassandra", Cluster: cluster, Datacenter: dc,
+		StorageLocation: "s3://" + bucket, SnapshotTag: tag, Secret: secretName, Insecure: true,
+		CreateMissingBucket: true, GlobalRequest: true}
+}
+
+func (e *env) create(name string, s v1alpha1.CassandraBackupSpec) {
+	e.t.Helper()
+	b := &v1alpha1.CassandraBackup{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns}, Spec: s}
+	if _, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).Create(e.ctx(), b, metav1.CreateOptions{}); err != nil {
+		e.t.Fatalf("create backup %s: %v", name, err)
+	}
+}
+
+func (e *env) get(name string) *v1alpha1.CassandraBackup {
+	e.t.Helper()
+	b, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).Get(e.ctx(), name, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatalf("get backup %s: %v", name, err)
+	}
+	return b
+}
+
+// waitFor polls the backup until cond holds, failing with its last status at the deadline.
+func (e *env) waitFor(name, what string, cond func(*v1alpha1.CassandraBackup) bool) *v1alpha1.CassandraBackup {
+	e.t.Helper()
+	end := time.Now().Add(deadline)
+	for {
+		b, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).Get(e.ctx(), name, metav1.GetOptions{})
+		if err == nil && cond(b) {
+			return b
+		}
+		if time.Now().After(end) {
+			st, _ := json.MarshalIndent(b, "", "  ")
+			e.t.Fatalf("backup %s: %s: not within %s; last: %v %s", name, what, deadline, err, st)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+// waitGone polls until the backup no longer exists.
+func (e *env) waitGone(name string) {
+	e.t.Helper()
+	end := time.Now().Add(deadline)
+	for {
+		_, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).Get(e.ctx(), name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(end) {
+			e.t.Fatalf("backup %s still exists after %s (err %v)", name, deadline, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+func completed(b *v1alpha1.CassandraBackup) bool { return b.Status.State == v1alpha1.BackupCompleted }
+
+// condition returns the backup's condition of a type, or nil.
+func condition(b *v1alpha1.CassandraBackup, typ string) *metav1.Condition {
+	for i := range b.Status.Conditions {
+		if b.Status.Conditions[i].Type == typ {
+			return &b.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// events returns the events about the backup.
+func (e *env) events(name string) []corev1.Event {
+	e.t.Helper()
+	list, err := e.kube.CoreV1().Events(e.ns).List(e.ctx(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return list.Items
+}
+
+// bucketKeys lists the keys of the S3 bucket under prefix.
+func (e *env) bucketKeys(prefix string) []string {
+	e.t.Helper()
+	var keys []string
+	pages := s3.NewListObjectsV2Paginator(e.s3.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(e.ctx())
+		if err != nil {
+			e.t.Fatalf("list %s: %v", prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
+}
+
+// noSecretIn fails when a value of the S3 Secret appears in the backup or its events.
+func (e *env) noSecretIn(name string) {
+	e.t.Helper()
+	b := e.get(name)
+	data, _ := json.Marshal(b)
+	evs, _ := json.Marshal(e.events(name))
+	for _, v := range []string{e.s3.SecretKey, e.s3.AccessKey} {
+		if strings.Contains(string(data), v) || strings.Contains(string(evs), v) {
+			e.t.Fatalf("a secret value appears in the status or events of %s", name)
+		}
+	}
+}
+
+// s3Server starts a versitygw for one test.
+func s3Server(t *testing.T) *emulators.S3Server {
+	t.Helper()
+	return emulators.S3(t)
+}
