@@ -25,6 +25,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/gcs"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/s3"
 )
 

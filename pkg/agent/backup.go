@@ -103,12 +103,20 @@ func (a *Agent) Backup(ctx context.Context, req Request, tr *Tracker) (err error
 	if err != nil {
 		return err
 	}
+	var refresh *storage.RefreshOptions
+	if !req.SkipRefreshing {
+		dir, err := storage.ParseMetadataDirective(req.MetadataDirective)
+		if err != nil {
+			return err
+		}
+		refresh = &storage.RefreshOptions{Directive: dir}
+	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(req.Concurrency())
 	for _, u := range uploads {
 		g.Go(func() error {
-			e, err := a.uploadFile(gctx, p, id.node.Key(u.objectKey), u, present, lim, tr)
+			e, err := a.uploadFile(gctx, p, id.node.Key(u.objectKey), u, present, refresh, lim, tr)
 			if err != nil {
 				return err
 			}
@@ -162,11 +170,18 @@ func listSizes(ctx context.Context, p storage.Provider, prefix string) (map[stri
 
 // uploadFile uploads one file unless an object of its size is already under key (the key
 // holds the SSTable's digest, so such an object is this file), and returns its manifest entry.
-func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, key string, u upload, present map[string]int64, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
+// A reused object is refreshed (re-touched in place) unless refresh is nil, so that bucket
+// lifecycle rules expire only objects no recent backup references.
+func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, key string, u upload, present map[string]int64, refresh *storage.RefreshOptions, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
 	if size, ok := present[key]; ok && size == u.file.Size {
 		sum, n, err := fileSHA256(u.file.Path)
 		if err != nil {
 			return layout.Entry{}, err
+		}
+		if refresh != nil {
+			if err := p.Refresh(ctx, key, *refresh); err != nil {
+				return layout.Entry{}, fmt.Errorf("refresh %s: %w", u.objectKey, err)
+			}
 		}
 		tr.Skipped(n)
 		return layout.Entry{ObjectKey: u.objectKey, Type: layout.TypeFile, Size: n, Hash: sum}, nil

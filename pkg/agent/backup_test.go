@@ -14,6 +14,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
@@ -149,6 +150,18 @@ func TestDedup(t *testing.T) {
 	second := e.submit(e.request(TypeBackup, "d2"))
 	if second.State != StateCompleted || second.BytesTransferred != 0 || second.BytesSkipped != first.BytesTotal || second.FilesTransferred != 0 || second.Progress != 1 {
 		t.Fatalf("second backup of unchanged data: %+v", second.Transfer)
+	}
+	// Reused objects were refreshed in place (Esop's refresh, so lifecycle rules keep them).
+	p, _, err := storage.OpenLocation(context.Background(), e.loc, storage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := e.node.Table("ks1", "t2")
+	ss0, _ := e.node.SSTables("ks1", "t2")
+	node := layout.Node{Cluster: e.node.ClusterName(), Datacenter: e.node.Datacenter(), HostID: e.node.HostID()}
+	info, err := p.Head(context.Background(), node.Key(layout.SSTableKey("ks1", tb.DirName(), "", ss0[0].Generation, ss0[0].Digest, ss0[0].Name+"-Data.db")))
+	if err != nil || info.Metadata[storage.MetaRefreshed] == "" {
+		t.Errorf("reused object not refreshed: %+v %v", info, err)
 	}
 	if err := e.node.WriteSSTable("ks2", "t3", 4321); err != nil {
 		t.Fatal(err)

@@ -146,7 +146,7 @@ type Request struct {
 	Retry *Retry `json:"retry,omitempty"`
 	// DataDirs overrides the node's data directories.
 	DataDirs []string `json:"dataDirs,omitempty"`
-	// SkipRefreshing is accepted for compatibility; the agent does not refresh objects.
+	// SkipRefreshing skips re-touching the objects a backup reuses (see MetadataDirective).
 	SkipRefreshing bool `json:"skipRefreshing,omitempty"`
 
 	// RestorationStrategyType is IN_PLACE, HARDLINKS or IMPORT (restore).
