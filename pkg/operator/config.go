@@ -3,6 +3,7 @@ package operator
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,7 @@ type Config struct {
 
 // BindFlags registers the operator's flags on fs, with their defaults.
 func (c *Config) BindFlags(fs *flag.FlagSet) {
+	c.QPS = 50
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Path of a kubeconfig file; in-cluster configuration when empty.")
 	fs.Var((*stringList)(&c.Namespaces), "namespace", "Namespace to watch; repeat the flag (or separate with commas) for several. All namespaces when absent.")
 	fs.IntVar(&c.Workers, "workers", 4, "Workers per controller.")
@@ -69,6 +71,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "Time between tries to acquire or renew the Lease.")
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; 0 disables.")
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables.")
+	fs.Var((*float32Value)(&c.QPS), "kube-api-qps", "Queries per second to the API server.")
+	fs.IntVar(&c.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.IntVar(&c.WebhookPort, "webhook-port", 9443, "Port of the admission webhook server.")
 	fs.StringVar(&c.WebhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook server's tls.crt and tls.key.")
 }
@@ -111,5 +115,19 @@ func (s *stringList) Set(v string) error {
 		}
 		*s = append(*s, part)
 	}
+	return nil
+}
+
+// float32Value is a float32 flag.
+type float32Value float32
+
+func (f *float32Value) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 32) }
+
+func (f *float32Value) Set(v string) error {
+	x, err := strconv.ParseFloat(v, 32)
+	if err != nil {
+		return fmt.Errorf("not a number: %q", v)
+	}
+	*f = float32Value(x)
 	return nil
 }

@@ -51,7 +51,7 @@ type Deps struct {
 	// QueueMetrics export the controllers' workqueue metrics.
 	QueueMetrics *reconciler.QueueMetrics
 	// Registry is the Prometheus registry served on /metrics.
-	Registry prometheus.Registerer
+	Registry *prometheus.Registry
 	// Config is the process configuration.
 	Config Config
 }

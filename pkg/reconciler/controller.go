@@ -228,7 +228,8 @@ func (c *Controller[T]) Run(ctx context.Context, workers int) error {
 	logger.Info("Waiting for the informer cache to sync")
 	if !cache.WaitForCacheSync(ctx.Done(), c.opts.Informer.HasSynced) {
 		c.queue.ShutDown()
-		return fmt.Errorf("controller %s: cache did not sync before shutdown", c.name)
+		logger.Info("Stopped before the cache synced")
+		return nil
 	}
 	logger.Info("Starting workers", "count", workers)
 	work := context.WithoutCancel(ctx)
