@@ -1,0 +1,380 @@
+// Package podrunner runs a pod's init containers for real, on this machine, the way a
+// kubelet would as far as the restore needs: each container's command runs as a local
+// program (mapped by name to a binary, for example one built with `go build`), its
+// environment resolved from values, $(VAR) references, the downward API and ConfigMap and
+// Secret keys read from the API server, and its volume mounts mapped to local directories
+// (paths in arguments and variables are rewritten to them). Results are written to the
+// pod's status as a kubelet writes init-container statuses.
+package podrunner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+)
+
+// Runner runs containers of pods locally.
+type Runner struct {
+	// Kube reads ConfigMaps and Secrets and writes pod status.
+	Kube kubernetes.Interface
+	// Binaries maps a container's command (its first word) to a local program.
+	Binaries map[string]string
+	// Volumes maps a pod's volume name to a local directory; a volume without one gets a
+	// directory under Root.
+	Volumes map[string]string
+	// Root holds the directories of unmapped volumes.
+	Root string
+	// Env is added to every container's environment, before the container's own: use it
+	// for what a pod gets from its node (KUBECONFIG-like access instead of a service
+	// account token, endpoints).
+	Env []string
+	// Timeout bounds one container; 5 minutes when 0.
+	Timeout time.Duration
+}
+
+// Result is one container's run.
+type Result struct {
+	// ExitCode is the program's exit code.
+	ExitCode int
+	// Stdout and Stderr are its output.
+	Stdout, Stderr string
+	// Args and Env are what it ran with, after resolution and path mapping.
+	Args []string
+	Env  []string
+}
+
+var agentOnce struct {
+	sync.Once
+	path string
+	err  error
+}
+
+// BuildAgent builds cmd/cassandra-backup-agent with `go build` into a temporary directory,
+// once per test process, and returns the binary's path.
+func BuildAgent(t testing.TB) string {
+	t.Helper()
+	agentOnce.Do(func() {
+		root, err := controlplane.RepoRoot()
+		if err != nil {
+			agentOnce.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "podrunner-agent-")
+		if err != nil {
+			agentOnce.err = err
+			return
+		}
+		out := filepath.Join(dir, "cassandra-backup-agent")
+		cmd := exec.Command("go", "build", "-o", out, "./cmd/cassandra-backup-agent")
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			agentOnce.err = fmt.Errorf("go build ./cmd/cassandra-backup-agent: %w\n%s", err, b)
+			return
+		}
+		agentOnce.path = out
+	})
+	if agentOnce.err != nil {
+		t.Fatalf("podrunner: %v", agentOnce.err)
+	}
+	return agentOnce.path
+}
+
+// volumeDir returns the local directory of a volume mount (with its subPath), creating it.
+func (r *Runner) volumeDir(pod *corev1.Pod, m corev1.VolumeMount) (string, error) {
+	dir, ok := r.Volumes[m.Name]
+	if !ok {
+		if r.Root == "" {
+			return "", fmt.Errorf("volume %s of pod %s is not mapped and Runner.Root is empty", m.Name, pod.Name)
+		}
+		dir = filepath.Join(r.Root, pod.Namespace, pod.Name, "volumes", m.Name)
+	}
+	if m.SubPath != "" {
+		dir = filepath.Join(dir, m.SubPath)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// mapper rewrites container paths under a mount to local paths, longest mount first.
+type mapper []struct{ from, to string }
+
+func (m mapper) apply(s string) string {
+	for _, p := range m {
+		if s == p.from {
+			return p.to
+		}
+		if strings.HasPrefix(s, p.from+"/") {
+			return p.to + s[len(p.from):]
+		}
+		// --flag=/path
+		if i := strings.Index(s, "="+p.from); i >= 0 {
+			rest := s[i+1:]
+			if rest == p.from || strings.HasPrefix(rest, p.from+"/") {
+				return s[:i+1] + p.to + rest[len(p.from):]
+			}
+		}
+	}
+	return s
+}
+
+func (r *Runner) mapper(pod *corev1.Pod, c corev1.Container) (mapper, error) {
+	var m mapper
+	for _, vm := range c.VolumeMounts {
+		dir, err := r.volumeDir(pod, vm)
+		if err != nil {
+			return nil, err
+		}
+		m = append(m, struct{ from, to string }{strings.TrimSuffix(filepath.Clean(vm.MountPath), "/"), dir})
+	}
+	sort.Slice(m, func(i, j int) bool { return len(m[i].from) > len(m[j].from) })
+	return m, nil
+}
+
+// Container returns the named container of the pod, init containers included.
+func Container(pod *corev1.Pod, name string) (corev1.Container, bool) {
+	for _, c := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return corev1.Container{}, false
+}
+
+// ResolveEnv resolves a container's environment as a kubelet does: values with $(VAR) references
+// to earlier variables, the downward API, and ConfigMap and Secret keys. Volume paths are
+// not mapped here.
+func (r *Runner) ResolveEnv(ctx context.Context, pod *corev1.Pod, c corev1.Container) (map[string]string, []string, error) {
+	vars := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := vars[k]; !ok {
+			order = append(order, k)
+		}
+		vars[k] = v
+	}
+	for _, ef := range c.EnvFrom {
+		switch {
+		case ef.ConfigMapRef != nil:
+			cm, err := r.Kube.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ef.ConfigMapRef.Name, metav1.GetOptions{})
+			if err != nil {
+				if ef.ConfigMapRef.Optional != nil && *ef.ConfigMapRef.Optional {
+					continue
+				}
+				return nil, nil, fmt.Errorf("envFrom configmap %s: %w", ef.ConfigMapRef.Name, err)
+			}
+			for k, v := range cm.Data {
+				set(ef.Prefix+k, v)
+			}
+		case ef.SecretRef != nil:
+			s, err := r.Kube.CoreV1().Secrets(pod.Namespace).Get(ctx, ef.SecretRef.Name, metav1.GetOptions{})
+			if err != nil {
+				return nil, nil, fmt.Errorf("envFrom secret %s: %w", ef.SecretRef.Name, err)
+			}
+			for k, v := range s.Data {
+				set(ef.Prefix+k, string(v))
+			}
+		}
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			set(e.Name, expand(e.Value, vars))
+			continue
+		}
+		v, err := r.valueFrom(ctx, pod, e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("container %s, variable %s: %w", c.Name, e.Name, err)
+		}
+		set(e.Name, v)
+	}
+	return vars, order, nil
+}
+
+func (r *Runner) valueFrom(ctx context.Context, pod *corev1.Pod, e corev1.EnvVar) (string, error) {
+	src := e.ValueFrom
+	switch {
+	case src.FieldRef != nil:
+		switch p := src.FieldRef.FieldPath; {
+		case p == "metadata.name":
+			return pod.Name, nil
+		case p == "metadata.namespace":
+			return pod.Namespace, nil
+		case p == "metadata.uid":
+			return string(pod.UID), nil
+		case p == "spec.nodeName":
+			return pod.Spec.NodeName, nil
+		case p == "spec.serviceAccountName":
+			return pod.Spec.ServiceAccountName, nil
+		case p == "status.podIP":
+			return pod.Status.PodIP, nil
+		case strings.HasPrefix(p, "metadata.labels['"):
+			return pod.Labels[strings.TrimSuffix(strings.TrimPrefix(p, "metadata.labels['"), "']")], nil
+		case strings.HasPrefix(p, "metadata.annotations['"):
+			return pod.Annotations[strings.TrimSuffix(strings.TrimPrefix(p, "metadata.annotations['"), "']")], nil
+		default:
+			return "", fmt.Errorf("unsupported field %s", p)
+		}
+	case src.ConfigMapKeyRef != nil:
+		ref := src.ConfigMapKeyRef
+		cm, err := r.Kube.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("configmap %s: %w", ref.Name, err)
+		}
+		v, ok := cm.Data[ref.Key]
+		if !ok && (ref.Optional == nil || !*ref.Optional) {
+			return "", fmt.Errorf("configmap %s has no key %s", ref.Name, ref.Key)
+		}
+		return v, nil
+	case src.SecretKeyRef != nil:
+		ref := src.SecretKeyRef
+		s, err := r.Kube.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("secret %s: %w", ref.Name, err)
+		}
+		v, ok := s.Data[ref.Key]
+		if !ok && (ref.Optional == nil || !*ref.Optional) {
+			return "", fmt.Errorf("secret %s has no key %s", ref.Name, ref.Key)
+		}
+		return string(v), nil
+	}
+	return "", errors.New("unsupported valueFrom")
+}
+
+// expand replaces $(VAR) with defined variables, leaves undefined references as they are
+// and turns $$ into $, as a kubelet does.
+func expand(s string, vars map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			name := s[i+2 : i+end]
+			if v, ok := vars[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+end+1])
+			}
+			i += end
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// Run runs one container of the pod to its end.
+func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result, error) {
+	c, ok := Container(pod, name)
+	if !ok {
+		return Result{}, fmt.Errorf("pod %s has no container %s", pod.Name, name)
+	}
+	vars, order, err := r.ResolveEnv(ctx, pod, c)
+	if err != nil {
+		return Result{}, err
+	}
+	m, err := r.mapper(pod, c)
+	if err != nil {
+		return Result{}, err
+	}
+	argv := append(append([]string(nil), c.Command...), c.Args...)
+	if len(c.Command) == 0 {
+		return Result{}, fmt.Errorf("container %s has no command: image entrypoints are not known here", name)
+	}
+	for i, a := range argv {
+		argv[i] = m.apply(expand(a, vars))
+	}
+	bin, ok := r.Binaries[argv[0]]
+	if !ok {
+		return Result{}, fmt.Errorf("no local program for command %s", argv[0])
+	}
+	env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, r.Env...)
+	for _, k := range order {
+		env = append(env, k+"="+m.apply(vars[k]))
+	}
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, bin, argv[1:]...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	res := Result{Stdout: stdout.String(), Stderr: stderr.String(), Args: argv[1:], Env: env}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res.ExitCode = exit.ExitCode()
+	case err != nil:
+		return res, fmt.Errorf("run %s: %w", bin, err)
+	}
+	return res, nil
+}
+
+// RunInitContainers runs the pod's init containers in order, stopping at the first
+// failure, and records each one's outcome in the pod's status as a kubelet does
+// (terminated with exit code and, for a failure, the end of its output as message).
+func (r *Runner) RunInitContainers(ctx context.Context, pod *corev1.Pod) ([]Result, error) {
+	var results []Result
+	var statuses []corev1.ContainerStatus
+	for _, c := range pod.Spec.InitContainers {
+		start := metav1.Now()
+		res, err := r.Run(ctx, pod, c.Name)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+		term := &corev1.ContainerStateTerminated{ExitCode: int32(res.ExitCode), StartedAt: start, FinishedAt: metav1.Now(), Reason: "Completed"}
+		if res.ExitCode != 0 {
+			term.Reason = "Error"
+			msg := res.Stderr
+			if len(msg) > 2048 {
+				msg = msg[len(msg)-2048:]
+			}
+			term.Message = msg
+		}
+		statuses = append(statuses, corev1.ContainerStatus{Name: c.Name, Image: c.Image, Ready: res.ExitCode == 0, State: corev1.ContainerState{Terminated: term}})
+		if res.ExitCode != 0 {
+			break
+		}
+	}
+	cur, err := r.Kube.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		return results, fmt.Errorf("get pod %s: %w", pod.Name, err)
+	}
+	cur.Status.InitContainerStatuses = statuses
+	cur.Status.Phase = corev1.PodPending
+	if _, err := r.Kube.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		return results, fmt.Errorf("update status of pod %s: %w", pod.Name, err)
+	}
+	return results, nil
+}
