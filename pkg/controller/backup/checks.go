@@ -178,7 +178,8 @@ func sameTarget(a, b *v1alpha1.CassandraBackupSpec) bool {
 }
 
 // olderOwner returns another CassandraBackup that claimed the same snapshot first: it
-// was created earlier (or at the same second with a smaller namespace/name).
+// started, or it was created earlier (or at the same second with a smaller
+// namespace/name) and was not refused the tag itself.
 func (c *Controller) olderOwner(b *v1alpha1.CassandraBackup) (*v1alpha1.CassandraBackup, error) {
 	all, err := c.backups.List(labels.Everything())
 	if err != nil {
@@ -188,12 +189,28 @@ func (c *Controller) olderOwner(b *v1alpha1.CassandraBackup) (*v1alpha1.Cassandr
 		if o.UID == b.UID || o.Spec.JustCreate || !sameTarget(&o.Spec, &b.Spec) {
 			continue
 		}
+		if o.Status.Snapshot != "" {
+			return o, nil // it started: the tag is its own
+		}
+		if refusedForTag(o) {
+			continue
+		}
 		ot, bt := o.CreationTimestamp.Time, b.CreationTimestamp.Time
 		if ot.Before(bt) || (ot.Equal(bt) && o.Namespace+"/"+o.Name < b.Namespace+"/"+b.Name) {
 			return o, nil
 		}
 	}
 	return nil, nil
+}
+
+// refusedForTag reports whether a backup that has not started was refused its tag.
+func refusedForTag(b *v1alpha1.CassandraBackup) bool {
+	for _, c := range b.Status.Conditions {
+		if c.Type == reconciler.TypeSynced && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, ReasonSnapshotTagInUse+":") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkTagUnused refuses a snapshot tag that another CassandraBackup claimed first or
