@@ -70,6 +70,7 @@ func TestBadInput(t *testing.T) {
 		{"empty dc", parse("s3://bucket/cluster//node"), `dc is empty`},
 		{"dot-dot node", parse("azure://container/cluster/dc/.."), `node ".." is not a name`},
 		{"query string", parse("s3://bucket?region=eu-west-1"), `query strings and fragments are not allowed`},
+		{"invalid UTF-8", parse("s3://bucket/c/dc/\xff"), `storage location "s3://bucket/c/dc/\xff" is not valid UTF-8`},
 		{"space", parse("s3://my bucket"), `contains a space or control character at byte 7`},
 		{"upper-case S3 bucket", parse("s3://Cassandra-Bucket"), `S3 bucket "Cassandra-Bucket" must be lower case`},
 		{"short S3 bucket", parse("s3://ab"), `S3 bucket "ab" must be 3 to 63 characters long, not 2`},

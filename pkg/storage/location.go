@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Location schemes understood by ParseLocation.
@@ -47,6 +48,9 @@ type Location struct {
 func ParseLocation(s string) (Location, error) {
 	if s == "" {
 		return Location{}, fmt.Errorf("storage location is empty: want proto://bucket or proto://bucket/cluster/dc/node")
+	}
+	if !utf8.ValidString(s) {
+		return Location{}, fmt.Errorf("storage location %q is not valid UTF-8", s)
 	}
 	if i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
 		return Location{}, fmt.Errorf("storage location %q contains a space or control character at byte %d", s, i)

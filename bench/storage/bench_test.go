@@ -1,0 +1,302 @@
+//go:build bench
+
+// The storage benchmark: 400 MiB as 20 × 20 MiB files uploaded to and downloaded from
+// versitygw on 127.0.0.1, through storage.Provider, through a bare aws-sdk-go-v2 upload
+// manager and downloader, and through rclone — side by side in one run. Each contender
+// runs in its own child process so its peak RSS is its own. Run it with bench/storage/run.sh.
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/s3"
+	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
+)
+
+const (
+	files    = 20
+	fileSize = 20 << 20
+	partSize = 5 << 20
+	// transfers is the number of files in flight, as rclone's --transfers 16.
+	transfers = 16
+)
+
+// result is what a child reports.
+type result struct {
+	Up, Down time.Duration
+}
+
+type row struct {
+	name         string
+	up, down     float64 // MiB/s
+	peakRSSBytes int64
+}
+
+func TestStorageBench(t *testing.T) {
+	if role := os.Getenv("BENCH_ROLE"); role != "" {
+		child(t, role)
+		return
+	}
+	srv := emulators.S3(t)
+	src := t.TempDir()
+	for i := range files {
+		b := make([]byte, fileSize)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("f%02d.db", i)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{
+		"BENCH_SRC=" + src, "BENCH_ENDPOINT=" + srv.Endpoint, "BENCH_REGION=" + srv.Region,
+		"BENCH_ACCESS=" + srv.AccessKey, "BENCH_SECRET=" + srv.SecretKey,
+	}
+	rounds, _ := strconv.Atoi(os.Getenv("BENCH_ROUNDS"))
+	rounds = max(rounds, 1)
+	var rows []row
+	for r := range rounds {
+		for _, role := range []string{"provider", "sdk", "rclone"} {
+			bucket := fmt.Sprintf("bench-%s-%d", role, r)
+			srv.CreateBucket(t, bucket)
+			dst := t.TempDir()
+			var res result
+			var rss int64
+			if role == "rclone" {
+				res, rss = runRclone(t, srv, bucket, src, dst)
+			} else {
+				res, rss = runChild(t, role, append(env, "BENCH_BUCKET="+bucket, "BENCH_DST="+dst))
+			}
+			verify(t, src, dst)
+			rows = append(rows, row{name: role, up: mibps(res.Up), down: mibps(res.Down), peakRSSBytes: rss})
+			os.RemoveAll(dst)
+		}
+	}
+	printTable(rows)
+}
+
+func mibps(d time.Duration) float64 { return float64(files*fileSize) / (1 << 20) / d.Seconds() }
+
+// runChild re-runs this test binary as role and returns its timings and peak RSS.
+func runChild(t *testing.T, role string, env []string) (result, int64) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStorageBench$", "-test.count=1")
+	cmd.Env = append(os.Environ(), append(env, "BENCH_ROLE="+role)...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s child: %v\n%s", role, err, out.String())
+	}
+	var res result
+	for _, line := range strings.Split(out.String(), "\n") {
+		if j, ok := strings.CutPrefix(line, "BENCH_RESULT "); ok {
+			if err := json.Unmarshal([]byte(j), &res); err != nil {
+				t.Fatal(err)
+			}
+			return res, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+		}
+	}
+	t.Fatalf("%s child printed no result:\n%s", role, out.String())
+	return result{}, 0
+}
+
+// runRclone copies up and down with Debian's rclone, configured through its environment.
+func runRclone(t *testing.T, srv *emulators.S3Server, bucket, src, dst string) (result, int64) {
+	bin, err := exec.LookPath("rclone")
+	if err != nil {
+		t.Fatalf("rclone is not installed (apt-get install -y rclone): %v", err)
+	}
+	env := []string{
+		"RCLONE_CONFIG=" + filepath.Join(t.TempDir(), "rclone.conf"),
+		"RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Other",
+		"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=" + srv.AccessKey, "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=" + srv.SecretKey,
+		"RCLONE_CONFIG_BENCH_ENDPOINT=" + srv.Endpoint, "RCLONE_CONFIG_BENCH_REGION=" + srv.Region,
+		"RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true",
+	}
+	var maxRSS int64
+	run := func(from, to string) time.Duration {
+		// As the issue asks: env -u AWS_CA_BUNDLE rclone copy --transfers 16.
+		args := append([]string{"-u", "AWS_CA_BUNDLE"}, env...)
+		args = append(args, bin, "copy", "--transfers", strconv.Itoa(transfers), "--s3-chunk-size", "5M", from, to)
+		cmd := exec.Command("env", args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("rclone copy %s %s: %v\n%s", from, to, err, out.String())
+		}
+		d := time.Since(start)
+		maxRSS = max(maxRSS, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss*1024)
+		return d
+	}
+	up := run(src, "bench:"+bucket+"/data")
+	down := run("bench:"+bucket+"/data", dst)
+	return result{Up: up, Down: down}, maxRSS
+}
+
+// verify checks that every downloaded file equals its source.
+func verify(t *testing.T, src, dst string) {
+	for i := range files {
+		name := fmt.Sprintf("f%02d.db", i)
+		a, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil {
+			t.Fatalf("download of %s missing: %v", name, err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Fatalf("download of %s differs from its source", name)
+		}
+	}
+}
+
+func printTable(rows []row) {
+	var sdkUp, sdkDown, rcUp, rcDown float64
+	var n, m float64
+	for _, r := range rows {
+		switch r.name {
+		case "sdk":
+			sdkUp, sdkDown, n = sdkUp+r.up, sdkDown+r.down, n+1
+		case "rclone":
+			rcUp, rcDown, m = rcUp+r.up, rcDown+r.down, m+1
+		}
+	}
+	sdkUp, sdkDown, rcUp, rcDown = sdkUp/n, sdkDown/n, rcUp/m, rcDown/m
+	fmt.Printf("\n400 MiB as %d x %d MiB files to versitygw on 127.0.0.1, %d files in flight, %d MiB parts\n\n", files, fileSize>>20, transfers, partSize>>20)
+	fmt.Printf("| %-8s | %10s | %12s | %10s | %10s | %10s | %10s | %13s |\n", "client", "up MiB/s", "down MiB/s", "up/sdk", "down/sdk", "up/rclone", "down/rclone", "peak RSS MiB")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 14), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 15))
+	for _, r := range rows {
+		fmt.Printf("| %-8s | %10.1f | %12.1f | %9.0f%% | %9.0f%% | %9.2fx | %10.2fx | %13.0f |\n",
+			r.name, r.up, r.down, 100*r.up/sdkUp, 100*r.down/sdkDown, r.up/rcUp, r.down/rcDown, float64(r.peakRSSBytes)/(1<<20))
+	}
+}
+
+// child runs one contender's upload and download and prints its timings.
+func child(t *testing.T, role string) {
+	src, dst, bucket := os.Getenv("BENCH_SRC"), os.Getenv("BENCH_DST"), os.Getenv("BENCH_BUCKET")
+	ctx := context.Background()
+	var up, down func(name string) error
+	switch role {
+	case "provider":
+		secret := map[string][]byte{
+			"awsaccesskeyid": []byte(os.Getenv("BENCH_ACCESS")), "awssecretaccesskey": []byte(os.Getenv("BENCH_SECRET")),
+			"awsregion": []byte(os.Getenv("BENCH_REGION")), "awsendpoint": []byte(os.Getenv("BENCH_ENDPOINT")),
+		}
+		p, _, err := storage.OpenLocation(ctx, "s3://"+bucket, storage.Config{
+			Credentials: storage.StaticCredentials(secret), Insecure: true, PartSize: partSize, Concurrency: 5,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up = func(name string) error {
+			f, err := os.Open(filepath.Join(src, name))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = p.Put(ctx, "data/"+name, f, storage.PutOptions{})
+			return err
+		}
+		down = func(name string) error {
+			rc, err := p.Get(ctx, "data/"+name, storage.Range{})
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			return writeFile(filepath.Join(dst, name), rc)
+		}
+	case "sdk":
+		c := s3.New(s3.Options{
+			Region: os.Getenv("BENCH_REGION"), BaseEndpoint: aws.String(os.Getenv("BENCH_ENDPOINT")), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("BENCH_ACCESS"), os.Getenv("BENCH_SECRET"), ""),
+			HTTPClient:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}},
+		})
+		u := manager.NewUploader(c, func(u *manager.Uploader) { u.PartSize = partSize })
+		d := manager.NewDownloader(c, func(d *manager.Downloader) { d.PartSize = partSize })
+		up = func(name string) error {
+			f, err := os.Open(filepath.Join(src, name))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = u.Upload(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("data/" + name), Body: f})
+			return err
+		}
+		down = func(name string) error {
+			f, err := os.Create(filepath.Join(dst, name))
+			if err != nil {
+				return err
+			}
+			if _, err := d.Download(ctx, f, &s3.GetObjectInput{Bucket: &bucket, Key: aws.String("data/" + name)}); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}
+	default:
+		t.Fatalf("unknown role %s", role)
+	}
+	res := result{Up: parallel(t, up), Down: parallel(t, down)}
+	j, _ := json.Marshal(res)
+	fmt.Printf("BENCH_RESULT %s\n", j)
+}
+
+func writeFile(path string, r io.Reader) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// parallel runs fn on every file, transfers at a time, and returns the elapsed time.
+func parallel(t *testing.T, fn func(name string) error) time.Duration {
+	start := time.Now()
+	sem := make(chan struct{}, transfers)
+	var wg sync.WaitGroup
+	errs := make(chan error, files)
+	for i := range files {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(fmt.Sprintf("f%02d.db", i)); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}
