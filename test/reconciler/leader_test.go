@@ -224,6 +224,9 @@ func TestLeaderElection(t *testing.T) {
 	if n := leader.scrape("reconciler_handler_calls_total"); n != float64(len(first)) {
 		t.Errorf("the leader called handlers %v times for %d backups", n, len(first))
 	}
+	if n := leader.scrape("reconciler_handler_duration_seconds_count"); n != float64(len(first)) {
+		t.Errorf("handler durations observed %v times for %d calls", n, len(first))
+	}
 	if n := leader.scrape("workqueue_adds_total"); n < float64(len(first)) {
 		t.Errorf("workqueue metrics missing: workqueue_adds_total = %v", n)
 	}
