@@ -163,9 +163,20 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	hr := storage.NewSHA256Reader(r, opts.SHA256)
 	md := opts.WithSHA256()
-	in := &s3.PutObjectInput{Bucket: &p.bucket, Key: &key, Body: hr, Metadata: md}
+	in := &s3.PutObjectInput{Bucket: &p.bucket, Key: &key, Metadata: md}
+	var digest interface {
+		Sum() string
+		N() int64
+	}
+	if f, ok := newHashedFile(ctx, r, opts.SHA256); ok {
+		// A file: the manager reads its parts in parallel without buffering them.
+		defer f.stop()
+		in.Body, digest = f, f
+	} else {
+		hr := storage.NewSHA256Reader(r, opts.SHA256)
+		in.Body, digest = hr, hr
+	}
 	if opts.ContentType != "" {
 		in.ContentType = &opts.ContentType
 	}
@@ -178,7 +189,7 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, mapErr(err))
 	}
-	return storage.ObjectInfo{Key: key, Size: hr.N(), ModTime: time.Now(), SHA256: hr.Sum(), ETag: aws.ToString(out.ETag), Metadata: md}, nil
+	return storage.ObjectInfo{Key: key, Size: digest.N(), ModTime: time.Now(), SHA256: digest.Sum(), ETag: aws.ToString(out.ETag), Metadata: md}, nil
 }
 
 // Get streams rng of key.
