@@ -3,6 +3,7 @@ package webhook
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,8 +30,8 @@ const (
 type Lookup interface {
 	// Datacenter returns the pod's CassandraDataCenter, or nil when the pod belongs to none.
 	Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter, error)
-	// Plan returns the restore plan ConfigMap of dc, or nil when there is none.
-	Plan(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, error)
+	// Plan returns the restore plan of dc, or nil when there is none.
+	Plan(dc *v1alpha1.CassandraDataCenter) (*restore.Plan, error)
 }
 
 // CacheLookup reads datacenters and plans from informer caches.
@@ -43,6 +44,16 @@ type CacheLookup struct {
 	DatacenterLabel string
 	// ClusterLabel is the pod label naming its cluster; DefaultClusterLabel when empty.
 	ClusterLabel string
+
+	// decoded caches decoded plans by ConfigMap uid, for the resourceVersion decoded.
+	decoded sync.Map
+}
+
+// decodedPlan is a plan decoded from one resourceVersion of its ConfigMap.
+type decodedPlan struct {
+	resourceVersion string
+	plan            *restore.Plan
+	err             error
 }
 
 // Datacenter finds the datacenter whose name or spec.datacenter is the pod's datacenter
@@ -89,19 +100,18 @@ func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter
 		}
 	}
 	for _, dc := range found {
-		if cm, _ := l.Plan(dc); cm != nil {
-			if p, err := restore.DecodePlan(cm); err == nil {
-				if _, ok := p.Pods[pod.Name]; ok {
-					return dc, nil
-				}
+		if p, _ := l.Plan(dc); p != nil {
+			if _, ok := p.Pods[pod.Name]; ok {
+				return dc, nil
 			}
 		}
 	}
 	return found[0], nil
 }
 
-// Plan returns the plan ConfigMap of dc from the cache, or nil.
-func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, error) {
+// Plan returns the plan of dc from the cached ConfigMap, or nil. Decoded plans are kept
+// per ConfigMap resourceVersion, so admission does not decode a large plan every time.
+func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*restore.Plan, error) {
 	cm, err := l.ConfigMaps.ConfigMaps(dc.Namespace).Get(restore.PlanName(dc.Name))
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -111,10 +121,19 @@ func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap,
 	}
 	// Only a plan this datacenter owns counts: a same-named ConfigMap left by a deleted
 	// datacenter is not its plan.
+	owned := false
 	for _, o := range cm.OwnerReferences {
-		if o.UID == dc.UID {
-			return cm, nil
+		owned = owned || o.UID == dc.UID
+	}
+	if !owned {
+		return nil, nil
+	}
+	if v, ok := l.decoded.Load(cm.UID); ok {
+		if d := v.(*decodedPlan); d.resourceVersion == cm.ResourceVersion {
+			return d.plan, d.err
 		}
 	}
-	return nil, nil
+	p, err := restore.DecodePlan(cm)
+	l.decoded.Store(cm.UID, &decodedPlan{resourceVersion: cm.ResourceVersion, plan: p, err: err})
+	return p, err
 }

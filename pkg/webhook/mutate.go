@@ -111,14 +111,14 @@ func deny(format string, args ...any) Decision {
 }
 
 // Mutate decides what to do with a pod being created: dc is the pod's datacenter (nil:
-// not a pod of a known datacenter) and plan its restore plan ConfigMap (nil: none). It
-// is a pure function of its arguments.
+// not a pod of a known datacenter) and p its restore plan, as decoded from the plan
+// ConfigMap (nil: none). It is a pure function of its arguments.
 //
 // A pod of a datacenter with spec.restore gets the restore init container and the token
 // configuration when the plan lists it; it is denied, with a message that says why, when
 // the plan is not ready; it is admitted unchanged when the plan has no source node for it.
 // A pod that already has the init container is admitted unchanged.
-func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, plan *corev1.ConfigMap, cfg Config) Decision {
+func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *restore.Plan, cfg Config) Decision {
 	if dc == nil {
 		return allow("not a pod of a known CassandraDataCenter")
 	}
@@ -131,12 +131,8 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, plan *corev1.Conf
 		}
 	}
 	cfg = cfg.withDefaults()
-	if plan == nil {
+	if p == nil {
 		return deny("restore of datacenter %s from backup %s: the restore plan is not ready%s; the pod can be created once it is", dc.Name, dc.Spec.Restore.BackupName, why(dc))
-	}
-	p, err := restore.DecodePlan(plan)
-	if err != nil {
-		return deny("restore of datacenter %s: the restore plan is unreadable: %v", dc.Name, err)
 	}
 	if !p.For(dc.Spec.Restore) {
 		return deny("restore of datacenter %s from backup %s: the restore plan is not ready (it is for backup %s)%s; the pod can be created once it is", dc.Name, dc.Spec.Restore.BackupName, p.Restore.BackupName, why(dc))
@@ -144,9 +140,6 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, plan *corev1.Conf
 	pp, ok := p.Pods[pod.Name]
 	if !ok {
 		return allow(fmt.Sprintf("the restore plan of datacenter %s has no source node for pod %s", dc.Name, pod.Name))
-	}
-	if _, ok := plan.Data[pod.Name+restore.SuffixJVMOptions]; !ok {
-		return deny("restore of datacenter %s: the restore plan has no JVM options for pod %s", dc.Name, pod.Name)
 	}
 	ci := cassandraContainer(pod, cfg.CassandraContainer)
 	if ci < 0 {
@@ -168,7 +161,7 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, plan *corev1.Conf
 		ops = append(ops, Operation{Op: "add", Path: "/spec/initContainers/-", Value: init})
 	}
 
-	ops, warnings := appendTokenEnv(ops, ci, cass, plan.Name, pod.Name, tokensFile, cfg)
+	ops, warnings := appendTokenEnv(ops, ci, cass, p.Name, pod.Name, tokensFile, cfg)
 
 	ann := map[string]string{restore.AnnotationRestoreKey: pp.RestoreKey, restore.AnnotationSourceNode: pp.SourceNode}
 	if pod.Annotations == nil {

@@ -27,7 +27,7 @@ func testDC(restoring bool) *v1alpha1.CassandraDataCenter {
 	return dc
 }
 
-func testPlan(t *testing.T, dc *v1alpha1.CassandraDataCenter, backup string) *corev1.ConfigMap {
+func testPlan(t *testing.T, dc *v1alpha1.CassandraDataCenter, backup string) *restore.Plan {
 	t.Helper()
 	p := &restore.Plan{
 		Restore: v1alpha1.RestoreSpec{BackupName: backup}, Backup: backup,
@@ -42,7 +42,11 @@ func testPlan(t *testing.T, dc *v1alpha1.CassandraDataCenter, backup string) *co
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cm
+	out, err := restore.DecodePlan(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 type podOpt func(*corev1.Pod)
@@ -112,7 +116,7 @@ func TestMutate(t *testing.T) {
 		name    string
 		pod     *corev1.Pod
 		dc      *v1alpha1.CassandraDataCenter
-		plan    func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap
+		plan    func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan
 		allowed bool
 		patched bool
 		message string // substring of the decision's message
@@ -122,16 +126,16 @@ func TestMutate(t *testing.T) {
 		{name: "datacenter without restore", pod: testPod(planned), dc: testDC(false), allowed: true},
 		{name: "plan missing", pod: testPod(planned), dc: notReady, allowed: false, message: "restore plan is not ready: backup b1 is RUNNING"},
 		{name: "plan for another backup", pod: testPod(planned), dc: testDC(true),
-			plan:    func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap { return testPlan(t, dc, "b0") },
+			plan:    func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b0") },
 			allowed: false, message: "it is for backup b0"},
 		{name: "pod beyond the backup", pod: testPod("cassandra-test-dc-cassandra-rack1-3"), dc: testDC(true),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap { return testPlan(t, dc, "b1") }, allowed: true, message: "no source node"},
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, message: "no source node"},
 		{name: "no data volume", pod: testPod(planned, func(p *corev1.Pod) { p.Spec.Containers[1].VolumeMounts = p.Spec.Containers[1].VolumeMounts[:1] }), dc: testDC(true),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap { return testPlan(t, dc, "b1") }, allowed: false, message: "mounts no volume over the data directory"},
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: false, message: "mounts no volume over the data directory"},
 		{name: "already injected", pod: testPod(planned, func(p *corev1.Pod) { p.Spec.InitContainers = []corev1.Container{{Name: "restore"}} }), dc: testDC(true),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap { return testPlan(t, dc, "b1") }, allowed: true},
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true},
 		{name: "bare pod", pod: testPod(planned), dc: testDC(true),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
 			check: func(t *testing.T, pod *corev1.Pod, d Decision) {
 				if len(pod.Spec.InitContainers) != 1 {
 					t.Fatalf("init containers: %+v", pod.Spec.InitContainers)
@@ -184,7 +188,7 @@ func TestMutate(t *testing.T) {
 				p.Spec.InitContainers = []corev1.Container{{Name: "fix-permissions", Image: "busybox"}}
 				p.Spec.Containers[1].Env = []corev1.EnvVar{{Name: "MAX_HEAP_SIZE", Value: "1G"}, {Name: "JVM_EXTRA_OPTS", Value: "-Dfoo=1"}}
 			}),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
 			check: func(t *testing.T, pod *corev1.Pod, d Decision) {
 				if len(pod.Spec.InitContainers) != 2 || pod.Spec.InitContainers[0].Name != "fix-permissions" || pod.Spec.InitContainers[1].Name != "restore" {
 					t.Errorf("init containers %+v", pod.Spec.InitContainers)
@@ -208,7 +212,7 @@ func TestMutate(t *testing.T) {
 			pod: testPod(planned, func(p *corev1.Pod) {
 				p.Spec.Containers[1].Env = []corev1.EnvVar{{Name: "JVM_EXTRA_OPTS", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{Key: "x"}}}}
 			}),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
 			check: func(t *testing.T, pod *corev1.Pod, d Decision) {
 				if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "JVM_EXTRA_OPTS") {
 					t.Errorf("warnings %v", d.Warnings)
@@ -221,7 +225,7 @@ func TestMutate(t *testing.T) {
 			pod: testPod(planned, func(p *corev1.Pod) {
 				p.Spec.Containers[1].VolumeMounts[1] = corev1.VolumeMount{Name: "data-volume", MountPath: "/var/lib/cassandra/data/", SubPath: "cassandra"}
 			}),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *corev1.ConfigMap { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
 			check: func(t *testing.T, pod *corev1.Pod, d Decision) {
 				ic := pod.Spec.InitContainers[0]
 				for _, a := range []string{"--commitlog-dir=", "--hints-dir=", "--saved-caches-dir=", "--tokens-file=/var/lib/cassandra/data/restore-tokens.yaml"} {
@@ -236,7 +240,7 @@ func TestMutate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var plan *corev1.ConfigMap
+			var plan *restore.Plan
 			if tt.plan != nil {
 				plan = tt.plan(t, tt.dc)
 			}

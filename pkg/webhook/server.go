@@ -20,6 +20,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 )
 
 // Defaults of Server.
@@ -185,7 +187,7 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 	if err != nil {
 		return denied(resp, http.StatusInternalServerError, err.Error())
 	}
-	var plan *corev1.ConfigMap
+	var plan *restore.Plan
 	if dc != nil && dc.Spec.Restore != nil {
 		if plan, err = s.Lookup.Plan(dc); err != nil {
 			return denied(resp, http.StatusInternalServerError, err.Error())

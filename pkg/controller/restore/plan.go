@@ -36,6 +36,8 @@ const (
 // Plan is a datacenter's restore plan: what every planned pod restores. It is stored in
 // a ConfigMap owned by the CassandraDataCenter; KeyPlan holds it without the tokens.
 type Plan struct {
+	// Name is the ConfigMap's name; it is not part of the stored plan.
+	Name string `json:"-"`
 	// Restore is the spec.restore the plan was made for; a plan for another spec.restore
 	// is stale.
 	Restore v1alpha1.RestoreSpec `json:"restore"`
@@ -119,6 +121,7 @@ func DecodePlan(cm *corev1.ConfigMap) (*Plan, error) {
 	if err := json.Unmarshal([]byte(raw), &p); err != nil {
 		return nil, fmt.Errorf("configmap %s/%s: decode %s: %w", cm.Namespace, cm.Name, KeyPlan, err)
 	}
+	p.Name = cm.Name
 	return &p, nil
 }
 

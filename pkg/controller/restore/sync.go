@@ -236,7 +236,13 @@ func (c *Controller) progress(ctx context.Context, ev *dcEvent) (reconciler.Resu
 	if st.State == v1alpha1.RestoreCompleted {
 		return reconciler.Result{}, nil
 	}
-	return reconciler.Result{RequeueAfter: c.opts.ActivePoll}, nil
+	for _, n := range st.Nodes {
+		if n.Message != msgNoPod {
+			return reconciler.Result{RequeueAfter: c.opts.ActivePoll}, nil
+		}
+	}
+	// No pod yet: look less often.
+	return reconciler.Result{}, nil
 }
 
 // nodeStates returns the per-pod states of plan p, from the pods' restore init
@@ -252,7 +258,7 @@ func (c *Controller) nodeStates(dc *v1alpha1.CassandraDataCenter, p *Plan, prev 
 		n := v1alpha1.NodeRestoreStatus{Pod: name, SourceNode: pp.SourceNode}
 		pod, err := c.pods.Pods(dc.Namespace).Get(name)
 		if err != nil {
-			n.State, n.Message = v1alpha1.RestorePending, "waiting for the pod to be created"
+			n.State, n.Message = v1alpha1.RestorePending, msgNoPod
 		} else {
 			n.State, n.Message = PodState(pod, pp)
 		}
@@ -270,6 +276,9 @@ func (c *Controller) nodeStates(dc *v1alpha1.CassandraDataCenter, p *Plan, prev 
 	}
 	return out
 }
+
+// msgNoPod is the message of a planned pod that does not exist yet.
+const msgNoPod = "waiting for the pod to be created"
 
 // InitContainerName is the name of the restore init container the webhook injects.
 const InitContainerName = "restore"
