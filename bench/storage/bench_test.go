@@ -175,24 +175,18 @@ func verify(t *testing.T, src, dst string) {
 	}
 }
 
+// printTable prints one line per contender and round; ratios compare with the bare SDK
+// and rclone of the same round, since the machine's load varies between rounds.
 func printTable(rows []row) {
-	var sdkUp, sdkDown, rcUp, rcDown float64
-	var n, m float64
-	for _, r := range rows {
-		switch r.name {
-		case "sdk":
-			sdkUp, sdkDown, n = sdkUp+r.up, sdkDown+r.down, n+1
-		case "rclone":
-			rcUp, rcDown, m = rcUp+r.up, rcDown+r.down, m+1
-		}
-	}
-	sdkUp, sdkDown, rcUp, rcDown = sdkUp/n, sdkDown/n, rcUp/m, rcDown/m
 	fmt.Printf("\n400 MiB as %d x %d MiB files to versitygw on 127.0.0.1, %d files in flight, %d MiB parts\n\n", files, fileSize>>20, transfers, partSize>>20)
-	fmt.Printf("| %-8s | %10s | %12s | %10s | %10s | %10s | %10s | %13s |\n", "client", "up MiB/s", "down MiB/s", "up/sdk", "down/sdk", "up/rclone", "down/rclone", "peak RSS MiB")
-	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 14), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 15))
-	for _, r := range rows {
-		fmt.Printf("| %-8s | %10.1f | %12.1f | %9.0f%% | %9.0f%% | %9.2fx | %10.2fx | %13.0f |\n",
-			r.name, r.up, r.down, 100*r.up/sdkUp, 100*r.down/sdkDown, r.up/rcUp, r.down/rcDown, float64(r.peakRSSBytes)/(1<<20))
+	fmt.Printf("| %-5s | %-8s | %8s | %10s | %7s | %8s | %9s | %11s | %12s |\n", "round", "client", "up MiB/s", "down MiB/s", "up/sdk", "down/sdk", "up/rclone", "down/rclone", "peak RSS MiB")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 7), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 13), strings.Repeat("-", 14))
+	for i := 0; i+2 < len(rows); i += 3 {
+		sdk, rc := rows[i+1], rows[i+2]
+		for _, r := range rows[i : i+3] {
+			fmt.Printf("| %5d | %-8s | %8.1f | %10.1f | %6.0f%% | %7.0f%% | %8.2fx | %10.2fx | %12.0f |\n",
+				i/3+1, r.name, r.up, r.down, 100*r.up/sdk.up, 100*r.down/sdk.down, r.up/rc.up, r.down/rc.down, float64(r.peakRSSBytes)/(1<<20))
+		}
 	}
 }
 
