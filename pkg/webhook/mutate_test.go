@@ -27,7 +27,7 @@ func testDC(restoring bool) *v1alpha1.CassandraDataCenter {
 	return dc
 }
 
-func testPlan(t *testing.T, dc *v1alpha1.CassandraDataCenter, backup string) *restore.Plan {
+func testPlan(t testing.TB, dc *v1alpha1.CassandraDataCenter, backup string) *restore.Plan {
 	t.Helper()
 	p := &restore.Plan{
 		Restore: v1alpha1.RestoreSpec{BackupName: backup}, Backup: backup,

@@ -133,3 +133,31 @@ func TestReviewDenies(t *testing.T) {
 		t.Errorf("update: %+v", resp)
 	}
 }
+
+// BenchmarkReview measures one admission through the HTTP handler (JSON in, patch out).
+func BenchmarkReview(b *testing.B) {
+	dc := testDC(true)
+	p := testPlan(b, dc, "b1")
+	s := &Server{Lookup: staticLookup{dc: dc, plan: p}, Config: Config{AgentImage: "agent"}}
+	h := s.Handler()
+	body := review(b, testPod("cassandra-test-dc-cassandra-rack1-0"))
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, DefaultPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := &discard{h: http.Header{}}
+		h.ServeHTTP(w, req)
+		if w.code != 0 && w.code != 200 {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+type discard struct {
+	h    http.Header
+	code int
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(code int)        { d.code = code }
