@@ -66,7 +66,8 @@ func (c Config) WithDefaults() Config {
 // DefaultHTTPClient is the pooled client providers use when Config.HTTPClient is nil.
 var DefaultHTTPClient = sync.OnceValue(func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = 256
 	return &http.Client{Transport: t}
 })
 

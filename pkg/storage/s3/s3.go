@@ -65,8 +65,11 @@ func Open(ctx context.Context, loc storage.Location, cfg storage.Config) (storag
 		return nil, fmt.Errorf("part size %d is below S3's minimum of %d bytes", cfg.PartSize, manager.MinUploadPartSize)
 	}
 	p := &Provider{bucket: loc.Bucket, cfg: cfg, copyMax: maxCopySize, copyPart: copyPartSize}
+	// Many objects upload at once (the agent's concurrentConnections), each with
+	// Concurrency parts in flight: keep enough idle connections that none is reopened.
 	p.httpc = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConnsPerHost = 2 * max(cfg.Concurrency, 16)
+		t.MaxIdleConns = 0
+		t.MaxIdleConnsPerHost = 256
 	})
 	p.clients = storage.Clients[*s3.Client]{Source: cfg.Credentials, Build: p.build}
 	return p, nil
