@@ -53,7 +53,8 @@ type Server struct {
 	Config Config
 	// MaxBodyBytes bounds a request body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
-	// Ready, when set, gates /readyz (for example on informer sync).
+	// Ready, when set, reports whether the caches are synced: until then /readyz fails and
+	// pods the webhook is asked about are denied (so none starts without its restore).
 	Ready func() bool
 }
 
@@ -183,6 +184,11 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 	if pod.Name == "" {
 		pod.Name = req.Name
 	}
+	// Before the caches hold every datacenter and plan, a restoring pod would look like
+	// a pod of no datacenter and start empty: refuse, its controller retries.
+	if s.Ready != nil && !s.Ready() {
+		return denied(resp, http.StatusServiceUnavailable, "the restore webhook is starting: its caches of datacenters and restore plans are not synced yet; retry")
+	}
 	dc, err := s.Lookup.Datacenter(&pod)
 	if err != nil {
 		return denied(resp, http.StatusInternalServerError, err.Error())
@@ -211,12 +217,14 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 
 func denied(resp *admissionv1.AdmissionResponse, code int32, msg string) *admissionv1.AdmissionResponse {
 	resp.Allowed = false
-	reason := metav1.StatusReasonForbidden
-	if code != http.StatusForbidden {
-		reason = metav1.StatusReasonBadRequest
-		if code == http.StatusInternalServerError {
-			reason = metav1.StatusReasonInternalError
-		}
+	reason := metav1.StatusReasonBadRequest
+	switch code {
+	case http.StatusForbidden:
+		reason = metav1.StatusReasonForbidden
+	case http.StatusInternalServerError:
+		reason = metav1.StatusReasonInternalError
+	case http.StatusServiceUnavailable:
+		reason = metav1.StatusReasonServiceUnavailable
 	}
 	resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: msg}
 	return resp

@@ -127,6 +127,11 @@ func TestReviewDenies(t *testing.T) {
 	if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusForbidden || !strings.Contains(resp.Result.Message, "restore plan is not ready") {
 		t.Errorf("response %+v", resp)
 	}
+	// Caches not synced yet: denied, whatever the pod.
+	starting := &Server{Lookup: staticLookup{}, Ready: func() bool { return false }}
+	if resp := starting.Review(req.Request); resp.Allowed || resp.Result.Code != http.StatusServiceUnavailable || !strings.Contains(resp.Result.Message, "not synced") {
+		t.Errorf("before sync: %+v", resp)
+	}
 	// Anything but a pod CREATE is let through.
 	req.Request.Operation = admissionv1.Update
 	if resp := s.Review(req.Request); !resp.Allowed || resp.Patch != nil {
