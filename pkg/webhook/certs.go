@@ -47,9 +47,10 @@ type Certificates struct {
 	Namespace, SecretName string
 	// ServiceName is the webhook's Service; the certificate is valid for its DNS names.
 	ServiceName string
-	// DNSNames and IPs are further names the certificate is valid for.
+	// DNSNames are further DNS names the certificate is valid for.
 	DNSNames []string
-	IPs      []net.IP
+	// IPs are addresses the certificate is valid for (127.0.0.1 for a webhook called by url).
+	IPs []net.IP
 	// WebhookConfiguration is the MutatingWebhookConfiguration whose caBundle is kept;
 	// none when empty.
 	WebhookConfiguration string

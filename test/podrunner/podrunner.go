@@ -53,9 +53,10 @@ type Result struct {
 	ExitCode int
 	// Stdout and Stderr are its output.
 	Stdout, Stderr string
-	// Args and Env are what it ran with, after resolution and path mapping.
+	// Args are the arguments it ran with, after expansion and path mapping.
 	Args []string
-	Env  []string
+	// Env is the environment it ran with, after resolution and path mapping.
+	Env []string
 }
 
 var agentOnce struct {

@@ -47,8 +47,10 @@ type Plan struct {
 	StorageLocation string `json:"storageLocation"`
 	// SnapshotTag is the backup's snapshot tag.
 	SnapshotTag string `json:"snapshotTag"`
-	// SourceCluster and SourceDatacenter locate the backup's nodes in the bucket.
-	SourceCluster    string `json:"sourceCluster"`
+	// SourceCluster is the backup's cluster name; with a clone it differs from the
+	// datacenter's.
+	SourceCluster string `json:"sourceCluster"`
+	// SourceDatacenter is the backup's datacenter name.
 	SourceDatacenter string `json:"sourceDatacenter"`
 	// Secret is the name (never the content) of the Secret with the storage credentials;
 	// empty means the agents' environment.
