@@ -5,11 +5,12 @@
 # a table (MiB/s up and down, ratios to the bare SDK and to rclone, peak RSS).
 #   bench/storage/run.sh            one round
 #   BENCH_ROUNDS=3 bench/storage/run.sh
-# Needs Debian's rclone (apt-get install -y rclone); versitygw comes from hack/tools.sh.
+# Needs Debian's rclone and time (apt-get install -y rclone time); versitygw comes from
+# hack/tools.sh.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
-command -v rclone >/dev/null || { echo "bench: rclone not found: apt-get install -y rclone" >&2; exit 1; }
+command -v rclone >/dev/null && [[ -x /usr/bin/time ]] || { echo "bench: needs rclone and GNU time: apt-get install -y rclone time" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -tags bench -o "$tmp/bench.test" ./bench/storage/
