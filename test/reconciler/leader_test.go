@@ -243,8 +243,9 @@ func TestLeaderElection(t *testing.T) {
 	})
 	takeover := time.Since(killed)
 	// The Lease expires at most lease after its last renewal, which preceded the kill; the
-	// follower tries every retry period (with up to 20% jitter); polling adds up to 100ms.
-	if limit := lease + retry*12/10 + pollInterval; takeover > limit {
+	// follower tries every retry period (with up to 20% jitter); its API round trips on a
+	// loaded 2-core machine and our polling get 1s.
+	if limit := lease + retry*12/10 + time.Second; takeover > limit {
 		t.Errorf("takeover took %v, more than %v", takeover, limit)
 	}
 	t.Logf("takeover after the leader was killed: %v (lease %v)", takeover.Round(10*time.Millisecond), lease)
