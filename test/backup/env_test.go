@@ -46,7 +46,7 @@ const (
 
 // env is one test's namespace on the shared control plane, with an S3 server.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	cp     *controlplane.ControlPlane
 	ns     string
 	kube   kubernetes.Interface
@@ -55,7 +55,7 @@ type env struct {
 	writes atomic.Int64 // API writes to cassandrabackups by operators of this env
 }
 
-func newEnv(t *testing.T, s3 *emulators.S3Server) *env {
+func newEnv(t testing.TB, s3 *emulators.S3Server) *env {
 	t.Helper()
 	cp := controlplane.Shared(t)
 	e := &env{t: t, cp: cp, ns: cp.Namespace(t), s3: s3}
@@ -374,7 +374,7 @@ func (e *env) noSecretIn(name string) {
 }
 
 // s3Server starts a versitygw for one test.
-func s3Server(t *testing.T) *emulators.S3Server {
+func s3Server(t testing.TB) *emulators.S3Server {
 	t.Helper()
 	return emulators.S3(t)
 }

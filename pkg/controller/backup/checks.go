@@ -70,6 +70,9 @@ func (c *Controller) secretBackoff(retry int) time.Duration {
 // fixing a Secret does not change the backup's generation.
 func (c *Controller) validate(ctx context.Context, ev *reconciler.Event[*v1alpha1.CassandraBackup]) (reconciler.Result, error) {
 	b := ev.Object
+	if final(b.Status.State) {
+		return reconciler.Result{}, nil // a finished backup needs neither spec nor Secret again
+	}
 	if err := checkSpec(&b.Spec); err != nil {
 		return reconciler.Result{}, reconciler.Permanent(err)
 	}
