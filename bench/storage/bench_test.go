@@ -34,9 +34,21 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 )
 
+// files and fileSize default to the 20 × 20 MiB; BENCH_FILES and BENCH_FILE_MIB
+// change them, to check that peak RSS does not grow with object size.
+var (
+	files    = envInt("BENCH_FILES", 20)
+	fileSize = envInt("BENCH_FILE_MIB", 20) << 20
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
 const (
-	files    = 20
-	fileSize = 20 << 20
 	partSize = 5 << 20
 	// transfers is the number of files in flight, as rclone's --transfers 16.
 	transfers = 16
@@ -121,7 +133,7 @@ func TestStorageBench(t *testing.T) {
 	printTable(rows)
 }
 
-func mibps(d time.Duration) float64 { return float64(files*fileSize) / (1 << 20) / d.Seconds() }
+func mibps(d time.Duration) float64 { return float64(files) * float64(fileSize) / (1 << 20) / d.Seconds() }
 
 // runChild re-runs this test binary as role and returns its timings and peak RSS.
 func runChild(t *testing.T, role string, env []string) (result, int64) {
@@ -213,7 +225,7 @@ func verify(t *testing.T, src, dst string) {
 // printTable prints one line per contender and round; ratios compare with the bare SDK
 // and rclone of the same round, since the machine's load varies between rounds.
 func printTable(rows []row) {
-	fmt.Printf("\n400 MiB as %d x %d MiB files to versitygw on 127.0.0.1, %d files in flight, %d MiB parts\n\n", files, fileSize>>20, transfers, partSize>>20)
+	fmt.Printf("\n%d MiB as %d x %d MiB files to versitygw on 127.0.0.1, %d files in flight, %d MiB parts\n\n", files*fileSize>>20, files, fileSize>>20, transfers, partSize>>20)
 	fmt.Printf("| %-5s | %-8s | %8s | %10s | %7s | %8s | %9s | %11s | %12s |\n", "round", "client", "up MiB/s", "down MiB/s", "up/sdk", "down/sdk", "up/rclone", "down/rclone", "peak RSS MiB")
 	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 7), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 13), strings.Repeat("-", 14))
 	for i := 0; i+2 < len(rows); i += 3 {

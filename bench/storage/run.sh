@@ -5,6 +5,7 @@
 # a table (MiB/s up and down, ratios to the bare SDK and to rclone, peak RSS).
 #   bench/storage/run.sh            one round
 #   BENCH_ROUNDS=3 bench/storage/run.sh
+#   BENCH_FILES=4 BENCH_FILE_MIB=100 bench/storage/run.sh   (other object sizes)
 # Needs Debian's rclone and time (apt-get install -y rclone time); versitygw comes from
 # hack/tools.sh.
 set -euo pipefail
