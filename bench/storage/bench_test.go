@@ -133,7 +133,9 @@ func TestStorageBench(t *testing.T) {
 	printTable(rows)
 }
 
-func mibps(d time.Duration) float64 { return float64(files) * float64(fileSize) / (1 << 20) / d.Seconds() }
+func mibps(d time.Duration) float64 {
+	return float64(files) * float64(fileSize) / (1 << 20) / d.Seconds()
+}
 
 // runChild re-runs this test binary as role and returns its timings and peak RSS.
 func runChild(t *testing.T, role string, env []string) (result, int64) {
