@@ -235,7 +235,7 @@ func (e *env) startOperator(cfg backup.Config) *operator {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "cassandra-backup-operator"})
-	ctrl, err := backup.New(backup.Options{Kube: kube, Client: client, Informer: set.CassandraBackups(),
+	ctrl, err := backup.NewWithOptions(backup.Options{Kube: kube, Client: client, Informer: set.CassandraBackups(),
 		Backups: set.CassandraBackupLister(), Pods: set.PodLister(), Recorder: recorder, Config: cfg})
 	if err != nil {
 		e.t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure" // azure:// locations
@@ -201,8 +202,27 @@ type Options struct {
 	Config Config
 }
 
-// New builds the controller; call it before starting the informers.
-func New(opts Options) (*Controller, error) {
+// New builds the controller, with the default Config, from the operator process's
+// dependencies: it is the operator.NewFunc listed in cmd/cassandra-backup-operator.
+func New(deps operator.Deps) (operator.Controller, error) {
+	opts := Options{
+		Kube:     deps.KubeClient,
+		Client:   deps.Client,
+		Informer: deps.Informers.CassandraBackups(),
+		Backups:  deps.Informers.CassandraBackupLister(),
+		Pods:     deps.Informers.PodLister(),
+		Recorder: deps.Recorder,
+		Metrics:  deps.Metrics,
+	}
+	if deps.QueueMetrics != nil {
+		// A nil *QueueMetrics in the interface would be called: leave the interface nil.
+		opts.QueueMetrics = deps.QueueMetrics
+	}
+	return NewWithOptions(opts)
+}
+
+// NewWithOptions builds the controller; call it before starting the informers.
+func NewWithOptions(opts Options) (*Controller, error) {
 	if opts.Kube == nil || opts.Client == nil || opts.Informer == nil || opts.Backups == nil || opts.Pods == nil {
 		return nil, fmt.Errorf("backup controller: Kube, Client, Informer, Backups and Pods are required")
 	}

@@ -1,0 +1,68 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
+	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+)
+
+// TestClientAgainstAgent drives a real agent server: submit, get, list, cancel and the
+// errors for unknown operations and refused requests.
+func TestClientAgainstAgent(t *testing.T) {
+	node := fakecassandra.New(t, fakecassandra.Config{})
+	if err := node.WriteSSTable("ks1", "t1", 5000); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := agent.NewServer(ctx, &agent.Agent{Node: node.Client(), Hostname: "node-0"})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { cancel(); srv.Wait(); hs.Close() })
+
+	c := &Client{}
+	loc := "file://" + filepath.Join(t.TempDir(), "bucket")
+	op, err := c.Submit(context.Background(), hs.URL, agent.Request{Type: agent.TypeBackup, StorageLocation: loc, SnapshotTag: "s1", CreateMissingBucket: true})
+	if err != nil || op.ID == "" {
+		t.Fatalf("submit: %+v %v", op, err)
+	}
+	end := time.Now().Add(time.Minute)
+	for !op.State.Final() {
+		if time.Now().After(end) {
+			t.Fatalf("operation did not end: %+v", op)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if op, err = c.Get(context.Background(), hs.URL, op.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if op.State != agent.StateCompleted || op.BytesTotal == 0 || op.BytesTransferred != op.BytesTotal {
+		t.Fatalf("operation: %+v", op)
+	}
+	ops, err := c.List(context.Background(), hs.URL, agent.TypeBackup)
+	if err != nil || len(ops) != 1 || ops[0].ID != op.ID || ops[0].SnapshotTag != "s1" {
+		t.Fatalf("list: %+v %v", ops, err)
+	}
+	if err := c.Cancel(context.Background(), hs.URL, op.ID); err != nil {
+		t.Errorf("cancel of an ended operation: %v", err)
+	}
+	if _, err := c.Get(context.Background(), hs.URL, "no-such-id"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get unknown: %v, want ErrNotFound", err)
+	}
+	if err := c.Cancel(context.Background(), hs.URL, "no-such-id"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("cancel unknown: %v, want ErrNotFound", err)
+	}
+	_, err = c.Submit(context.Background(), hs.URL, agent.Request{Type: agent.TypeBackup, StorageLocation: loc, SnapshotTag: "a b"})
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 || apiErr.Message == "" {
+		t.Errorf("refused request: %v", err)
+	}
+	if _, err := c.Get(context.Background(), "http://127.0.0.1:1", "x"); err == nil {
+		t.Error("an unreachable agent answered")
+	}
+}
