@@ -85,6 +85,7 @@ type row struct {
 	name         string
 	up, down     float64 // MiB/s
 	peakRSSBytes int64
+	cpu          time.Duration // user + system CPU of the contender's process
 }
 
 func TestStorageBench(t *testing.T) {
@@ -120,13 +121,14 @@ func TestStorageBench(t *testing.T) {
 			syscall.Sync()
 			var res result
 			var rss int64
+			var cpu time.Duration
 			if role == "rclone" {
-				res, rss = runRclone(t, srv, bucket, src, dst)
+				res, rss, cpu = runRclone(t, srv, bucket, src, dst)
 			} else {
-				res, rss = runChild(t, role, append(env, "BENCH_BUCKET="+bucket, "BENCH_DST="+dst))
+				res, rss, cpu = runChild(t, role, append(env, "BENCH_BUCKET="+bucket, "BENCH_DST="+dst))
 			}
 			verify(t, src, dst)
-			rows = append(rows, row{name: role, up: mibps(res.Up), down: mibps(res.Down), peakRSSBytes: rss})
+			rows = append(rows, row{name: role, up: mibps(res.Up), down: mibps(res.Down), peakRSSBytes: rss, cpu: cpu})
 			os.RemoveAll(dst)
 		}
 	}
@@ -138,7 +140,7 @@ func mibps(d time.Duration) float64 {
 }
 
 // runChild re-runs this test binary as role and returns its timings and peak RSS.
-func runChild(t *testing.T, role string, env []string) (result, int64) {
+func runChild(t *testing.T, role string, env []string) (result, int64, time.Duration) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestStorageBench$", "-test.count=1")
 	cmd.Env = append(os.Environ(), append(env, "BENCH_ROLE="+role)...)
 	var out bytes.Buffer
@@ -154,15 +156,15 @@ func runChild(t *testing.T, role string, env []string) (result, int64) {
 			if err := json.Unmarshal([]byte(j), &res); err != nil {
 				t.Fatal(err)
 			}
-			return res, res.PeakRSS
+			return res, res.PeakRSS, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		}
 	}
 	t.Fatalf("%s child printed no result:\n%s", role, out.String())
-	return result{}, 0
+	return result{}, 0, 0
 }
 
 // runRclone copies up and down with Debian's rclone, configured through its environment.
-func runRclone(t *testing.T, srv *emulators.S3Server, bucket, src, dst string) (result, int64) {
+func runRclone(t *testing.T, srv *emulators.S3Server, bucket, src, dst string) (result, int64, time.Duration) {
 	bin, err := exec.LookPath("rclone")
 	if err != nil {
 		t.Fatalf("rclone is not installed (apt-get install -y rclone): %v", err)
@@ -175,6 +177,7 @@ func runRclone(t *testing.T, srv *emulators.S3Server, bucket, src, dst string) (
 		"RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true",
 	}
 	var maxRSS int64
+	var cpu time.Duration
 	run := func(from, to string) time.Duration {
 		// As the issue asks: env -u AWS_CA_BUNDLE rclone copy --transfers 16.
 		// GNU time reports rclone's own peak RSS (its ru_maxrss starts from time's tiny RSS).
@@ -199,11 +202,12 @@ func runRclone(t *testing.T, srv *emulators.S3Server, bucket, src, dst string) (
 			t.Fatalf("GNU time output %q: %v", b, err)
 		}
 		maxRSS = max(maxRSS, kb<<10)
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() // time's and rclone's
 		return d
 	}
 	up := run(src, "bench:"+bucket+"/data")
 	down := run("bench:"+bucket+"/data", dst)
-	return result{Up: up, Down: down}, maxRSS
+	return result{Up: up, Down: down}, maxRSS, cpu
 }
 
 // verify checks that every downloaded file equals its source.
@@ -228,13 +232,13 @@ func verify(t *testing.T, src, dst string) {
 // and rclone of the same round, since the machine's load varies between rounds.
 func printTable(rows []row) {
 	fmt.Printf("\n%d MiB as %d x %d MiB files to versitygw on 127.0.0.1, %d files in flight, %d MiB parts\n\n", files*fileSize>>20, files, fileSize>>20, transfers, partSize>>20)
-	fmt.Printf("| %-5s | %-8s | %8s | %10s | %7s | %8s | %9s | %11s | %12s |\n", "round", "client", "up MiB/s", "down MiB/s", "up/sdk", "down/sdk", "up/rclone", "down/rclone", "peak RSS MiB")
-	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 7), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 13), strings.Repeat("-", 14))
+	fmt.Printf("| %-5s | %-8s | %8s | %10s | %7s | %8s | %9s | %11s | %12s | %9s |\n", "round", "client", "up MiB/s", "down MiB/s", "up/sdk", "down/sdk", "up/rclone", "down/rclone", "peak RSS MiB", "CPU s")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 11), strings.Repeat("-", 7), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 12), strings.Repeat("-", 9), strings.Repeat("-", 10), strings.Repeat("-", 11), strings.Repeat("-", 13), strings.Repeat("-", 14))
 	for i := 0; i+2 < len(rows); i += 3 {
 		sdk, rc := rows[i+1], rows[i+2]
 		for _, r := range rows[i : i+3] {
-			fmt.Printf("| %5d | %-8s | %8.1f | %10.1f | %6.0f%% | %7.0f%% | %8.2fx | %10.2fx | %12.0f |\n",
-				i/3+1, r.name, r.up, r.down, 100*r.up/sdk.up, 100*r.down/sdk.down, r.up/rc.up, r.down/rc.down, float64(r.peakRSSBytes)/(1<<20))
+			fmt.Printf("| %5d | %-8s | %8.1f | %10.1f | %6.0f%% | %7.0f%% | %8.2fx | %10.2fx | %12.0f | %9.1f |\n",
+				i/3+1, r.name, r.up, r.down, 100*r.up/sdk.up, 100*r.down/sdk.down, r.up/rc.up, r.down/rc.down, float64(r.peakRSSBytes)/(1<<20), r.cpu.Seconds())
 		}
 	}
 }
