@@ -332,6 +332,19 @@ func TestRestoreRefusals(t *testing.T) {
 		return err == nil && len(pod.Spec.InitContainers) == 1, err
 	})
 
+	// A backup that does not exist, and one whose topology is not in the bucket.
+	e.datacenter("no-backup", "test-cluster", 3, &v1alpha1.RestoreSpec{BackupName: "nope"})
+	e.waitRestore("no-backup", "BackupNotFound", func(st *v1alpha1.RestoreStatus) bool {
+		c := ready(st)
+		return c != nil && c.Reason == restore.ReasonBackupNotFound && strings.Contains(c.Message, "backup nope does not exist")
+	})
+	e.backupObject("backup-elsewhere", location, "never-taken", "test-cluster", "dc1", v1alpha1.BackupCompleted)
+	e.datacenter("unreadable", "test-cluster", 3, &v1alpha1.RestoreSpec{BackupName: "backup-elsewhere"})
+	e.waitRestore("unreadable", "BackupUnreadable", func(st *v1alpha1.RestoreStatus) bool {
+		c := ready(st)
+		return c != nil && c.Reason == restore.ReasonBackupUnreadable && strings.Contains(c.Message, "no topology of cluster test-cluster for snapshot never-taken")
+	})
+
 	small := e.datacenter("small", "test-cluster", 2, &v1alpha1.RestoreSpec{BackupName: "backup-running"})
 	e.waitRestore("small", "TooFewNodes", func(st *v1alpha1.RestoreStatus) bool {
 		c := ready(st)
