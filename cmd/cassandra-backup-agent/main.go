@@ -153,7 +153,22 @@ func (c *common) agent(node cassandra.Node) (*agent.Agent, error) {
 	return a, nil
 }
 
+// The agent reads the credentials Secret at every storage call (rotation), so client-go's
+// default limit of 5 requests/s made a backup of a few dozen files take half a minute.
+const (
+	kubeQPS   = 100
+	kubeBurst = 200
+)
+
 func (c *common) restConfig() (*rest.Config, error) {
+	cfg, err := c.baseRestConfig()
+	if cfg != nil {
+		cfg.QPS, cfg.Burst = kubeQPS, kubeBurst
+	}
+	return cfg, err
+}
+
+func (c *common) baseRestConfig() (*rest.Config, error) {
 	if c.kubeconfig != "" {
 		cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
 		if err != nil {
