@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -272,12 +271,16 @@ func TestRestoreEndToEnd(t *testing.T) {
 		return p.Backup == "backup-2" && p.SnapshotTag == "snap-2" && e.getDC(cdc).Status.Restore.BackupName == "backup-2", nil
 	})
 
-	// spec.restore removed: no plan, no status, new pods are created unchanged.
+	// spec.restore removed: no status, new pods are created unchanged, and the restored
+	// pods' token configuration still resolves (a restarted Cassandra container starts).
 	e.patchDC(cdc, `{"spec":{"restore":null}}`)
-	e.poll("the plan to go", func() (bool, error) {
-		_, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(e.ctx, restore.PlanName(cdc), metav1.GetOptions{})
-		return apierrors.IsNotFound(err) && e.getDC(cdc).Status.Restore == nil, err
+	e.poll("status.restore to go", func() (bool, error) {
+		return e.getDC(cdc).Status.Restore == nil, nil
 	})
+	cass, _ := podrunner.Container(pods[0], "cassandra")
+	if vars, _, err := runner.ResolveEnv(e.ctx, pods[0], cass); err != nil || !strings.HasPrefix(vars["JVM_EXTRA_OPTS"], "-Dcassandra.initial_token=") {
+		t.Errorf("restored pod's environment after spec.restore was removed: %q, %v", vars["JVM_EXTRA_OPTS"], err)
+	}
 	dc = e.getDC(cdc)
 	e.poll("a pod created without restore", func() (bool, error) {
 		pod, err := e.createPod(fmt.Sprintf("cassandra-%s-rack1-9", cdc), dc)

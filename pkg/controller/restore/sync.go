@@ -58,7 +58,8 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 	dc := ev.Object
 	logger := klog.FromContext(ctx)
 	if dc.Spec.Restore == nil {
-		return reconciler.Result{}, c.unplan(ctx, dc)
+		c.unplan(dc)
+		return reconciler.Result{}, nil
 	}
 	r := dc.Spec.Restore
 	st := status(dc)
@@ -184,27 +185,22 @@ func labelKey(cm *corev1.ConfigMap) string {
 	return ""
 }
 
-// unplan removes the plan, so new pods are admitted unchanged, and the restore status.
-func (c *Controller) unplan(ctx context.Context, dc *v1alpha1.CassandraDataCenter) error {
-	name := PlanName(dc.Name)
-	err := c.kube.CoreV1().ConfigMaps(dc.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete restore plan %s: %w", name, err)
-	}
+// unplan ends the restore: without spec.restore the webhook injects nothing into new pods.
+// The plan ConfigMap stays (it goes with the datacenter, or is rewritten by the next
+// restore): the pods restored from it take their token configuration from it at every
+// container start, and would not start if it were gone.
+func (c *Controller) unplan(dc *v1alpha1.CassandraDataCenter) {
 	if dc.Status.Restore != nil {
-		c.event(dc, corev1.EventTypeNormal, "RestoreRemoved", "spec.restore was removed: the restore plan is deleted and new pods are created without a restore")
+		c.event(dc, corev1.EventTypeNormal, "RestoreRemoved", fmt.Sprintf("spec.restore was removed: new pods are created without a restore; the plan %s stays for the restored pods' token configuration", PlanName(dc.Name)))
 	}
 	dc.Status.Restore = nil
-	return nil
 }
 
 // progress follows the pods' restores; while some are not done it looks again soon.
 func (c *Controller) progress(ctx context.Context, ev *dcEvent) (reconciler.Result, error) {
 	dc := ev.Object
 	if dc.Spec.Restore == nil {
-		if dc.Status.Restore != nil {
-			return reconciler.Result{}, c.unplan(ctx, dc)
-		}
+		c.unplan(dc)
 		return reconciler.Result{}, nil
 	}
 	cm, err := c.configMaps.ConfigMaps(dc.Namespace).Get(PlanName(dc.Name))
