@@ -1,0 +1,486 @@
+// Package guide runs the user guide's backup and restore on local parts: the operator's
+// controllers and webhook in-process against a real kube-apiserver, fake Cassandra nodes
+// with the real agent binary as their sidecars, and the pod runner playing the kubelet
+// for restored pods. The e2e test and the demo program both use it; nothing here needs a
+// testing.T.
+package guide
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	kubescheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
+	ownscheme "github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned/scheme"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+)
+
+// AgentImage is the image the webhook names in injected init containers; the pod runner
+// maps its command to the locally built agent.
+const AgentImage = "ghcr.io/cassbackup/cassandra-backup-agent:dev"
+
+// Env is one namespace of one Kubernetes cluster (control plane) where the operator's
+// controllers and webhook run.
+type Env struct {
+	// Config reaches the cluster's API server.
+	Config *rest.Config
+	// Kubeconfig is a kubeconfig file for the same cluster (agents read Secrets with it).
+	Kubeconfig string
+	// Namespace is where everything lives.
+	Namespace string
+	// Storage carries endpoint overrides (Azure, GCS) for the operator and agents.
+	Storage storage.Config
+	// AgentBinary is the built cassandra-backup-agent.
+	AgentBinary string
+	// Dir holds the nodes' data directories and agent logs.
+	Dir string
+
+	// Kube and Client are clients of the cluster.
+	Kube   kubernetes.Interface
+	Client versioned.Interface
+}
+
+// NewEnv fills the clients of an Env.
+func NewEnv(cfg *rest.Config, kubeconfig, namespace, agentBinary, dir string, st storage.Config) *Env {
+	return &Env{Config: cfg, Kubeconfig: kubeconfig, Namespace: namespace, Storage: st, AgentBinary: agentBinary, Dir: dir,
+		Kube: kubernetes.NewForConfigOrDie(cfg), Client: versioned.NewForConfigOrDie(cfg)}
+}
+
+// AgentArgs are the agent's endpoint flags for the Env's storage configuration.
+func (e *Env) AgentArgs() []string {
+	var args []string
+	if e.Storage.AzureEndpoint != "" {
+		args = append(args, "--azure-endpoint="+e.Storage.AzureEndpoint)
+	}
+	if e.Storage.GCSEndpoint != "" {
+		args = append(args, "--gcs-endpoint="+e.Storage.GCSEndpoint)
+	}
+	return args
+}
+
+// Poll calls cond every interval until it returns true, the deadline passes or ctx ends;
+// the error then says what was awaited and cond's last error.
+func Poll(ctx context.Context, what string, timeout time.Duration, cond func() (bool, error)) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 150*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		ok, err := cond()
+		last = err
+		return ok, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for %s: %w (last: %v)", what, err, last)
+	}
+	return nil
+}
+
+// Operator is the operator's controllers and webhook running in-process.
+type Operator struct {
+	stop func()
+	// WebhookConfiguration is the name of the MutatingWebhookConfiguration it serves.
+	WebhookConfiguration string
+}
+
+// Stop stops the controllers and webhook, and removes the webhook configuration.
+func (o *Operator) Stop() { o.stop() }
+
+// StartOperator runs the backup and restore controllers and the webhook over the Env's
+// namespace; the API server calls the webhook (manifests/webhook, pointed at a loopback
+// URL and limited to the namespace) when pods are created. It returns once the API
+// server calls the webhook.
+func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	set := informers.New(e.Kube, e.Client, informers.Config{Namespaces: []string{e.Namespace}})
+	scheme := runtime.NewScheme()
+	_ = kubescheme.AddToScheme(scheme)
+	_ = ownscheme.AddToScheme(scheme)
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: e.Kube.CoreV1().Events("")})
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Component})
+
+	fail := func(err error) (*Operator, error) {
+		cancel()
+		broadcaster.Shutdown()
+		return nil, err
+	}
+	bc, err := backup.NewWithOptions(backup.Options{Kube: e.Kube, Client: e.Client, Informer: set.CassandraBackups(),
+		Backups: set.CassandraBackupLister(), Pods: set.PodLister(), Recorder: recorder,
+		Config: backup.Config{Storage: e.Storage, PollInterval: 300 * time.Millisecond, ImportInterval: 2 * time.Second, MaxSecretBackoff: 2 * time.Second}})
+	if err != nil {
+		return fail(err)
+	}
+	deps := operator.Deps{KubeClient: e.Kube, Client: e.Client, Informers: set, Recorder: recorder}
+	rc, err := restore.NewWithOptions(deps, restore.Options{Storage: e.Storage, Recheck: time.Second, ActivePoll: 300 * time.Millisecond, IdlePoll: 2 * time.Second})
+	if err != nil {
+		return fail(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	hook := "cassandra-backup-" + e.Namespace
+	cfg, err := WebhookConfiguration(hook, "https://"+ln.Addr().String()+webhook.DefaultPath, e.Namespace)
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	if _, err := e.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, cfg, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		ln.Close()
+		return fail(err)
+	}
+	certs := &webhook.Certificates{Client: e.Kube, Namespace: e.Namespace, SecretName: "cassandra-backup-operator-webhook-cert",
+		ServiceName: "cassandra-backup-operator", IPs: []net.IP{net.ParseIP("127.0.0.1")}, WebhookConfiguration: hook}
+	if err := certs.Ensure(ctx); err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	server := &webhook.Server{Certificates: certs,
+		Lookup: &webhook.CacheLookup{Datacenters: set.CassandraDataCenterLister(), ConfigMaps: set.ConfigMapLister()},
+		Config: webhook.Config{AgentImage: AgentImage, ExtraArgs: e.AgentArgs()},
+		Ready:  set.Synced}
+
+	set.Start(ctx)
+	if !set.WaitForCacheSync(ctx) {
+		ln.Close()
+		return fail(errors.New("informer caches did not sync"))
+	}
+	errs := make(chan error, 3)
+	go func() { errs <- server.Serve(ctx, ln) }()
+	go func() { errs <- bc.Run(ctx, 4) }()
+	go func() { errs <- rc.Run(ctx, 2) }()
+	o := &Operator{WebhookConfiguration: hook}
+	o.stop = func() {
+		cancel()
+		for range 3 {
+			<-errs
+		}
+		set.Shutdown()
+		broadcaster.Shutdown()
+		e.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), hook, metav1.DeleteOptions{})
+	}
+	if err := e.waitWebhook(ctx); err != nil {
+		o.stop()
+		return nil, err
+	}
+	return o, nil
+}
+
+// waitWebhook polls until the API server calls the webhook: a pod of a datacenter that
+// restores a backup with no plan is denied. The probe datacenter is deleted afterwards.
+func (e *Env) waitWebhook(ctx context.Context) error {
+	dcs := e.Client.CassandraoperatorV1alpha1().CassandraDataCenters(e.Namespace)
+	one := int32(1)
+	probe := &v1alpha1.CassandraDataCenter{ObjectMeta: metav1.ObjectMeta{Name: "webhook-probe"},
+		Spec: v1alpha1.CassandraDataCenterSpec{Cluster: "webhook-probe", Datacenter: "webhook-probe", Nodes: &one,
+			Restore: &v1alpha1.RestoreSpec{BackupName: "webhook-probe"}}}
+	if _, err := dcs.Create(ctx, probe, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	defer dcs.Delete(context.WithoutCancel(ctx), probe.Name, metav1.DeleteOptions{})
+	i := 0
+	return Poll(ctx, "the API server to call the webhook", 90*time.Second, func() (bool, error) {
+		i++
+		pod := RestoredPod(fmt.Sprintf("webhook-probe-%d", i), probe)
+		_, err := e.Kube.CoreV1().Pods(e.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		if err == nil {
+			e.Kube.CoreV1().Pods(e.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
+			return false, errors.New("pod admitted: webhook not called yet")
+		}
+		return strings.Contains(err.Error(), "restore plan is not ready"), err
+	})
+}
+
+// WebhookConfiguration reads manifests/webhook and points it at url, for namespace ns only.
+func WebhookConfiguration(name, url, ns string) (*admissionregistrationv1.MutatingWebhookConfiguration, error) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(root, "manifests", "webhook", "mutatingwebhookconfiguration.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var cfg admissionregistrationv1.MutatingWebhookConfiguration
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return nil, fmt.Errorf("manifests/webhook: %w", err)
+	}
+	if len(cfg.Webhooks) != 1 {
+		return nil, fmt.Errorf("manifests/webhook has %d webhooks, want 1", len(cfg.Webhooks))
+	}
+	cfg.Name = name
+	w := &cfg.Webhooks[0]
+	w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
+	w.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{ns}},
+	}}
+	return &cfg, nil
+}
+
+// Node is a fake Cassandra node with the real agent binary as its sidecar, and its Pod
+// registered in the API server as running.
+type Node struct {
+	// Name is the pod's name, the node's host name.
+	Name string
+	// Rack is the node's rack.
+	Rack string
+	// Fake is the fake Cassandra node.
+	Fake *fakecassandra.Node
+	// AgentURL is the agent's operations API.
+	AgentURL string
+
+	agent *exec.Cmd
+	done  chan struct{}
+}
+
+// Stop stops the agent and the node.
+func (n *Node) Stop() {
+	if n.agent != nil && n.agent.Process != nil {
+		n.agent.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.done:
+		case <-time.After(20 * time.Second):
+			n.agent.Process.Kill()
+			<-n.done
+		}
+	}
+	n.Fake.Close()
+}
+
+// Table is user data written to a node as one SSTable.
+type Table struct {
+	Keyspace, Name string
+	Size           int
+}
+
+// StartNode starts a fake node of cluster/dc in rack with the tables written, its agent
+// (`cassandra-backup-agent serve` on a loopback port, reading Secrets with the Env's
+// kubeconfig) and creates its running Pod with the Instaclustr labels and named ports.
+func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, seed uint64, tables []Table) (*Node, error) {
+	dataDir := filepath.Join(e.Dir, name, "data")
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	fake, err := fakecassandra.Start(fakecassandra.Config{DataDirs: []string{dataDir}, ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 8})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Name: name, Rack: rack, Fake: fake}
+	for _, t := range tables {
+		if err := fake.WriteSSTable(t.Keyspace, t.Name, t.Size); err != nil {
+			fake.Close()
+			return nil, err
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		fake.Close()
+		return nil, err
+	}
+	n.AgentURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	logf, err := os.Create(filepath.Join(e.Dir, name, "agent.log"))
+	if err != nil {
+		fake.Close()
+		return nil, err
+	}
+	args := append([]string{"serve", "--listen=127.0.0.1:" + strconv.Itoa(port), "--jolokia-url=" + fake.URL(),
+		"--kubeconfig=" + e.Kubeconfig, "--hostname=" + name}, e.AgentArgs()...)
+	cmd := exec.Command(e.AgentBinary, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		fake.Close()
+		return nil, fmt.Errorf("start agent of %s: %w", name, err)
+	}
+	n.agent, n.done = cmd, make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(n.done) }()
+	err = Poll(ctx, "the agent of "+name, 60*time.Second, func() (bool, error) {
+		select {
+		case <-n.done:
+			return false, fmt.Errorf("agent exited: %s", tail(filepath.Join(e.Dir, name, "agent.log")))
+		default:
+		}
+		resp, err := http.Get(n.AgentURL + "/status")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("status %d", resp.StatusCode)
+	})
+	if err != nil {
+		n.Stop()
+		return nil, err
+	}
+	jport := urlPort(fake.URL())
+	if err := e.createRunningPod(ctx, name, cluster, dc, rack, port, jport); err != nil {
+		n.Stop()
+		return nil, err
+	}
+	return n, nil
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func urlPort(u string) int {
+	host := strings.SplitN(strings.TrimPrefix(u, "http://"), "/", 2)[0]
+	_, p, _ := net.SplitHostPort(host)
+	port, _ := strconv.Atoi(p)
+	return port
+}
+
+// createRunningPod creates a source node's Pod and marks it running at 127.0.0.1.
+func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack string, agentPort, jolokiaPort int) error {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			backup.LabelCluster: cluster, backup.LabelDatacenter: dc, backup.LabelRack: rack}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "cassandra", Image: "cassandra:4.1",
+				Ports: []corev1.ContainerPort{{Name: backup.DefaultJolokiaPortName, ContainerPort: int32(jolokiaPort)}}},
+			{Name: "agent", Image: AgentImage, Args: []string{"serve"},
+				Ports: []corev1.ContainerPort{{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)}}},
+		}},
+	}
+	created, err := e.Kube.CoreV1().Pods(e.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("create pod %s: %w", name, err)
+	}
+	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1", PodIPs: []corev1.PodIP{{IP: "127.0.0.1"}}}
+	if _, err := e.Kube.CoreV1().Pods(e.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("set status of pod %s: %w", name, err)
+	}
+	return nil
+}
+
+// RestoredPod is a pod of dc as its StatefulSet would create it: labelled for the
+// datacenter, a Cassandra container with the data volume at /var/lib/cassandra and the
+// agent sidecar. The webhook adds the restore.
+func RestoredPod(name string, dc *v1alpha1.CassandraDataCenter) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			webhook.DefaultDatacenterLabel: dc.Spec.Datacenter, webhook.DefaultClusterLabel: dc.Spec.Cluster}},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{
+				{Name: "cassandra", Image: "cassandra:4.1",
+					VolumeMounts: []corev1.VolumeMount{{Name: "data-volume", MountPath: "/var/lib/cassandra"}}},
+				{Name: "agent", Image: AgentImage, Args: []string{"serve"},
+					Ports: []corev1.ContainerPort{{Name: backup.DefaultAgentPortName, ContainerPort: backup.DefaultAgentPort}}},
+			},
+			Volumes: []corev1.Volume{{Name: "data-volume", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		},
+	}
+}
+
+// Files returns the SSTable files of the data directory's tables whose keyspace keep
+// selects, by path relative to the data directory.
+func Files(dataDir string, keep func(ks string) bool) (map[string][]byte, error) {
+	tables, err := cassandra.Tables([]string{dataDir})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, tb := range tables {
+		if !keep(tb.Keyspace) {
+			continue
+		}
+		for _, d := range tb.Dirs {
+			ss, err := cassandra.ReadSSTables(d)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range ss {
+				for _, f := range s.Files {
+					b, err := os.ReadFile(f.Path)
+					if err != nil {
+						return nil, err
+					}
+					out[filepath.Join(tb.Keyspace, tb.DirName(), s.Index, f.Name)] = b
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Restored selects what a restore into a new cluster brings back: user keyspaces and
+// system_schema.
+func Restored(ks string) bool { return ks == "system_schema" || !cassandra.IsSystemKeyspace(ks) }
+
+// All selects every keyspace.
+func All(string) bool { return true }
+
+// CompareFiles returns an error naming the first difference between want and got, and
+// the number of bytes compared.
+func CompareFiles(want, got map[string][]byte) (int64, error) {
+	if len(want) == 0 {
+		return 0, errors.New("the source has no files")
+	}
+	var n int64
+	for p, b := range want {
+		g, ok := got[p]
+		if !ok {
+			return n, fmt.Errorf("%s is missing", p)
+		}
+		if !bytes.Equal(g, b) {
+			return n, fmt.Errorf("%s differs from the source (%d vs %d bytes)", p, len(g), len(b))
+		}
+		n += int64(len(b))
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			return n, fmt.Errorf("%s is restored but not in the source", p)
+		}
+	}
+	return n, nil
+}
+
+// TokensJVMOptions are the JVM options a restored node must start with.
+func TokensJVMOptions(tokens []string) string {
+	return "-Dcassandra.initial_token=" + strings.Join(tokens, ",") + " -Dcassandra.auto_bootstrap=false"
+}
