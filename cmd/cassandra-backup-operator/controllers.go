@@ -4,11 +4,14 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
 
-// controllers are the controllers the operator runs while it leads. Add one with one
-// line, as in `backup.New,` for a func New(operator.Deps) (operator.Controller, error).
+// controllers are the components the operator runs: controllers while it leads, and the
+// webhook (an operator.Replicated) on every replica. Add one with one line, as in
+// `backup.New,` for a func New(operator.Deps) (operator.Controller, error).
 var controllers = []operator.NewFunc{
 	backup.New,
 	restore.New,
+	webhook.New,
 }

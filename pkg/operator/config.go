@@ -45,10 +45,31 @@ type Config struct {
 	// HealthAddr serves /healthz and /readyz; "0" disables.
 	HealthAddr string
 
-	// WebhookPort is the port of the admission webhook server.
+	// WebhookPort is the port of the admission webhook server; 0 disables the webhook.
 	WebhookPort int
-	// WebhookCertDir holds tls.crt and tls.key for the webhook server.
+	// WebhookBindAddress is the address the webhook listens on; all addresses when empty.
+	WebhookBindAddress string
+	// WebhookCertDir holds tls.crt and tls.key for the webhook server when
+	// WebhookMountedCerts is set (cert-manager, for example).
 	WebhookCertDir string
+	// WebhookMountedCerts serves the certificate in WebhookCertDir instead of the one
+	// the operator creates and rotates itself.
+	WebhookMountedCerts bool
+	// WebhookCertSecret is the Secret, in the operator's namespace, where the replicas
+	// share the CA and serving certificate the operator creates.
+	WebhookCertSecret string
+	// WebhookService is the webhook's Service; the certificate names it.
+	WebhookService string
+	// WebhookConfiguration is the MutatingWebhookConfiguration whose caBundle the
+	// operator keeps; none when empty.
+	WebhookConfiguration string
+	// WebhookCertIPs are IP addresses the created certificate is valid for (a webhook
+	// called by url, as in the local demo).
+	WebhookCertIPs []string
+	// AgentImage is the image of the restore init container.
+	AgentImage string
+	// AgentRestoreArgs are appended to the restore init container's arguments.
+	AgentRestoreArgs []string
 
 	// QPS and Burst limit the API client; 50 and 100 when zero.
 	QPS   float32
@@ -73,8 +94,16 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables.")
 	fs.Var((*float32Value)(&c.QPS), "kube-api-qps", "Queries per second to the API server.")
 	fs.IntVar(&c.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
-	fs.IntVar(&c.WebhookPort, "webhook-port", 9443, "Port of the admission webhook server.")
-	fs.StringVar(&c.WebhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook server's tls.crt and tls.key.")
+	fs.IntVar(&c.WebhookPort, "webhook-port", 9443, "Port of the admission webhook server; 0 disables the webhook.")
+	fs.StringVar(&c.WebhookBindAddress, "webhook-bind-address", "", "Address the webhook listens on; all addresses when empty.")
+	fs.StringVar(&c.WebhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding tls.crt and tls.key, with --webhook-mounted-certs.")
+	fs.BoolVar(&c.WebhookMountedCerts, "webhook-mounted-certs", false, "Serve the certificate mounted in --webhook-cert-dir (cert-manager) instead of creating and rotating one.")
+	fs.StringVar(&c.WebhookCertSecret, "webhook-cert-secret", "cassandra-backup-operator-webhook-cert", "Secret in the operator's namespace holding the CA and serving certificate the replicas share.")
+	fs.StringVar(&c.WebhookService, "webhook-service", "cassandra-backup-operator", "The webhook's Service, named in the certificate.")
+	fs.StringVar(&c.WebhookConfiguration, "webhook-configuration", "cassandra-backup-operator", "MutatingWebhookConfiguration whose caBundle the operator keeps; empty for none.")
+	fs.Var((*stringList)(&c.WebhookCertIPs), "webhook-cert-ip", "IP address the created certificate is valid for (repeatable), for a webhook called by url.")
+	fs.StringVar(&c.AgentImage, "agent-image", "ghcr.io/cassbackup/cassandra-backup-agent:v0.1.0", "Image of the restore init container.")
+	fs.Var((*stringList)(&c.AgentRestoreArgs), "agent-restore-arg", "Argument appended to the restore init container's command (repeatable), e.g. --gcs-endpoint=….")
 }
 
 // Defaults fills the fields left zero.
@@ -111,7 +140,7 @@ func (s *stringList) Set(v string) error {
 	for _, part := range strings.Split(v, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
-			return fmt.Errorf("empty namespace in %q", v)
+			return fmt.Errorf("empty value in %q", v)
 		}
 		*s = append(*s, part)
 	}

@@ -62,12 +62,21 @@ type Controller interface {
 	Run(ctx context.Context, workers int) error
 }
 
-// NewFunc builds a controller from the process's dependencies.
+// Replicated is a component that runs on every replica, leader or not, from the start:
+// the admission webhook must answer wherever its Service sends a request.
+type Replicated interface {
+	Controller
+	// Replicated marks the component; it has no behaviour.
+	Replicated()
+}
+
+// NewFunc builds a controller from the process's dependencies; a nil Controller (with
+// a nil error) means the component is switched off by configuration.
 type NewFunc func(Deps) (Controller, error)
 
 // Run runs the operator until ctx ends (then drains in-flight work and returns nil) or
 // until it loses the leader Lease (then returns an error after draining).
-func Run(ctx context.Context, cfg Config, controllers ...NewFunc) error {
+func Run(ctx context.Context, cfg Config, controllers ...NewFunc) (err error) {
 	cfg.Defaults()
 	logger := klog.FromContext(ctx)
 	restCfg, err := restConfig(cfg)
@@ -115,13 +124,19 @@ func Run(ctx context.Context, cfg Config, controllers ...NewFunc) error {
 		KubeClient: kubeClient, Client: client, Informers: set, Recorder: recorder,
 		Metrics: metrics, QueueMetrics: queueMetrics, Registry: reg, Config: cfg,
 	}
-	var ctrls []Controller
+	var ctrls, everywhere []Controller
 	for _, newController := range controllers {
 		c, err := newController(deps)
 		if err != nil {
 			return fmt.Errorf("build controller: %w", err)
 		}
-		ctrls = append(ctrls, c)
+		switch c.(type) {
+		case nil:
+		case Replicated:
+			everywhere = append(everywhere, c)
+		default:
+			ctrls = append(ctrls, c)
+		}
 	}
 
 	var watchdog *leaderelection.HealthzAdaptor
@@ -141,6 +156,25 @@ func Run(ctx context.Context, cfg Config, controllers ...NewFunc) error {
 		stopInformers()
 		set.Shutdown()
 	}()
+	// Replicated components run beside the election; a failure of one stops the process.
+	ctx, stopAll := context.WithCancelCause(ctx)
+	var replicated sync.WaitGroup
+	defer replicated.Wait()
+	defer stopAll(nil)
+	for _, c := range everywhere {
+		replicated.Go(func() {
+			if err := c.Run(ctx, cfg.Workers); err != nil {
+				logger.Error(err, "A replicated component failed; stopping")
+				stopAll(err)
+			}
+		})
+	}
+	defer func() {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && err == nil {
+			err = cause
+		}
+	}()
+
 	go func() {
 		if set.WaitForCacheSync(ctx) {
 			synced.Store(true)
