@@ -3,11 +3,16 @@
 package manifests_test
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
@@ -30,6 +35,7 @@ func TestKustomizationApplies(t *testing.T) {
 		"clusterrole.rbac.authorization.k8s.io/cassandra-backup-agent",
 		"deployment.apps/cassandra-backup-operator",
 		"service/cassandra-backup-operator",
+		"mutatingwebhookconfiguration.admissionregistration.k8s.io/cassandra-backup-operator",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kubectl apply -k did not apply %s:\n%s", want, out)
@@ -70,5 +76,30 @@ func TestKustomizationApplies(t *testing.T) {
 		if got := strings.TrimSpace(out); got != tc.want {
 			t.Errorf("operator can-i %s = %q, want %q", strings.Join(tc.args, " "), got, tc.want)
 		}
+	}
+}
+
+// The Deployment's arguments are flags the operator knows.
+func TestDeploymentArgsAreOperatorFlags(t *testing.T) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "manifests", "operator", "deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep appsv1.Deployment
+	if err := yaml.Unmarshal([]byte(strings.Split(string(data), "\n---\n")[0]), &dep); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
+	var cfg operator.Config
+	cfg.BindFlags(fs)
+	if err := fs.Parse(dep.Spec.Template.Spec.Containers[0].Args); err != nil {
+		t.Fatalf("deployment args %v: %v", dep.Spec.Template.Spec.Containers[0].Args, err)
+	}
+	if !cfg.LeaderElect || cfg.WebhookPort != 9443 || cfg.LeaderElectionNamespace != "cassandra-backup-system" {
+		t.Errorf("parsed config = %+v", cfg)
 	}
 }
