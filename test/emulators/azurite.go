@@ -28,7 +28,7 @@ type AzureServer struct {
 // Azurite starts Azurite's blob service in memory on a free loopback port.
 func Azurite(t testing.TB) *AzureServer {
 	t.Helper()
-	bin := binary(t, "azurite", "AZURITE_BIN")
+	bin := binary(t, "azurite")
 	port := freePort(t)
 	a := &AzureServer{Endpoint: fmt.Sprintf("http://%s/{account}", hostPort(port)), Account: azuriteAccount, Key: azuriteKey}
 	// Any HTTP answer means it listens. Telemetry is off: no traffic leaves the machine.

@@ -8,20 +8,18 @@
 package emulators
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
 // startTimeout bounds how long a server may take to answer its first request.
@@ -32,59 +30,21 @@ var (
 	tools   = map[string]string{}
 )
 
-// binary returns the path of tool (versitygw, azurite, fake-gcs-server) from env, or by
-// running hack/tools.sh once per process.
-func binary(t testing.TB, tool, env string) string {
+// binary returns the path of tool (versitygw, azurite, fake-gcs-server): $TOOL_BIN when
+// set, otherwise the cached build from hack/tools.sh, looked up once per process.
+func binary(t testing.TB, tool string) string {
 	t.Helper()
-	if p := os.Getenv(env); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("emulators: %s=%s: %v", env, p, err)
-		}
-		return p
-	}
 	toolsMu.Lock()
 	defer toolsMu.Unlock()
 	if p, ok := tools[tool]; ok {
 		return p
 	}
-	root, err := repoRoot()
+	p, err := controlplane.ToolPath(tool)
 	if err != nil {
-		t.Fatalf("emulators: cannot find %s: set %s or run the tests inside the repository: %v", tool, env, err)
+		t.Fatalf("emulators: %v", err)
 	}
-	cmd := exec.Command(filepath.Join(root, "hack", "tools.sh"), tool)
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("emulators: hack/tools.sh %s failed (set %s to use a prebuilt binary): %v\n%s", tool, env, err, stderr.String())
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if name, path, ok := strings.Cut(line, "="); ok && name == tool {
-			tools[tool] = path
-			return path
-		}
-	}
-	t.Fatalf("emulators: hack/tools.sh %s printed no %s= line: %q", tool, tool, out)
-	return ""
-}
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	tools[tool] = p
+	return p
 }
 
 // freePort returns a port on 127.0.0.1 that was free a moment ago.

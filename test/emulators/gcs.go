@@ -20,7 +20,7 @@ type GCSServer struct {
 // GCS starts fake-gcs-server over HTTP on a free loopback port.
 func GCS(t testing.TB) *GCSServer {
 	t.Helper()
-	bin := binary(t, "fake-gcs-server", "FAKE_GCS_SERVER_BIN")
+	bin := binary(t, "fake-gcs-server")
 	port := freePort(t)
 	g := &GCSServer{URL: "http://" + hostPort(port)}
 	g.Endpoint = g.URL + "/storage/v1/"

@@ -26,7 +26,7 @@ type S3Server struct {
 // S3 starts versitygw on a free loopback port with fresh root credentials.
 func S3(t testing.TB) *S3Server {
 	t.Helper()
-	bin := binary(t, "versitygw", "VERSITYGW_BIN")
+	bin := binary(t, "versitygw")
 	port := freePort(t)
 	s := &S3Server{
 		Endpoint:  "http://" + hostPort(port),
