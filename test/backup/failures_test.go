@@ -2,6 +2,7 @@ package backup_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
@@ -148,5 +151,39 @@ func TestTimeoutUnreachableAgent(t *testing.T) {
 	b := e.waitFor("timeout", "FAILED", func(b *v1alpha1.CassandraBackup) bool { return b.Status.State == v1alpha1.BackupFailed })
 	if m := b.Status.Nodes[0].Message; !strings.Contains(m, "agent unreachable") || !strings.Contains(m, "timeout") {
 		t.Errorf("node message: %q", m)
+	}
+}
+
+// TestAdoptsOperationOfCrashedOperator stands for an operator killed between its POST and
+// its status write: the operation already runs on the agent when the (new) operator
+// reaches the node, and it is adopted instead of submitted again.
+func TestAdoptsOperationOfCrashedOperator(t *testing.T) {
+	e := newEnv(t, s3Server(t))
+	e.secret(secretName, nil)
+	n := e.startNode("dc1-a-0", "dc1", "a", 45, 300_000)
+	s := slowSpec("dc1", "adopt-1")
+	req := agent.Request{Type: agent.TypeBackup, StorageLocation: s.StorageLocation, SnapshotTag: s.SnapshotTag,
+		Insecure: true, CreateMissingBucket: true, K8sNamespace: e.ns, K8sSecretName: secretName, DC: "dc1",
+		Bandwidth: &agent.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}}
+	orphan, err := (&client.Client{}).Submit(e.ctx(), fmt.Sprintf("http://127.0.0.1:%d", n.port), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The status a killed operator left: snapshot and nodes recorded, no operation id.
+	e.create("adopt", s)
+	left := e.get("adopt")
+	now := metav1.Now()
+	left.Status = v1alpha1.CassandraBackupStatus{State: v1alpha1.BackupPending, Progress: "0%", Snapshot: s.SnapshotTag, StartTime: &now,
+		Nodes: []v1alpha1.NodeBackupStatus{{Node: n.name, Rack: "a", HostID: n.fake.HostID(), State: v1alpha1.BackupPending, Progress: "0%"}}}
+	if _, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).UpdateStatus(e.ctx(), left, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.startOperator(backup.Config{})
+	b := e.waitFor("adopt", "COMPLETED", completed)
+	if got := n.posts.Load(); got != 1 {
+		t.Errorf("the agent got %d operations, want 1 (the orphan, adopted)", got)
+	}
+	if id := b.Status.Nodes[0].OperationID; id != orphan.ID {
+		t.Errorf("operation %s in status, want the orphan %s", id, orphan.ID)
 	}
 }
