@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -174,7 +173,7 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 	}
 	n := layout.Node{Cluster: spec.Cluster, Datacenter: spec.Datacenter, HostID: spec.HostID}
 	if n.HostID == "" && spec.Hostname != "" {
-		keys, err := listKeys(ctx, p, layout.TopologyDir+"/")
+		keys, err := storage.Keys(ctx, p, layout.TopologyDir+"/")
 		if err != nil {
 			return n, err
 		}
@@ -183,7 +182,7 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 			return n, fmt.Errorf("no topology of cluster %s for snapshot %s in bucket %s", spec.Cluster, spec.SnapshotTag, p.Bucket())
 		}
 		var top layout.Topology
-		if err := getJSON(ctx, p, ref.Key, &top); err != nil {
+		if err := storage.ReadJSON(ctx, p, ref.Key, &top); err != nil {
 			return n, err
 		}
 		h, ok := top.HostByHostname(spec.Hostname)
@@ -201,36 +200,9 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 	return n, nil
 }
 
-func listKeys(ctx context.Context, p storage.Provider, prefix string) ([]string, error) {
-	var keys []string
-	for info, err := range p.List(ctx, prefix) {
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		keys = append(keys, info.Key)
-	}
-	return keys, nil
-}
-
-func getJSON(ctx context.Context, p storage.Provider, key string, v any) error {
-	r, err := p.Get(ctx, key, storage.Range{})
-	if err != nil {
-		return fmt.Errorf("download %s: %w", key, err)
-	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, 256<<20))
-	if err != nil {
-		return fmt.Errorf("download %s: %w", key, err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
-	}
-	return nil
-}
-
 // findManifest returns the newest manifest of tag for the node, validated.
 func findManifest(ctx context.Context, p storage.Provider, node layout.Node, tag string) (layout.Ref, *layout.Manifest, error) {
-	keys, err := listKeys(ctx, p, node.ManifestPrefix())
+	keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
 	if err != nil {
 		return layout.Ref{}, nil, err
 	}
@@ -239,7 +211,7 @@ func findManifest(ctx context.Context, p storage.Provider, node layout.Node, tag
 		return ref, nil, fmt.Errorf("no manifest for snapshot %s under %s in bucket %s", tag, node.ManifestPrefix(), p.Bucket())
 	}
 	var m layout.Manifest
-	if err := getJSON(ctx, p, ref.Key, &m); err != nil {
+	if err := storage.ReadJSON(ctx, p, ref.Key, &m); err != nil {
 		return ref, nil, err
 	}
 	if err := m.Validate(); err != nil {

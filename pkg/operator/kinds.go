@@ -2,6 +2,7 @@ package operator
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
@@ -24,7 +25,7 @@ func (d Deps) Backups() reconciler.Options[*v1alpha1.CassandraBackup] {
 		ObservedGeneration: func(b *v1alpha1.CassandraBackup) *int64 { return &b.Status.ObservedGeneration },
 		Recorder:           d.Recorder,
 		Metrics:            d.Metrics,
-		QueueMetrics:       d.QueueMetrics,
+		QueueMetrics:       d.queueMetrics(),
 	}
 }
 
@@ -67,6 +68,15 @@ func (d Deps) DataCenters() reconciler.Options[*v1alpha1.CassandraDataCenter] {
 		Filter:       func(dc *v1alpha1.CassandraDataCenter) bool { return dc.Spec.Restore != nil },
 		Recorder:     d.Recorder,
 		Metrics:      d.Metrics,
-		QueueMetrics: d.QueueMetrics,
+		QueueMetrics: d.queueMetrics(),
 	}
+}
+
+// queueMetrics returns d.QueueMetrics as a provider, and a nil interface (no metrics)
+// when it is nil: a nil pointer in the interface would be called.
+func (d Deps) queueMetrics() workqueue.MetricsProvider {
+	if d.QueueMetrics == nil {
+		return nil
+	}
+	return d.QueueMetrics
 }

@@ -239,7 +239,7 @@ func (c *Controller) checkTagUnused(ctx context.Context, b *v1alpha1.CassandraBa
 	}
 	for _, id := range hostIDs {
 		n := layout.Node{Cluster: b.Spec.Cluster, Datacenter: b.Spec.Datacenter, HostID: id}
-		keys, err := listKeys(ctx, p, n.ManifestPrefix())
+		keys, err := storage.Keys(ctx, p, n.ManifestPrefix())
 		if err != nil {
 			return err
 		}

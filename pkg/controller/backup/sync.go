@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/url"
 	"sort"
@@ -479,7 +478,7 @@ func (c *Controller) commit(ctx context.Context, b *v1alpha1.CassandraBackup) (s
 	topo := layout.Topology{ClusterName: b.Spec.Cluster}
 	for _, n := range b.Status.Nodes {
 		node := layout.Node{Cluster: b.Spec.Cluster, Datacenter: b.Spec.Datacenter, HostID: n.HostID}
-		keys, err := listKeys(ctx, p, node.ManifestPrefix())
+		keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
 		if err != nil {
 			return "", err
 		}
@@ -539,7 +538,7 @@ func (c *Controller) observe(ctx context.Context, ev *reconciler.Event[*v1alpha1
 		return notFound("no topology file of cluster %s and snapshot tag %s at %s", b.Spec.Cluster, b.Spec.SnapshotTag, b.Spec.StorageLocation)
 	}
 	var topo layout.Topology
-	if err := readJSON(ctx, p, key, &topo); err != nil {
+	if err := storage.ReadJSON(ctx, p, key, &topo); err != nil {
 		return reconciler.Result{}, reconciler.Temporary(refuse(ReasonStorageUnavailable, "%v", err), c.secretBackoff(ev.Retry))
 	}
 	var nodes []v1alpha1.NodeBackupStatus
@@ -548,7 +547,7 @@ func (c *Controller) observe(ctx context.Context, ev *reconciler.Event[*v1alpha1
 			continue
 		}
 		node := layout.Node{Cluster: b.Spec.Cluster, Datacenter: b.Spec.Datacenter, HostID: h.NodeID}
-		keys, err := listKeys(ctx, p, node.ManifestPrefix())
+		keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
 		if err != nil {
 			return reconciler.Result{}, reconciler.Temporary(refuse(ReasonStorageUnavailable, "%v", err), c.secretBackoff(ev.Retry))
 		}
@@ -557,7 +556,7 @@ func (c *Controller) observe(ctx context.Context, ev *reconciler.Event[*v1alpha1
 			return notFound("the topology %s lists node %s but its manifest for %s is missing under %s", key, h.Hostname, b.Spec.SnapshotTag, node.ManifestPrefix())
 		}
 		var m layout.Manifest
-		if err := readJSON(ctx, p, ref.Key, &m); err != nil {
+		if err := storage.ReadJSON(ctx, p, ref.Key, &m); err != nil {
 			return reconciler.Result{}, reconciler.Temporary(refuse(ReasonStorageUnavailable, "%v", err), c.secretBackoff(ev.Retry))
 		}
 		files := m.Files()
@@ -607,7 +606,7 @@ func (c *Controller) delete(ctx context.Context, ev *reconciler.Event[*v1alpha1.
 // deletion can be resumed).
 func (c *Controller) removeRemote(ctx context.Context, b *v1alpha1.CassandraBackup, p storage.Provider) error {
 	tag, cluster := b.Status.Snapshot, b.Spec.Cluster
-	keys, err := listKeys(ctx, p, layout.TopologyDir+"/"+cluster+"-"+tag+"-")
+	keys, err := storage.Keys(ctx, p, layout.TopologyDir+"/"+cluster+"-"+tag+"-")
 	if err != nil {
 		return err
 	}
@@ -624,7 +623,7 @@ func (c *Controller) removeRemote(ctx context.Context, b *v1alpha1.CassandraBack
 			continue
 		}
 		node := layout.Node{Cluster: cluster, Datacenter: b.Spec.Datacenter, HostID: n.HostID}
-		keys, err := listKeys(ctx, p, node.ManifestPrefix())
+		keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
 		if err != nil {
 			return err
 		}
@@ -637,7 +636,7 @@ func (c *Controller) removeRemote(ctx context.Context, b *v1alpha1.CassandraBack
 				continue
 			}
 			var m layout.Manifest
-			if err := readJSON(ctx, p, k, &m); err != nil {
+			if err := storage.ReadJSON(ctx, p, k, &m); err != nil {
 				return err
 			}
 			for _, f := range m.Files() {
@@ -670,41 +669,12 @@ func (c *Controller) removeRemote(ctx context.Context, b *v1alpha1.CassandraBack
 	return nil
 }
 
-// listKeys returns the keys under prefix.
-func listKeys(ctx context.Context, p storage.Provider, prefix string) ([]string, error) {
-	var keys []string
-	for info, err := range p.List(ctx, prefix) {
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		keys = append(keys, info.Key)
-	}
-	return keys, nil
-}
-
 // findTopology returns the newest topology file of the cluster and tag.
 func findTopology(ctx context.Context, p storage.Provider, cluster, tag string) (string, bool, error) {
-	keys, err := listKeys(ctx, p, layout.TopologyDir+"/"+cluster+"-"+tag+"-")
+	keys, err := storage.Keys(ctx, p, layout.TopologyDir+"/"+cluster+"-"+tag+"-")
 	if err != nil {
 		return "", false, err
 	}
 	ref, ok := layout.LatestTopology(keys, cluster, tag)
 	return ref.Key, ok, nil
-}
-
-// readJSON reads a small JSON object.
-func readJSON(ctx context.Context, p storage.Provider, key string, out any) error {
-	r, err := p.Get(ctx, key, storage.Range{})
-	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
-	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
-	}
-	return nil
 }

@@ -2,9 +2,7 @@ package restore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -60,7 +58,7 @@ func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, 
 	}
 	defer p.Close()
 	cluster, tag := b.Spec.Cluster, b.Spec.SnapshotTag
-	keys, err := listKeys(ctx, p, layout.TopologyDir+"/")
+	keys, err := storage.Keys(ctx, p, layout.TopologyDir+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +67,7 @@ func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, 
 		return nil, fmt.Errorf("no topology of cluster %s for snapshot %s in %s: the backup is not complete in storage", cluster, tag, b.Spec.StorageLocation)
 	}
 	var top layout.Topology
-	if err := getJSON(ctx, p, ref.Key, &top); err != nil {
+	if err := storage.ReadJSON(ctx, p, ref.Key, &top); err != nil {
 		return nil, err
 	}
 	var out []SourceNode
@@ -84,7 +82,7 @@ func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, 
 		if err := node.Validate(); err != nil {
 			return nil, fmt.Errorf("topology %s, host %s: %w", ref.Key, h.Hostname, err)
 		}
-		mkeys, err := listKeys(ctx, p, node.ManifestPrefix())
+		mkeys, err := storage.Keys(ctx, p, node.ManifestPrefix())
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +91,7 @@ func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, 
 			return nil, fmt.Errorf("no manifest for snapshot %s of host %s under %s", tag, h.Hostname, node.ManifestPrefix())
 		}
 		var m layout.Manifest
-		if err := getJSON(ctx, p, mref.Key, &m); err != nil {
+		if err := storage.ReadJSON(ctx, p, mref.Key, &m); err != nil {
 			return nil, err
 		}
 		if len(m.Tokens) == 0 {
@@ -105,31 +103,4 @@ func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, 
 		return nil, fmt.Errorf("topology %s has no node of datacenter %s", ref.Key, b.Spec.Datacenter)
 	}
 	return out, nil
-}
-
-func listKeys(ctx context.Context, p storage.Provider, prefix string) ([]string, error) {
-	var keys []string
-	for info, err := range p.List(ctx, prefix) {
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		keys = append(keys, info.Key)
-	}
-	return keys, nil
-}
-
-func getJSON(ctx context.Context, p storage.Provider, key string, v any) error {
-	r, err := p.Get(ctx, key, storage.Range{})
-	if err != nil {
-		return fmt.Errorf("download %s: %w", key, err)
-	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, 256<<20))
-	if err != nil {
-		return fmt.Errorf("download %s: %w", key, err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
-	}
-	return nil
 }

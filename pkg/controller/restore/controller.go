@@ -95,10 +95,6 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	}
 	ro := deps.DataCenters()
 	ro.Name = Name
-	if deps.QueueMetrics == nil {
-		// A nil *QueueMetrics in the interface would be called: leave the interface nil.
-		ro.QueueMetrics = nil
-	}
 	// The plan depends on the restore and on the datacenter's shape.
 	ro.Essence = []string{"spec.restore", "spec.nodes", "spec.racks", "spec.cluster", "spec.datacenter"}
 	ro.Handlers = []reconciler.Registration[*v1alpha1.CassandraDataCenter]{
