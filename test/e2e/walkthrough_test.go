@@ -74,7 +74,12 @@ func sample(t *testing.T, name string) []byte {
 var providers = []provider{
 	{"file", func(t *testing.T) (string, []byte, storage.Config) {
 		// The guide's Secret unchanged: a file location reads no key of it.
-		return "file://" + t.TempDir() + "/cassandra-bucket", sample(t, "cloud-backup-secrets.yaml"), storage.Config{}
+		parent, err := guide.FileBucketParent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(parent) })
+		return "file://" + parent + "/cassandra-bucket", sample(t, "cloud-backup-secrets.yaml"), storage.Config{}
 	}},
 	{"s3", func(t *testing.T) (string, []byte, storage.Config) {
 		s := emulators.S3(t)

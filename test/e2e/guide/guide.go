@@ -90,13 +90,26 @@ func (e *Env) AgentArgs() []string {
 	return args
 }
 
-// Poll calls cond every interval until it returns true, the deadline passes or ctx ends;
-// the error then says what was awaited and cond's last error.
+// Final marks an error of a Poll condition as final: polling stops with it at once (a
+// FAILED state will not turn COMPLETED).
+func Final(err error) error { return &finalError{err} }
+
+type finalError struct{ err error }
+
+func (e *finalError) Error() string { return e.err.Error() }
+func (e *finalError) Unwrap() error { return e.err }
+
+// Poll calls cond every interval until it returns true, the deadline passes, ctx ends or
+// cond returns a Final error; the error then says what was awaited and cond's last error.
 func Poll(ctx context.Context, what string, timeout time.Duration, cond func() (bool, error)) error {
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, 150*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		ok, err := cond()
 		last = err
+		var f *finalError
+		if errors.As(err, &f) {
+			return false, err
+		}
 		return ok, nil
 	})
 	if err != nil {
@@ -478,6 +491,14 @@ func CompareFiles(want, got map[string][]byte) (int64, error) {
 		}
 	}
 	return n, nil
+}
+
+// FileBucketParent creates a directory for a file:// bucket directly under /tmp. A
+// file:// location of five or more path segments names a node, not a bucket (Esop's
+// rule), so a bucket under a deep temporary directory would be refused. Remove it when
+// done.
+func FileBucketParent() (string, error) {
+	return os.MkdirTemp("/tmp", "cassandra-backup-")
 }
 
 // TokensJVMOptions are the JVM options a restored node must start with.

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo runs the demo as `make demo` does (smaller data) and checks that it verified
+// every restored pod, printed the kubeconfig and progress tables, and cleaned up.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "demo")
+	var out bytes.Buffer
+	err := Run(ctx, &out, Options{Dir: dir, DataKiB: 256})
+	t.Logf("demo output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("demo failed: %v", err)
+	}
+	text := out.String()
+	for _, want := range []string{
+		"kubeconfig: " + filepath.Join(dir, "controlplane", "kubeconfig"),
+		"test-cassandra-backup                     COMPLETED   100%",
+		"VERIFIED: cluster test-cluster restored into cluster test-cluster-clone",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if n := strings.Count(text, "bytes identical: true"); n != 3 {
+		t.Errorf("%d pods verified, want 3", n)
+	}
+	if strings.Contains(text, "FAILED") {
+		t.Errorf("output reports a failure")
+	}
+}
