@@ -1,0 +1,74 @@
+package e2e_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+)
+
+// TestSamplesStatefulSetAndAgentRBAC applies the operator's manifests, then the sample
+// StatefulSet and agent RBAC in a namespace, and checks the pod template carries what the
+// operator relies on and the agent may get Secrets there and nothing more.
+func TestSamplesStatefulSetAndAgentRBAC(t *testing.T) {
+	cp := controlplane.Shared(t)
+	ns := cp.Namespace(t)
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, cp, nil, "apply", "--server-side", "--force-conflicts", "-k", root+"/manifests/")
+	kubectl(t, cp, nil, "apply", "-n", ns, "-f", root+"/manifests/samples/agent-rbac.yaml")
+	kubectl(t, cp, nil, "apply", "-n", ns, "-f", root+"/manifests/samples/cassandra-statefulset.yaml")
+
+	kube := kubernetes.NewForConfigOrDie(cp.Config())
+	sts, err := kube.AppsV1().StatefulSets(ns).Get(context.Background(), "cassandra-test-dc-cassandra-west1-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := sts.Spec.Template.Labels
+	if labels[backup.LabelCluster] != "test-cluster" || labels[backup.LabelDatacenter] != "dc1" || labels[backup.LabelRack] != "west1-a" {
+		t.Errorf("pod template labels %v", labels)
+	}
+	ports := map[string]int32{}
+	var mounted []string
+	for _, c := range sts.Spec.Template.Spec.Containers {
+		for _, p := range c.Ports {
+			ports[p.Name] = p.ContainerPort
+		}
+		for _, m := range c.VolumeMounts {
+			if m.Name == "data-volume" && m.MountPath == "/var/lib/cassandra" {
+				mounted = append(mounted, c.Name)
+			}
+		}
+	}
+	if ports[backup.DefaultAgentPortName] != backup.DefaultAgentPort || ports[backup.DefaultJolokiaPortName] != backup.DefaultJolokiaPort {
+		t.Errorf("container ports %v", ports)
+	}
+	if strings.Join(mounted, ",") != "cassandra,backup-agent" {
+		t.Errorf("data volume mounted in %v", mounted)
+	}
+
+	as := "--as=system:serviceaccount:" + ns + ":" + sts.Spec.Template.Spec.ServiceAccountName
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "secrets", "-n", ns}, "yes"},
+		{[]string{"list", "secrets", "-n", ns}, "no"},
+		{[]string{"watch", "secrets", "-n", ns}, "no"},
+		{[]string{"get", "secrets", "-n", "default"}, "no"},
+		{[]string{"create", "secrets", "-n", ns}, "no"},
+		{[]string{"get", "pods", "-n", ns}, "no"},
+	} {
+		out, _ := cp.Kubectl(context.Background(), nil, append([]string{"auth", "can-i", as}, c.args...)...)
+		if got := strings.TrimSpace(out); got != c.want {
+			t.Errorf("agent can-i %s: %q, want %q", strings.Join(c.args, " "), got, c.want)
+		}
+	}
+}
