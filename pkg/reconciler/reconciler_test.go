@@ -780,3 +780,24 @@ func TestValidation(t *testing.T) {
 }
 
 var _ runtime.Object = (*v1.CassandraBackup)(nil)
+
+// Ready=False while the thing is being made is progress: a Normal event, not a Warning;
+// Ready=False for another reason is a Warning.
+func TestProgressIsNotAWarning(t *testing.T) {
+	reason := ReasonCreating
+	h := newHarness(t, OnCreate("start", func(_ context.Context, ev *Event[backup]) (Result, error) {
+		SetCondition(&ev.Object.Status.Conditions, metav1.Condition{Type: TypeReady, Status: metav1.ConditionFalse, Reason: reason, Message: "uploading"})
+		return Result{RequeueAfter: time.Minute}, nil
+	}))
+	h.create(newBackup("b"))
+	h.mustSync("b")
+	if ev := h.events(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Normal Creating uploading") {
+		t.Errorf("events while creating = %q", ev)
+	}
+	reason = ReasonUnavailable
+	h.clock.Step(time.Minute)
+	h.mustSync("b")
+	if ev := h.events(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning Unavailable uploading") {
+		t.Errorf("events when unavailable = %q", ev)
+	}
+}

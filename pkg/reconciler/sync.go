@@ -575,14 +575,21 @@ func statusJSON(obj any) ([]byte, error) {
 	return json.Marshal(map[string]json.RawMessage{"status": st.Status})
 }
 
-// emit records one event per condition transition.
+// progressing reports a False condition that is normal progress, not a problem: Ready
+// while the thing is being made or deleted.
+func progressing(c metav1.Condition) bool {
+	return c.Type == TypeReady && (c.Reason == ReasonCreating || c.Reason == ReasonDeleting)
+}
+
+// emit records one event per condition transition: Normal for progress, Warning for
+// a problem.
 func (c *Controller[T]) emit(obj T, changes []metav1.Condition) {
 	if c.opts.Recorder == nil {
 		return
 	}
 	for _, t := range changes {
 		typ := corev1.EventTypeNormal
-		if t.Status != metav1.ConditionTrue {
+		if t.Status != metav1.ConditionTrue && !progressing(t) {
 			typ = corev1.EventTypeWarning
 		}
 		msg := t.Message
