@@ -44,6 +44,7 @@ func main() {
 	var opts Options
 	flag.StringVar(&opts.Dir, "dir", "", "working directory (control plane, bucket, node data, logs); a temporary one, removed at exit, when empty")
 	flag.DurationVar(&opts.Linger, "linger", 0, "keep everything running this long after the verification, to look around with kubectl (Ctrl-C ends it)")
+	flag.BoolVar(&opts.InProcess, "in-process", false, "run the operator's controllers and webhook inside this program instead of the built cassandra-backup-operator binary")
 	flag.IntVar(&opts.DataKiB, "data-kib", 2048, "user data per node, KiB")
 	flag.Parse()
 
@@ -63,6 +64,8 @@ type Options struct {
 	Linger time.Duration
 	// DataKiB is the user data per node.
 	DataKiB int
+	// InProcess runs the controllers and webhook in this process instead of the binary.
+	InProcess bool
 }
 
 const (
@@ -115,16 +118,17 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 	klog.SetOutput(logFile)
 	ctx = klog.NewContext(ctx, textlogger.NewLogger(textlogger.NewConfig(textlogger.Output(logFile))))
 
-	step(out, "building cassandra-backup-agent")
+	step(out, "building cassandra-backup-agent and cassandra-backup-operator")
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		return err
 	}
 	agentBin := filepath.Join(dir, "bin", "cassandra-backup-agent")
-	build := exec.CommandContext(ctx, "go", "build", "-o", agentBin, "./cmd/cassandra-backup-agent")
+	operatorBin := filepath.Join(dir, "bin", "cassandra-backup-operator")
+	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "bin")+"/", "./cmd/cassandra-backup-agent", "./cmd/cassandra-backup-operator")
 	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/cassandra-backup-agent: %w\n%s", err, b)
+		return fmt.Errorf("go build ./cmd/...: %w\n%s", err, b)
 	}
 
 	step(out, "starting a local control plane (etcd + kube-apiserver; built into ~/.cache on first use)")
@@ -141,8 +145,14 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		return err
 	}
 
-	step(out, "starting the operator: backup and restore controllers, admission webhook (in-process)")
-	op, err := env.StartOperator(ctx)
+	var op *guide.Operator
+	if opts.InProcess {
+		step(out, "starting the operator: backup and restore controllers, admission webhook (in-process)")
+		op, err = env.StartOperator(ctx)
+	} else {
+		step(out, "starting %s (backup and restore controllers, admission webhook on 127.0.0.1)", operatorBin)
+		op, err = env.StartOperatorBinary(ctx, operatorBin, filepath.Join(dir, "cassandra-backup-operator.log"))
+	}
 	if err != nil {
 		return err
 	}

@@ -210,6 +210,78 @@ func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
 	return o, nil
 }
 
+// StartOperatorBinary runs the built cassandra-backup-operator over the Env's namespace:
+// its backup and restore controllers and its webhook on a loopback port, with a
+// certificate for 127.0.0.1 made by the operator itself. The MutatingWebhookConfiguration
+// (manifests/webhook, pointed at that port and limited to the namespace) is created
+// first; the operator keeps its caBundle. The process gets SIGKILL if this one dies; its
+// log goes to logPath. It returns once the API server calls the webhook.
+func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Operator, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	hook := "cassandra-backup-" + e.Namespace
+	cfg, err := WebhookConfiguration(hook, "https://127.0.0.1:"+strconv.Itoa(port)+webhook.DefaultPath, e.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, cfg, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	removeHook := func() {
+		e.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), hook, metav1.DeleteOptions{})
+	}
+	args := []string{"--kubeconfig=" + e.Kubeconfig, "--namespace=" + e.Namespace,
+		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--webhook-port=" + strconv.Itoa(port), "--webhook-bind-address=127.0.0.1", "--webhook-cert-ip=127.0.0.1",
+		"--webhook-configuration=" + hook, "--agent-image=" + AgentImage}
+	for _, a := range e.AgentArgs() {
+		args = append(args, "--agent-restore-arg="+a)
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		removeHook()
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+e.Namespace)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		removeHook()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	o := &Operator{WebhookConfiguration: hook}
+	o.stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		removeHook()
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	if err := e.waitWebhook(wctx); err != nil {
+		o.stop()
+		return nil, fmt.Errorf("%w; operator log: %s", err, tail(logPath))
+	}
+	return o, nil
+}
+
 // waitWebhook polls until the API server calls the webhook: a pod of a datacenter that
 // restores a backup with no plan is denied. The probe datacenter is deleted afterwards.
 func (e *Env) waitWebhook(ctx context.Context) error {
