@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -45,6 +46,10 @@ const (
 type provider struct {
 	name  string
 	setup func(t *testing.T) (location string, secret []byte, st storage.Config)
+	// inProcess runs the controllers and webhook in the test process: the operator
+	// binary has no flag for an Azure or GCS endpoint override, so it cannot reach the
+	// emulators. file and s3 (endpoint in the Secret) run the real binary.
+	inProcess bool
 }
 
 // secretYAML is the guide's Secret with stringData filled for an emulator.
@@ -80,20 +85,20 @@ var providers = []provider{
 		}
 		t.Cleanup(func() { os.RemoveAll(parent) })
 		return "file://" + parent + "/cassandra-bucket", sample(t, "cloud-backup-secrets.yaml"), storage.Config{}
-	}},
+	}, false},
 	{"s3", func(t *testing.T) (string, []byte, storage.Config) {
 		s := emulators.S3(t)
 		return "s3://cassandra-bucket", secretYAML(s.Secret()), storage.Config{}
-	}},
+	}, false},
 	{"azure", func(t *testing.T) (string, []byte, storage.Config) {
 		a := emulators.Azurite(t)
 		return "azure://cassandra-bucket", secretYAML(a.Secret()), storage.Config{AzureEndpoint: a.Endpoint}
-	}},
+	}, true},
 	{"gcs", func(t *testing.T) (string, []byte, storage.Config) {
 		g := emulators.GCS(t)
 		// fake-gcs-server takes no credentials: the Secret has none of the guide's keys.
 		return "gcp://cassandra-bucket", secretYAML(map[string][]byte{}), storage.Config{GCSEndpoint: g.Endpoint}
-	}},
+	}, true},
 }
 
 // backupYAML is the guide's CassandraBackup (with its repeated secret key) for location;
@@ -147,10 +152,11 @@ func TestGuideWalkthrough(t *testing.T) {
 	}
 	t.Cleanup(cpB.Stop)
 	agentBin := podrunner.BuildAgent(t)
+	operatorBin := buildOperator(t)
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
 			start := time.Now()
-			walkthrough(t, cpA, cpB, agentBin, p)
+			walkthrough(t, cpA, cpB, agentBin, operatorBin, p)
 			t.Logf("%s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
@@ -165,17 +171,47 @@ func kubectl(t *testing.T, cp *controlplane.ControlPlane, stdin []byte, args ...
 	return out
 }
 
-func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin string, p provider) {
+// buildOperator builds cmd/cassandra-backup-operator into a temporary directory.
+func buildOperator(t *testing.T) string {
+	t.Helper()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "cassandra-backup-operator")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/cassandra-backup-operator")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/cassandra-backup-operator: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startOperator runs the operator binary over the env's namespace, or its pieces
+// in-process for providers the binary cannot reach.
+func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string, p provider) *guide.Operator {
+	t.Helper()
+	var op *guide.Operator
+	var err error
+	if p.inProcess {
+		op, err = e.StartOperator(ctx)
+	} else {
+		op, err = e.StartOperatorBinary(ctx, bin, filepath.Join(e.Dir, "operator.log"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(op.Stop)
+	return op
+}
+
+func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, operatorBin string, p provider) {
 	_, ctx := ktesting.NewTestContext(t)
 	location, secret, st := p.setup(t)
 
 	// Cluster A: the operator, three nodes over three racks, the guide's Secret and backup.
 	a := guide.NewEnv(cpA.Config(), cpA.KubeconfigPath, cpA.Namespace(t), agentBin, t.TempDir(), st)
-	opA, err := a.StartOperator(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(opA.Stop)
+	startOperator(t, ctx, a, operatorBin, p)
 	kubectl(t, cpA, secret, "apply", "-n", a.Namespace, "-f", "-")
 	var nodes []*guide.Node
 	for i, rack := range []string{"west1-a", "west1-b", "west1-c"} {
@@ -190,6 +226,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin str
 	kubectl(t, cpA, backupYAML(location, false), "apply", "-n", a.Namespace, "-f", "-")
 
 	var b *v1alpha1.CassandraBackup
+	var err error
 	err = guide.Poll(ctx, "the backup to complete", deadline, func() (bool, error) {
 		b, err = a.Client.CassandraoperatorV1alpha1().CassandraBackups(a.Namespace).Get(ctx, backupName, metav1.GetOptions{})
 		if err != nil {
@@ -245,11 +282,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin str
 	// Cluster B: another Kubernetes cluster knows nothing of the backup. The guide's
 	// justCreate backup imports it, and a datacenter restores it.
 	bEnv := guide.NewEnv(cpB.Config(), cpB.KubeconfigPath, cpB.Namespace(t), agentBin, t.TempDir(), st)
-	opB, err := bEnv.StartOperator(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(opB.Stop)
+	startOperator(t, ctx, bEnv, operatorBin, p)
 	kubectl(t, cpB, secret, "apply", "-n", bEnv.Namespace, "-f", "-")
 	kubectl(t, cpB, backupYAML(location, true), "apply", "-n", bEnv.Namespace, "-f", "-")
 	err = guide.Poll(ctx, "the justCreate backup to be imported", deadline, func() (bool, error) {
