@@ -66,6 +66,12 @@ type Config struct {
 	// WebhookCertIPs are IP addresses the created certificate is valid for (a webhook
 	// called by url, as in the local demo).
 	WebhookCertIPs []string
+	// AzureEndpoint overrides the Azure Blob endpoint the controllers read backups from,
+	// a template with {account} (sovereign clouds, Azurite); the public cloud when empty.
+	AzureEndpoint string
+	// GCSEndpoint overrides the Google Cloud Storage endpoint (fake-gcs-server, private
+	// endpoints); the public one when empty.
+	GCSEndpoint string
 	// AgentImage is the image of the restore init container.
 	AgentImage string
 	// AgentRestoreArgs are appended to the restore init container's arguments.
@@ -102,6 +108,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.WebhookService, "webhook-service", "cassandra-backup-operator", "The webhook's Service, named in the certificate.")
 	fs.StringVar(&c.WebhookConfiguration, "webhook-configuration", "cassandra-backup-operator", "MutatingWebhookConfiguration whose caBundle the operator keeps; empty for none.")
 	fs.Var((*stringList)(&c.WebhookCertIPs), "webhook-cert-ip", "IP address the created certificate is valid for (repeatable), for a webhook called by url.")
+	fs.StringVar(&c.AzureEndpoint, "azure-endpoint", "", "Azure Blob endpoint template with {account}, e.g. http://127.0.0.1:10000/{account}; the public cloud when empty.")
+	fs.StringVar(&c.GCSEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint, e.g. http://127.0.0.1:4443/storage/v1/; the public one when empty.")
 	fs.StringVar(&c.AgentImage, "agent-image", "ghcr.io/cassbackup/cassandra-backup-agent:v0.1.0", "Image of the restore init container.")
 	fs.Var((*stringList)(&c.AgentRestoreArgs), "agent-restore-arg", "Argument appended to the restore init container's command (repeatable), e.g. --gcs-endpoint=….")
 }

@@ -6,6 +6,7 @@ import (
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
 // Backups returns reconciler options for CassandraBackups, filled from d: informer,
@@ -79,4 +80,10 @@ func (d Deps) queueMetrics() workqueue.MetricsProvider {
 		return nil
 	}
 	return d.QueueMetrics
+}
+
+// StorageConfig is the base storage configuration of the controllers: the endpoint
+// overrides from the flags. Credentials come from each backup's Secret.
+func (d Deps) StorageConfig() storage.Config {
+	return storage.Config{AzureEndpoint: d.Config.AzureEndpoint, GCSEndpoint: d.Config.GCSEndpoint}
 }

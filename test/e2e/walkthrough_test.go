@@ -46,10 +46,6 @@ const (
 type provider struct {
 	name  string
 	setup func(t *testing.T) (location string, secret []byte, st storage.Config)
-	// inProcess runs the controllers and webhook in the test process: the operator
-	// binary has no flag for an Azure or GCS endpoint override, so it cannot reach the
-	// emulators. file and s3 (endpoint in the Secret) run the real binary.
-	inProcess bool
 }
 
 // secretYAML is the guide's Secret with stringData filled for an emulator.
@@ -85,20 +81,20 @@ var providers = []provider{
 		}
 		t.Cleanup(func() { os.RemoveAll(parent) })
 		return "file://" + parent + "/cassandra-bucket", sample(t, "cloud-backup-secrets.yaml"), storage.Config{}
-	}, false},
+	}},
 	{"s3", func(t *testing.T) (string, []byte, storage.Config) {
 		s := emulators.S3(t)
 		return "s3://cassandra-bucket", secretYAML(s.Secret()), storage.Config{}
-	}, false},
+	}},
 	{"azure", func(t *testing.T) (string, []byte, storage.Config) {
 		a := emulators.Azurite(t)
 		return "azure://cassandra-bucket", secretYAML(a.Secret()), storage.Config{AzureEndpoint: a.Endpoint}
-	}, true},
+	}},
 	{"gcs", func(t *testing.T) (string, []byte, storage.Config) {
 		g := emulators.GCS(t)
 		// fake-gcs-server takes no credentials: the Secret has none of the guide's keys.
 		return "gcp://cassandra-bucket", secretYAML(map[string][]byte{}), storage.Config{GCSEndpoint: g.Endpoint}
-	}, true},
+	}},
 }
 
 // backupYAML is the guide's CassandraBackup (with its repeated secret key) for location;
@@ -187,17 +183,10 @@ func buildOperator(t *testing.T) string {
 	return bin
 }
 
-// startOperator runs the operator binary over the env's namespace, or its pieces
-// in-process for providers the binary cannot reach.
-func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string, p provider) *guide.Operator {
+// startOperator runs the operator binary over the env's namespace.
+func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string) *guide.Operator {
 	t.Helper()
-	var op *guide.Operator
-	var err error
-	if p.inProcess {
-		op, err = e.StartOperator(ctx)
-	} else {
-		op, err = e.StartOperatorBinary(ctx, bin, filepath.Join(e.Dir, "operator.log"))
-	}
+	op, err := e.StartOperatorBinary(ctx, bin, filepath.Join(e.Dir, "operator.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +200,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 
 	// Cluster A: the operator, three nodes over three racks, the guide's Secret and backup.
 	a := guide.NewEnv(cpA.Config(), cpA.KubeconfigPath, cpA.Namespace(t), agentBin, t.TempDir(), st)
-	startOperator(t, ctx, a, operatorBin, p)
+	startOperator(t, ctx, a, operatorBin)
 	kubectl(t, cpA, secret, "apply", "-n", a.Namespace, "-f", "-")
 	var nodes []*guide.Node
 	for i, rack := range []string{"west1-a", "west1-b", "west1-c"} {
@@ -282,7 +271,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	// Cluster B: another Kubernetes cluster knows nothing of the backup. The guide's
 	// justCreate backup imports it, and a datacenter restores it.
 	bEnv := guide.NewEnv(cpB.Config(), cpB.KubeconfigPath, cpB.Namespace(t), agentBin, t.TempDir(), st)
-	startOperator(t, ctx, bEnv, operatorBin, p)
+	startOperator(t, ctx, bEnv, operatorBin)
 	kubectl(t, cpB, secret, "apply", "-n", bEnv.Namespace, "-f", "-")
 	kubectl(t, cpB, backupYAML(location, true), "apply", "-n", bEnv.Namespace, "-f", "-")
 	err = guide.Poll(ctx, "the justCreate backup to be imported", deadline, func() (bool, error) {

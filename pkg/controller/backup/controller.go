@@ -213,6 +213,7 @@ func New(deps operator.Deps) (operator.Controller, error) {
 		Pods:     deps.Informers.PodLister(),
 		Recorder: deps.Recorder,
 		Metrics:  deps.Metrics,
+		Config:   Config{Storage: deps.StorageConfig()},
 	}
 	if deps.QueueMetrics != nil {
 		// A nil *QueueMetrics in the interface would be called: leave the interface nil.

@@ -63,7 +63,7 @@ type Controller struct {
 // New builds the controller from the operator's dependencies with default options; it is
 // an operator.NewFunc.
 func New(deps operator.Deps) (operator.Controller, error) {
-	return NewWithOptions(deps, Options{})
+	return NewWithOptions(deps, Options{Storage: deps.StorageConfig()})
 }
 
 // NewWithOptions builds the controller from the operator's dependencies.

@@ -237,7 +237,9 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 		"--webhook-port=" + strconv.Itoa(port), "--webhook-bind-address=127.0.0.1", "--webhook-cert-ip=127.0.0.1",
 		"--webhook-configuration=" + hook, "--agent-image=" + AgentImage}
 	for _, a := range e.AgentArgs() {
-		args = append(args, "--agent-restore-arg="+a)
+		// The operator reads backups with the same endpoints, and hands them to the
+		// restore init containers.
+		args = append(args, a, "--agent-restore-arg="+a)
 	}
 	logf, err := os.Create(logPath)
 	if err != nil {
