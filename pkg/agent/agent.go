@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
@@ -46,9 +47,35 @@ func (a *Agent) open(ctx context.Context, req *Request) (storage.Provider, stora
 	cfg.Insecure = req.Insecure
 	cfg.Credentials = a.Credentials
 	if req.K8sSecretName != "" && a.Secrets != nil {
-		cfg.Credentials = a.Secrets(req.K8sNamespace, req.K8sSecretName)
+		// Read the Secret once per operation, not once per file: a rotated Secret takes
+		// effect on the next operation, and a backup of many files does not turn into as
+		// many API requests.
+		cfg.Credentials = &onceSource{src: a.Secrets(req.K8sNamespace, req.K8sSecretName)}
 	}
 	return storage.OpenLocation(ctx, req.StorageLocation, cfg)
+}
+
+// onceSource resolves credentials on first use and keeps them; a failed resolution is
+// not kept, so the next use tries again.
+type onceSource struct {
+	src   storage.CredentialSource
+	mu    sync.Mutex
+	creds *storage.Credentials
+}
+
+// Credentials returns the kept credentials, resolving them the first time.
+func (o *onceSource) Credentials(ctx context.Context) (storage.Credentials, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.creds != nil {
+		return *o.creds, nil
+	}
+	c, err := o.src.Credentials(ctx)
+	if err != nil {
+		return storage.Credentials{}, err
+	}
+	o.creds = &c
+	return c, nil
 }
 
 // dataDirs returns the request's data directories, or the agent's, or the node's.
