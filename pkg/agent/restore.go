@@ -20,6 +20,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 )
 
 // RestoreSpec is a restore of one node's backup into local directories, before Cassandra
@@ -122,12 +123,12 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		}
 	}
 	if spec.TokensFile != "" {
-		if err := writeFileAtomic(spec.TokensFile, []byte(TokensYAML(m.Tokens))); err != nil {
+		if err := file.WriteAtomic(spec.TokensFile, []byte(TokensYAML(m.Tokens))); err != nil {
 			return res, fmt.Errorf("write token configuration: %w", err)
 		}
 	}
 	if spec.MarkerFile != "" {
-		if err := writeFileAtomic(spec.MarkerFile, []byte(res.Key+"\n")); err != nil {
+		if err := file.WriteAtomic(spec.MarkerFile, []byte(res.Key+"\n")); err != nil {
 			return res, fmt.Errorf("write marker: %w", err)
 		}
 	}
@@ -366,28 +367,4 @@ func syncFS(dir string) error {
 	}
 	defer f.Close()
 	return unix.Syncfs(int(f.Fd()))
-}
-
-// writeFileAtomic writes data to a temporary file and renames it onto path.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -203,15 +203,21 @@ func (p *Provider) writeMeta(key string, m meta) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(mp), 0o755); err != nil {
+	return WriteAtomic(mp, b)
+}
+
+// WriteAtomic writes data to a temporary file beside path, syncs it and renames it onto
+// path, so a reader sees the old content or the new, never a part.
+func WriteAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(mp), ".meta-*")
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
@@ -222,7 +228,7 @@ func (p *Provider) writeMeta(key string, m meta) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), mp)
+	return os.Rename(f.Name(), path)
 }
 
 func (p *Provider) readMeta(key string) (meta, error) {
