@@ -18,7 +18,8 @@ import (
 const StagingDir = ".restore-staging"
 
 // RestoreLive restores keyspaces or tables into the running node: it downloads each table's
-// SSTables (verified) into a staging directory and loads them with node control's import.
+// SSTables (verified) into a staging directory and loads them through node control (import
+// on Cassandra 4.0+, a refresh of the live table directory on 3.x; see cassandra.LoadSSTables).
 // System keyspaces are never imported into a live node.
 func (a *Agent) RestoreLive(ctx context.Context, req Request, opID string, tr *Tracker) (err error) {
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", req.SnapshotTag)
@@ -86,14 +87,10 @@ func (a *Agent) RestoreLive(ctx context.Context, req Request, opID string, tr *T
 		ksName, tName, _ := strings.Cut(kt, ".")
 		t := m.Snapshot.Keyspaces[ksName].Tables[tName]
 		dir := filepath.Join(staging, ksName, cassandra.TableDirName(tName, t.ID))
-		failed, err := a.Node.ImportSSTables(ctx, ksName, tName, []string{dir})
-		if err != nil {
+		if err := cassandra.LoadSSTables(ctx, a.Node, dirs, ksName, tName, dir); err != nil {
 			return err
 		}
-		if len(failed) > 0 {
-			return fmt.Errorf("import into %s: Cassandra refused the SSTables in %s", kt, strings.Join(failed, ", "))
-		}
-		logger.V(1).Info("Imported", "table", kt)
+		logger.V(1).Info("Loaded", "table", kt)
 	}
 	return nil
 }

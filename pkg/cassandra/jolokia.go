@@ -26,6 +26,9 @@ const (
 	// OpImportNewSSTables is ColumnFamilyStoreMBean.importNewSSTables(Set srcPaths, resetLevel,
 	// clearRepaired, verifySSTables, verifyTokens, invalidateCaches, extendedVerify) (Cassandra 4.0+).
 	OpImportNewSSTables = "importNewSSTables(java.util.Set,boolean,boolean,boolean,boolean,boolean,boolean)"
+	// OpLoadNewSSTables is StorageServiceMBean.loadNewSSTables(String keyspace, String table)
+	// (nodetool refresh): it loads SSTables that appeared in the table's live directories.
+	OpLoadNewSSTables = "loadNewSSTables(java.lang.String,java.lang.String)"
 )
 
 // TableMBean returns the object name of the ColumnFamilyStoreMBean of keyspace.table (Cassandra 4.0+).
@@ -238,6 +241,21 @@ func (j *Jolokia) Keyspaces(ctx context.Context) ([]string, error) {
 func (j *Jolokia) DataDirs(ctx context.Context) ([]string, error) {
 	var s []string
 	return s, j.read(ctx, StorageServiceMBean, "AllDataFileLocations", &s)
+}
+
+// ReleaseVersion returns the node's Cassandra release, e.g. 3.11.17 (StorageService attribute ReleaseVersion).
+func (j *Jolokia) ReleaseVersion(ctx context.Context) (string, error) {
+	var s string
+	return s, j.read(ctx, StorageServiceMBean, "ReleaseVersion", &s)
+}
+
+// LoadNewSSTables makes keyspace.table load the SSTables that appeared in its live
+// directories (StorageService.loadNewSSTables, nodetool refresh).
+func (j *Jolokia) LoadNewSSTables(ctx context.Context, keyspace, table string) error {
+	if err := j.exec(ctx, StorageServiceMBean, OpLoadNewSSTables, nil, keyspace, table); err != nil {
+		return fmt.Errorf("refresh %s.%s: %w", keyspace, table, err)
+	}
+	return nil
 }
 
 // ImportSSTables loads the SSTables in dirs into keyspace.table through

@@ -97,6 +97,20 @@ func TestJolokiaRequests(t *testing.T) {
 				"arguments": []any{[]any{"/d/x"}, true, true, true, true, true, false}},
 			result: []string{},
 		},
+		{
+			name:     "release version",
+			call:     func(j *Jolokia) (any, error) { return j.ReleaseVersion(ctx) },
+			response: `{"value":"3.11.17","status":200}`,
+			want:     map[string]any{"type": "read", "mbean": StorageServiceMBean, "attribute": "ReleaseVersion"},
+			result:   "3.11.17",
+		},
+		{
+			name:     "refresh",
+			call:     func(j *Jolokia) (any, error) { return nil, j.LoadNewSSTables(ctx, "ks", "t") },
+			response: `{"value":null,"status":200}`,
+			want: map[string]any{"type": "exec", "mbean": StorageServiceMBean,
+				"operation": "loadNewSSTables(java.lang.String,java.lang.String)", "arguments": []any{"ks", "t"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

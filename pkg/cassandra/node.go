@@ -31,8 +31,13 @@ type Node interface {
 	Keyspaces(ctx context.Context) ([]string, error)
 	// DataDirs returns the node's data file locations.
 	DataDirs(ctx context.Context) ([]string, error)
-	// ImportSSTables loads the SSTables in dirs into a live table and returns the directories that failed.
+	// ReleaseVersion returns the node's Cassandra release, e.g. 4.1.5 or 3.11.17.
+	ReleaseVersion(ctx context.Context) (string, error)
+	// ImportSSTables loads the SSTables in dirs into a live table and returns the directories
+	// that failed (Cassandra 4.0+).
 	ImportSSTables(ctx context.Context, keyspace, table string, dirs []string) (failed []string, err error)
+	// LoadNewSSTables loads the SSTables that appeared in a live table's directories (nodetool refresh).
+	LoadNewSSTables(ctx context.Context, keyspace, table string) error
 }
 
 // Entity names a keyspace, or a table when Table is set.

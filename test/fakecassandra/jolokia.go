@@ -132,6 +132,8 @@ func (n *Node) read(req request) (any, *failure) {
 			return n.cfg.ClusterName, nil
 		case "OperationMode":
 			return "NORMAL", nil
+		case "ReleaseVersion":
+			return n.cfg.Release, nil
 		case "Keyspaces":
 			set := map[string]bool{}
 			for _, t := range n.tables {
@@ -243,6 +245,22 @@ func (n *Node) exec(req request) (any, *failure) {
 				return nil, thrown(err)
 			}
 			return nil, thrown(n.flush(sel))
+		case "loadNewSSTables", cassandra.OpLoadNewSSTables:
+			if len(args) != 2 {
+				return nil, argCount(req, 2)
+			}
+			var ks, tn string
+			if f := decode(args[0], &ks); f != nil {
+				return nil, f
+			}
+			if f := decode(args[1], &tn); f != nil {
+				return nil, f
+			}
+			sel, err := n.selectTables([]string{ks + "." + tn})
+			if err != nil {
+				return nil, thrown(err)
+			}
+			return nil, thrown(n.loadNewSSTables(sel[0]))
 		}
 		return nil, noOp
 	case domain == "org.apache.cassandra.db" && (props["type"] == "Tables" || props["type"] == "ColumnFamilies"):
@@ -254,8 +272,15 @@ func (n *Node) exec(req request) (any, *failure) {
 		if !ok {
 			return nil, notFound(req.MBean)
 		}
-		switch req.Operation {
-		case "importNewSSTables", "importNewSSTables(java.util.Set,boolean,boolean,boolean,boolean,boolean,boolean)":
+		switch {
+		case req.Operation == "loadNewSSTables" || req.Operation == "loadNewSSTables()":
+			if len(args) != 0 {
+				return nil, argCount(req, 0)
+			}
+			return nil, thrown(n.loadNewSSTables(t))
+		case n.legacy():
+			// Cassandra 3.x has no importNewSSTables: Jolokia finds no such operation.
+		case req.Operation == "importNewSSTables" || req.Operation == cassandra.OpImportNewSSTables:
 			if len(args) != 7 {
 				return nil, argCount(req, 7)
 			}

@@ -48,7 +48,12 @@ type Config struct {
 	HostID string
 	// Seed makes tokens, ids and written data deterministic.
 	Seed uint64
-	// Version is the SSTable version written by flushes; default "nb".
+	// Release is the Cassandra release the node reports (ReleaseVersion); default "4.1.8".
+	// A 3.x release behaves like Cassandra 3: no importNewSSTables, SSTables that appear in a table directory stay unloaded until
+	// loadNewSSTables, component sets without Data.db are removed at start, and flushes
+	// write version "mc".
+	Release string
+	// Version is the SSTable version written by flushes; default "nb" ("mc" on a 3.x release).
 	Version string
 	// Format is the SSTable format, "big" (default) or "bti".
 	Format string
@@ -83,6 +88,9 @@ type table struct {
 	mem          bytes.Buffer
 	writes       int
 	nextGen      int
+	// live holds the loaded SSTables (index directory + name) on a 3.x release; nil means
+	// every SSTable on disk is live.
+	live map[string]bool
 }
 
 // systemTables are created on a fresh data directory, with Cassandra's fixed table ids.
@@ -126,14 +134,27 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.NumTokens == 0 {
 		cfg.NumTokens = 16
 	}
+	if cfg.Release == "" {
+		cfg.Release = "4.1.8"
+	}
+	major, err := cassandra.MajorVersion(cfg.Release)
+	if err != nil || major < 3 {
+		return nil, fmt.Errorf("fake cassandra: release %q is not 3.x or later", cfg.Release)
+	}
 	if cfg.Version == "" {
 		cfg.Version = "nb"
+		if major == 3 {
+			cfg.Version = "mc"
+		}
 	}
 	if cfg.Format == "" {
 		cfg.Format = "big"
 	}
 	if cfg.Format != "big" && cfg.Format != "bti" {
 		return nil, fmt.Errorf("fake cassandra: format %q is not big or bti", cfg.Format)
+	}
+	if major == 3 && (cfg.Format != "big" || cfg.UUIDGenerations) {
+		return nil, fmt.Errorf("fake cassandra: Cassandra %s writes big SSTables with numeric generations", cfg.Release)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	n := &Node{
@@ -203,7 +224,15 @@ func (n *Node) load() error {
 	}
 	for _, t := range tables {
 		tb := &table{ks: t.Keyspace, name: t.Name, id: t.ID, nextGen: 1}
+		if n.legacy() {
+			tb.live = map[string]bool{}
+		}
 		for _, dir := range t.Dirs {
+			if tb.live != nil {
+				if err := scrubOrphans(dir, tb.live); err != nil {
+					return err
+				}
+			}
 			entries, err := os.ReadDir(dir)
 			if err != nil {
 				return fmt.Errorf("fake cassandra: %w", err)
@@ -222,6 +251,55 @@ func (n *Node) load() error {
 		n.tables[t.Keyspace+"."+t.Name] = tb
 	}
 	return nil
+}
+
+// scrubOrphans removes the component sets without Data.db in dir and its index directories,
+// as Cassandra 3.x does at start, and marks the other SSTables live.
+func scrubOrphans(dir string, live map[string]bool) error {
+	dirs := []string{dir}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("fake cassandra: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") {
+			dirs = append(dirs, filepath.Join(dir, e.Name()))
+		}
+	}
+	for _, d := range dirs {
+		index := ""
+		if d != dir {
+			index = filepath.Base(d)
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return fmt.Errorf("fake cassandra: %w", err)
+		}
+		sets := map[string][]string{}
+		for _, e := range entries {
+			if desc, err := cassandra.ParseDescriptor(e.Name()); err == nil && e.Type().IsRegular() {
+				sets[desc.SSTable()] = append(sets[desc.SSTable()], e.Name())
+			}
+		}
+		for name, files := range sets {
+			if fi, err := os.Stat(filepath.Join(d, name+"-Data.db")); err == nil && fi.Size() > 0 {
+				live[index+name] = true
+				continue
+			}
+			for _, f := range files {
+				if err := os.Remove(filepath.Join(d, f)); err != nil {
+					return fmt.Errorf("fake cassandra: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// legacy reports whether the node plays a Cassandra 3.x release.
+func (n *Node) legacy() bool {
+	major, _ := cassandra.MajorVersion(n.cfg.Release)
+	return major == 3
 }
 
 func contains(s []string, v string) bool {
@@ -319,6 +397,9 @@ func (n *Node) createTable(ks, name, id string) (*table, error) {
 		return nil, fmt.Errorf("create table: %w", err)
 	}
 	t := &table{ks: ks, name: name, id: id, nextGen: 1}
+	if n.legacy() {
+		t.live = map[string]bool{}
+	}
 	for _, d := range n.tableInfo(t).Dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("create table: %w", err)
@@ -474,14 +555,36 @@ func (n *Node) flush(tables []*table) error {
 		if err := n.writeSSTable(dir, gen, data); err != nil {
 			return err
 		}
-		for _, idx := range t.indexes {
-			if err := n.writeSSTable(filepath.Join(dir, "."+idx), gen, data[:len(data)/8]); err != nil {
-				return err
-			}
+		if err := n.writeIndexes(t, dir, gen, data); err != nil {
+			return err
 		}
+		t.markLive("", n.cfg.Version+"-"+gen+"-"+n.cfg.Format)
 		t.mem.Reset()
 	}
 	return nil
+}
+
+// writeIndexes writes the index SSTables of generation gen whose base Data.db holds data.
+func (n *Node) writeIndexes(t *table, dir, gen string, data []byte) error {
+	for _, idx := range t.indexes {
+		if err := n.writeSSTable(filepath.Join(dir, "."+idx), gen, data[:len(data)/8]); err != nil {
+			return err
+		}
+		t.markLive("."+idx, n.cfg.Version+"-"+gen+"-"+n.cfg.Format)
+	}
+	return nil
+}
+
+// markLive records a loaded SSTable on a 3.x release.
+func (t *table) markLive(index, name string) {
+	if t.live != nil {
+		t.live[index+name] = true
+	}
+}
+
+// isLive reports whether an SSTable of t is loaded.
+func (t *table) isLive(index, name string) bool {
+	return t.live == nil || t.live[index+name]
 }
 
 // generation returns the next generation of t: a number, or a time-UUID in Cassandra's base36 form.
@@ -552,19 +655,26 @@ func (n *Node) writeSSTable(dir, gen string, data []byte) error {
 	return nil
 }
 
-// SSTables returns the live SSTables of a table (snapshots excluded).
+// SSTables returns the live SSTables of a table (snapshots excluded; on a 3.x release,
+// SSTables not loaded yet excluded).
 func (n *Node) SSTables(keyspace, name string) ([]cassandra.SSTable, error) {
-	t, ok := n.Table(keyspace, name)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t, ok := n.tables[keyspace+"."+name]
 	if !ok {
 		return nil, fmt.Errorf("unknown table %s.%s", keyspace, name)
 	}
 	var out []cassandra.SSTable
-	for _, d := range t.Dirs {
+	for _, d := range n.tableInfo(t).Dirs {
 		ss, err := cassandra.ReadSSTables(d)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ss...)
+		for _, s := range ss {
+			if t.isLive(s.Index, s.Name) {
+				out = append(out, s)
+			}
+		}
 	}
 	return out, nil
 }
@@ -616,7 +726,7 @@ func (n *Node) snapshot(tag string, options map[string]string, entities []string
 		var files []string
 		for i, d := range n.tableInfo(t).Dirs {
 			snap := filepath.Join(d, cassandra.SnapshotsDir, tag)
-			linked, err := linkSSTables(d, snap)
+			linked, err := linkSSTables(d, snap, t.isLive)
 			if err != nil {
 				return &javaError{"java.io.IOException", err.Error()}
 			}
@@ -645,9 +755,9 @@ func (n *Node) snapshot(tag string, options map[string]string, entities []string
 	return nil
 }
 
-// linkSSTables hard-links the SSTable files of a table directory (and its index directories)
-// into snap, and returns the linked names relative to snap.
-func linkSSTables(tableDir, snap string) ([]string, error) {
+// linkSSTables hard-links the files of the live SSTables of a table directory (and its index
+// directories) into snap, and returns the linked names relative to snap.
+func linkSSTables(tableDir, snap string, live func(index, name string) bool) ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(tableDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -660,7 +770,15 @@ func linkSSTables(tableDir, snap string) ([]string, error) {
 			}
 			return nil
 		}
-		if _, err := cassandra.ParseDescriptor(d.Name()); err != nil {
+		desc, err := cassandra.ParseDescriptor(d.Name())
+		if err != nil {
+			return nil
+		}
+		index := ""
+		if dir := filepath.Dir(rel); dir != "." {
+			index = dir
+		}
+		if !live(index, desc.SSTable()) {
 			return nil
 		}
 		dst := filepath.Join(snap, rel)
@@ -748,6 +866,82 @@ func verifySSTables(ss []cassandra.SSTable) error {
 		}
 		if strconv.FormatUint(uint64(sum), 10) != s.Digest {
 			return fmt.Errorf("sstable %s: digest mismatch", s.Name)
+		}
+	}
+	return nil
+}
+
+// loadNewSSTables loads the SSTables that appeared in t's directories, the way Cassandra
+// 3.x's ColumnFamilyStore.loadNewSSTables does: each one is renamed to the next free
+// generation, then all become live together and their index SSTables are rebuilt. An
+// SSTable of a format the release cannot read aborts the load; a component set without
+// Data.db fails it as the assertion in SSTableReader.open does.
+func (n *Node) loadNewSSTables(t *table) error {
+	if t.live == nil {
+		return nil // 4.x: every SSTable on disk is live already
+	}
+	type loaded struct {
+		dir, gen, name string
+		data           []byte
+	}
+	var found []loaded
+	for _, dir := range n.tableInfo(t).Dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return &javaError{"java.io.IOException", err.Error()}
+		}
+		sets := map[string][]cassandra.Descriptor{}
+		var names []string
+		for _, e := range entries {
+			d, err := cassandra.ParseDescriptor(e.Name())
+			if err != nil || !e.Type().IsRegular() || t.live[d.SSTable()] {
+				continue
+			}
+			if sets[d.SSTable()] == nil {
+				names = append(names, d.SSTable())
+			}
+			sets[d.SSTable()] = append(sets[d.SSTable()], d)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			files := sets[name]
+			d := files[0]
+			if d.Format != "big" || d.Version[0] > 'm' || d.UUIDGeneration() {
+				return &javaError{"java.lang.RuntimeException", fmt.Sprintf("Can't open incompatible SSTable! Current version %s, found file: %s", n.cfg.Version, filepath.Join(dir, name))}
+			}
+			hasData := false
+			for _, f := range files {
+				hasData = hasData || f.Component == "Data.db"
+			}
+			if !hasData {
+				return &javaError{"java.lang.AssertionError", "Data component is missing for sstable " + filepath.Join(dir, name)}
+			}
+			var gen string
+			for {
+				gen = n.generation(t)
+				t.nextGen++
+				if _, err := os.Stat(filepath.Join(dir, d.Version+"-"+gen+"-"+d.Format+"-Data.db")); errors.Is(err, fs.ErrNotExist) {
+					break
+				}
+			}
+			for _, f := range files {
+				from := f.FileName()
+				f.Generation = gen
+				if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, f.FileName())); err != nil {
+					return &javaError{"org.apache.cassandra.io.FSWriteError", err.Error()}
+				}
+			}
+			data, err := os.ReadFile(filepath.Join(dir, d.Version+"-"+gen+"-"+d.Format+"-Data.db"))
+			if err != nil {
+				return &javaError{"org.apache.cassandra.io.sstable.CorruptSSTableException", err.Error()}
+			}
+			found = append(found, loaded{dir: dir, gen: gen, name: d.Version + "-" + gen + "-" + d.Format, data: data})
+		}
+	}
+	for _, l := range found {
+		t.markLive("", l.name)
+		if err := n.writeIndexes(t, l.dir, l.gen, l.data); err != nil {
+			return &javaError{"java.io.IOException", err.Error()}
 		}
 	}
 	return nil
