@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -308,7 +309,23 @@ func child(t *testing.T, role string) {
 	default:
 		t.Fatalf("unknown role %s", role)
 	}
-	res := result{Up: parallel(t, up), Down: parallel(t, down), PeakRSS: vmHWM(t)}
+	// BENCH_CPUPROFILE=dir writes <dir>/<role>-up.pprof: where the upload's CPU goes.
+	var res result
+	if dir := os.Getenv("BENCH_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, role+"-up.pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		res.Up = parallel(t, up)
+		pprof.StopCPUProfile()
+		f.Close()
+	} else {
+		res.Up = parallel(t, up)
+	}
+	res.Down, res.PeakRSS = parallel(t, down), vmHWM(t)
 	j, _ := json.Marshal(res)
 	fmt.Printf("BENCH_RESULT %s\n", j)
 }

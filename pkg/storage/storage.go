@@ -76,6 +76,11 @@ type PutOptions struct {
 	Metadata map[string]string
 	// ContentType is the object's MIME type; empty means application/octet-stream.
 	ContentType string
+	// Meter, when set, is told of the content as it leaves for the backend, and may hold
+	// it back (a bandwidth cap). It sees what is sent, not the local passes a provider
+	// makes first (S3 reads a file once for its SHA-256 and each part once for its CRC32
+	// before sending it); a part sent again after an error is reported again.
+	Meter Meter
 }
 
 // Range selects bytes of an object: Length bytes starting at Offset. A zero Length means

@@ -23,7 +23,9 @@ type S3Server struct {
 	Dir string
 }
 
-// S3 starts versitygw on a free loopback port with fresh root credentials.
+// S3 starts versitygw on a free loopback port with fresh root credentials. It keeps
+// connections alive, as S3 does (versitygw's default closes each one after a request), so
+// that clients are tested, and measured, on the connection reuse they get in production.
 func S3(t testing.TB) *S3Server {
 	t.Helper()
 	bin := binary(t, "versitygw")
@@ -37,7 +39,7 @@ func S3(t testing.TB) *S3Server {
 	}
 	start(t, "versitygw", []string{"ROOT_ACCESS_KEY=" + s.AccessKey, "ROOT_SECRET_KEY=" + s.SecretKey},
 		s.Endpoint+"/health", status200, bin,
-		"--port", hostPort(port), "--region", s.Region, "--health", "/health", "--quiet", "posix", s.Dir)
+		"--port", hostPort(port), "--region", s.Region, "--health", "/health", "--quiet", "--keep-alive", "posix", s.Dir)
 	return s
 }
 

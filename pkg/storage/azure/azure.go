@@ -167,7 +167,7 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	hr := storage.NewSHA256Reader(r, opts.SHA256)
+	hr := storage.NewSHA256Reader(storage.MeteredReader(ctx, r, opts.Meter), opts.SHA256)
 	md := opts.WithSHA256()
 	o := &blockblob.UploadStreamOptions{BlockSize: p.cfg.PartSize, Concurrency: p.cfg.Concurrency, Metadata: ptrs(md)}
 	if opts.ContentType != "" {

@@ -152,7 +152,7 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 			os.Remove(tmp)
 		}
 	}()
-	hr := storage.NewSHA256Reader(r, opts.SHA256)
+	hr := storage.NewSHA256Reader(storage.MeteredReader(ctx, r, opts.Meter), opts.SHA256)
 	if _, err := io.Copy(f, ctxReader{ctx, hr}); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}

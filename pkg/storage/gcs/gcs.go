@@ -143,7 +143,7 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 	// Cancelling the writer's context is how an upload is abandoned without finalizing.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	hr := storage.NewSHA256Reader(r, opts.SHA256)
+	hr := storage.NewSHA256Reader(storage.MeteredReader(ctx, r, opts.Meter), opts.SHA256)
 	md := opts.WithSHA256()
 	w := c.Bucket(p.bucket).Object(key).NewWriter(wctx)
 	w.ChunkSize = int(p.cfg.PartSize)

@@ -1,12 +1,22 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"net/http"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
@@ -35,30 +45,41 @@ type hashedFile struct {
 	err      error
 }
 
-// newHashedFile returns a hashedFile when r is a non-empty random-access source positioned
-// at its start, and false otherwise (the caller then streams through a SHA256Reader).
-func newHashedFile(ctx context.Context, r io.Reader, expected string) (*hashedFile, bool) {
+// randomAccess returns r as a random-access source and its size when it is one (an
+// *os.File, a *bytes.Reader), not empty, and positioned at its start.
+func randomAccess(r io.Reader) (readerAtSeeker, int64, bool) {
 	src, ok := r.(readerAtSeeker)
 	if !ok {
-		return nil, false
+		return nil, 0, false
 	}
 	if pos, err := src.Seek(0, io.SeekCurrent); err != nil || pos != 0 {
-		return nil, false
+		return nil, 0, false
 	}
 	size, err := src.Seek(0, io.SeekEnd)
 	if _, serr := src.Seek(0, io.SeekStart); err != nil || serr != nil || size <= 0 {
-		return nil, false
+		return nil, 0, false
 	}
+	return src, size, true
+}
+
+// newHashedFile starts hashing src, which has size bytes.
+func newHashedFile(ctx context.Context, src readerAtSeeker, size int64, expected string) *hashedFile {
 	hctx, cancel := context.WithCancel(ctx)
 	f := &hashedFile{src: src, size: size, expected: strings.ToLower(expected), cancel: cancel, done: make(chan struct{})}
 	go f.hash(hctx)
-	return f, true
+	return f
 }
+
+// hashBuffers hold the buffers of hashedFile.hash: one file after another, not 1 MiB of
+// fresh memory for each.
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 func (f *hashedFile) hash(ctx context.Context) {
 	defer close(f.done)
 	h := sha256.New()
-	buf := make([]byte, 1<<20)
+	bp := hashBuffers.Get().(*[]byte)
+	defer hashBuffers.Put(bp)
+	buf := *bp
 	for off := int64(0); off < f.size; {
 		if err := ctx.Err(); err != nil {
 			f.err = err
@@ -130,3 +151,66 @@ func (f *hashedFile) N() int64 { return f.size }
 
 // stop cancels the hashing if the upload ended first.
 func (f *hashedFile) stop() { f.cancel(); <-f.done }
+
+// meterKey carries a Put's storage.Meter to meteringClient through the request context.
+type meterKey struct{}
+
+// meteringClient reports the bodies of PUT requests (PutObject, UploadPart) to the
+// storage.Meter their context carries, as the transport reads them to send.
+type meteringClient struct{ next aws.HTTPClient }
+
+func (c meteringClient) Do(req *http.Request) (*http.Response, error) {
+	m, ok := req.Context().Value(meterKey{}).(storage.Meter)
+	if !ok || req.Method != http.MethodPut || req.Body == nil || req.Body == http.NoBody {
+		return c.next.Do(req)
+	}
+	out := *req
+	out.Body = meteredBody{Reader: storage.MeteredReader(req.Context(), req.Body, m), Closer: req.Body}
+	return c.next.Do(&out)
+}
+
+type meteredBody struct {
+	io.Reader
+	io.Closer
+}
+
+// onceBuffers hold the buffers of putOnce, up to one part each.
+var onceBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// putOnce uploads a random-access source of at most one part with one PutObject. It reads
+// the source once, into a buffer, computing SHA-256 and CRC32 together; refuses a digest
+// other than the expected one before anything is sent; and sends from memory. The
+// upload manager would read the source three times: for the digest, for the CRC32 and
+// to send it, which for the many small files of a backup costs more than the sending.
+func (p *Provider) putOnce(ctx context.Context, c *s3.Client, key string, src io.ReaderAt, size int64, opts storage.PutOptions, md map[string]string) (storage.ObjectInfo, error) {
+	bp := onceBuffers.Get().(*[]byte)
+	defer onceBuffers.Put(bp)
+	if int64(cap(*bp)) < size {
+		*bp = make([]byte, size)
+	}
+	buf := (*bp)[:size]
+	if n, err := src.ReadAt(buf, 0); int64(n) != size {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: read: %w", key, err)
+	}
+	digest := sha256.Sum256(buf)
+	sum := hex.EncodeToString(digest[:])
+	if opts.SHA256 != "" && !strings.EqualFold(sum, opts.SHA256) {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w: content has %s, expected %s", key, storage.ErrChecksumMismatch, sum, strings.ToLower(opts.SHA256))
+	}
+	crc := base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(buf)))
+	in := &s3.PutObjectInput{
+		Bucket: &p.bucket, Key: &key, Metadata: md, Body: bytes.NewReader(buf),
+		ContentLength: aws.Int64(size), ChecksumCRC32: &crc,
+	}
+	if opts.ContentType != "" {
+		in.ContentType = &opts.ContentType
+	}
+	if opts.Meter != nil {
+		ctx = context.WithValue(ctx, meterKey{}, opts.Meter)
+	}
+	out, err := c.PutObject(ctx, in)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, mapErr(err))
+	}
+	return storage.ObjectInfo{Key: key, Size: size, ModTime: time.Now(), SHA256: sum, ETag: aws.ToString(out.ETag), Metadata: md}, nil
+}

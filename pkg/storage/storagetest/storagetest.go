@@ -51,6 +51,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("Overwrite", s.overwrite)
 	t.Run("ChecksumMismatchNotCommitted", s.checksumMismatch)
 	t.Run("ReaderErrorNotCommitted", s.readerError)
+	t.Run("Meter", s.meter)
 	t.Run("PutMissingBucket", s.putMissingBucket)
 	t.Run("List", s.list)
 	t.Run("Delete", s.delete)
@@ -320,6 +321,64 @@ func (s *suite) checksumMismatch(t *testing.T) {
 		}
 	}
 }
+
+// countingMeter is a storage.Meter that adds up what it is told and checks each report
+// against its chunk.
+type countingMeter struct {
+	chunk int
+	n     atomic.Int64
+	over  atomic.Int64 // reports larger than chunk
+}
+
+func (m *countingMeter) Chunk() int { return m.chunk }
+
+func (m *countingMeter) Moved(ctx context.Context, n int) error {
+	m.n.Add(int64(n))
+	if n > m.chunk {
+		m.over.Add(1)
+	}
+	return ctx.Err()
+}
+
+// meter checks that a Put reports its content to PutOptions.Meter exactly once, in
+// chunks no larger than the meter's, whatever the body and the size.
+func (s *suite) meter(t *testing.T) {
+	p := s.withBucket(t)
+	for _, n := range []int{1, 1000, PartSize, 2*PartSize + PartSize/2} {
+		for _, body := range bodies {
+			t.Run(fmt.Sprintf("%s/%d", body.name, n), func(t *testing.T) {
+				data := randBytes(t, n)
+				m := &countingMeter{chunk: 4096}
+				key := fmt.Sprintf("metered-%s-%d", body.name, n)
+				if _, err := p.Put(t.Context(), key, body.wrap(data), storage.PutOptions{Meter: m}); err != nil {
+					t.Fatalf("Put: %v", err)
+				}
+				if m.n.Load() != int64(n) || m.over.Load() != 0 {
+					t.Fatalf("meter was told of %d bytes (%d reports over its chunk of %d); want %d bytes, none over", m.n.Load(), m.over.Load(), m.chunk, n)
+				}
+				if got := get(t, p, key, storage.Range{}); !bytes.Equal(got, data) {
+					t.Fatalf("Get returned %d bytes; want the %d put", len(got), n)
+				}
+			})
+		}
+	}
+	// A meter that fails stops the Put, and nothing is committed.
+	stop := errors.New("over budget")
+	data := randBytes(t, 2*PartSize+1)
+	for _, body := range bodies {
+		_, err := p.Put(t.Context(), "metered-stop-"+body.name, body.wrap(data), storage.PutOptions{Meter: failingMeter{stop}})
+		if err == nil {
+			t.Fatalf("%s: Put with a failing meter succeeded", body.name)
+		}
+		mustNotExist(t, p, "metered-stop-"+body.name)
+	}
+}
+
+// failingMeter refuses every byte.
+type failingMeter struct{ err error }
+
+func (failingMeter) Chunk() int                         { return 0 }
+func (m failingMeter) Moved(context.Context, int) error { return m.err }
 
 // failingReader yields n random bytes, then an error.
 type failingReader struct {
