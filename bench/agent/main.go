@@ -1,7 +1,9 @@
 // Command agent benchmarks cassandra-backup-agent against rclone: a backup of about 1 GiB of
 // SSTables (many small, a few large) to versitygw and its restore, and `rclone copy
-// --transfers 16` of the same files both ways, in one run. It prints a Markdown table with
-// MiB/s, the agent/rclone ratio and each process's peak RSS. Run it through run.sh.
+// --transfers 16` of the same files both ways, in one run, with a plain local copy of the
+// files as the floor of any restore on the machine's filesystem. It prints a Markdown table
+// with MiB/s, the agent/rclone ratios, and each process's peak RSS and CPU time. Run it
+// through run.sh (-rounds N repeats every contender N times).
 package main
 
 import (
@@ -22,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
@@ -35,8 +39,9 @@ func main() {
 	largeMiB := flag.Int("large-mib", 160, "Data.db size of a large SSTable, MiB")
 	small := flag.Int("small", 384, "number of small SSTables")
 	smallKiB := flag.Int("small-kib", 900, "Data.db size of a small SSTable, KiB")
+	rounds := flag.Int("rounds", 1, "how many times to run every contender")
 	flag.Parse()
-	if err := run(*agentBin, *gw, *rclone, *work, *large, *largeMiB, *small, *smallKiB); err != nil {
+	if err := run(*agentBin, *gw, *rclone, *work, *large, *largeMiB, *small, *smallKiB, max(*rounds, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -45,10 +50,11 @@ func main() {
 type result struct {
 	name    string
 	seconds float64
-	maxRSS  int64 // KiB
+	maxRSS  int64         // KiB
+	cpu     time.Duration // user + system
 }
 
-func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB int) error {
+func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, rounds int) error {
 	if agentBin == "" || gw == "" {
 		return fmt.Errorf("-agent and -versitygw are required")
 	}
@@ -60,7 +66,8 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB int
 		defer os.RemoveAll(d)
 		work = d
 	}
-	// versitygw on a free loopback port.
+	// versitygw on a free loopback port, keeping connections alive as S3 does (its
+	// default closes each connection after one request).
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -68,7 +75,7 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB int
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
 	gwDir := filepath.Join(work, "s3")
 	os.MkdirAll(gwDir, 0o755)
-	gwCmd := exec.Command(gw, "--port", "127.0.0.1:"+strconv.Itoa(port), "--region", "us-east-1", "--health", "/health", "--quiet", "posix", gwDir)
+	gwCmd := exec.Command(gw, "--port", "127.0.0.1:"+strconv.Itoa(port), "--region", "us-east-1", "--health", "/health", "--quiet", "--keep-alive", "posix", gwDir)
 	gwCmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=benchaccess", "ROOT_SECRET_KEY=benchsecretbenchsecret")
 	if err := gwCmd.Start(); err != nil {
 		return err
@@ -79,7 +86,8 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB int
 	}
 
 	// The node's data: a few large and many small SSTables.
-	node, err := fakecassandra.Start(fakecassandra.Config{DataDirs: []string{filepath.Join(work, "data")}, NoSystemTables: true})
+	dataDir := filepath.Join(work, "data")
+	node, err := fakecassandra.Start(fakecassandra.Config{DataDirs: []string{dataDir}, NoSystemTables: true})
 	if err != nil {
 		return err
 	}
@@ -94,7 +102,7 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB int
 			return err
 		}
 	}
-	total, files, err := dirSize(filepath.Join(work, "data"))
+	total, files, err := dirSize(dataDir)
 	if err != nil {
 		return err
 	}
@@ -102,51 +110,6 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB int
 
 	env := append(os.Environ(), "KUBERNETES_SERVICE_HOST=",
 		"AWS_ACCESS_KEY_ID=benchaccess", "AWS_SECRET_ACCESS_KEY=benchsecretbenchsecret", "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL_S3="+endpoint)
-	var results []result
-
-	// Agent backup.
-	addr := "127.0.0.1:" + strconv.Itoa(mustPort())
-	serve := exec.Command(agentBin, "serve", "--listen", addr, "--jolokia-url", node.URL())
-	serve.Env = env
-	serve.Stderr = os.Stderr
-	if err := serve.Start(); err != nil {
-		return err
-	}
-	servePeak := watch(serve)
-	if err := waitHTTP("http://" + addr + "/status"); err != nil {
-		return err
-	}
-	req := agent.Request{Type: agent.TypeBackup, StorageLocation: "s3://agent-bench", SnapshotTag: "bench", CreateMissingBucket: true, Insecure: true, ConcurrentConnections: 16}
-	start := time.Now()
-	op, err := backup("http://"+addr, req)
-	secs := time.Since(start).Seconds()
-	serveRSS := servePeak.stop()
-	serve.Process.Signal(syscall.SIGTERM)
-	serve.Wait()
-	if err != nil {
-		return err
-	}
-	if op.State != agent.StateCompleted {
-		return fmt.Errorf("agent backup: %s %v", op.State, op.Errors)
-	}
-	results = append(results, result{"agent backup", secs, serveRSS})
-
-	// Agent restore (the init container).
-	restoreDir := filepath.Join(work, "restore-agent")
-	r := exec.Command(agentBin, "restore", "--storage-location", "s3://agent-bench", "--snapshot-tag", "bench", "--insecure",
-		"--cluster", node.ClusterName(), "--dc", node.Datacenter(), "--host-id", node.HostID(), "--concurrent-connections", "16",
-		"--data-dir", filepath.Join(restoreDir, "data"), "--commitlog-dir", filepath.Join(restoreDir, "commitlog"),
-		"--hints-dir", filepath.Join(restoreDir, "hints"), "--saved-caches-dir", filepath.Join(restoreDir, "saved_caches"),
-		"--tokens-file", filepath.Join(restoreDir, "tokens.yaml"), "--marker-file", filepath.Join(restoreDir, "restore_done"))
-	r.Env, r.Stderr = env, os.Stderr
-	start = time.Now()
-	rss, err := runWatched(r)
-	if err != nil {
-		return fmt.Errorf("agent restore: %w", err)
-	}
-	results = append(results, result{"agent restore", time.Since(start).Seconds(), rss})
-
-	// rclone both ways, same files (the live table directories), same server.
 	// rclone's S3 client cannot combine AWS_CA_BUNDLE with its own transport.
 	var renv []string
 	for _, kv := range os.Environ() {
@@ -158,48 +121,202 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB int
 		"RCLONE_CONFIG_BENCH_ENDPOINT="+endpoint, "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=benchaccess",
 		"RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=benchsecretbenchsecret", "RCLONE_CONFIG_BENCH_REGION=us-east-1",
 		"RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true")
-	mk := exec.Command(rclone, "mkdir", "bench:rclone-bench")
-	mk.Env = renv
-	if out, err := mk.CombinedOutput(); err != nil {
-		return fmt.Errorf("rclone mkdir: %v: %s", err, out)
-	}
-	up := exec.Command(rclone, "copy", "--transfers", "16", "--exclude", "snapshots/**", filepath.Join(work, "data"), "bench:rclone-bench/data")
-	up.Env, up.Stderr = renv, os.Stderr
-	start = time.Now()
-	rss, err = runWatched(up)
-	if err != nil {
-		return fmt.Errorf("rclone upload: %w", err)
-	}
-	results = append(results, result{"rclone copy up", time.Since(start).Seconds(), rss})
-	down := exec.Command(rclone, "copy", "--transfers", "16", "bench:rclone-bench/data", filepath.Join(work, "restore-rclone"))
-	down.Env, down.Stderr = renv, os.Stderr
-	start = time.Now()
-	rss, err = runWatched(down)
-	if err != nil {
-		return fmt.Errorf("rclone download: %w", err)
-	}
-	results = append(results, result{"rclone copy down", time.Since(start).Seconds(), rss})
 
-	rtotal, _, err := dirSize(filepath.Join(restoreDir, "data"))
+	var rows [][]result
+	for round := 1; round <= rounds; round++ {
+		rs, err := runRound(round, agentBin, rclone, work, dataDir, node, env, renv)
+		if err != nil {
+			return err
+		}
+		restored, _, err := dirSize(filepath.Join(work, fmt.Sprintf("restore-agent-%d", round), "data"))
+		if err != nil {
+			return err
+		}
+		if restored != total {
+			return fmt.Errorf("agent restored %d bytes of %d", restored, total)
+		}
+		rows = append(rows, rs)
+		for _, d := range []string{"restore-agent", "restore-rclone", "copy"} {
+			os.RemoveAll(filepath.Join(work, fmt.Sprintf("%s-%d", d, round)))
+		}
+	}
+
+	mib := float64(total) / (1 << 20)
+	fmt.Printf("Data: %d files, %.1f MiB (%d × %d MiB and %d × %d KiB SSTables, 8 components each); versitygw posix with keep-alive on loopback; 16 transfers each; dirty pages flushed before each run.\n\n",
+		files, mib, large, largeMiB, small, smallKiB)
+	fmt.Println("| round | run | seconds | MiB/s | agent ÷ rclone | peak RSS MiB | CPU s |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|")
+	for i, rs := range rows {
+		// rs: agent backup, rclone up, agent restore, rclone down, rclone down + sync, local copy + sync.
+		ratio := map[int]string{
+			0: fmt.Sprintf("%.2f×", rs[1].seconds/rs[0].seconds),
+			2: fmt.Sprintf("%.2f× (%.2f× with sync)", rs[3].seconds/rs[2].seconds, rs[4].seconds/rs[2].seconds),
+		}
+		for j, r := range rs {
+			rss, cpu := fmt.Sprintf("%.1f", float64(r.maxRSS)/1024), fmt.Sprintf("%.1f", r.cpu.Seconds())
+			if r.maxRSS == 0 {
+				rss, cpu = "", ""
+			}
+			fmt.Printf("| %d | %s | %.2f | %.1f | %s | %s | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, ratio[j], rss, cpu)
+		}
+	}
+	return nil
+}
+
+// runRound runs every contender once: agent backup, rclone up, agent restore, rclone
+// down (and then sync, for the durability the agent's restore gives before its marker),
+// and a plain local copy of the same files with a sync, the floor of any restore on
+// this filesystem.
+func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassandra.Node, env, renv []string) ([]result, error) {
+	var out []result
+	suffix := "-" + strconv.Itoa(round)
+
+	// Agent backup, to a bucket of its own per round: every round uploads everything.
+	syscall.Sync()
+	addr := "127.0.0.1:" + strconv.Itoa(mustPort())
+	serve := exec.Command(agentBin, "serve", "--listen", addr, "--jolokia-url", node.URL())
+	serve.Env = env
+	serve.Stderr = os.Stderr
+	if err := serve.Start(); err != nil {
+		return nil, err
+	}
+	servePeak := watch(serve)
+	if err := waitHTTP("http://" + addr + "/status"); err != nil {
+		return nil, err
+	}
+	bucket := "agent-bench" + suffix
+	req := agent.Request{Type: agent.TypeBackup, StorageLocation: "s3://" + bucket, SnapshotTag: "bench", CreateMissingBucket: true, Insecure: true, ConcurrentConnections: 16}
+	start := time.Now()
+	op, err := backup("http://"+addr, req)
+	secs := time.Since(start).Seconds()
+	serveRSS := servePeak.stop()
+	serve.Process.Signal(syscall.SIGTERM)
+	serve.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if op.State != agent.StateCompleted {
+		return nil, fmt.Errorf("agent backup: %s %v", op.State, op.Errors)
+	}
+	// The serve process did nothing but this backup, so its CPU time is the backup's.
+	out = append(out, result{"agent backup", secs, serveRSS, cpuOf(serve)})
+
+	// rclone up, the same files (the live table directories), same server.
+	mk := exec.Command(rclone, "mkdir", "bench:rclone-bench"+suffix)
+	mk.Env = renv
+	if b, err := mk.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("rclone mkdir: %v: %s", err, b)
+	}
+	syscall.Sync()
+	up := exec.Command(rclone, "copy", "--transfers", "16", "--exclude", "snapshots/**", dataDir, "bench:rclone-bench"+suffix+"/data")
+	up.Env, up.Stderr = renv, os.Stderr
+	r, err := timed("rclone copy up", up)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, r)
+
+	// Agent restore (the init container); its time includes the sync before its marker.
+	restoreDir := filepath.Join(work, "restore-agent"+suffix)
+	restore := exec.Command(agentBin, "restore", "--storage-location", "s3://"+bucket, "--snapshot-tag", "bench", "--insecure",
+		"--cluster", node.ClusterName(), "--dc", node.Datacenter(), "--host-id", node.HostID(), "--concurrent-connections", "16",
+		"--data-dir", filepath.Join(restoreDir, "data"), "--commitlog-dir", filepath.Join(restoreDir, "commitlog"),
+		"--hints-dir", filepath.Join(restoreDir, "hints"), "--saved-caches-dir", filepath.Join(restoreDir, "saved_caches"),
+		"--tokens-file", filepath.Join(restoreDir, "tokens.yaml"), "--marker-file", filepath.Join(restoreDir, "restore_done"))
+	restore.Env, restore.Stderr = env, os.Stderr
+	syscall.Sync()
+	r, err = timed("agent restore", restore)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, r)
+
+	// rclone down, then the same durability.
+	syscall.Sync()
+	down := exec.Command(rclone, "copy", "--transfers", "16", "bench:rclone-bench"+suffix+"/data", filepath.Join(work, "restore-rclone"+suffix))
+	down.Env, down.Stderr = renv, os.Stderr
+	r, err = timed("rclone copy down", down)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, r)
+	start = time.Now()
+	syscall.Sync()
+	out = append(out, result{name: "rclone copy down + sync", seconds: r.seconds + time.Since(start).Seconds()})
+
+	// The floor: a local copy of the same files, 16 at a time, and a sync.
+	syscall.Sync()
+	start = time.Now()
+	if err := copyTree(dataDir, filepath.Join(work, "copy"+suffix), 16); err != nil {
+		return nil, err
+	}
+	syscall.Sync()
+	out = append(out, result{name: "local copy + sync (floor)", seconds: time.Since(start).Seconds()})
+	return out, nil
+}
+
+// timed runs c and returns its wall time, peak RSS and CPU time.
+func timed(name string, c *exec.Cmd) (result, error) {
+	start := time.Now()
+	rss, err := runWatched(c)
+	if err != nil {
+		return result{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return result{name, time.Since(start).Seconds(), rss, cpuOf(c)}, nil
+}
+
+func cpuOf(c *exec.Cmd) time.Duration {
+	return c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+}
+
+// copyTree copies the regular files under src (but not snapshots/) to dst, workers at a
+// time, each through a temporary name renamed into place, as a restore does.
+func copyTree(src, dst string, workers int) error {
+	var paths []string
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() && fi.Name() == "snapshots" {
+			return filepath.SkipDir
+		}
+		if fi.Mode().IsRegular() {
+			paths = append(paths, p)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if rtotal != total {
-		return fmt.Errorf("agent restored %d bytes of %d", rtotal, total)
+	var g errgroup.Group
+	g.SetLimit(workers)
+	for _, p := range paths {
+		g.Go(func() error {
+			rel, _ := filepath.Rel(src, p)
+			to := filepath.Join(dst, rel)
+			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+				return err
+			}
+			in, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			tmp, err := os.CreateTemp(filepath.Dir(to), ".copy-*")
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(tmp, in); err != nil {
+				tmp.Close()
+				return err
+			}
+			if err := tmp.Close(); err != nil {
+				return err
+			}
+			return os.Rename(tmp.Name(), to)
+		})
 	}
-	mib := float64(total) / (1 << 20)
-	fmt.Printf("Data: %d files, %.1f MiB (%d × %d MiB and %d × %d KiB SSTables, 8 components each); versitygw posix on loopback; 16 transfers each.\n\n",
-		files, mib, large, largeMiB, small, smallKiB)
-	fmt.Println("| run | seconds | MiB/s | agent ÷ rclone | peak RSS MiB |")
-	fmt.Println("|---|---:|---:|---:|---:|")
-	for i, r := range results {
-		ratio := ""
-		if i < 2 {
-			ratio = fmt.Sprintf("%.2f×", results[i+2].seconds/r.seconds)
-		}
-		fmt.Printf("| %s | %.2f | %.1f | %s | %.1f |\n", r.name, r.seconds, mib/r.seconds, ratio, float64(r.maxRSS)/1024)
-	}
-	return nil
+	return g.Wait()
 }
 
 func backup(url string, req agent.Request) (agent.Operation, error) {

@@ -191,7 +191,7 @@ func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, key string, 
 		return layout.Entry{}, fmt.Errorf("upload %s: %w", u.objectKey, err)
 	}
 	defer f.Close()
-	info, err := p.Put(ctx, key, &meter{ctx: ctx, r: f, lim: lim, tr: tr}, storage.PutOptions{})
+	info, err := p.Put(ctx, key, f, storage.PutOptions{Meter: newFileMeter(lim, tr, u.file.Size)})
 	if err != nil {
 		return layout.Entry{}, fmt.Errorf("upload %s: %w", u.objectKey, err)
 	}

@@ -72,31 +72,43 @@ func newLimiter(bw *Bandwidth) (*rate.Limiter, error) {
 	return rate.NewLimiter(rate.Limit(bps), int(burst)), nil
 }
 
-// meter counts and throttles the bytes read through it, and stops when ctx ends.
-type meter struct {
-	ctx context.Context
-	r   io.Reader
-	lim *rate.Limiter
-	tr  *Tracker
+// fileMeter counts one file's bytes into the tracker as they move, at most the file's
+// size (a part sent again after an error is not counted twice), and holds them to the
+// bandwidth cap when there is one. It is the storage.Meter of one transfer.
+type fileMeter struct {
+	lim  *rate.Limiter
+	tr   *Tracker
+	left atomic.Int64
 }
 
-func (m *meter) Read(p []byte) (int, error) {
-	if err := m.ctx.Err(); err != nil {
-		return 0, err
+func newFileMeter(lim *rate.Limiter, tr *Tracker, size int64) *fileMeter {
+	m := &fileMeter{lim: lim, tr: tr}
+	m.left.Store(size)
+	return m
+}
+
+// Chunk is the limiter's burst, so that WaitN never asks for more.
+func (m *fileMeter) Chunk() int {
+	if m.lim == nil {
+		return 0
 	}
-	if m.lim != nil && len(p) > m.lim.Burst() {
-		p = p[:m.lim.Burst()]
-	}
-	n, err := m.r.Read(p)
-	if n > 0 {
-		m.tr.Transferred(int64(n))
-		if m.lim != nil {
-			if werr := m.lim.WaitN(m.ctx, n); werr != nil {
-				return n, werr
-			}
+	return m.lim.Burst()
+}
+
+// Moved counts n bytes and waits for the limiter.
+func (m *fileMeter) Moved(ctx context.Context, n int) error {
+	for {
+		left := m.left.Load()
+		c := min(left, int64(n))
+		if m.left.CompareAndSwap(left, left-c) {
+			m.tr.Transferred(c)
+			break
 		}
 	}
-	return n, err
+	if m.lim != nil {
+		return m.lim.WaitN(ctx, n)
+	}
+	return nil
 }
 
 // fileSHA256 returns the hex SHA-256 and size of a local file.
