@@ -92,20 +92,36 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx ends.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	logger := klog.FromContext(ctx).WithValues("server", "webhook")
-	srv := &http.Server{
+// HTTPServer returns the http.Server that Serve runs: s.Handler over TLS (TLSConfig),
+// with timeouts and header limits, speaking HTTP/1.1 only.
+//
+// HTTP/2 is off on purpose. The API server keeps its connections to the webhook alive
+// either way (no TLS handshake per call), but Go's HTTP/2 server hands every request
+// between several goroutines (frame reader, connection loop, handler, frame writer) and
+// writes each frame as its own TLS record and system call; HTTP/1.1 reads and answers a
+// request on one goroutine. In bench/webhook that is about a fifth less CPU per admission
+// in the webhook. It also keeps the webhook out of reach of HTTP/2 stream floods
+// (CVE-2023-44487).
+func (s *Server) HTTPServer() *http.Server {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	return &http.Server{
 		Handler:           s.Handler(),
 		TLSConfig:         s.TLSConfig(),
+		Protocols:         &protocols,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return klog.NewContext(context.WithoutCancel(ctx), logger) },
-		ErrorLog:          nil,
 	}
+}
+
+// Serve serves on ln until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	logger := klog.FromContext(ctx).WithValues("server", "webhook")
+	srv := s.HTTPServer()
+	srv.BaseContext = func(net.Listener) context.Context { return klog.NewContext(context.WithoutCancel(ctx), logger) }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	logger.Info("Serving the pod mutation webhook", "address", ln.Addr().String())

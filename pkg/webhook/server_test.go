@@ -117,6 +117,12 @@ func TestServer(t *testing.T) {
 	if resp, err := client.Get(url + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("healthz: %v", err)
 	}
+
+	// HTTP/1.1 only, even for a client that offers HTTP/2.
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	if resp, err := h2.Get(url + "/healthz"); err != nil || resp.ProtoMajor != 1 {
+		t.Errorf("a client offering HTTP/2: %v %v", resp, err)
+	}
 }
 
 func TestReviewDenies(t *testing.T) {
