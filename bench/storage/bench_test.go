@@ -257,6 +257,7 @@ func child(t *testing.T, role string) {
 		}
 		p, _, err := storage.OpenLocation(ctx, "s3://"+bucket, storage.Config{
 			Credentials: storage.StaticCredentials(secret), Insecure: true, PartSize: partSize, Concurrency: 5,
+			UploadCutoff: uploadCutoff(),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -328,6 +329,12 @@ func child(t *testing.T, role string) {
 	res.Down, res.PeakRSS = parallel(t, down), vmHWM(t)
 	j, _ := json.Marshal(res)
 	fmt.Printf("BENCH_RESULT %s\n", j)
+}
+
+// uploadCutoff is the Provider's: BENCH_UPLOAD_CUTOFF_MIB, or one part, so that it sends
+// its files in parts as the bare SDK does.
+func uploadCutoff() int64 {
+	return int64(envInt("BENCH_UPLOAD_CUTOFF_MIB", partSize>>20)) << 20
 }
 
 func writeFile(path string, r io.Reader) error {

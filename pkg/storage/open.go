@@ -32,6 +32,11 @@ type Config struct {
 	GCSEndpoint string
 	// PartSize is the size of one uploaded part or block; 0 means DefaultPartSize.
 	PartSize int64
+	// UploadCutoff is, for S3, the size up to which a file (a random-access source) is
+	// sent as one PutObject instead of in parts; 0 means DefaultUploadCutoff. Streams
+	// always go in parts. One request spares the server from joining parts, the way
+	// rclone's --s3-upload-cutoff does; parts give one large file parallel requests.
+	UploadCutoff int64
 	// Concurrency is the number of parts of one object in flight; 0 means
 	// DefaultConcurrency.
 	Concurrency int
@@ -47,6 +52,9 @@ const (
 	DefaultPartSize = 8 << 20
 	// DefaultConcurrency is the number of parts of one object uploaded at once.
 	DefaultConcurrency = 4
+	// DefaultUploadCutoff covers the SSTables of leveled compaction (160 MiB by default)
+	// and rclone's default (200 MiB).
+	DefaultUploadCutoff = 256 << 20
 )
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -59,6 +67,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
+	}
+	if c.UploadCutoff <= 0 {
+		c.UploadCutoff = DefaultUploadCutoff
 	}
 	return c
 }

@@ -174,6 +174,45 @@ type meteredBody struct {
 	io.Closer
 }
 
+// putSingle uploads a random-access source larger than a part, up to the upload cutoff,
+// with one PutObject and no buffer: one pass over the source computes SHA-256 and CRC32
+// (and refuses a digest other than the expected one), a second one sends it. The CRC32
+// goes with the request, so a source that changed in between is refused by the server.
+func (p *Provider) putSingle(ctx context.Context, c *s3.Client, key string, src io.ReaderAt, size int64, opts storage.PutOptions, md map[string]string) (storage.ObjectInfo, error) {
+	sha, crc := sha256.New(), crc32.NewIEEE()
+	bp := hashBuffers.Get().(*[]byte)
+	_, err := io.CopyBuffer(io.MultiWriter(sha, crc), io.NewSectionReader(src, 0, size), *bp)
+	hashBuffers.Put(bp)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: read: %w", key, err)
+	}
+	sum := hex.EncodeToString(sha.Sum(nil))
+	if opts.SHA256 != "" && !strings.EqualFold(sum, opts.SHA256) {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w: content has %s, expected %s", key, storage.ErrChecksumMismatch, sum, strings.ToLower(opts.SHA256))
+	}
+	return p.putObject(ctx, c, key, io.NewSectionReader(src, 0, size), size, sum, crc.Sum32(), opts, md)
+}
+
+// putObject sends one PutObject of known length, SHA-256 and CRC32.
+func (p *Provider) putObject(ctx context.Context, c *s3.Client, key string, body io.ReadSeeker, size int64, sum string, crc uint32, opts storage.PutOptions, md map[string]string) (storage.ObjectInfo, error) {
+	crc64 := base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc))
+	in := &s3.PutObjectInput{
+		Bucket: &p.bucket, Key: &key, Metadata: md, Body: body,
+		ContentLength: aws.Int64(size), ChecksumCRC32: &crc64,
+	}
+	if opts.ContentType != "" {
+		in.ContentType = &opts.ContentType
+	}
+	if opts.Meter != nil {
+		ctx = context.WithValue(ctx, meterKey{}, opts.Meter)
+	}
+	out, err := c.PutObject(ctx, in)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, mapErr(err))
+	}
+	return storage.ObjectInfo{Key: key, Size: size, ModTime: time.Now(), SHA256: sum, ETag: aws.ToString(out.ETag), Metadata: md}, nil
+}
+
 // onceBuffers hold the buffers of putOnce, up to one part each.
 var onceBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
@@ -197,20 +236,5 @@ func (p *Provider) putOnce(ctx context.Context, c *s3.Client, key string, src io
 	if opts.SHA256 != "" && !strings.EqualFold(sum, opts.SHA256) {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w: content has %s, expected %s", key, storage.ErrChecksumMismatch, sum, strings.ToLower(opts.SHA256))
 	}
-	crc := base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(buf)))
-	in := &s3.PutObjectInput{
-		Bucket: &p.bucket, Key: &key, Metadata: md, Body: bytes.NewReader(buf),
-		ContentLength: aws.Int64(size), ChecksumCRC32: &crc,
-	}
-	if opts.ContentType != "" {
-		in.ContentType = &opts.ContentType
-	}
-	if opts.Meter != nil {
-		ctx = context.WithValue(ctx, meterKey{}, opts.Meter)
-	}
-	out, err := c.PutObject(ctx, in)
-	if err != nil {
-		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, mapErr(err))
-	}
-	return storage.ObjectInfo{Key: key, Size: size, ModTime: time.Now(), SHA256: sum, ETag: aws.ToString(out.ETag), Metadata: md}, nil
+	return p.putObject(ctx, c, key, bytes.NewReader(buf), size, sum, crc32.ChecksumIEEE(buf), opts, md)
 }

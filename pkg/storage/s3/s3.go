@@ -194,8 +194,11 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 		N() int64
 	}
 	src, size, random := randomAccess(r)
-	if random && size <= p.cfg.PartSize {
+	switch {
+	case random && size <= p.cfg.PartSize:
 		return p.putOnce(ctx, c, key, src, size, opts, md)
+	case random && size <= p.cfg.UploadCutoff:
+		return p.putSingle(ctx, c, key, src, size, opts, md)
 	}
 	if random {
 		f := newHashedFile(ctx, src, size, opts.SHA256)
