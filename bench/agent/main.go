@@ -52,6 +52,7 @@ type result struct {
 	seconds float64
 	maxRSS  int64         // KiB
 	cpu     time.Duration // user + system
+	gwCPU   time.Duration // versitygw's user + system while it ran
 }
 
 func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, rounds int) error {
@@ -124,7 +125,7 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 
 	var rows [][]result
 	for round := 1; round <= rounds; round++ {
-		rs, err := runRound(round, agentBin, rclone, work, dataDir, node, env, renv)
+		rs, err := runRound(round, agentBin, rclone, work, dataDir, node, env, renv, gwCmd.Process.Pid)
 		if err != nil {
 			return err
 		}
@@ -144,8 +145,8 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 	mib := float64(total) / (1 << 20)
 	fmt.Printf("Data: %d files, %.1f MiB (%d × %d MiB and %d × %d KiB SSTables, 8 components each); versitygw posix with keep-alive on loopback; 16 transfers each; dirty pages flushed before each run.\n\n",
 		files, mib, large, largeMiB, small, smallKiB)
-	fmt.Println("| round | run | seconds | MiB/s | agent ÷ rclone | peak RSS MiB | CPU s |")
-	fmt.Println("|---:|---|---:|---:|---:|---:|---:|")
+	fmt.Println("| round | run | seconds | MiB/s | agent ÷ rclone | peak RSS MiB | CPU s | versitygw CPU s |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|")
 	for i, rs := range rows {
 		// rs: agent backup, rclone up, agent restore, rclone down, rclone down + sync, local copy + sync.
 		ratio := map[int]string{
@@ -153,11 +154,11 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 			2: fmt.Sprintf("%.2f× (%.2f× with sync)", rs[3].seconds/rs[2].seconds, rs[4].seconds/rs[2].seconds),
 		}
 		for j, r := range rs {
-			rss, cpu := fmt.Sprintf("%.1f", float64(r.maxRSS)/1024), fmt.Sprintf("%.1f", r.cpu.Seconds())
+			rss, cpu, gwCPU := fmt.Sprintf("%.1f", float64(r.maxRSS)/1024), fmt.Sprintf("%.1f", r.cpu.Seconds()), fmt.Sprintf("%.1f", r.gwCPU.Seconds())
 			if r.maxRSS == 0 {
-				rss, cpu = "", ""
+				rss, cpu, gwCPU = "", "", ""
 			}
-			fmt.Printf("| %d | %s | %.2f | %.1f | %s | %s | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, ratio[j], rss, cpu)
+			fmt.Printf("| %d | %s | %.2f | %.1f | %s | %s | %s | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, ratio[j], rss, cpu, gwCPU)
 		}
 	}
 	return nil
@@ -167,9 +168,16 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 // down (and then sync, for the durability the agent's restore gives before its marker),
 // and a plain local copy of the same files with a sync, the floor of any restore on
 // this filesystem.
-func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassandra.Node, env, renv []string) ([]result, error) {
+func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassandra.Node, env, renv []string, gwPid int) ([]result, error) {
 	var out []result
 	suffix := "-" + strconv.Itoa(round)
+	// Each contender's row gets the CPU versitygw used since the previous row.
+	gwMark := procCPU(gwPid)
+	add := func(r result) {
+		now := procCPU(gwPid)
+		r.gwCPU, gwMark = now-gwMark, now
+		out = append(out, r)
+	}
 
 	// Agent backup, to a bucket of its own per round: every round uploads everything.
 	syscall.Sync()
@@ -199,7 +207,7 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 		return nil, fmt.Errorf("agent backup: %s %v", op.State, op.Errors)
 	}
 	// The serve process did nothing but this backup, so its CPU time is the backup's.
-	out = append(out, result{"agent backup", secs, serveRSS, cpuOf(serve)})
+	add(result{name: "agent backup", seconds: secs, maxRSS: serveRSS, cpu: cpuOf(serve)})
 
 	// rclone up, the same files (the live table directories), same server.
 	mk := exec.Command(rclone, "mkdir", "bench:rclone-bench"+suffix)
@@ -214,7 +222,7 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, r)
+	add(r)
 
 	// Agent restore (the init container); its time includes the sync before its marker.
 	restoreDir := filepath.Join(work, "restore-agent"+suffix)
@@ -225,21 +233,23 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 		"--tokens-file", filepath.Join(restoreDir, "tokens.yaml"), "--marker-file", filepath.Join(restoreDir, "restore_done"))
 	restore.Env, restore.Stderr = env, os.Stderr
 	syscall.Sync()
+	gwMark = procCPU(gwPid)
 	r, err = timed("agent restore", restore)
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, r)
+	add(r)
 
 	// rclone down, then the same durability.
 	syscall.Sync()
 	down := exec.Command(rclone, "copy", "--transfers", "16", "bench:rclone-bench"+suffix+"/data", filepath.Join(work, "restore-rclone"+suffix))
 	down.Env, down.Stderr = renv, os.Stderr
+	gwMark = procCPU(gwPid)
 	r, err = timed("rclone copy down", down)
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, r)
+	add(r)
 	start = time.Now()
 	syscall.Sync()
 	out = append(out, result{name: "rclone copy down + sync", seconds: r.seconds + time.Since(start).Seconds()})
@@ -262,7 +272,24 @@ func timed(name string, c *exec.Cmd) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return result{name, time.Since(start).Seconds(), rss, cpuOf(c)}, nil
+	return result{name: name, seconds: time.Since(start).Seconds(), maxRSS: rss, cpu: cpuOf(c)}, nil
+}
+
+// procCPU returns the user + system CPU time of a running process (from /proc; 0 when
+// it cannot be read).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
 }
 
 func cpuOf(c *exec.Cmd) time.Duration {
