@@ -85,9 +85,15 @@ func (p *Provider) CreateBucket(ctx context.Context) error {
 	if err := p.resolve(ctx); err != nil {
 		return err
 	}
+	// Only the bucket itself is created, never the directory that holds it: that is a
+	// mounted volume, and a missing mount must not turn into backups written to the
+	// container's own, short-lived file system.
 	err := os.Mkdir(p.root, 0o755)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create bucket %s: %w", p.root, storage.ErrBucketExists)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("create bucket %s: the directory %s that holds it does not exist: create it, or mount the backup volume there", p.root, filepath.Dir(p.root))
 	}
 	if err != nil {
 		return fmt.Errorf("create bucket: %w", err)

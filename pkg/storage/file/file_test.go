@@ -2,6 +2,8 @@ package file_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +68,22 @@ func TestPutLeavesNoTempFiles(t *testing.T) {
 	tmp, _ := os.ReadDir(filepath.Join(dir, "b", ".storage", "tmp"))
 	if len(tmp) != 0 {
 		t.Fatalf("temp files left: %v", tmp)
+	}
+}
+
+// The bucket is created, not the directory that holds it (a volume that may not be
+// mounted): the error says which directory is missing.
+func TestCreateBucketNeedsItsDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not-mounted")
+	p, err := file.Open(t.Context(), storage.Location{Scheme: storage.SchemeFile, Dir: dir, Bucket: "b"}, storage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.CreateBucket(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "the directory "+dir+" that holds it does not exist") {
+		t.Fatalf("CreateBucket under a missing directory = %v; want an error naming %s", err, dir)
+	}
+	if _, serr := os.Stat(dir); !errors.Is(serr, fs.ErrNotExist) {
+		t.Fatalf("CreateBucket created the holding directory %s (stat: %v)", dir, serr)
 	}
 }
