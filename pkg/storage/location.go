@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Location schemes understood by ParseLocation.
@@ -31,7 +33,9 @@ var schemes = []string{SchemeS3, SchemeAzure, SchemeGCP, SchemeFile}
 //	file:///dir/bucket/cluster/dc/node      one node, in a local directory
 //
 // A trailing slash is ignored. For file:// the directory is everything before the bucket
-// and must be absolute; a path of at most four segments is global, a longer one per node.
+// and must be absolute. A file:// path names one node only when it has at least five
+// segments and the last is a host id (a UUID, as Cassandra's are); any other path is a
+// global location, however deep its directory.
 type Location struct {
 	// Scheme is s3, azure, gcp or file.
 	Scheme string
@@ -105,13 +109,13 @@ func parseFile(s, rest string) (Location, error) {
 	switch {
 	case len(segs) < 2:
 		return Location{}, fmt.Errorf("storage location %q: file:// needs a directory and a bucket, as in file:///var/backups/bucket", s)
-	case len(segs) <= 4:
-		loc.Dir = "/" + strings.Join(segs[:len(segs)-1], "/")
-		loc.Bucket = segs[len(segs)-1]
-	default:
+	case len(segs) >= 5 && isHostID(segs[len(segs)-1]):
 		n := len(segs)
 		loc.Dir = "/" + strings.Join(segs[:n-4], "/")
 		loc.Bucket, loc.Cluster, loc.DC, loc.Node = segs[n-4], segs[n-3], segs[n-2], segs[n-1]
+	default:
+		loc.Dir = "/" + strings.Join(segs[:len(segs)-1], "/")
+		loc.Bucket = segs[len(segs)-1]
 	}
 	if err := ValidateBucket(SchemeFile, loc.Bucket); err != nil {
 		return Location{}, fmt.Errorf("storage location %q: %w", s, err)
@@ -120,6 +124,15 @@ func parseFile(s, rest string) (Location, error) {
 		return Location{}, fmt.Errorf("storage location %q: %w", s, err)
 	}
 	return loc, nil
+}
+
+// isHostID reports whether s is a UUID in its canonical text form, as Cassandra host ids are.
+func isHostID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
 }
 
 func (l Location) validateNode() error {

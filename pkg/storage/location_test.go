@@ -6,6 +6,9 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
+// hostID is a Cassandra host id: what makes a deep file:// path a node location.
+const hostID = "5f1c2e1a-0000-4000-8000-000000000001"
+
 func TestParseLocation(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -20,8 +23,11 @@ func TestParseLocation(t *testing.T) {
 		{"gcp://my_bucket", storage.Location{Scheme: "gcp", Bucket: "my_bucket"}, ""},
 		{"file:///var/backups/bucket", storage.Location{Scheme: "file", Dir: "/var/backups", Bucket: "bucket"}, ""},
 		{"file:///a/b/c/bucket", storage.Location{Scheme: "file", Dir: "/a/b/c", Bucket: "bucket"}, ""},
-		{"file:///tmp/bucket/cluster/dc/node", storage.Location{Scheme: "file", Dir: "/tmp", Bucket: "bucket", Cluster: "cluster", DC: "dc", Node: "node"}, ""},
-		{"file:///var/lib/backups/bucket/cluster/dc/node/", storage.Location{Scheme: "file", Dir: "/var/lib/backups", Bucket: "bucket", Cluster: "cluster", DC: "dc", Node: "node"}, "file:///var/lib/backups/bucket/cluster/dc/node"},
+		{"file:///tmp/bucket/cluster/dc/" + hostID, storage.Location{Scheme: "file", Dir: "/tmp", Bucket: "bucket", Cluster: "cluster", DC: "dc", Node: hostID}, ""},
+		{"file:///var/lib/backups/bucket/cluster/dc/" + hostID + "/", storage.Location{Scheme: "file", Dir: "/var/lib/backups", Bucket: "bucket", Cluster: "cluster", DC: "dc", Node: hostID}, "file:///var/lib/backups/bucket/cluster/dc/" + hostID},
+		// Without a host id at the end, a deep path is a global location in a deep directory.
+		{"file:///mnt/nfs/team/cassandra/backups", storage.Location{Scheme: "file", Dir: "/mnt/nfs/team/cassandra", Bucket: "backups"}, ""},
+		{"file:///tmp/bucket/cluster/dc/node", storage.Location{Scheme: "file", Dir: "/tmp/bucket/cluster/dc", Bucket: "node"}, ""},
 	} {
 		got, err := storage.ParseLocation(tc.in)
 		if err != nil {
