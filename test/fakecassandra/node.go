@@ -679,6 +679,32 @@ func (n *Node) SSTables(keyspace, name string) ([]cassandra.SSTable, error) {
 	return out, nil
 }
 
+// LiveData returns the Data.db contents of a table's live SSTables (secondary-index
+// SSTables excluded), as a set: what the table holds, whatever the generations. Two live
+// SSTables with one generation are an error.
+func (n *Node) LiveData(keyspace, name string) (map[string]bool, error) {
+	ss, err := n.SSTables(keyspace, name)
+	if err != nil {
+		return nil, err
+	}
+	out, gens := map[string]bool{}, map[string]bool{}
+	for _, s := range ss {
+		if s.Index != "" {
+			continue
+		}
+		if gens[s.Generation] {
+			return nil, fmt.Errorf("%s.%s: generation %s used twice", keyspace, name, s.Generation)
+		}
+		gens[s.Generation] = true
+		b, err := os.ReadFile(filepath.Join(s.Dir, s.Name+"-Data.db"))
+		if err != nil {
+			return nil, err
+		}
+		out[string(b)] = true
+	}
+	return out, nil
+}
+
 // SnapshotExists reports whether any table holds snapshot tag.
 func (n *Node) SnapshotExists(tag string) bool {
 	n.mu.Lock()
