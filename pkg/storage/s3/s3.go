@@ -1,6 +1,7 @@
 // Package s3 is the storage.Provider for s3:// locations: Amazon S3, or any S3-compatible
-// server named by the Secret's awsendpoint (addressed path-style). Uploads go through the
-// SDK's upload manager (multipart, concurrent parts).
+// server named by the Secret's awsendpoint (addressed path-style). Files up to
+// Config.UploadCutoff go as one PutObject; larger files and streams go through the SDK's
+// upload manager (multipart, concurrent parts).
 package s3
 
 import (
@@ -175,7 +176,9 @@ func (p *Provider) CreateBucket(ctx context.Context) error {
 	return nil
 }
 
-// Put uploads r with the upload manager, hashing it on the way.
+// Put uploads r, computing its SHA-256: a file of at most one part from memory after one
+// read (putOnce), a file up to the upload cutoff as one streamed request (putSingle), and
+// anything else with the upload manager, in parts.
 func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
 	if err := storage.ValidateKey(key); err != nil {
 		return storage.ObjectInfo{}, err
