@@ -126,7 +126,7 @@ func Open(ctx context.Context, loc Location, cfg Config) (Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s://%s: %w", loc.Scheme, loc.Bucket, err)
 	}
-	return p, nil
+	return checked{p}, nil
 }
 
 // OpenLocation parses a storageLocation and opens its Provider.

@@ -157,12 +157,6 @@ func values(m map[string]*string) map[string]string {
 
 // Put stages blocks concurrently and commits the block list at the end of r.
 func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	if err := opts.Validate(); err != nil {
-		return storage.ObjectInfo{}, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -189,12 +183,6 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 
 // Get downloads rng of key, resuming the stream on transient failures.
 func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return nil, err
-	}
-	if err := rng.Validate(); err != nil {
-		return nil, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -208,9 +196,6 @@ func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.R
 
 // Head reads the blob's properties.
 func (p *Provider) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return storage.ObjectInfo{}, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -276,9 +261,6 @@ func (p *Provider) List(ctx context.Context, prefix string) iter.Seq2[storage.Ob
 
 // Delete deletes the blob with its snapshots; a missing blob is not an error.
 func (p *Provider) Delete(ctx context.Context, key string) error {
-	if err := storage.ValidateKey(key); err != nil {
-		return err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return err
@@ -294,12 +276,6 @@ func (p *Provider) Delete(ctx context.Context, key string) error {
 // Refresh rewrites the blob's metadata with a refresh stamp, which moves its
 // Last-Modified time, the clock of Azure's lifecycle rules.
 func (p *Provider) Refresh(ctx context.Context, key string, opts storage.RefreshOptions) error {
-	if err := storage.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := opts.Validate(); err != nil {
-		return err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return err

@@ -136,9 +136,6 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	if err := opts.Validate(); err != nil {
-		return storage.ObjectInfo{}, err
-	}
 	if ok, err := p.BucketExists(ctx); err != nil || !ok {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, bucketErr(err, p.bucket))
 	}
@@ -268,9 +265,6 @@ func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.R
 	}
 	fp, err := p.path(key)
 	if err != nil {
-		return nil, err
-	}
-	if err := rng.Validate(); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(fp)
@@ -421,9 +415,6 @@ func (p *Provider) Refresh(ctx context.Context, key string, opts storage.Refresh
 	}
 	fp, err := p.path(key)
 	if err != nil {
-		return err
-	}
-	if err := opts.Validate(); err != nil {
 		return err
 	}
 	if fi, err := os.Stat(fp); err != nil || fi.IsDir() {

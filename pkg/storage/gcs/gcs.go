@@ -130,12 +130,6 @@ func (p *Provider) CreateBucket(ctx context.Context) error {
 // Put streams r into a resumable upload, one chunk of Config.PartSize at a time; the
 // object is finalized only when r ends without error.
 func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	if err := opts.Validate(); err != nil {
-		return storage.ObjectInfo{}, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -169,12 +163,6 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 
 // Get reads rng of key.
 func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return nil, err
-	}
-	if err := rng.Validate(); err != nil {
-		return nil, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -192,9 +180,6 @@ func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.R
 
 // Head reads the object's attributes.
 func (p *Provider) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return storage.ObjectInfo{}, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -250,9 +235,6 @@ func (p *Provider) List(ctx context.Context, prefix string) iter.Seq2[storage.Ob
 
 // Delete deletes the object; a missing object is not an error.
 func (p *Provider) Delete(ctx context.Context, key string) error {
-	if err := storage.ValidateKey(key); err != nil {
-		return err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return err
@@ -267,12 +249,6 @@ func (p *Provider) Delete(ctx context.Context, key string) error {
 // Refresh rewrites the object onto itself with a refresh stamp: the new generation gets
 // a new creation time, the clock of GCS's age-based lifecycle rules.
 func (p *Provider) Refresh(ctx context.Context, key string, opts storage.RefreshOptions) error {
-	if err := storage.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := opts.Validate(); err != nil {
-		return err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return err

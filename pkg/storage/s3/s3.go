@@ -180,12 +180,6 @@ func (p *Provider) CreateBucket(ctx context.Context) error {
 // read (putOnce), a file up to the upload cutoff as one streamed request (putSingle), and
 // anything else with the upload manager, in parts.
 func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	if err := opts.Validate(); err != nil {
-		return storage.ObjectInfo{}, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -234,12 +228,6 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 
 // Get streams rng of key.
 func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return nil, err
-	}
-	if err := rng.Validate(); err != nil {
-		return nil, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -268,9 +256,6 @@ func rangeHeader(r storage.Range) string {
 
 // Head sends HeadObject.
 func (p *Provider) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
-	if err := storage.ValidateKey(key); err != nil {
-		return storage.ObjectInfo{}, err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -325,9 +310,6 @@ func (p *Provider) List(ctx context.Context, prefix string) iter.Seq2[storage.Ob
 
 // Delete sends DeleteObject; S3 does not report missing keys.
 func (p *Provider) Delete(ctx context.Context, key string) error {
-	if err := storage.ValidateKey(key); err != nil {
-		return err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return err
@@ -345,12 +327,6 @@ func (p *Provider) Delete(ctx context.Context, key string) error {
 // metadata (with metadataDirective REPLACE on the wire), because S3 rejects a self-copy
 // that changes nothing; COPY keeps the object's user metadata by re-sending it.
 func (p *Provider) Refresh(ctx context.Context, key string, opts storage.RefreshOptions) error {
-	if err := storage.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := opts.Validate(); err != nil {
-		return err
-	}
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return err

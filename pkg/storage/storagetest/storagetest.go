@@ -52,6 +52,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("ChecksumMismatchNotCommitted", s.checksumMismatch)
 	t.Run("ReaderErrorNotCommitted", s.readerError)
 	t.Run("Meter", s.meter)
+	t.Run("BadInputRefused", s.badInput)
 	t.Run("PutMissingBucket", s.putMissingBucket)
 	t.Run("List", s.list)
 	t.Run("Delete", s.delete)
@@ -320,6 +321,40 @@ func (s *suite) checksumMismatch(t *testing.T) {
 			t.Fatalf("after a failed overwrite Head = %+v, %v; want the old %d bytes", h, err, n)
 		}
 	}
+}
+
+// badInput checks that every method refuses invalid keys and options, with the same
+// error on every backend, and stores nothing.
+func (s *suite) badInput(t *testing.T) {
+	p := s.withBucket(t)
+	ctx := t.Context()
+	for _, key := range []string{"", "/abs", "nul\x00key", strings.Repeat("k", 1025)} {
+		want := storage.ValidateKey(key).Error()
+		if _, err := p.Put(ctx, key, strings.NewReader("x"), storage.PutOptions{}); err == nil || err.Error() != want {
+			t.Errorf("Put %q = %v; want %q", key, err, want)
+		}
+		if _, err := p.Get(ctx, key, storage.Range{}); err == nil || err.Error() != want {
+			t.Errorf("Get %q = %v; want %q", key, err, want)
+		}
+		if _, err := p.Head(ctx, key); err == nil || err.Error() != want {
+			t.Errorf("Head %q = %v; want %q", key, err, want)
+		}
+		if err := p.Delete(ctx, key); err == nil || err.Error() != want {
+			t.Errorf("Delete %q = %v; want %q", key, err, want)
+		}
+		if err := p.Refresh(ctx, key, storage.RefreshOptions{}); err == nil || err.Error() != want {
+			t.Errorf("Refresh %q = %v; want %q", key, err, want)
+		}
+	}
+	badPut := storage.PutOptions{SHA256: "xyz"}
+	if _, err := p.Put(ctx, "k", strings.NewReader("x"), badPut); err == nil || err.Error() != badPut.Validate().Error() {
+		t.Errorf("Put with sha256 xyz = %v; want %v", err, badPut.Validate())
+	}
+	badRefresh := storage.RefreshOptions{Directive: "MOVE"}
+	if err := p.Refresh(ctx, "k", badRefresh); err == nil || err.Error() != badRefresh.Validate().Error() {
+		t.Errorf("Refresh with directive MOVE = %v; want %v", err, badRefresh.Validate())
+	}
+	mustNotExist(t, p, "k")
 }
 
 // countingMeter is a storage.Meter that adds up what it is told and checks each report
