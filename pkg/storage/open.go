@@ -298,6 +298,16 @@ func Stamp(m map[string]string, now time.Time) map[string]string {
 	return out
 }
 
+// LowerKeys returns user metadata as Provider methods return it: with lower-case keys
+// (backends that fold case hand keys back capitalized).
+func LowerKeys(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
 // WithSHA256 returns the metadata of a Put: opts.Metadata plus MetaSHA256 when known.
 func (o PutOptions) WithSHA256() map[string]string {
 	out := make(map[string]string, len(o.Metadata)+1)

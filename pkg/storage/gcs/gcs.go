@@ -188,16 +188,8 @@ func (p *Provider) Head(ctx context.Context, key string) (storage.ObjectInfo, er
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("head %s: %w", key, mapErr(err))
 	}
-	md := lower(a.Metadata)
+	md := storage.LowerKeys(a.Metadata)
 	return storage.ObjectInfo{Key: key, Size: a.Size, ModTime: a.Updated, SHA256: md[storage.MetaSHA256], ETag: a.Etag, Metadata: md}, nil
-}
-
-func lower(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[strings.ToLower(k)] = v
-	}
-	return out
 }
 
 // List pages through the bucket's objects under prefix.
@@ -258,7 +250,7 @@ func (p *Provider) Refresh(ctx context.Context, key string, opts storage.Refresh
 	if err != nil {
 		return fmt.Errorf("refresh %s: %w", key, mapErr(err))
 	}
-	md := lower(a.Metadata)
+	md := storage.LowerKeys(a.Metadata)
 	if opts.Directive == storage.MetadataReplace {
 		md = opts.Metadata
 	}

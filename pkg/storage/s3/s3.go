@@ -264,19 +264,11 @@ func (p *Provider) Head(ctx context.Context, key string) (storage.ObjectInfo, er
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("head %s: %w", key, mapErr(err))
 	}
-	md := lower(out.Metadata)
+	md := storage.LowerKeys(out.Metadata)
 	return storage.ObjectInfo{
 		Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified),
 		SHA256: md[storage.MetaSHA256], ETag: aws.ToString(out.ETag), Metadata: md,
 	}, nil
-}
-
-func lower(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[strings.ToLower(k)] = v
-	}
-	return out
 }
 
 // List pages through ListObjectsV2.
@@ -335,7 +327,7 @@ func (p *Provider) Refresh(ctx context.Context, key string, opts storage.Refresh
 	if err != nil {
 		return fmt.Errorf("refresh %s: %w", key, mapErr(err))
 	}
-	md := lower(head.Metadata)
+	md := storage.LowerKeys(head.Metadata)
 	if opts.Directive == storage.MetadataReplace {
 		md = opts.Metadata
 	}
