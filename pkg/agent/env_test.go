@@ -7,13 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -137,33 +135,13 @@ func (e *env) waitFor(id string, cond func(Operation) bool) Operation {
 	}
 }
 
-// snapshotFiles returns the SSTable files of the node's live tables: path relative to the data dir → bytes.
+// liveFiles returns the SSTable files of the live tables keep selects: path relative to
+// the data dir → bytes.
 func liveFiles(t *testing.T, dataDirs []string, keep func(ks, table string) bool) map[string][]byte {
 	t.Helper()
-	tables, err := cassandra.Tables(dataDirs)
+	out, err := fakecassandra.DataFiles(dataDirs, keep)
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, tb := range tables {
-		if !keep(tb.Keyspace, tb.Name) {
-			continue
-		}
-		for _, d := range tb.Dirs {
-			ss, err := cassandra.ReadSSTables(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range ss {
-				for _, f := range s.Files {
-					b, err := os.ReadFile(f.Path)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out[filepath.Join(tb.Keyspace, tb.DirName(), s.Index, f.Name)] = b
-				}
-			}
-		}
 	}
 	return out
 }

@@ -705,6 +705,38 @@ func (n *Node) LiveData(keyspace, name string) (map[string]bool, error) {
 	return out, nil
 }
 
+// DataFiles returns the SSTable files of the live tables in dataDirs that keep selects,
+// by path relative to their data directory (keyspace/table-id[/.index]/file) → content:
+// what a byte-identical restore must reproduce. Snapshots are not included.
+func DataFiles(dataDirs []string, keep func(keyspace, table string) bool) (map[string][]byte, error) {
+	tables, err := cassandra.Tables(dataDirs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, tb := range tables {
+		if !keep(tb.Keyspace, tb.Name) {
+			continue
+		}
+		for _, d := range tb.Dirs {
+			ss, err := cassandra.ReadSSTables(d)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range ss {
+				for _, f := range s.Files {
+					b, err := os.ReadFile(f.Path)
+					if err != nil {
+						return nil, err
+					}
+					out[filepath.Join(tb.Keyspace, tb.DirName(), s.Index, f.Name)] = b
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // SnapshotExists reports whether any table holds snapshot tag.
 func (n *Node) SnapshotExists(tag string) bool {
 	n.mu.Lock()

@@ -28,30 +28,9 @@ import (
 // path relative to the data directory.
 func files(t *testing.T, dataDir string, keep func(ks string) bool) map[string][]byte {
 	t.Helper()
-	tables, err := cassandra.Tables([]string{dataDir})
+	out, err := fakecassandra.DataFiles([]string{dataDir}, func(ks, _ string) bool { return keep(ks) })
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, tb := range tables {
-		if !keep(tb.Keyspace) {
-			continue
-		}
-		for _, d := range tb.Dirs {
-			ss, err := cassandra.ReadSSTables(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range ss {
-				for _, f := range s.Files {
-					b, err := os.ReadFile(f.Path)
-					if err != nil {
-						t.Fatal(err)
-					}
-					out[filepath.Join(tb.Keyspace, tb.DirName(), s.Index, f.Name)] = b
-				}
-			}
-		}
 	}
 	return out
 }
