@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
@@ -69,7 +69,7 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 	}
 	// versitygw on a free loopback port, keeping connections alive as S3 does (its
 	// default closes each connection after one request).
-	port, err := freePort()
+	port, err := controlplane.FreePort()
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,11 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 
 	// Agent backup, to a bucket of its own per round: every round uploads everything.
 	syscall.Sync()
-	addr := "127.0.0.1:" + strconv.Itoa(mustPort())
+	port, err := controlplane.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	serve := exec.Command(agentBin, "serve", "--listen", addr, "--jolokia-url", node.URL())
 	serve.Env = env
 	serve.Stderr = os.Stderr
@@ -439,23 +443,6 @@ func dirSize(dir string) (int64, int, error) {
 		return nil
 	})
 	return n, files, err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func mustPort() int {
-	p, err := freePort()
-	if err != nil {
-		panic(err)
-	}
-	return p
 }
 
 func waitHTTP(url string) error {

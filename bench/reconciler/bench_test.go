@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -55,7 +54,7 @@ type operatorProc struct {
 
 func startOperator(b *testing.B, bin, kubeconfig, ns string) *operatorProc {
 	b.Helper()
-	p := &operatorProc{metrics: freeAddr(b), health: freeAddr(b), exited: make(chan error, 1)}
+	p := &operatorProc{metrics: controlplane.FreeAddr(b), health: controlplane.FreeAddr(b), exited: make(chan error, 1)}
 	logf, err := os.Create(filepath.Join(b.TempDir(), "operator.log"))
 	if err != nil {
 		b.Fatal(err)
@@ -136,15 +135,6 @@ func (p *operatorProc) memory(b *testing.B) (peak, now int64) {
 		}
 	}
 	return peak, now
-}
-
-func freeAddr(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func poll(b *testing.B, what string, cond func() bool) {

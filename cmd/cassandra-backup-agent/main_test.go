@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
@@ -30,20 +30,10 @@ func buildAgent(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startServe runs `serve` against the node and waits until its API answers.
 func startServe(t *testing.T, bin string, node *fakecassandra.Node) (*exec.Cmd, string) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := controlplane.FreeAddr(t)
 	cmd := exec.Command(bin, "serve", "--listen", addr, "--jolokia-url", node.URL(), "--hostname", "node-0")
 	cmd.Env = append(os.Environ(), "KUBERNETES_SERVICE_HOST=")
 	var logs bytes.Buffer

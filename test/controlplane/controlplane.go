@@ -332,26 +332,6 @@ func (cp *ControlPlane) Kubectl(ctx context.Context, stdin []byte, args ...strin
 	return stdout.String(), nil
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // process is a child program whose output goes to a log file. It dies with the test
 // process (PDEATHSIG), so nothing outlives a killed test binary.
 type process struct {

@@ -50,12 +50,11 @@ func binary(t testing.TB, tool string) string {
 // freePort returns a port on 127.0.0.1 that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := controlplane.FreePort()
 	if err != nil {
 		t.Fatalf("emulators: no free port on 127.0.0.1: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // logBuffer keeps the last bytes a server printed, for failure messages.

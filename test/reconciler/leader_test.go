@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,20 +43,10 @@ func buildOperator(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startProc runs the operator binary with leader election in namespace ns.
 func startProc(t *testing.T, bin, kubeconfig, ns, id string, lease, renew, retry time.Duration) *proc {
 	t.Helper()
-	p := &proc{id: id, metrics: freeAddr(t), health: freeAddr(t), log: filepath.Join(t.TempDir(), id+".log"), exited: make(chan error, 1)}
+	p := &proc{id: id, metrics: controlplane.FreeAddr(t), health: controlplane.FreeAddr(t), log: filepath.Join(t.TempDir(), id+".log"), exited: make(chan error, 1)}
 	logf, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)

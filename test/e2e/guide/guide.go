@@ -217,7 +217,7 @@ func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
 // first; the operator keeps its caBundle. The process gets SIGKILL if this one dies; its
 // log goes to logPath. It returns once the API server calls the webhook.
 func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Operator, error) {
-	port, err := freePort()
+	port, err := controlplane.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +390,7 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 			return nil, err
 		}
 	}
-	port, err := freePort()
+	port, err := controlplane.FreePort()
 	if err != nil {
 		fake.Close()
 		return nil, err
@@ -444,15 +444,6 @@ func tail(path string) string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func urlPort(u string) int {
