@@ -170,10 +170,7 @@ func handled(ctx context.Context, cs versioned.Interface, ns string) int {
 // that made (zero expected).
 func BenchmarkSteadyState(b *testing.B) {
 	cp := controlplane.Shared(b)
-	bin := filepath.Join(b.TempDir(), "testoperator")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../test/reconciler/testoperator").CombinedOutput(); err != nil {
-		b.Fatalf("build the test operator: %v\n%s", err, out)
-	}
+	bin := controlplane.GoBuild(b, "./test/reconciler/testoperator")
 	cfg := cp.Config()
 	cfg.QPS, cfg.Burst = 500, 1000
 	cs := versioned.NewForConfigOrDie(cfg)

@@ -19,17 +19,6 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
-// buildAgent builds the binary once per test.
-func buildAgent(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cassandra-backup-agent")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startServe runs `serve` against the node and waits until its API answers.
 func startServe(t *testing.T, bin string, node *fakecassandra.Node) (*exec.Cmd, string) {
 	t.Helper()
@@ -118,7 +107,7 @@ func bucketState(t *testing.T, bucket string) (manifests []string, objects map[s
 }
 
 func TestKilledAgentBackupResubmitted(t *testing.T) {
-	bin := buildAgent(t)
+	bin := controlplane.GoBuild(t, "./cmd/cassandra-backup-agent")
 	node := fakecassandra.New(t, fakecassandra.Config{})
 	for i := 0; i < 6; i++ {
 		if err := node.WriteSSTable("ks", "t"+strconv.Itoa(i), 40000); err != nil {
@@ -176,7 +165,7 @@ func TestKilledAgentBackupResubmitted(t *testing.T) {
 }
 
 func TestRestoreCommand(t *testing.T) {
-	bin := buildAgent(t)
+	bin := controlplane.GoBuild(t, "./cmd/cassandra-backup-agent")
 	node := fakecassandra.New(t, fakecassandra.Config{NumTokens: 4})
 	if err := node.WriteSSTable("ks", "t", 30000); err != nil {
 		t.Fatal(err)

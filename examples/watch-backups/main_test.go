@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +24,7 @@ func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
 func TestExampleBuildsAndRuns(t *testing.T) {
 	cp := controlplane.Shared(t)
 	ns := cp.Namespace(t)
-	bin := filepath.Join(t.TempDir(), "watch-backups")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := controlplane.GoBuild(t, "./examples/watch-backups")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--kubeconfig", cp.KubeconfigPath, "--namespace", ns, "--apply", "nightly", "--until", "COMPLETED")

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // RepoRoot is the directory holding the project's go.mod, found by walking up from
@@ -29,6 +30,24 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// GoBuild builds the project's package pkg (relative to the repository root, as in
+// ./cmd/cassandra-backup-agent) into a temporary directory of t and returns the binary's
+// path; it fails t when the build fails.
+func GoBuild(t testing.TB, pkg string) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
 }
 
 // ToolPath returns the path of an external program the tests run (kube-apiserver, etcd,

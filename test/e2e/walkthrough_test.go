@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -148,7 +147,7 @@ func TestGuideWalkthrough(t *testing.T) {
 	}
 	t.Cleanup(cpB.Stop)
 	agentBin := podrunner.BuildAgent(t)
-	operatorBin := buildOperator(t)
+	operatorBin := controlplane.GoBuild(t, "./cmd/cassandra-backup-operator")
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
 			start := time.Now()
@@ -165,22 +164,6 @@ func kubectl(t *testing.T, cp *controlplane.ControlPlane, stdin []byte, args ...
 		t.Fatal(err)
 	}
 	return out
-}
-
-// buildOperator builds cmd/cassandra-backup-operator into a temporary directory.
-func buildOperator(t *testing.T) string {
-	t.Helper()
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "cassandra-backup-operator")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/cassandra-backup-operator")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/cassandra-backup-operator: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // startOperator runs the operator binary over the env's namespace.

@@ -32,17 +32,6 @@ type proc struct {
 	exited  chan error
 }
 
-// buildOperator builds the test operator binary once per test.
-func buildOperator(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "testoperator")
-	out, err := exec.Command("go", "build", "-o", bin, "./testoperator").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./testoperator: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startProc runs the operator binary with leader election in namespace ns.
 func startProc(t *testing.T, bin, kubeconfig, ns, id string, lease, renew, retry time.Duration) *proc {
 	t.Helper()
@@ -152,7 +141,7 @@ func TestLeaderElection(t *testing.T) {
 	ns := cp.Namespace(t)
 	cs := client(t, cp)
 	kube := kubernetes.NewForConfigOrDie(cp.Config())
-	bin := buildOperator(t)
+	bin := controlplane.GoBuild(t, "./test/reconciler/testoperator")
 	const lease, renew, retry = 4 * time.Second, 3 * time.Second, 500 * time.Millisecond
 	procs := map[string]*proc{
 		"op-a": startProc(t, bin, cp.KubeconfigPath, ns, "op-a", lease, renew, retry),
