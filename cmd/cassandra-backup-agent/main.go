@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
@@ -42,7 +41,7 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	ctx, stop := signalContext()
+	ctx, stop := signals.Context(context.Background())
 	defer stop()
 	var err error
 	switch os.Args[1] {
@@ -62,20 +61,6 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cassandra-backup-agent %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
-}
-
-// signalContext is cancelled by the first SIGINT or SIGTERM; a second one exits at once.
-func signalContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-ch
-		cancel()
-		<-ch
-		os.Exit(1)
-	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
 // stringList is a repeatable flag.

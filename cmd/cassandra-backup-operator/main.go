@@ -9,6 +9,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 )
 
 func main() {
@@ -18,7 +19,9 @@ func main() {
 	flag.Parse()
 	klog.EnableContextualLogging(true)
 
-	ctx := klog.NewContext(operator.SignalContext(context.Background()), klog.Background())
+	sctx, stop := signals.Context(context.Background())
+	defer stop()
+	ctx := klog.NewContext(sctx, klog.Background())
 	if err := operator.Run(ctx, cfg, controllers...); err != nil {
 		klog.FromContext(ctx).Error(err, "Operator stopped")
 		klog.FlushAndExit(klog.ExitFlushTimeout, 1)

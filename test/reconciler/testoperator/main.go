@@ -12,6 +12,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 )
 
 // HandledBy prefixes the Ready message with the identity of the process that handled the backup.
@@ -23,7 +24,9 @@ func main() {
 	klog.InitFlags(flag.CommandLine)
 	flag.Parse()
 	klog.EnableContextualLogging(true)
-	ctx := klog.NewContext(operator.SignalContext(context.Background()), klog.Background())
+	sctx, stop := signals.Context(context.Background())
+	defer stop()
+	ctx := klog.NewContext(sctx, klog.Background())
 	if err := operator.Run(ctx, cfg, newMarker); err != nil {
 		klog.FromContext(ctx).Error(err, "Operator stopped")
 		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
