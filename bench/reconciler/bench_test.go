@@ -5,7 +5,6 @@
 package reconciler_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -98,23 +97,7 @@ func (p *operatorProc) stop(b *testing.B) {
 
 // scrape sums the samples of a metric on the operator's /metrics.
 func (p *operatorProc) scrape(name string) float64 {
-	resp, err := http.Get("http://" + p.metrics + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
-			f := strings.Fields(line)
-			if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
-				sum += v
-			}
-		}
-	}
-	return sum
+	return controlplane.ScrapeMetric(p.metrics, name)
 }
 
 // memory returns the process's peak and current resident set size in bytes.

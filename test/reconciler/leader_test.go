@@ -1,14 +1,12 @@
 package reconciler_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,24 +81,7 @@ func tail(s string, n int) string {
 // scrape returns the sum of a metric's samples from the process's /metrics, or -1 when
 // the endpoint cannot be read.
 func (p *proc) scrape(name string) float64 {
-	resp, err := http.Get("http://" + p.metrics + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		f := strings.Fields(line)
-		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
-			sum += v
-		}
-	}
-	return sum
+	return controlplane.ScrapeMetric(p.metrics, name)
 }
 
 func (p *proc) get(path string) int {
