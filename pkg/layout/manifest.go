@@ -107,25 +107,20 @@ func (m *Manifest) Size() int64 {
 
 // Add records an entry of keyspace.table under SSTable name ssName.
 func (m *Manifest) Add(keyspace, table, tableID, ssName string, e Entry) {
-	if m.Snapshot.Keyspaces == nil {
-		m.Snapshot.Keyspaces = map[string]Keyspace{}
-	}
-	ks := m.Snapshot.Keyspaces[keyspace]
-	if ks.Tables == nil {
-		ks.Tables = map[string]Table{}
-	}
-	t := ks.Tables[table]
-	t.ID = tableID
-	if t.SSTables == nil {
-		t.SSTables = map[string][]Entry{}
-	}
-	t.SSTables[ssName] = append(t.SSTables[ssName], e)
-	ks.Tables[table] = t
-	m.Snapshot.Keyspaces[keyspace] = ks
+	m.updateTable(keyspace, table, func(t *Table) {
+		t.ID = tableID
+		t.SSTables[ssName] = append(t.SSTables[ssName], e)
+	})
 }
 
 // SetSchema records the CREATE statement of keyspace.table.
 func (m *Manifest) SetSchema(keyspace, table, tableID, schema string) {
+	m.updateTable(keyspace, table, func(t *Table) { t.ID, t.SchemaContent = tableID, schema })
+}
+
+// updateTable applies change to keyspace.table, creating the keyspace, the table and its
+// SSTable map as needed.
+func (m *Manifest) updateTable(keyspace, table string, change func(*Table)) {
 	if m.Snapshot.Keyspaces == nil {
 		m.Snapshot.Keyspaces = map[string]Keyspace{}
 	}
@@ -134,10 +129,10 @@ func (m *Manifest) SetSchema(keyspace, table, tableID, schema string) {
 		ks.Tables = map[string]Table{}
 	}
 	t := ks.Tables[table]
-	t.ID, t.SchemaContent = tableID, schema
 	if t.SSTables == nil {
 		t.SSTables = map[string][]Entry{}
 	}
+	change(&t)
 	ks.Tables[table] = t
 	m.Snapshot.Keyspaces[keyspace] = ks
 }
