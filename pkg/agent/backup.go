@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
@@ -111,22 +110,21 @@ func (a *Agent) Backup(ctx context.Context, req Request, tr *Tracker) (err error
 		}
 		refresh = &storage.RefreshOptions{Directive: dir}
 	}
+	// Largest first: a big file started last would leave the other connections idle.
+	sort.SliceStable(uploads, func(i, j int) bool { return uploads[i].file.Size > uploads[j].file.Size })
 	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(req.Concurrency())
-	for _, u := range uploads {
-		g.Go(func() error {
-			e, err := a.uploadFile(gctx, p, id.node.Key(u.objectKey), u, present, refresh, lim, tr)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			manifest.Add(u.keyspace, u.table, u.tableID, u.sstable, e)
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err = eachFile(ctx, len(uploads), req.Concurrency(), func(ctx context.Context, i int) error {
+		u := uploads[i]
+		e, err := a.uploadFile(ctx, p, id.node.Key(u.objectKey), u, present, refresh, lim, tr)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		manifest.Add(u.keyspace, u.table, u.tableID, u.sstable, e)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	for _, s := range snaps {

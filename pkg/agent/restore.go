@@ -6,14 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
@@ -234,19 +235,48 @@ func download(ctx context.Context, p storage.Provider, node layout.Node, m *layo
 		paths[i] = lp
 		tr.AddTotal(1, f.Size)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(concurrency)
-	for i, f := range files {
-		g.Go(func() error {
-			return downloadFile(gctx, p, node.Key(f.ObjectKey), paths[i], f.Entry, lim, tr)
-		})
+	// Largest first: a big file started last would leave the other connections idle.
+	order := make([]int, len(files))
+	for i := range order {
+		order[i] = i
 	}
-	return g.Wait()
+	sort.SliceStable(order, func(a, b int) bool { return files[order[a]].Size > files[order[b]].Size })
+	return eachFile(ctx, len(files), concurrency, func(ctx context.Context, i int) error {
+		f := files[order[i]]
+		return downloadFile(ctx, p, node.Key(f.ObjectKey), paths[order[i]], f.Entry, lim, tr)
+	})
 }
 
 // copyBuffers hold the buffers downloads copy through: 256 KiB a read and a write
 // instead of io.Copy's 32 KiB.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// copyFull copies r to w and h through buf, filling buf before each write: a socket read
+// returns what has arrived, often a fraction of buf, and each write costs a system call.
+func copyFull(w io.Writer, h hash.Hash, r io.Reader, buf []byte) (int64, error) {
+	var n int64
+	for {
+		k, err := 0, error(nil)
+		for k < len(buf) && err == nil {
+			var m int
+			m, err = r.Read(buf[k:])
+			k += m
+		}
+		if k > 0 {
+			h.Write(buf[:k])
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
 
 // downloadFile fetches one object to a temporary name next to dst, checks its size and
 // SHA-256, and renames it into place. A dst that already has the right content is kept.
@@ -278,7 +308,7 @@ func downloadFile(ctx context.Context, p storage.Provider, key, dst string, e la
 	}()
 	h := sha256.New()
 	buf := copyBuffers.Get().(*[]byte)
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), storage.MeteredReader(ctx, r, newFileMeter(lim, tr, e.Size)), *buf)
+	n, err := copyFull(tmp, h, storage.MeteredReader(ctx, r, newFileMeter(lim, tr, e.Size)), *buf)
 	copyBuffers.Put(buf)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", e.ObjectKey, err)

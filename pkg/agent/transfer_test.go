@@ -1,9 +1,15 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"golang.org/x/time/rate"
 )
@@ -38,5 +44,87 @@ func TestFileMeter(t *testing.T) {
 	cancel()
 	if err := capped.Moved(ctx, 1000); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Moved after cancel = %v; want context.Canceled", err)
+	}
+}
+
+// eachFile calls fn once for every index, never from more than the given number of
+// goroutines at a time, and stops handing out indices after the first error, which it returns.
+func TestEachFile(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]int{}
+	var running, peak atomic.Int32
+	err := eachFile(t.Context(), 200, 4, func(ctx context.Context, i int) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		mu.Lock()
+		seen[i]++
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 200 || peak.Load() > 4 || peak.Load() < 1 {
+		t.Fatalf("%d indices seen, %d at most at once; want 200 and 1..4", len(seen), peak.Load())
+	}
+	for i, n := range seen {
+		if n != 1 || i < 0 || i >= 200 {
+			t.Fatalf("index %d called %d times", i, n)
+		}
+	}
+
+	boom := errors.New("boom")
+	var calls atomic.Int32
+	err = eachFile(t.Context(), 1000, 2, func(ctx context.Context, i int) error {
+		calls.Add(1)
+		if i == 3 {
+			return boom
+		}
+		return ctx.Err()
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v; want boom", err)
+	}
+	if c := calls.Load(); c > 10 {
+		t.Fatalf("%d calls after an error at index 3; want the loop to stop", c)
+	}
+	if err := eachFile(t.Context(), 0, 16, func(context.Context, int) error { return boom }); err != nil {
+		t.Fatalf("no files: err = %v", err)
+	}
+}
+
+// writeCounter records the size of each write.
+type writeCounter struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// copyFull writes whole buffers although its reader returns a byte at a time, hashes what
+// it writes, and passes a reader's error on instead of taking a cut-off body for its end.
+func TestCopyFull(t *testing.T) {
+	data := bytes.Repeat([]byte("sstable!"), 1000) // 8000 bytes
+	var w writeCounter
+	h := sha256.New()
+	n, err := copyFull(&w, h, iotest.OneByteReader(bytes.NewReader(data)), make([]byte, 3000))
+	if err != nil || n != 8000 {
+		t.Fatalf("copyFull = %d, %v; want 8000, nil", n, err)
+	}
+	if sum := sha256.Sum256(data); !bytes.Equal(w.Bytes(), data) || !bytes.Equal(h.Sum(nil), sum[:]) {
+		t.Fatal("copied or hashed bytes differ from the source")
+	}
+	if want := []int{3000, 3000, 2000}; len(w.sizes) != 3 || w.sizes[0] != want[0] || w.sizes[1] != want[1] || w.sizes[2] != want[2] {
+		t.Fatalf("write sizes %v; want %v", w.sizes, want)
+	}
+
+	cut := io.MultiReader(bytes.NewReader(data[:100]), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if n, err := copyFull(io.Discard, sha256.New(), cut, make([]byte, 3000)); !errors.Is(err, io.ErrUnexpectedEOF) || n != 100 {
+		t.Fatalf("cut-off body: copyFull = %d, %v; want 100, unexpected EOF", n, err)
 	}
 }
