@@ -2,8 +2,9 @@
 // SSTables (many small, a few large) to versitygw and its restore, and `rclone copy
 // --transfers 16` of the same files both ways, in one run, with a plain local copy of the
 // files as the floor of any restore on the machine's filesystem. It prints a Markdown table
-// with MiB/s, the agent/rclone ratios, and each process's peak RSS and CPU time. Run it
-// through run.sh (-rounds N repeats every contender N times).
+// with MiB/s, the agent/rclone ratios, and each process's peak RSS and CPU time, then the
+// median and range of the ratios over the rounds. Run it through run.sh (-rounds N repeats
+// every contender N times).
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -156,12 +158,40 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 		for j, r := range rs {
 			rss, cpu, gwCPU := fmt.Sprintf("%.1f", float64(r.maxRSS)/1024), fmt.Sprintf("%.1f", r.cpu.Seconds()), fmt.Sprintf("%.1f", r.gwCPU.Seconds())
 			if r.maxRSS == 0 {
-				rss, cpu, gwCPU = "", "", ""
+				rss, gwCPU = "", ""
+			}
+			if r.cpu == 0 {
+				cpu = ""
 			}
 			fmt.Printf("| %d | %s | %.2f | %.1f | %s | %s | %s | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, ratio[j], rss, cpu, gwCPU)
 		}
 	}
+	// Ratios are taken within a round: the machine's speed moves between rounds.
+	var up, down, downSync, cpuUp, cpuDown []float64
+	for _, rs := range rows {
+		up = append(up, rs[1].seconds/rs[0].seconds)
+		down = append(down, rs[3].seconds/rs[2].seconds)
+		downSync = append(downSync, rs[4].seconds/rs[2].seconds)
+		cpuUp = append(cpuUp, (rs[0].cpu+rs[0].gwCPU).Seconds()/(rs[1].cpu+rs[1].gwCPU).Seconds())
+		cpuDown = append(cpuDown, (rs[2].cpu+rs[2].gwCPU).Seconds()/(rs[3].cpu+rs[3].gwCPU).Seconds())
+	}
+	fmt.Printf("\nAgent ÷ rclone, median (range) of %d rounds: backup %s; restore %s, %s with sync.\n", len(rows), spread(up), spread(down), spread(downSync))
+	fmt.Printf("CPU of agent + versitygw ÷ CPU of rclone + versitygw: backup %s; restore %s.\n", spread(cpuUp), spread(cpuDown))
 	return nil
+}
+
+// spread formats the median and range of xs, as ratios.
+func spread(xs []float64) string {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	if len(s) == 1 {
+		return fmt.Sprintf("%.2f×", med)
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", med, s[0], s[len(s)-1])
 }
 
 // runRound runs every contender once: agent backup, rclone up, agent restore, rclone
@@ -260,12 +290,12 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 
 	// The floor: a local copy of the same files, 16 at a time, and a sync.
 	syscall.Sync()
-	start = time.Now()
+	start, self := time.Now(), selfCPU()
 	if err := copyTree(dataDir, filepath.Join(work, "copy"+suffix), 16); err != nil {
 		return nil, err
 	}
 	syscall.Sync()
-	out = append(out, result{name: "local copy + sync (floor)", seconds: time.Since(start).Seconds()})
+	out = append(out, result{name: "local copy + sync (floor)", seconds: time.Since(start).Seconds(), cpu: selfCPU() - self})
 	return out, nil
 }
 
@@ -294,6 +324,15 @@ func procCPU(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// selfCPU returns this process's user + system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func cpuOf(c *exec.Cmd) time.Duration {
