@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -126,5 +129,38 @@ func TestCopyFull(t *testing.T) {
 	cut := io.MultiReader(bytes.NewReader(data[:100]), iotest.ErrReader(io.ErrUnexpectedEOF))
 	if n, err := copyFull(io.Discard, sha256.New(), cut, make([]byte, 3000)); !errors.Is(err, io.ErrUnexpectedEOF) || n != 100 {
 		t.Fatalf("cut-off body: copyFull = %d, %v; want 100, unexpected EOF", n, err)
+	}
+}
+
+// The write-back closes every file it is handed, and reports a close that fails.
+func TestWriteback(t *testing.T) {
+	dir := t.TempDir()
+	wb := startWriteback()
+	var files []*os.File
+	for i := range 100 { // more than the queue holds
+		f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("data"); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+		wb.add(f)
+	}
+	if err := wb.wait(); err != nil {
+		t.Fatalf("wait = %v; want nil", err)
+	}
+	for _, f := range files {
+		if err := f.Close(); !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("%s still open after wait (Close = %v)", f.Name(), err)
+		}
+	}
+
+	wb = startWriteback()
+	closed := files[0] // closing it again fails
+	wb.add(closed)
+	if err := wb.wait(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("wait after a failed close = %v; want os.ErrClosed", err)
 	}
 }
