@@ -102,6 +102,10 @@ func (a *Agent) Backup(ctx context.Context, req Request, tr *Tracker) (err error
 	if err != nil {
 		return err
 	}
+	stored := storedObjects{node: id.node, sizes: present}
+	if len(present) > 0 {
+		stored.hashes = newestHashes(ctx, p, id.node)
+	}
 	var refresh *storage.RefreshOptions
 	if !req.SkipRefreshing {
 		dir, err := storage.ParseMetadataDirective(req.MetadataDirective)
@@ -115,7 +119,7 @@ func (a *Agent) Backup(ctx context.Context, req Request, tr *Tracker) (err error
 	var mu sync.Mutex
 	err = eachFile(ctx, len(uploads), req.Concurrency(), func(ctx context.Context, i int) error {
 		u := uploads[i]
-		e, err := a.uploadFile(ctx, p, id.node.Key(u.objectKey), u, present, refresh, lim, tr)
+		e, err := a.uploadFile(ctx, p, u, stored, refresh, lim, tr)
 		if err != nil {
 			return err
 		}
@@ -166,38 +170,111 @@ func listSizes(ctx context.Context, p storage.Provider, prefix string) (map[stri
 	return out, nil
 }
 
-// uploadFile uploads one file unless an object of its size is already under key (the key
-// holds the SSTable's digest, so such an object is this file), and returns its manifest entry.
-// A reused object is refreshed (re-touched in place) unless refresh is nil, so that bucket
-// lifecycle rules expire only objects no recent backup references.
-func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, key string, u upload, present map[string]int64, refresh *storage.RefreshOptions, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
-	if size, ok := present[key]; ok && size == u.file.Size {
-		sum, n, err := fileSHA256(u.file.Path)
+// storedObjects is what the bucket already holds under the node's data prefix.
+type storedObjects struct {
+	node layout.Node
+	// sizes maps bucket keys to object sizes.
+	sizes map[string]int64
+	// hashes maps node-relative object keys to the entries the newest manifest records.
+	hashes map[string]layout.Entry
+}
+
+// newestHashes returns the entries of the node's newest manifest by object key, or nil when
+// there is none or it cannot be read: a backup then hashes every reused file itself.
+func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map[string]layout.Entry {
+	logger := klog.FromContext(ctx)
+	keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
+	if err != nil {
+		logger.Info("Previous manifests not listed; reused files are hashed again", "err", err)
+		return nil
+	}
+	ref, ok := layout.NewestManifest(keys)
+	if !ok {
+		return nil
+	}
+	var m layout.Manifest
+	if err := storage.ReadJSON(ctx, p, ref.Key, &m); err != nil {
+		logger.Info("Previous manifest not read; reused files are hashed again", "manifest", ref.Key, "err", err)
+		return nil
+	}
+	out := map[string]layout.Entry{}
+	for _, f := range m.Files() {
+		out[f.ObjectKey] = f.Entry
+	}
+	return out
+}
+
+// reuse finds an object that already holds u's content, given the size of the object
+// under u's key, and returns its key, with the content's SHA-256 and size; key is "" when
+// the content must be uploaded, to the revision key (layout.RevisionKey) then, since an
+// object older backups reference is never replaced.
+//   - A Data.db is the object under its key when the sizes match: Cassandra never rewrites
+//     a Data.db, and the key holds the SSTable's digest. It is read only when the newest
+//     manifest does not record its hash.
+//   - Any other file is the object under its key only when the newest manifest records the
+//     same hash: Cassandra rewrites Statistics.db and Summary.db of a live SSTable in place,
+//     often at the same size, and an object no manifest records (a backup that failed
+//     before its manifest) cannot be compared.
+//   - Otherwise the revision key, which holds the content's hash, may have it already.
+func reuse(u upload, stored storedObjects, size int64) (key, sum string, n int64, err error) {
+	prev, recorded := stored.hashes[u.objectKey]
+	recorded = recorded && prev.Size == size && prev.Hash != ""
+	d, _ := cassandra.ParseDescriptor(u.file.Name)
+	data := d.Component == "Data.db"
+	if data && recorded && u.file.Size == size {
+		return u.objectKey, prev.Hash, size, nil
+	}
+	if sum, n, err = fileSHA256(u.file.Path); err != nil {
+		return "", "", 0, err
+	}
+	if n == size && (data || recorded && prev.Hash == sum) {
+		return u.objectKey, sum, n, nil
+	}
+	rev := layout.RevisionKey(u.objectKey, sum)
+	if rs, ok := stored.sizes[stored.node.Key(rev)]; ok && rs == n {
+		return rev, sum, n, nil
+	}
+	return "", sum, n, nil
+}
+
+// uploadFile uploads one file unless the bucket already holds its content (see reuse), and
+// returns its manifest entry. A reused object is refreshed (re-touched in place) unless
+// refresh is nil, so that bucket lifecycle rules expire only objects no recent backup
+// references.
+func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, u upload, stored storedObjects, refresh *storage.RefreshOptions, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
+	objectKey, sum := u.objectKey, ""
+	if size, ok := stored.sizes[stored.node.Key(u.objectKey)]; ok {
+		key, s, n, err := reuse(u, stored, size)
 		if err != nil {
 			return layout.Entry{}, err
 		}
-		if refresh != nil {
-			if err := p.Refresh(ctx, key, *refresh); err != nil {
-				return layout.Entry{}, fmt.Errorf("refresh %s: %w", u.objectKey, err)
+		if key != "" {
+			if refresh != nil {
+				if err := p.Refresh(ctx, stored.node.Key(key), *refresh); err != nil {
+					return layout.Entry{}, fmt.Errorf("refresh %s: %w", key, err)
+				}
 			}
+			tr.Skipped(n)
+			return layout.Entry{ObjectKey: key, Type: layout.TypeFile, Size: n, Hash: s}, nil
 		}
-		tr.Skipped(n)
-		return layout.Entry{ObjectKey: u.objectKey, Type: layout.TypeFile, Size: n, Hash: sum}, nil
+		objectKey, sum = layout.RevisionKey(u.objectKey, s), s
 	}
 	f, err := os.Open(u.file.Path)
 	if err != nil {
-		return layout.Entry{}, fmt.Errorf("upload %s: %w", u.objectKey, err)
+		return layout.Entry{}, fmt.Errorf("upload %s: %w", objectKey, err)
 	}
 	defer f.Close()
-	info, err := p.Put(ctx, key, f, storage.PutOptions{Meter: newFileMeter(lim, tr, u.file.Size)})
+	// A revision key names its content's hash: Put refuses other content (the file changed
+	// since it was hashed).
+	info, err := p.Put(ctx, stored.node.Key(objectKey), f, storage.PutOptions{SHA256: sum, Meter: newFileMeter(lim, tr, u.file.Size)})
 	if err != nil {
-		return layout.Entry{}, fmt.Errorf("upload %s: %w", u.objectKey, err)
+		return layout.Entry{}, fmt.Errorf("upload %s: %w", objectKey, err)
 	}
 	if info.Size != u.file.Size {
-		return layout.Entry{}, fmt.Errorf("upload %s: stored %d bytes of %d: the file changed while uploading", u.objectKey, info.Size, u.file.Size)
+		return layout.Entry{}, fmt.Errorf("upload %s: stored %d bytes of %d: the file changed while uploading", objectKey, info.Size, u.file.Size)
 	}
 	tr.FileDone()
-	return layout.Entry{ObjectKey: u.objectKey, Type: layout.TypeFile, Size: info.Size, Hash: info.SHA256}, nil
+	return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: info.Size, Hash: info.SHA256}, nil
 }
 
 // putSmall writes a small object unless the same content is already there.

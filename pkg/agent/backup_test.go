@@ -418,3 +418,117 @@ func TestRestoreResolvesHostFromTopology(t *testing.T) {
 		t.Errorf("unknown host: %v", err)
 	}
 }
+
+// rewrite replaces a live SSTable file the way Cassandra rewrites a component in place: a
+// new file renamed over the old one (the snapshot's hard link keeps the old content).
+func rewrite(t *testing.T, path string, change func([]byte) []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".tmp", change(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Cassandra rewrites Statistics.db (repair, level changes) and Summary.db (index summary
+// resampling) of a live SSTable under the same generation. The next backup stores the new
+// content under a revision key, leaves the objects older backups reference alone, and
+// every backup restores to exactly what it snapshotted.
+func TestRewrittenComponents(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{})
+	e.populate()
+	if o := e.submit(e.request(TypeBackup, "r1")); o.State != StateCompleted {
+		t.Fatalf("first backup: %+v", o)
+	}
+	want1 := liveFiles(t, e.node.DataDirs(), all)
+
+	tb, _ := e.node.Table("ks1", "t1")
+	ss, _ := e.node.SSTables("ks1", "t1")
+	stats := filepath.Join(tb.Dirs[0], ss[0].Name+"-Statistics.db")
+	summary := filepath.Join(tb.Dirs[0], ss[0].Name+"-Summary.db")
+	rewrite(t, stats, func(b []byte) []byte { // same size: repairedAt set
+		b = bytes.Clone(b)
+		b[0] ^= 0xff
+		return b
+	})
+	rewrite(t, summary, func(b []byte) []byte { return append(bytes.Clone(b), 1, 2, 3) })
+	want2 := liveFiles(t, e.node.DataDirs(), all)
+	newStats, _ := os.ReadFile(stats)
+	newSummary, _ := os.ReadFile(summary)
+
+	o2 := e.submit(e.request(TypeBackup, "r2"))
+	if o2.State != StateCompleted || o2.FilesTransferred != 2 || o2.BytesTransferred != int64(len(newStats)+len(newSummary)) {
+		t.Fatalf("backup after two rewrites moved %d files, %d bytes; want 2, %d", o2.FilesTransferred, o2.BytesTransferred, len(newStats)+len(newSummary))
+	}
+	// The objects the first backup references still hold what it backed up.
+	node := layout.Node{Cluster: e.node.ClusterName(), Datacenter: e.node.Datacenter(), HostID: e.node.HostID()}
+	for _, name := range []string{"Statistics.db", "Summary.db"} {
+		key := layout.SSTableKey("ks1", tb.DirName(), "", ss[0].Generation, ss[0].Digest, ss[0].Name+"-"+name)
+		got, err := os.ReadFile(filepath.Join(e.bucket, node.Key(key)))
+		rel, _ := filepath.Rel(e.node.DataDirs()[0], filepath.Join(tb.Dirs[0], ss[0].Name+"-"+name))
+		if err != nil || !bytes.Equal(got, want1[rel]) {
+			t.Errorf("object %s changed under the first backup (%v)", key, err)
+		}
+	}
+
+	// Unchanged since r2: nothing to upload, and the revisions are reused.
+	if o := e.submit(e.request(TypeBackup, "r3")); o.State != StateCompleted || o.FilesTransferred != 0 {
+		t.Fatalf("backup of unchanged data after the rewrites: %+v", o.Transfer)
+	}
+
+	// With no manifest to compare with, a component other than Data.db is not taken for
+	// the object under its key: it goes under its revision key, once.
+	manifests, _ := filepath.Glob(filepath.Join(e.bucket, node.ManifestPrefix(), "*.json"))
+	for _, m := range manifests {
+		if err := os.Rename(m, m+".hidden"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var other int
+	for _, s := range liveNames(t, e) {
+		if !strings.HasSuffix(s, "-Data.db") {
+			other++
+		}
+	}
+	o4 := e.submit(e.request(TypeBackup, "r4"))
+	if o4.State != StateCompleted || o4.FilesTransferred != other-2 {
+		t.Fatalf("backup with no manifest moved %d files; want %d (every component but Data.db, less the 2 revisions stored)", o4.FilesTransferred, other-2)
+	}
+	if o := e.submit(e.request(TypeBackup, "r5")); o.State != StateCompleted || o.FilesTransferred != 0 {
+		t.Fatalf("backup after r4: %+v", o.Transfer)
+	}
+	for _, m := range manifests {
+		os.Rename(m+".hidden", m)
+	}
+
+	for tag, want := range map[string]map[string][]byte{"r1": want1, "r2": want2, "r3": want2, "r4": want2, "r5": want2} {
+		spec := e.restoreSpec(tag)
+		if _, err := fileAgent().Restore(context.Background(), spec, &Tracker{}); err != nil {
+			t.Fatalf("restore %s: %v", tag, err)
+		}
+		got := liveFiles(t, spec.DataDirs, all)
+		if len(got) != len(want) {
+			t.Errorf("restore %s: %d files, want %d", tag, len(got), len(want))
+		}
+		for p, b := range want {
+			if !bytes.Equal(got[p], b) {
+				t.Errorf("restore %s: %s differs from its snapshot", tag, p)
+			}
+		}
+	}
+}
+
+// liveNames returns the names of the node's live SSTable files.
+func liveNames(t *testing.T, e *env) []string {
+	t.Helper()
+	var names []string
+	for p := range liveFiles(t, e.node.DataDirs(), all) {
+		names = append(names, filepath.Base(p))
+	}
+	return names
+}

@@ -99,6 +99,18 @@ func SSTableKey(keyspace, tableDir, index, generation, digest, file string) stri
 	return strings.Join(append(p, generation+"-"+digest, file), "/")
 }
 
+// RevisionKey returns the key for content of an SSTable file that differs from what is
+// already stored under objectKey: the <generation>-<digest> directory gains the first 16
+// hex digits of the content's SHA-256 (data/…/<generation>-<digest>-<sha256[:16]>/<file>).
+// Cassandra rewrites some components of a live SSTable in place (Statistics.db when repair
+// or a level change marks it, Summary.db when index summaries are resampled), and the
+// object under the first key belongs to the backups that already reference it. The file
+// name, and so where a restore puts the file, is unchanged.
+func RevisionKey(objectKey, sha256 string) string {
+	dir, file := path.Split(objectKey)
+	return strings.TrimSuffix(dir, "/") + "-" + sha256[:min(16, len(sha256))] + "/" + file
+}
+
 // SchemaKey returns the object key of a table's schema relative to the node: data/<ks>/<tableDir>/schema.cql.
 func SchemaKey(keyspace, tableDir string) string {
 	return DataDir + "/" + keyspace + "/" + tableDir + "/" + SchemaFile
@@ -178,11 +190,12 @@ func ParseTopologyKey(key, cluster string) (Ref, error) {
 	return Ref{Key: key, Tag: tag, SchemaVersion: v, EpochMillis: ms}, nil
 }
 
-// latest returns the newest ref with the tag; ties go to the greatest key.
-func latest(keys []string, tag string, parse func(string) (Ref, error)) (Ref, bool) {
+// latest returns the newest ref with the tag (any tag when all is set); ties go to the
+// greatest key.
+func latest(keys []string, tag string, all bool, parse func(string) (Ref, error)) (Ref, bool) {
 	var refs []Ref
 	for _, k := range keys {
-		if r, err := parse(k); err == nil && r.Tag == tag {
+		if r, err := parse(k); err == nil && (all || r.Tag == tag) {
 			refs = append(refs, r)
 		}
 	}
@@ -200,10 +213,15 @@ func latest(keys []string, tag string, parse func(string) (Ref, error)) (Ref, bo
 
 // LatestManifest returns the newest manifest of tag among keys; keys that are not manifests are ignored.
 func LatestManifest(keys []string, tag string) (Ref, bool) {
-	return latest(keys, tag, ParseManifestKey)
+	return latest(keys, tag, false, ParseManifestKey)
+}
+
+// NewestManifest returns the newest manifest among keys, whatever its tag.
+func NewestManifest(keys []string) (Ref, bool) {
+	return latest(keys, "", true, ParseManifestKey)
 }
 
 // LatestTopology returns the newest topology file of cluster and tag among keys.
 func LatestTopology(keys []string, cluster, tag string) (Ref, bool) {
-	return latest(keys, tag, func(k string) (Ref, error) { return ParseTopologyKey(k, cluster) })
+	return latest(keys, tag, false, func(k string) (Ref, error) { return ParseTopologyKey(k, cluster) })
 }

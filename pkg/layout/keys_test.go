@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,5 +112,33 @@ func TestLatest(t *testing.T) {
 	top, ok := LatestTopology(keys, "c", "tag1")
 	if !ok || top.EpochMillis != 70 || top.Time() != time.UnixMilli(70).UTC() {
 		t.Errorf("LatestTopology(tag1) = %+v, %v", top, ok)
+	}
+	if got, ok := NewestManifest(keys); !ok || got.Key != keys[4] {
+		t.Errorf("NewestManifest = %+v, %v; want %s", got, ok, keys[4])
+	}
+	if _, ok := NewestManifest(keys[5:]); ok {
+		t.Error("NewestManifest found a manifest among topology files")
+	}
+}
+
+// A revision key differs from the key only in its <generation>-<digest> directory, so it
+// parses, and restores to the same file.
+func TestRevisionKey(t *testing.T) {
+	sum := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, index := range []string{"", ".idx"} {
+		key := SSTableKey("ks", "t-"+tid, index, "12", "3456", "nb-12-big-Statistics.db")
+		rev := RevisionKey(key, sum)
+		if rev == key || !strings.Contains(rev, "/12-3456-0123456789abcdef/nb-12-big-Statistics.db") {
+			t.Errorf("RevisionKey(%s) = %s", key, rev)
+		}
+		k, err := ParseObjectKey(rev)
+		if err != nil || k.Generation != "12" || k.Index != index || k.File != "nb-12-big-Statistics.db" {
+			t.Errorf("ParseObjectKey(%s) = %+v, %v", rev, k, err)
+		}
+		a, err1 := LocalPath("/data", key)
+		b, err2 := LocalPath("/data", rev)
+		if err1 != nil || err2 != nil || a != b {
+			t.Errorf("LocalPath: %s (%v) for the key, %s (%v) for its revision", a, err1, b, err2)
+		}
 	}
 }
