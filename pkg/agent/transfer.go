@@ -133,7 +133,9 @@ func sha256Hex(b []byte) string {
 }
 
 // eachFile calls fn for every index below n, from at most workers goroutines, and returns
-// the first error; that error cancels the context the other calls get. The workers live
+// the first error; that error cancels the context the other calls get. A canceled ctx is
+// an error too, even between calls: the caller must never take a partial loop for a whole
+// one (a backup would commit a manifest without the files left out). The workers live
 // for the whole loop, so the stacks the storage clients grow are grown once per worker
 // rather than once per file (a backup of 3104 files spent 5–8 % of its CPU copying stacks
 // with a goroutine per file).
@@ -144,8 +146,11 @@ func eachFile(ctx context.Context, n, workers int, fn func(ctx context.Context, 
 		g.Go(func() error {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n || gctx.Err() != nil {
+				if i >= n {
 					return nil
+				}
+				if err := gctx.Err(); err != nil {
+					return err
 				}
 				if err := fn(gctx, i); err != nil {
 					return err

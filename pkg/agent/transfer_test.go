@@ -96,6 +96,20 @@ func TestEachFile(t *testing.T) {
 	if err := eachFile(t.Context(), 0, 16, func(context.Context, int) error { return boom }); err != nil {
 		t.Fatalf("no files: err = %v", err)
 	}
+
+	// Canceled between two calls that both succeed: the loop is not complete.
+	ctx, cancel := context.WithCancel(t.Context())
+	calls.Store(0)
+	err = eachFile(ctx, 100, 1, func(_ context.Context, i int) error {
+		calls.Add(1)
+		if i == 4 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || calls.Load() != 5 {
+		t.Fatalf("canceled after 5 of 100 calls: err = %v after %d calls; want context.Canceled after 5", err, calls.Load())
+	}
 }
 
 // writeCounter records the size of each write.
