@@ -193,7 +193,11 @@ func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map
 		return nil
 	}
 	var m layout.Manifest
-	if err := storage.ReadJSON(ctx, p, ref.Key, &m); err != nil {
+	err = storage.ReadJSON(ctx, p, ref.Key, &m)
+	if err == nil {
+		err = m.Validate()
+	}
+	if err != nil {
 		logger.Info("Previous manifest not read; reused files are hashed again", "manifest", ref.Key, "err", err)
 		return nil
 	}
