@@ -1,6 +1,7 @@
 // Command agent benchmarks cassandra-backup-agent against rclone: a backup of about 1 GiB of
-// SSTables (many small, a few large) to versitygw and its restore, and `rclone copy
-// --transfers 16` of the same files both ways, in one run, with a plain local copy of the
+// SSTables (many small, a few large) to versitygw, a second backup of the same unchanged
+// data, and a restore, and `rclone copy --transfers 16` of the same files (up twice, and
+// down), in one run, with a plain local copy of the
 // files as the floor of any restore on the machine's filesystem. It prints a Markdown table
 // with MiB/s, the agent/rclone ratios, and each process's peak RSS and CPU time, then the
 // median and range of the ratios over the rounds. Run it through run.sh (-rounds N repeats
@@ -149,13 +150,35 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 		files, mib, large, largeMiB, small, smallKiB)
 	fmt.Println("| round | run | seconds | MiB/s | agent ÷ rclone | peak RSS MiB | CPU s | versitygw CPU s |")
 	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|")
+	// The ratios: each agent row against its rclone row(s), within a round (the machine's
+	// speed moves between rounds).
+	pairs := []struct{ agent, rclone, rcloneSync string }{
+		{"agent backup", "rclone copy up", ""},
+		{"agent backup, unchanged", "rclone copy up, unchanged", ""},
+		{"agent backup, unchanged, skipRefreshing", "rclone copy up, unchanged", ""},
+		{"agent restore", "rclone copy down", "rclone copy down + sync"},
+	}
+	ratios := map[string][]float64{}
+	cpuRatios := map[string][]float64{}
 	for i, rs := range rows {
-		// rs: agent backup, rclone up, agent restore, rclone down, rclone down + sync, local copy + sync.
-		ratio := map[int]string{
-			0: fmt.Sprintf("%.2f×", rs[1].seconds/rs[0].seconds),
-			2: fmt.Sprintf("%.2f× (%.2f× with sync)", rs[3].seconds/rs[2].seconds, rs[4].seconds/rs[2].seconds),
+		byName := map[string]result{}
+		for _, r := range rs {
+			byName[r.name] = r
 		}
-		for j, r := range rs {
+		ratio := map[string]string{}
+		for _, pr := range pairs {
+			a, r := byName[pr.agent], byName[pr.rclone]
+			x := r.seconds / a.seconds
+			ratios[pr.agent] = append(ratios[pr.agent], x)
+			cpuRatios[pr.agent] = append(cpuRatios[pr.agent], (a.cpu+a.gwCPU).Seconds()/(r.cpu+r.gwCPU).Seconds())
+			ratio[pr.agent] = fmt.Sprintf("%.2f×", x)
+			if pr.rcloneSync != "" {
+				xs := byName[pr.rcloneSync].seconds / a.seconds
+				ratios[pr.agent+" with sync"] = append(ratios[pr.agent+" with sync"], xs)
+				ratio[pr.agent] += fmt.Sprintf(" (%.2f× with sync)", xs)
+			}
+		}
+		for _, r := range rs {
 			rss, cpu, gwCPU := fmt.Sprintf("%.1f", float64(r.maxRSS)/1024), fmt.Sprintf("%.1f", r.cpu.Seconds()), fmt.Sprintf("%.1f", r.gwCPU.Seconds())
 			if r.maxRSS == 0 {
 				rss, gwCPU = "", ""
@@ -163,20 +186,14 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 			if r.cpu == 0 {
 				cpu = ""
 			}
-			fmt.Printf("| %d | %s | %.2f | %.1f | %s | %s | %s | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, ratio[j], rss, cpu, gwCPU)
+			fmt.Printf("| %d | %s | %.2f | %.1f | %s | %s | %s | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, ratio[r.name], rss, cpu, gwCPU)
 		}
 	}
-	// Ratios are taken within a round: the machine's speed moves between rounds.
-	var up, down, downSync, cpuUp, cpuDown []float64
-	for _, rs := range rows {
-		up = append(up, rs[1].seconds/rs[0].seconds)
-		down = append(down, rs[3].seconds/rs[2].seconds)
-		downSync = append(downSync, rs[4].seconds/rs[2].seconds)
-		cpuUp = append(cpuUp, (rs[0].cpu+rs[0].gwCPU).Seconds()/(rs[1].cpu+rs[1].gwCPU).Seconds())
-		cpuDown = append(cpuDown, (rs[2].cpu+rs[2].gwCPU).Seconds()/(rs[3].cpu+rs[3].gwCPU).Seconds())
-	}
-	fmt.Printf("\nAgent ÷ rclone, median (range) of %d rounds: backup %s; restore %s, %s with sync.\n", len(rows), spread(up), spread(down), spread(downSync))
-	fmt.Printf("CPU of agent + versitygw ÷ CPU of rclone + versitygw: backup %s; restore %s.\n", spread(cpuUp), spread(cpuDown))
+	fmt.Printf("\nAgent ÷ rclone, median (range) of %d rounds: backup %s; unchanged data %s, %s with skipRefreshing; restore %s, %s with sync.\n", len(rows),
+		spread(ratios["agent backup"]), spread(ratios["agent backup, unchanged"]), spread(ratios["agent backup, unchanged, skipRefreshing"]),
+		spread(ratios["agent restore"]), spread(ratios["agent restore with sync"]))
+	fmt.Printf("CPU of agent + versitygw ÷ CPU of rclone + versitygw: backup %s; unchanged data %s; restore %s.\n",
+		spread(cpuRatios["agent backup"]), spread(cpuRatios["agent backup, unchanged"]), spread(cpuRatios["agent restore"]))
 	return nil
 }
 
@@ -194,8 +211,9 @@ func spread(xs []float64) string {
 	return fmt.Sprintf("%.2f× (%.2f–%.2f)", med, s[0], s[len(s)-1])
 }
 
-// runRound runs every contender once: agent backup, rclone up, agent restore, rclone
-// down (and then sync, for the durability the agent's restore gives before its marker),
+// runRound runs every contender once: agent backup, rclone up, both again on the unchanged
+// data, agent restore, rclone down (and then sync, for the durability the agent's restore
+// gives before its marker),
 // and a plain local copy of the same files with a sync, the floor of any restore on
 // this filesystem.
 func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassandra.Node, env, renv []string, gwPid int) ([]result, error) {
@@ -211,37 +229,13 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 
 	// Agent backup, to a bucket of its own per round: every round uploads everything.
 	syscall.Sync()
-	port, err := controlplane.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	serve := exec.Command(agentBin, "serve", "--listen", addr, "--jolokia-url", node.URL())
-	serve.Env = env
-	serve.Stderr = os.Stderr
-	if err := serve.Start(); err != nil {
-		return nil, err
-	}
-	servePeak := watch(serve)
-	if err := waitHTTP("http://" + addr + "/status"); err != nil {
-		return nil, err
-	}
+	gwMark = procCPU(gwPid)
 	bucket := "agent-bench" + suffix
-	req := agent.Request{Type: agent.TypeBackup, StorageLocation: "s3://" + bucket, SnapshotTag: "bench", CreateMissingBucket: true, Insecure: true, ConcurrentConnections: 16}
-	start := time.Now()
-	op, err := backup("http://"+addr, req)
-	secs := time.Since(start).Seconds()
-	serveRSS := servePeak.stop()
-	serve.Process.Signal(syscall.SIGTERM)
-	serve.Wait()
+	r, err := agentBackup("agent backup", agentBin, bucket, "bench", false, node, env)
 	if err != nil {
 		return nil, err
 	}
-	if op.State != agent.StateCompleted {
-		return nil, fmt.Errorf("agent backup: %s %v", op.State, op.Errors)
-	}
-	// The serve process did nothing but this backup, so its CPU time is the backup's.
-	add(result{name: "agent backup", seconds: secs, maxRSS: serveRSS, cpu: cpuOf(serve)})
+	add(r)
 
 	// rclone up, the same files (the live table directories), same server.
 	mk := exec.Command(rclone, "mkdir", "bench:rclone-bench"+suffix)
@@ -250,10 +244,34 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 		return nil, fmt.Errorf("rclone mkdir: %v: %s", err, b)
 	}
 	syscall.Sync()
-	up := exec.Command(rclone, "copy", "--transfers", "16", "--exclude", "snapshots/**", dataDir, "bench:rclone-bench"+suffix+"/data")
-	up.Env, up.Stderr = renv, os.Stderr
-	r, err := timed("rclone copy up", up)
-	if err != nil {
+	upCmd := func() *exec.Cmd {
+		up := exec.Command(rclone, "copy", "--transfers", "16", "--exclude", "snapshots/**", dataDir, "bench:rclone-bench"+suffix+"/data")
+		up.Env, up.Stderr = renv, os.Stderr
+		return up
+	}
+	if r, err = timed("rclone copy up", upCmd()); err != nil {
+		return nil, err
+	}
+	add(r)
+
+	// The same data again, unchanged (the daily backup of a quiet table): the agent
+	// snapshots, finds every object stored and writes a new manifest; rclone compares.
+	syscall.Sync()
+	gwMark = procCPU(gwPid)
+	if r, err = agentBackup("agent backup, unchanged", agentBin, bucket, "again", false, node, env); err != nil {
+		return nil, err
+	}
+	add(r)
+	// Without re-touching the reused objects (skipRefreshing: for buckets without
+	// lifecycle rules), as rclone, which never touches what it skips.
+	syscall.Sync()
+	gwMark = procCPU(gwPid)
+	if r, err = agentBackup("agent backup, unchanged, skipRefreshing", agentBin, bucket, "again2", true, node, env); err != nil {
+		return nil, err
+	}
+	add(r)
+	syscall.Sync()
+	if r, err = timed("rclone copy up, unchanged", upCmd()); err != nil {
 		return nil, err
 	}
 	add(r)
@@ -284,7 +302,7 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 		return nil, err
 	}
 	add(r)
-	start = time.Now()
+	start := time.Now()
 	syscall.Sync()
 	out = append(out, result{name: "rclone copy down + sync", seconds: r.seconds + time.Since(start).Seconds()})
 
@@ -297,6 +315,41 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 	syscall.Sync()
 	out = append(out, result{name: "local copy + sync (floor)", seconds: time.Since(start).Seconds(), cpu: selfCPU() - self})
 	return out, nil
+}
+
+// agentBackup starts an agent (serve), backs the node up to bucket under tag (re-touching
+// the objects it reuses unless skipRefreshing), stops the agent, and returns the backup's wall time, and the agent's peak RSS and CPU time.
+func agentBackup(name, agentBin, bucket, tag string, skipRefreshing bool, node *fakecassandra.Node, env []string) (result, error) {
+	port, err := controlplane.FreePort()
+	if err != nil {
+		return result{}, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	serve := exec.Command(agentBin, "serve", "--listen", addr, "--jolokia-url", node.URL())
+	serve.Env = env
+	serve.Stderr = os.Stderr
+	if err := serve.Start(); err != nil {
+		return result{}, err
+	}
+	servePeak := watch(serve)
+	if err := waitHTTP("http://" + addr + "/status"); err != nil {
+		return result{}, err
+	}
+	req := agent.Request{Type: agent.TypeBackup, StorageLocation: "s3://" + bucket, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true, ConcurrentConnections: 16, SkipRefreshing: skipRefreshing}
+	start := time.Now()
+	op, err := backup("http://"+addr, req)
+	secs := time.Since(start).Seconds()
+	serveRSS := servePeak.stop()
+	serve.Process.Signal(syscall.SIGTERM)
+	serve.Wait()
+	if err != nil {
+		return result{}, err
+	}
+	if op.State != agent.StateCompleted {
+		return result{}, fmt.Errorf("%s: %s %v", name, op.State, op.Errors)
+	}
+	// The serve process did nothing but this backup, so its CPU time is the backup's.
+	return result{name: name, seconds: secs, maxRSS: serveRSS, cpu: cpuOf(serve)}, nil
 }
 
 // timed runs c and returns its wall time, peak RSS and CPU time.
