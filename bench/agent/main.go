@@ -11,6 +11,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -140,7 +141,7 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 			return fmt.Errorf("agent restored %d bytes of %d", restored, total)
 		}
 		rows = append(rows, rs)
-		for _, d := range []string{"restore-agent", "restore-rclone", "copy"} {
+		for _, d := range []string{"restore-agent", "restore-rclone", "copy", "copyhash"} {
 			os.RemoveAll(filepath.Join(work, fmt.Sprintf("%s-%d", d, round)))
 		}
 	}
@@ -309,11 +310,20 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 	// The floor: a local copy of the same files, 16 at a time, and a sync.
 	syscall.Sync()
 	start, self := time.Now(), selfCPU()
-	if err := copyTree(dataDir, filepath.Join(work, "copy"+suffix), 16); err != nil {
+	if err := copyTree(dataDir, filepath.Join(work, "copy"+suffix), 16, false); err != nil {
 		return nil, err
 	}
 	syscall.Sync()
 	out = append(out, result{name: "local copy + sync (floor)", seconds: time.Since(start).Seconds(), cpu: selfCPU() - self})
+	// The floor of a restore that verifies what it writes: the same copy, with each file's
+	// SHA-256 computed on the way, still without any network or server.
+	syscall.Sync()
+	start, self = time.Now(), selfCPU()
+	if err := copyTree(dataDir, filepath.Join(work, "copyhash"+suffix), 16, true); err != nil {
+		return nil, err
+	}
+	syscall.Sync()
+	out = append(out, result{name: "local copy + SHA-256 + sync (floor)", seconds: time.Since(start).Seconds(), cpu: selfCPU() - self})
 	return out, nil
 }
 
@@ -392,9 +402,10 @@ func cpuOf(c *exec.Cmd) time.Duration {
 	return c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 }
 
-// copyTree copies the regular files under src (but not snapshots/) to dst, workers at a
+// copyTree copies the regular files under src (but not snapshots/) to dst (hashing each
+// with SHA-256 on the way when hash is set), workers at a
 // time, each through a temporary name renamed into place, as a restore does.
-func copyTree(src, dst string, workers int) error {
+func copyTree(src, dst string, workers int, hash bool) error {
 	var paths []string
 	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
@@ -429,9 +440,19 @@ func copyTree(src, dst string, workers int) error {
 			if err != nil {
 				return err
 			}
-			if _, err := io.Copy(tmp, in); err != nil {
+			var cerr error
+			if hash {
+				// Through user space, as a verifying restore must: read, SHA-256, write.
+				h := sha256.New()
+				buf := make([]byte, 256<<10)
+				_, cerr = io.CopyBuffer(io.MultiWriter(tmp, h), struct{ io.Reader }{in}, buf)
+				h.Sum(nil)
+			} else {
+				_, cerr = io.Copy(tmp, in) // copy_file_range: in the kernel
+			}
+			if cerr != nil {
 				tmp.Close()
-				return err
+				return cerr
 			}
 			if err := tmp.Close(); err != nil {
 				return err
