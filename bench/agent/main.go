@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -402,6 +403,10 @@ func cpuOf(c *exec.Cmd) time.Duration {
 	return c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 }
 
+// hashBuffers are the hashing copy's 256 KiB buffers, pooled as the agent's are, so that
+// the floor pays for no allocation the agent does not.
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
 // copyTree copies the regular files under src (but not snapshots/) to dst (hashing each
 // with SHA-256 on the way when hash is set), workers at a
 // time, each through a temporary name renamed into place, as a restore does.
@@ -444,9 +449,10 @@ func copyTree(src, dst string, workers int, hash bool) error {
 			if hash {
 				// Through user space, as a verifying restore must: read, SHA-256, write.
 				h := sha256.New()
-				buf := make([]byte, 256<<10)
-				_, cerr = io.CopyBuffer(io.MultiWriter(tmp, h), struct{ io.Reader }{in}, buf)
-				h.Sum(nil)
+				buf := hashBuffers.Get().(*[]byte)
+				_, cerr = io.CopyBuffer(io.MultiWriter(tmp, h), struct{ io.Reader }{in}, *buf)
+				hashBuffers.Put(buf)
+				_ = h.Sum(nil)
 			} else {
 				_, cerr = io.Copy(tmp, in) // copy_file_range: in the kernel
 			}
