@@ -182,23 +182,11 @@ type storedObjects struct {
 // newestHashes returns the entries of the node's newest manifest by object key, or nil when
 // there is none or it cannot be read: a backup then hashes every reused file itself.
 func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map[string]layout.Entry {
-	logger := klog.FromContext(ctx)
-	keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
+	_, m, ok, err := readManifest(ctx, p, node, layout.NewestManifest)
 	if err != nil {
-		logger.Info("Previous manifests not listed; reused files are hashed again", "err", err)
-		return nil
+		klog.FromContext(ctx).Info("Previous manifest not read; reused files are hashed again", "err", err)
 	}
-	ref, ok := layout.NewestManifest(keys)
-	if !ok {
-		return nil
-	}
-	var m layout.Manifest
-	err = storage.ReadJSON(ctx, p, ref.Key, &m)
-	if err == nil {
-		err = m.Validate()
-	}
-	if err != nil {
-		logger.Info("Previous manifest not read; reused files are hashed again", "manifest", ref.Key, "err", err)
+	if !ok || err != nil {
 		return nil
 	}
 	out := map[string]layout.Entry{}
@@ -208,10 +196,11 @@ func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map
 	return out
 }
 
-// reuse finds an object that already holds u's content, given the size of the object
-// under u's key, and returns its key, with the content's SHA-256 and size; key is "" when
-// the content must be uploaded, to the revision key (layout.RevisionKey) then, since an
-// object older backups reference is never replaced.
+// place returns the key u's content belongs under, and whether the bucket already holds
+// it there; sum and n are the content's SHA-256 and size when they were learnt ("" and 0
+// for a file whose key is free: Put computes them). An object older backups reference is
+// never replaced: content that differs from the object under u's key belongs under its
+// revision key (layout.RevisionKey), which holds the content's hash.
 //   - A Data.db is the object under its key when the sizes match: Cassandra never rewrites
 //     a Data.db, and the key holds the SSTable's digest. It is read only when the newest
 //     manifest does not record its hash.
@@ -219,49 +208,46 @@ func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map
 //     same hash: Cassandra rewrites Statistics.db and Summary.db of a live SSTable in place,
 //     often at the same size, and an object no manifest records (a backup that failed
 //     before its manifest) cannot be compared.
-//   - Otherwise the revision key, which holds the content's hash, may have it already.
-func reuse(u upload, stored storedObjects, size int64) (key, sum string, n int64, err error) {
+func place(u upload, stored storedObjects) (key, sum string, n int64, present bool, err error) {
+	size, ok := stored.sizes[stored.node.Key(u.objectKey)]
+	if !ok {
+		return u.objectKey, "", 0, false, nil
+	}
 	prev, recorded := stored.hashes[u.objectKey]
 	recorded = recorded && prev.Size == size && prev.Hash != ""
 	d, _ := cassandra.ParseDescriptor(u.file.Name)
 	data := d.Component == "Data.db"
 	if data && recorded && u.file.Size == size {
-		return u.objectKey, prev.Hash, size, nil
+		return u.objectKey, prev.Hash, size, true, nil
 	}
 	if sum, n, err = fileSHA256(u.file.Path); err != nil {
-		return "", "", 0, err
+		return "", "", 0, false, err
 	}
 	if n == size && (data || recorded && prev.Hash == sum) {
-		return u.objectKey, sum, n, nil
+		return u.objectKey, sum, n, true, nil
 	}
-	rev := layout.RevisionKey(u.objectKey, sum)
-	if rs, ok := stored.sizes[stored.node.Key(rev)]; ok && rs == n {
-		return rev, sum, n, nil
-	}
-	return "", sum, n, nil
+	key = layout.RevisionKey(u.objectKey, sum)
+	rs, ok := stored.sizes[stored.node.Key(key)]
+	return key, sum, n, ok && rs == n, nil
 }
 
-// uploadFile uploads one file unless the bucket already holds its content (see reuse), and
+// uploadFile uploads one file unless the bucket already holds its content (see place), and
 // returns its manifest entry. A reused object is refreshed (re-touched in place) unless
 // refresh is nil, so that bucket lifecycle rules expire only objects no recent backup
 // references.
 func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, u upload, stored storedObjects, refresh *storage.RefreshOptions, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
-	objectKey, sum := u.objectKey, ""
-	if size, ok := stored.sizes[stored.node.Key(u.objectKey)]; ok {
-		key, s, n, err := reuse(u, stored, size)
-		if err != nil {
-			return layout.Entry{}, err
-		}
-		if key != "" {
-			if refresh != nil {
-				if err := p.Refresh(ctx, stored.node.Key(key), *refresh); err != nil {
-					return layout.Entry{}, fmt.Errorf("refresh %s: %w", key, err)
-				}
+	objectKey, sum, n, present, err := place(u, stored)
+	if err != nil {
+		return layout.Entry{}, err
+	}
+	if present {
+		if refresh != nil {
+			if err := p.Refresh(ctx, stored.node.Key(objectKey), *refresh); err != nil {
+				return layout.Entry{}, fmt.Errorf("refresh %s: %w", objectKey, err)
 			}
-			tr.Skipped(n)
-			return layout.Entry{ObjectKey: key, Type: layout.TypeFile, Size: n, Hash: s}, nil
 		}
-		objectKey, sum = layout.RevisionKey(u.objectKey, s), s
+		tr.Skipped(n)
+		return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: n, Hash: sum}, nil
 	}
 	f, err := os.Open(u.file.Path)
 	if err != nil {

@@ -206,27 +206,38 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 
 // findManifest returns the newest manifest of tag for the node, validated.
 func findManifest(ctx context.Context, p storage.Provider, node layout.Node, tag string) (layout.Ref, *layout.Manifest, error) {
+	ref, m, ok, err := readManifest(ctx, p, node, func(keys []string) (layout.Ref, bool) { return layout.LatestManifest(keys, tag) })
+	if err == nil && !ok {
+		err = fmt.Errorf("no manifest for snapshot %s under %s in bucket %s", tag, node.ManifestPrefix(), p.Bucket())
+	}
+	return ref, m, err
+}
+
+// readManifest reads and validates the manifest of the node that pick chooses among its
+// manifest keys; ok is false when pick chooses none.
+func readManifest(ctx context.Context, p storage.Provider, node layout.Node, pick func(keys []string) (layout.Ref, bool)) (ref layout.Ref, m *layout.Manifest, ok bool, err error) {
 	keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
 	if err != nil {
-		return layout.Ref{}, nil, err
+		return ref, nil, false, err
 	}
-	ref, ok := layout.LatestManifest(keys, tag)
-	if !ok {
-		return ref, nil, fmt.Errorf("no manifest for snapshot %s under %s in bucket %s", tag, node.ManifestPrefix(), p.Bucket())
+	if ref, ok = pick(keys); !ok {
+		return ref, nil, false, nil
 	}
-	var m layout.Manifest
-	if err := storage.ReadJSON(ctx, p, ref.Key, &m); err != nil {
-		return ref, nil, err
+	m = &layout.Manifest{}
+	if err := storage.ReadJSON(ctx, p, ref.Key, m); err != nil {
+		return ref, nil, true, err
 	}
 	if err := m.Validate(); err != nil {
-		return ref, nil, fmt.Errorf("manifest %s refused: %w", ref.Key, err)
+		return ref, nil, true, fmt.Errorf("manifest %s refused: %w", ref.Key, err)
 	}
-	return ref, &m, nil
+	return ref, m, true, nil
 }
 
 // download fetches every file of the manifest into dataDir.
 func download(ctx context.Context, p storage.Provider, node layout.Node, m *layout.Manifest, dataDir string, concurrency int, lim *rate.Limiter, tr *Tracker) error {
 	files := m.Files()
+	// Largest first: a big file started last would leave the other connections idle.
+	sort.SliceStable(files, func(i, j int) bool { return files[i].Size > files[j].Size })
 	paths := make([]string, len(files))
 	for i, f := range files {
 		lp, err := layout.LocalPath(dataDir, f.ObjectKey)
@@ -236,16 +247,9 @@ func download(ctx context.Context, p storage.Provider, node layout.Node, m *layo
 		paths[i] = lp
 		tr.AddTotal(1, f.Size)
 	}
-	// Largest first: a big file started last would leave the other connections idle.
-	order := make([]int, len(files))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return files[order[a]].Size > files[order[b]].Size })
 	wb := startWriteback()
 	err := eachFile(ctx, len(files), concurrency, func(ctx context.Context, i int) error {
-		f := files[order[i]]
-		return downloadFile(ctx, p, node.Key(f.ObjectKey), paths[order[i]], f.Entry, lim, tr, wb)
+		return downloadFile(ctx, p, node.Key(files[i].ObjectKey), paths[i], files[i].Entry, lim, tr, wb)
 	})
 	return errors.Join(err, wb.wait())
 }
