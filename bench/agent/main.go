@@ -412,19 +412,7 @@ var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return
 // time, each through a temporary name renamed into place, as a restore does.
 func copyTree(src, dst string, workers int, hash bool) error {
 	var paths []string
-	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if fi.IsDir() && fi.Name() == "snapshots" {
-			return filepath.SkipDir
-		}
-		if fi.Mode().IsRegular() {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := dataFiles(src, func(p string, _ os.FileInfo) { paths = append(paths, p) }); err != nil {
 		return err
 	}
 	var g errgroup.Group
@@ -548,7 +536,16 @@ func runWatched(c *exec.Cmd) (int64, error) {
 func dirSize(dir string) (int64, int, error) {
 	var n int64
 	var files int
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+	err := dataFiles(dir, func(_ string, fi os.FileInfo) {
+		n += fi.Size()
+		files++
+	})
+	return n, files, err
+}
+
+// dataFiles calls fn for every regular file under dir, leaving out snapshots/ directories.
+func dataFiles(dir string, fn func(path string, fi os.FileInfo)) error {
+	return filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
@@ -556,12 +553,10 @@ func dirSize(dir string) (int64, int, error) {
 			return filepath.SkipDir
 		}
 		if fi.Mode().IsRegular() {
-			n += fi.Size()
-			files++
+			fn(p, fi)
 		}
 		return nil
 	})
-	return n, files, err
 }
 
 func waitHTTP(url string) error {
