@@ -11,7 +11,13 @@ root=${CODEGEN_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 module=github.com/cassbackup/cassandra-backup-operator
 cd "$root"
 
-codegen_pkg=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
+# `go list -m -f {{.Dir}}` prints nothing for a module that is not downloaded yet (a fresh
+# machine, an empty module cache), so download it first and take the directory from there.
+codegen_pkg=$(go mod download -json k8s.io/code-generator | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+if [[ -z $codegen_pkg || ! -f $codegen_pkg/kube_codegen.sh ]]; then
+  echo "hack/update-codegen.sh: cannot download k8s.io/code-generator (the version go.mod requires); is the Go module proxy reachable?" >&2
+  exit 1
+fi
 # shellcheck source=/dev/null
 source "$codegen_pkg/kube_codegen.sh"
 
