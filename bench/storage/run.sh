@@ -6,12 +6,12 @@
 #   bench/storage/run.sh            one round
 #   BENCH_ROUNDS=3 bench/storage/run.sh
 #   BENCH_FILES=4 BENCH_FILE_MIB=100 bench/storage/run.sh   (other object sizes)
-# Needs Debian's rclone and time (apt-get install -y rclone time); versitygw comes from
+# Installs Debian's rclone and time when missing (hack/debs.sh); versitygw comes from
 # hack/tools.sh.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
-command -v rclone >/dev/null && [[ -x /usr/bin/time ]] || { echo "bench: needs rclone and GNU time: apt-get install -y rclone time" >&2; exit 1; }
+hack/debs.sh rclone:rclone /usr/bin/time:time
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -tags bench -o "$tmp/bench.test" ./bench/storage/
