@@ -1,10 +1,8 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,24 +16,10 @@ const (
 	testCommit  = "0123abcd"
 )
 
-// buildVersioned builds the agent as a release build does: version and commit by -ldflags.
-func buildVersioned(t *testing.T) string {
-	t.Helper()
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "cassandra-backup-agent")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", version.LDFlags(testVersion, testCommit), "-o", bin, "./cmd/cassandra-backup-agent")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
+// TestVersion builds the agent as a release build does (version and commit by -ldflags)
+// and checks --version, the API's version header and the build_info gauge.
 func TestVersion(t *testing.T) {
-	bin := buildVersioned(t)
+	bin := controlplane.GoBuild(t, "./cmd/cassandra-backup-agent", "-ldflags", version.LDFlags(testVersion, testCommit))
 	for _, arg := range []string{"--version", "version"} {
 		out, err := exec.Command(bin, arg).CombinedOutput()
 		if err != nil {
@@ -60,14 +44,8 @@ func TestVersion(t *testing.T) {
 	if got := version.AgentVersion(resp.Header); got != testVersion {
 		t.Errorf("GET /status: agent version %q, want %q", got, testVersion)
 	}
-	resp, err = http.Get("http://" + metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	want := version.MetricName + `{commit="` + testCommit + `",go_version="go1.`
-	if !strings.Contains(string(body), want) || !strings.Contains(string(body), `version="`+testVersion+`"} 1`) {
-		t.Errorf("/metrics lacks %s…version=%q} 1:\n%s", want, testVersion, body)
+	info := controlplane.ScrapeBuildInfo(metrics)
+	if info["version"] != testVersion || info["commit"] != testCommit || !strings.HasPrefix(info["go_version"], "go1.") {
+		t.Errorf("build_info labels %v, want version %s, commit %s and a Go version", info, testVersion, testCommit)
 	}
 }

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,16 +17,7 @@ func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
 // by -ldflags) and checks --version and the build_info gauge on /metrics.
 func TestVersionAndBuildInfo(t *testing.T) {
 	const testVersion, testCommit = "v9.8.7", "0123abcd"
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "cassandra-backup-operator")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", version.LDFlags(testVersion, testCommit), "-o", bin, "./cmd/cassandra-backup-operator")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := controlplane.GoBuild(t, "./cmd/cassandra-backup-operator", "-ldflags", version.LDFlags(testVersion, testCommit))
 
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil {
@@ -43,33 +29,14 @@ func TestVersionAndBuildInfo(t *testing.T) {
 
 	cp := controlplane.Shared(t)
 	metrics := controlplane.FreeAddr(t)
-	cmd := exec.Command(bin, "--kubeconfig="+cp.KubeconfigPath, "--namespace="+cp.Namespace(t),
+	p := controlplane.Run(t, bin, "--kubeconfig="+cp.KubeconfigPath, "--namespace="+cp.Namespace(t),
 		"--metrics-bind-address="+metrics, "--health-probe-bind-address=0", "--webhook-port=0")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var info map[string]string
+	for deadline := time.Now().Add(60 * time.Second); info == nil && time.Now().Before(deadline) && !p.Exited(); {
+		time.Sleep(100 * time.Millisecond)
+		info = controlplane.ScrapeBuildInfo(metrics)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("operator log:\n%s", logs.String())
-		}
-	})
-	want := version.MetricName + `{commit="` + testCommit + `",go_version="go1.`
-	var body []byte
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		resp, err := http.Get("http://" + metrics + "/metrics")
-		if err != nil {
-			continue
-		}
-		body, _ = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(string(body), want) && strings.Contains(string(body), `version="`+testVersion+`"} 1`) {
-			return
-		}
+	if info["version"] != testVersion || info["commit"] != testCommit || !strings.HasPrefix(info["go_version"], "go1.") {
+		t.Fatalf("build_info labels %v, want version %s, commit %s and a Go version", info, testVersion, testCommit)
 	}
-	t.Fatalf("/metrics lacks %s…version=%q} 1:\n%s", want, testVersion, body)
 }
