@@ -1,6 +1,13 @@
 # The two commands of the README. Both do their own set-up on a fresh machine.
 
-.PHONY: test demo codegen verify-codegen
+.PHONY: test demo codegen verify-codegen images
+
+# Release identity of `make images`: the newest v* tag (else v0.1.0-dev) and the commit.
+VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo v0.1.0-dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+PLATFORMS ?= linux/amd64,linux/arm64
+REPOSITORY ?= ghcr.io/cassbackup
 
 # The whole test suite: builds or reuses the cached control plane and emulators.
 test:
@@ -18,3 +25,11 @@ codegen:
 
 verify-codegen:
 	./hack/verify-codegen.sh
+
+# The operator's and the agent's images, offline (no container engine, no registry):
+# _output/images/<binary>.oci.tar, OCI image layouts with one image per platform,
+# built by hack/tools/images (go-containerregistry) the way the Dockerfile builds them.
+images:
+	go -C hack/tools/images run . -root "$(CURDIR)" -out "$(CURDIR)/_output/images" \
+		-version "$(VERSION)" -commit "$(COMMIT)" -source-date-epoch "$(SOURCE_DATE_EPOCH)" \
+		-repository "$(REPOSITORY)" -platforms "$(PLATFORMS)"

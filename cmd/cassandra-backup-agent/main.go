@@ -12,6 +12,11 @@ import (
 	"os"
 	"strings"
 	"time"
+	_ "time/tzdata" // the image has no zoneinfo of its own
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -26,9 +31,11 @@ import (
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/gcs"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/s3"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 )
 
 const usage = `usage: cassandra-backup-agent serve|restore [flags]
+       cassandra-backup-agent --version
 
   serve    run the operations API next to a Cassandra node (sidecar)
   restore  restore this node's backup into the data directory (init container)
@@ -51,6 +58,9 @@ func main() {
 		err = restore(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
+		return
+	case "--version", "-version", "version":
+		version.Print(os.Stdout, "cassandra-backup-agent")
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s", os.Args[1], usage)
@@ -179,6 +189,7 @@ func serve(ctx context.Context, args []string) error {
 	jolokia := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token API requests must carry")
+	metricsListen := fs.String("metrics-listen", "", "address of the Prometheus /metrics endpoint (unauthenticated); off when empty")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -192,13 +203,19 @@ func serve(ctx context.Context, args []string) error {
 	defer cancelOps()
 	s := agent.NewServer(opsCtx, a)
 	s.TokenFile = *tokenFile
-	srv := &http.Server{Addr: *listen, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokia)
+	srv := &http.Server{Addr: *listen, Handler: version.AgentHandler(s.Handler()), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- fmt.Errorf("listen %s: %w", *listen, srv.ListenAndServe()) }()
+	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokia, "version", version.Get().Version)
+	if *metricsListen != "" {
+		msrv := metricsServer(*metricsListen)
+		go func() { errc <- fmt.Errorf("metrics: listen %s: %w", *metricsListen, msrv.ListenAndServe()) }()
+		defer msrv.Close()
+		logger.Info("Serving metrics", "address", *metricsListen)
+	}
 	select {
 	case err := <-errc:
-		return fmt.Errorf("listen %s: %w", *listen, err)
+		return err
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -207,6 +224,16 @@ func serve(ctx context.Context, args []string) error {
 	cancelOps()
 	s.Wait()
 	return err
+}
+
+// metricsServer serves the agent's Prometheus registry on /metrics: build_info and the Go
+// runtime's and process's metrics.
+func metricsServer(addr string) *http.Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(version.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
 func restore(ctx context.Context, args []string) error {

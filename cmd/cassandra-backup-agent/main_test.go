@@ -19,11 +19,11 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
-// startServe runs `serve` against the node and waits until its API answers.
-func startServe(t *testing.T, bin string, node *fakecassandra.Node) (*exec.Cmd, string) {
+// startServe runs `serve` with extra flags against the node and waits until its API answers.
+func startServe(t *testing.T, bin string, node *fakecassandra.Node, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
 	addr := controlplane.FreeAddr(t)
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--jolokia-url", node.URL(), "--hostname", "node-0")
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", addr, "--jolokia-url", node.URL(), "--hostname", "node-0"}, extra...)...)
 	cmd.Env = append(os.Environ(), "KUBERNETES_SERVICE_HOST=")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

@@ -31,6 +31,7 @@ import (
 	ownscheme "github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned/scheme"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 )
 
 // Component is the event source and field manager prefix of the operator.
@@ -97,7 +98,7 @@ func Run(ctx context.Context, cfg Config, controllers ...NewFunc) (err error) {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.Collector())
 	metrics, err := reconciler.NewMetrics(reg)
 	if err != nil {
 		return err

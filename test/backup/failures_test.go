@@ -55,15 +55,7 @@ func TestOperatorRestartMidBackup(t *testing.T) {
 		t.Fatalf("the backup completed before the operator stopped: make it slower")
 	}
 	e.startOperator(backup.Config{})
-	b := e.waitFor("restart", "COMPLETED", completed)
-	for i, n := range nodes {
-		if got := n.posts.Load(); got != 1 {
-			t.Errorf("node %s: %d operations submitted, want exactly 1", n.name, got)
-		}
-		if b.Status.Nodes[i].Attempts != 1 || b.Status.Nodes[i].OperationID != mid.Status.Nodes[i].OperationID {
-			t.Errorf("node %s: %+v, before the restart %+v", n.name, b.Status.Nodes[i], mid.Status.Nodes[i])
-		}
-	}
+	sameOperations(t, nodes, mid, e.waitFor("restart", "COMPLETED", completed))
 }
 
 // TestAgentRestartMidBackup restarts one agent while it uploads: the operator finds its

@@ -34,15 +34,15 @@ func RepoRoot() (string, error) {
 
 // GoBuild builds the project's package pkg (relative to the repository root, as in
 // ./cmd/cassandra-backup-agent) into a temporary directory of t and returns the binary's
-// path; it fails t when the build fails.
-func GoBuild(t testing.TB, pkg string) string {
+// path; it fails t when the build fails. flags go to go build (e.g. -ldflags).
+func GoBuild(t testing.TB, pkg string, flags ...string) string {
 	t.Helper()
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, pkg)...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
