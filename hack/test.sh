@@ -20,6 +20,9 @@ while IFS='=' read -r name path; do
   echo "$var=$path"
 done < <(hack/tools.sh kube-apiserver etcd controller-gen versitygw fake-gcs-server azurite)
 
+echo "== go.mod is tidy (direct requirements marked direct, no stale ones)"
+go mod tidy -diff
+
 echo "== generated code and CRDs"
 hack/verify-codegen.sh
 
