@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -214,7 +215,7 @@ func restore(ctx context.Context, args []string) error {
 	var c common
 	c.register(fs)
 	var spec agent.RestoreSpec
-	spec.Type = agent.TypeRestore
+	spec.Type = api.TypeRestore
 	fs.StringVar(&spec.StorageLocation, "storage-location", "", "storage location, proto://bucket[/cluster/dc/node]")
 	fs.StringVar(&spec.SnapshotTag, "snapshot-tag", "", "snapshot tag of the backup")
 	fs.StringVar(&spec.Entities, "entities", "", "keyspaces and tables to restore (ks1,ks2.t1); all when empty")
@@ -269,16 +270,16 @@ func restore(ctx context.Context, args []string) error {
 }
 
 // parseBandwidth parses <number><unit>, e.g. 50MBPS.
-func parseBandwidth(s string) (agent.Bandwidth, error) {
+func parseBandwidth(s string) (api.Bandwidth, error) {
 	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
 	if i <= 0 {
-		return agent.Bandwidth{}, fmt.Errorf("bandwidth %q: want a number and a unit, e.g. 50MBPS", s)
+		return api.Bandwidth{}, fmt.Errorf("bandwidth %q: want a number and a unit, e.g. 50MBPS", s)
 	}
 	var v int64
 	fmt.Sscan(s[:i], &v)
-	bw := agent.Bandwidth{Value: v, Unit: strings.ToUpper(s[i:])}
+	bw := api.Bandwidth{Value: v, Unit: strings.ToUpper(s[i:])}
 	if _, err := bw.BytesPerSecond(); err != nil {
-		return agent.Bandwidth{}, err
+		return api.Bandwidth{}, err
 	}
 	return bw, nil
 }

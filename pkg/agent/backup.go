@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -30,7 +31,7 @@ type upload struct {
 
 // Backup snapshots the node, uploads the snapshot's SSTables that are not in storage yet,
 // writes the manifest last, and clears the snapshot whatever happens.
-func (a *Agent) Backup(ctx context.Context, req Request, tr *Tracker) (err error) {
+func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err error) {
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", req.SnapshotTag)
 	entities, err := cassandra.ParseEntities(req.Entities)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 )
 
@@ -21,7 +22,7 @@ const StagingDir = ".restore-staging"
 // SSTables (verified) into a staging directory and loads them through node control (import
 // on Cassandra 4.0+, a refresh of the live table directory on 3.x; see cassandra.LoadSSTables).
 // System keyspaces are never imported into a live node.
-func (a *Agent) RestoreLive(ctx context.Context, req Request, opID string, tr *Tracker) (err error) {
+func (a *Agent) RestoreLive(ctx context.Context, req api.Request, opID string, tr *Tracker) (err error) {
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", req.SnapshotTag)
 	entities, err := cassandra.ParseEntities(req.Entities)
 	if err != nil {

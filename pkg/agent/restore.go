@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -31,7 +32,7 @@ import (
 type RestoreSpec struct {
 	// Request carries storageLocation, snapshotTag, entities, newCluster, credentials,
 	// concurrentConnections and bandwidth.
-	Request
+	api.Request
 	// Cluster and Datacenter locate the source node's backups in the bucket.
 	Cluster, Datacenter string
 	// HostID is the source node's host id; when empty, Hostname is looked up in the topology.
@@ -64,7 +65,7 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", spec.SnapshotTag)
 	var res RestoreResult
 	if spec.Type == "" {
-		spec.Type = TypeRestore
+		spec.Type = api.TypeRestore
 	}
 	if err := spec.Validate(); err != nil {
 		return res, err

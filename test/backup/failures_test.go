@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
@@ -162,9 +162,9 @@ func TestAdoptsOperationOfCrashedOperator(t *testing.T) {
 	e.secret(secretName, nil)
 	n := e.startNode("dc1-a-0", "dc1", "a", 45, 300_000)
 	s := slowSpec("dc1", "adopt-1")
-	req := agent.Request{Type: agent.TypeBackup, StorageLocation: s.StorageLocation, SnapshotTag: s.SnapshotTag,
+	req := api.Request{Type: api.TypeBackup, StorageLocation: s.StorageLocation, SnapshotTag: s.SnapshotTag,
 		Insecure: true, CreateMissingBucket: true, K8sNamespace: e.ns, K8sSecretName: secretName, DC: "dc1",
-		Bandwidth: &agent.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}}
+		Bandwidth: &api.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}}
 	orphan, err := (&client.Client{}).Submit(e.ctx(), fmt.Sprintf("http://127.0.0.1:%d", n.port), req)
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
@@ -278,7 +279,7 @@ func (e *env) backup(name string, s3 *emulators.S3Server, location, tag string, 
 	schema := ""
 	for _, n := range nodes {
 		a := &agent.Agent{Node: n.node.Client(), Hostname: n.hostname, Secrets: agent.KubeSecrets(e.kube)}
-		req := agent.Request{Type: agent.TypeBackup, StorageLocation: location, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true,
+		req := api.Request{Type: api.TypeBackup, StorageLocation: location, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true,
 			K8sNamespace: e.ns, K8sSecretName: secretName, ConcurrentConnections: 4}
 		if err := a.Backup(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("node", n.hostname)), req, &agent.Tracker{}); err != nil {
 			e.t.Fatalf("backup of %s: %v", n.hostname, err)

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
@@ -76,10 +76,10 @@ func (c *Controller) podsOf(b *v1alpha1.CassandraBackup) ([]*corev1.Pod, error) 
 }
 
 // request is the backup operation sent to every node.
-func (c *Controller) request(b *v1alpha1.CassandraBackup) agent.Request {
+func (c *Controller) request(b *v1alpha1.CassandraBackup) api.Request {
 	s := &b.Spec
-	req := agent.Request{
-		Type:                   agent.TypeBackup,
+	req := api.Request{
+		Type:                   api.TypeBackup,
 		StorageLocation:        s.StorageLocation,
 		SnapshotTag:            b.Status.Snapshot,
 		Entities:               s.Entities,
@@ -94,7 +94,7 @@ func (c *Controller) request(b *v1alpha1.CassandraBackup) agent.Request {
 		req.K8sNamespace, req.K8sSecretName = b.Namespace, s.Secret
 	}
 	if s.Bandwidth != nil {
-		req.Bandwidth = &agent.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}
+		req.Bandwidth = &api.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}
 	}
 	// Icarus counts its timeout in whole hours; the operator enforces the exact one.
 	hours := int((c.timeout(b) + time.Hour - 1) / time.Hour)
@@ -219,12 +219,12 @@ func (c *Controller) pollNode(ctx context.Context, b *v1alpha1.CassandraBackup, 
 	}
 	c.record(n, &op)
 	switch op.State {
-	case agent.StateCompleted:
+	case api.StateCompleted:
 		n.State = v1alpha1.BackupCompleted
 		n.Progress = "100%"
 		n.Message = ""
 		n.CompletionTime = timePtr(op.CompletionTime, now)
-	case agent.StateFailed:
+	case api.StateFailed:
 		msg := opMessage(&op)
 		if int(n.Attempts) < c.cfg.MaxAttempts && now.Before(deadline) {
 			logger.Info("Operation failed: resubmitting", "attempt", n.Attempts, "err", msg)
@@ -236,7 +236,7 @@ func (c *Controller) pollNode(ctx context.Context, b *v1alpha1.CassandraBackup, 
 		n.State = v1alpha1.BackupFailed
 		n.Message = fmt.Sprintf("failed after %d attempts: %s", n.Attempts, msg)
 		n.CompletionTime = timePtr(op.CompletionTime, now)
-	case agent.StateCancelled:
+	case api.StateCancelled:
 		n.State = v1alpha1.BackupCancelled
 		n.Message = "the operation was cancelled on the agent"
 		n.CompletionTime = timePtr(op.CompletionTime, now)
@@ -260,16 +260,16 @@ func (c *Controller) pollNode(ctx context.Context, b *v1alpha1.CassandraBackup, 
 // same snapshot (a previous operator process may have submitted it just before it died).
 func (c *Controller) submit(ctx context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus, addr string, now, deadline time.Time) time.Duration {
 	req := c.request(b)
-	ops, err := c.cfg.Agents.List(ctx, addr, agent.TypeBackup)
+	ops, err := c.cfg.Agents.List(ctx, addr, api.TypeBackup)
 	if err != nil {
 		c.unreachable(ctx, n, err, now, deadline)
 		return 0
 	}
-	var op *agent.Operation
+	var op *api.Operation
 	for i := range ops {
 		o := &ops[i]
 		if o.SnapshotTag == req.SnapshotTag && o.StorageLocation == req.StorageLocation &&
-			(o.State == agent.StatePending || o.State == agent.StateRunning || o.State == agent.StateCompleted) {
+			(o.State == api.StatePending || o.State == api.StateRunning || o.State == api.StateCompleted) {
 			op = o
 		}
 	}
@@ -300,7 +300,7 @@ func (c *Controller) submit(ctx context.Context, b *v1alpha1.CassandraBackup, n 
 		n.StartTime = &t
 	}
 	n.State = v1alpha1.BackupRunning
-	if op.State == agent.StatePending {
+	if op.State == api.StatePending {
 		n.State = v1alpha1.BackupPending
 	}
 	n.Message = ""
@@ -353,16 +353,16 @@ func (c *Controller) address(ns, name string) (string, error) {
 }
 
 // record copies an operation's counts to the node.
-func (c *Controller) record(n *v1alpha1.NodeBackupStatus, op *agent.Operation) {
+func (c *Controller) record(n *v1alpha1.NodeBackupStatus, op *api.Operation) {
 	n.BytesTotal = op.BytesTotal
 	n.BytesUploaded = op.BytesTransferred + op.BytesSkipped
 	n.FilesTotal = int64(op.FilesTotal)
 	n.FilesSkipped = int64(op.FilesSkipped)
-	n.Progress = percent(n.BytesUploaded, n.BytesTotal, op.State == agent.StateCompleted)
+	n.Progress = percent(n.BytesUploaded, n.BytesTotal, op.State == api.StateCompleted)
 }
 
 // opMessage joins an operation's errors.
-func opMessage(op *agent.Operation) string {
+func opMessage(op *api.Operation) string {
 	var msgs []string
 	for _, e := range op.Errors {
 		if e.Source != "" {
