@@ -151,7 +151,7 @@ func (b *e2e) setup(cp *controlplane.ControlPlane) error {
 	}
 	// Pods are deleted after each mode, so names repeat: the plan lists one mode's pods.
 	// Tokens are not read at admission; one keeps the plan small.
-	_, cm, err := plan(b.dc, b.rate*b.seconds, 1)
+	_, cm, err := makePlan(b.dc, b.rate*b.seconds, 1)
 	if err != nil {
 		return err
 	}

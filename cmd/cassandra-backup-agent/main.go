@@ -21,6 +21,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
@@ -113,7 +114,6 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.azureEndpoint, "azure-endpoint", "", "Azure Blob endpoint override ({account} is replaced)")
 	fs.StringVar(&c.gcsEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint override")
 	fs.StringVar(&c.hostname, "hostname", host, "this node's host name (pod name)")
-	fs.Var(&c.dataDirs, "data-dir", "Cassandra data directory (repeatable)")
 	klog.InitFlags(fs)
 }
 
@@ -176,6 +176,7 @@ func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var c common
 	c.register(fs)
+	fs.Var(&c.dataDirs, "data-dir", "Cassandra data directory (repeatable)")
 	listen := fs.String("listen", ":4567", "address of the operations API")
 	jolokia := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
@@ -210,37 +211,33 @@ func serve(ctx context.Context, args []string) error {
 	return err
 }
 
-func restore(ctx context.Context, args []string) error {
+func restore(ctx context.Context, argv []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	var spec agent.RestoreSpec
-	spec.Type = api.TypeRestore
-	fs.StringVar(&spec.StorageLocation, "storage-location", "", "storage location, proto://bucket[/cluster/dc/node]")
-	fs.StringVar(&spec.SnapshotTag, "snapshot-tag", "", "snapshot tag of the backup")
-	fs.StringVar(&spec.Entities, "entities", "", "keyspaces and tables to restore (ks1,ks2.t1); all when empty")
-	fs.StringVar(&spec.Cluster, "cluster", "", "cluster name of the backup")
-	fs.StringVar(&spec.Datacenter, "dc", "", "datacenter of the backup")
-	fs.StringVar(&spec.HostID, "host-id", "", "host id of the source node")
+	var args plan.Args
+	args.Register(fs)
 	resolve := fs.Bool("resolve-host-id-from-topology", false, "find the source node by --hostname in the backup's topology (when --host-id is empty)")
-	fs.BoolVar(&spec.NewCluster, "new-cluster", false, "restore into a new cluster: of the system keyspaces keep only system_schema")
-	fs.StringVar(&spec.K8sNamespace, "k8s-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the credentials Secret")
-	fs.StringVar(&spec.K8sSecretName, "k8s-secret-name", "", "name of the credentials Secret")
-	fs.BoolVar(&spec.Insecure, "insecure", false, "talk HTTP to the storage endpoint")
-	fs.IntVar(&spec.ConcurrentConnections, "concurrent-connections", 10, "files downloaded at once")
+	namespace := fs.String("k8s-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the credentials Secret")
+	concurrency := fs.Int("concurrent-connections", 10, "files downloaded at once")
 	bandwidth := fs.String("bandwidth", "", "download rate cap, e.g. 50MBPS")
-	fs.StringVar(&spec.CommitLogDir, "commitlog-dir", "/var/lib/cassandra/commitlog", "commit log directory, wiped")
-	fs.StringVar(&spec.HintsDir, "hints-dir", "/var/lib/cassandra/hints", "hints directory, wiped")
-	fs.StringVar(&spec.SavedCachesDir, "saved-caches-dir", "/var/lib/cassandra/saved_caches", "saved caches directory, wiped")
-	fs.StringVar(&spec.TokensFile, "tokens-file", "/var/lib/cassandra/tokens.yaml", "where to write the cassandra.yaml fragment with the tokens")
-	fs.StringVar(&spec.MarkerFile, "marker-file", "/var/lib/cassandra/data/restore_done", "marker holding the restore key once done")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, argv); err != nil {
 		return err
 	}
-	if len(c.dataDirs) == 0 {
-		c.dataDirs = stringList{"/var/lib/cassandra/data"}
+	if len(args.DataDirs) == 0 {
+		args.DataDirs = []string{"/var/lib/cassandra/data"}
 	}
-	spec.DataDirs = c.dataDirs
+	c.dataDirs = args.DataDirs
+	spec := agent.RestoreSpec{
+		Request: api.Request{
+			Type: api.TypeRestore, StorageLocation: args.StorageLocation, SnapshotTag: args.SnapshotTag,
+			Entities: args.Entities, NewCluster: args.NewCluster, K8sNamespace: *namespace, K8sSecretName: args.SecretName,
+			Insecure: args.Insecure, ConcurrentConnections: *concurrency, DataDirs: args.DataDirs,
+		},
+		Cluster: args.Cluster, Datacenter: args.Datacenter, HostID: args.HostID,
+		CommitLogDir: args.CommitLogDir, HintsDir: args.HintsDir, SavedCachesDir: args.SavedCachesDir,
+		TokensFile: args.TokensFile, MarkerFile: args.MarkerFile,
+	}
 	if *resolve {
 		spec.Hostname = c.hostname
 	}

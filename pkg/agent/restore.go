@@ -23,6 +23,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 )
@@ -101,7 +102,7 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	if err != nil {
 		return res, err
 	}
-	res.Key = spec.StorageLocation + "|" + ref.Key
+	res.Key = plan.RestoreKey(spec.StorageLocation, ref.Key)
 	m = m.Filter(func(ks, table string) bool {
 		if cassandra.IsSystemKeyspace(ks) {
 			return !spec.NewCluster || ks == "system_schema"
@@ -152,7 +153,7 @@ func markerDone(spec RestoreSpec) (string, bool) {
 		return "", false
 	}
 	key := strings.TrimSpace(string(b))
-	loc, manifestKey, ok := strings.Cut(key, "|")
+	loc, manifestKey, ok := plan.ParseRestoreKey(key)
 	if !ok || loc != spec.StorageLocation {
 		return "", false
 	}

@@ -11,9 +11,9 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 )
 
 // Pod labels of Instaclustr's cassandra-operator.
@@ -31,7 +31,7 @@ type Lookup interface {
 	// Datacenter returns the pod's CassandraDataCenter, or nil when the pod belongs to none.
 	Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter, error)
 	// Plan returns the restore plan of dc, or nil when there is none.
-	Plan(dc *v1alpha1.CassandraDataCenter) (*restore.Plan, error)
+	Plan(dc *v1alpha1.CassandraDataCenter) (*plan.Plan, error)
 }
 
 // CacheLookup reads datacenters and plans from informer caches.
@@ -52,7 +52,7 @@ type CacheLookup struct {
 // decodedPlan is a plan decoded from one resourceVersion of its ConfigMap.
 type decodedPlan struct {
 	resourceVersion string
-	plan            *restore.Plan
+	plan            *plan.Plan
 	err             error
 }
 
@@ -111,8 +111,8 @@ func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter
 
 // Plan returns the plan of dc from the cached ConfigMap, or nil. Decoded plans are kept
 // per ConfigMap resourceVersion, so admission does not decode a large plan every time.
-func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*restore.Plan, error) {
-	cm, err := l.ConfigMaps.ConfigMaps(dc.Namespace).Get(restore.PlanName(dc.Name))
+func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*plan.Plan, error) {
+	cm, err := l.ConfigMaps.ConfigMaps(dc.Namespace).Get(plan.ConfigMapName(dc.Name))
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -133,7 +133,7 @@ func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*restore.Plan, err
 			return d.plan, d.err
 		}
 	}
-	p, err := restore.DecodePlan(cm)
+	p, err := plan.Decode(cm)
 	l.decoded.Store(cm.UID, &decodedPlan{resourceVersion: cm.ResourceVersion, plan: p, err: err})
 	return p, err
 }

@@ -21,7 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 )
 
 // Defaults of Server.
@@ -209,7 +209,7 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 	if err != nil {
 		return denied(resp, http.StatusInternalServerError, err.Error())
 	}
-	var plan *restore.Plan
+	var plan *plan.Plan
 	if dc != nil && dc.Spec.Restore != nil {
 		if plan, err = s.Lookup.Plan(dc); err != nil {
 			return denied(resp, http.StatusInternalServerError, err.Error())

@@ -33,6 +33,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -260,7 +261,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 			return fmt.Errorf("pod %s was admitted without the restore init container", name)
 		}
 		pods[i] = pod
-		fmt.Fprintf(out, "   pod %-45s init container %q restores %s\n", name, pod.Spec.InitContainers[0].Name, pod.Annotations[restore.AnnotationSourceNode])
+		fmt.Fprintf(out, "   pod %-45s init container %q restores %s\n", name, pod.Spec.InitContainers[0].Name, pod.Annotations[plan.AnnotationSourceNode])
 	}
 
 	step(out, "running the init containers (the pod runner plays the kubelet); restore progress (status.restore)")
