@@ -22,6 +22,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
@@ -134,7 +135,7 @@ func (c *common) agent(node cassandra.Node) (*agent.Agent, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kubernetes client: %w", err)
 		}
-		a.Secrets = agent.KubeSecrets(client)
+		a.Secrets = secret.Reader{Kube: client}.Source
 	}
 	return a, nil
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/gcs"
@@ -73,7 +74,7 @@ func TestProvidersBackupRestoreAndCredentials(t *testing.T) {
 			setSecret(p.good)
 
 			e := newEnv(t, fakecassandra.Config{})
-			e.agent.Secrets = KubeSecrets(client)
+			e.agent.Secrets = secret.Reader{Kube: client}.Source
 			e.agent.Storage = p.cfg
 			e.populate()
 			request := func(tag string) api.Request {
@@ -89,7 +90,7 @@ func TestProvidersBackupRestoreAndCredentials(t *testing.T) {
 			spec.Request = request("b1")
 			spec.Type = api.TypeRestore
 			spec.Request.DataDirs = []string{t.TempDir()}
-			ra := &Agent{Hostname: "restore", Secrets: KubeSecrets(client), Storage: p.cfg}
+			ra := &Agent{Hostname: "restore", Secrets: secret.Reader{Kube: client}.Source, Storage: p.cfg}
 			if _, err := ra.Restore(ctx, spec, &Tracker{}); err != nil {
 				t.Fatal(err)
 			}

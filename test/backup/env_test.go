@@ -30,6 +30,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -130,7 +131,7 @@ func jolokiaPort(f *fakecassandra.Node) int {
 // serve runs a fresh agent (no operations) on ln.
 func (n *node) serve(ln net.Listener) {
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &agent.Agent{Node: n.fake.Client(), Hostname: n.name, Secrets: agent.KubeSecrets(n.e.kube)}
+	a := &agent.Agent{Node: n.fake.Client(), Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
 	srv := agent.NewServer(ctx, a)
 	h := srv.Handler()
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -39,6 +39,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -278,7 +279,7 @@ func (e *env) backup(name string, s3 *emulators.S3Server, location, tag string, 
 	var hosts []layout.Host
 	schema := ""
 	for _, n := range nodes {
-		a := &agent.Agent{Node: n.node.Client(), Hostname: n.hostname, Secrets: agent.KubeSecrets(e.kube)}
+		a := &agent.Agent{Node: n.node.Client(), Hostname: n.hostname, Secrets: secret.Reader{Kube: e.kube}.Source}
 		req := api.Request{Type: api.TypeBackup, StorageLocation: location, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true,
 			K8sNamespace: e.ns, K8sSecretName: secretName, ConcurrentConnections: 4}
 		if err := a.Backup(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("node", n.hostname)), req, &agent.Tracker{}); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
@@ -119,21 +120,13 @@ func (c *Controller) credentials(ctx context.Context, b *v1alpha1.CassandraBacku
 	}
 	var creds storage.Credentials
 	if b.Spec.Secret != "" {
-		s, err := c.kube.CoreV1().Secrets(b.Namespace).Get(ctx, b.Spec.Secret, metav1.GetOptions{})
+		creds, err = secret.Reader{Kube: c.kube}.Read(ctx, b.Namespace, b.Spec.Secret)
 		switch {
 		case apierrors.IsNotFound(err):
 			return creds, refuse(ReasonSecretNotFound, "secret %s not found in namespace %s: create it with the storage credentials (keys as in the guide), or fix spec.secret", b.Spec.Secret, b.Namespace)
 		case err != nil:
-			return creds, fmt.Errorf("read secret %s/%s: %w", b.Namespace, b.Spec.Secret, err)
+			return creds, err
 		}
-		data := map[string][]byte{}
-		for k, v := range s.Data {
-			data[k] = v
-		}
-		for k, v := range s.StringData {
-			data[k] = []byte(v)
-		}
-		creds = storage.NewCredentials(data)
 	}
 	fix := "fix the secret " + b.Spec.Secret
 	reason := ReasonInvalidSecret

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
@@ -39,18 +39,11 @@ type StorageBucket struct {
 
 // Nodes reads the backup's newest topology for its cluster and snapshot tag, then each
 // node's newest manifest for the tag, for its tokens.
-func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, secret string) ([]SourceNode, error) {
+func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, name string) ([]SourceNode, error) {
 	cfg := s.Storage
 	cfg.Insecure = b.Spec.Insecure
-	if secret != "" {
-		ns := b.Namespace
-		cfg.Credentials = storage.CredentialSourceFunc(func(ctx context.Context) (storage.Credentials, error) {
-			sec, err := s.Kube.CoreV1().Secrets(ns).Get(ctx, secret, metav1.GetOptions{})
-			if err != nil {
-				return storage.Credentials{}, fmt.Errorf("read secret %s/%s: %w", ns, secret, err)
-			}
-			return storage.NewCredentials(sec.Data), nil
-		})
+	if name != "" {
+		cfg.Credentials = secret.Reader{Kube: s.Kube}.Source(b.Namespace, name)
 	}
 	p, loc, err := storage.OpenLocation(ctx, b.Spec.StorageLocation, cfg)
 	if err != nil {
