@@ -30,6 +30,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
@@ -114,7 +115,7 @@ func makePlan(dc *v1alpha1.CassandraDataCenter, pods, tokens int) (*plan.Plan, *
 
 func pod(name, dc string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{webhook.DefaultDatacenterLabel: dc, webhook.DefaultClusterLabel: "clone"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{informers.LabelDatacenter: dc, informers.LabelCluster: "clone"}},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{
 				{Name: "cassandra", Image: "cassandra:4.1", Env: []corev1.EnvVar{{Name: "MAX_HEAP_SIZE", Value: "8G"}},

@@ -121,7 +121,7 @@ func serveWebhook(kubeconfig, namespace, cpuProfile string, watchPods, http2 boo
 	synced := []cache.InformerSynced{dcs.Informer().HasSynced, plans.Informer().HasSynced}
 	if watchPods {
 		pods := kubeinformers.NewSharedInformerFactoryWithOptions(kube, 0, kubeinformers.WithNamespace(namespace),
-			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = informers.DefaultPodSelector }))
+			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = informers.LabelDatacenter }))
 		synced = append(synced, pods.Core().V1().Pods().Informer().HasSynced)
 		pods.Start(ctx.Done())
 	}

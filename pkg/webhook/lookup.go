@@ -16,15 +16,6 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 )
 
-// Pod labels of Instaclustr's cassandra-operator.
-const (
-	// DefaultDatacenterLabel holds the pod's datacenter (the CassandraDataCenter's
-	// spec.datacenter, or its name).
-	DefaultDatacenterLabel = informers.DefaultPodSelector
-	// DefaultClusterLabel holds the pod's cluster name.
-	DefaultClusterLabel = "cassandra-operator.instaclustr.com/cluster"
-)
-
 // Lookup finds what the mutation needs for a pod. Implementations must not do I/O beyond
 // reading caches: admission waits on them.
 type Lookup interface {
@@ -40,10 +31,9 @@ type CacheLookup struct {
 	Datacenters listers.CassandraDataCenterLister
 	// ConfigMaps lists the plan ConfigMaps.
 	ConfigMaps corelisters.ConfigMapLister
-	// DatacenterLabel is the pod label naming its datacenter; DefaultDatacenterLabel when empty.
-	DatacenterLabel string
-	// ClusterLabel is the pod label naming its cluster; DefaultClusterLabel when empty.
-	ClusterLabel string
+	// Labels name the pod labels holding its datacenter (the CassandraDataCenter's
+	// spec.datacenter, or its name) and its cluster; Instaclustr's when empty.
+	Labels informers.PodLabels
 
 	// decoded caches decoded plans by ConfigMap uid, for the resourceVersion decoded.
 	decoded sync.Map
@@ -61,13 +51,8 @@ type decodedPlan struct {
 // both are set. Among several, the one named by the label wins, then the one with a
 // restore plan listing the pod.
 func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter, error) {
-	dcLabel, clLabel := l.DatacenterLabel, l.ClusterLabel
-	if dcLabel == "" {
-		dcLabel = DefaultDatacenterLabel
-	}
-	if clLabel == "" {
-		clLabel = DefaultClusterLabel
-	}
+	lbl := l.Labels.OrDefault()
+	dcLabel, clLabel := lbl.Datacenter, lbl.Cluster
 	want, ok := pod.Labels[dcLabel]
 	if !ok || want == "" {
 		return nil, nil

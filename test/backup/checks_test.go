@@ -66,7 +66,7 @@ func (e *env) oneWarning(name string) {
 func TestValidation(t *testing.T) {
 	e := newEnv(t, s3Server(t))
 	n := e.startNode("dc1-a-0", "dc1", "a", 50, 20_000)
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 
 	t.Run("missing secret, created later", func(t *testing.T) {
 		e.create("late-secret", spec("dc1", "late-1"))

@@ -51,8 +51,8 @@ func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
 
 const (
 	secretName = "cloud-backup-secrets"
-	dcLabel    = webhook.DefaultDatacenterLabel
-	clLabel    = webhook.DefaultClusterLabel
+	dcLabel    = informers.LabelDatacenter
+	clLabel    = informers.LabelCluster
 )
 
 // env is a namespace with the webhook (and optionally the restore controller) running
@@ -150,7 +150,7 @@ func newEnv(t *testing.T, controller bool) *env {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 		t.Cleanup(broadcaster.Shutdown)
 		deps := operator.Deps{KubeClient: kube, Client: client, Informers: set,
-			Recorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Component})}
+			Recorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Name})}
 		c, err := restore.NewWithOptions(deps, restore.Options{Recheck: time.Second, ActivePoll: 300 * time.Millisecond, IdlePoll: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)

@@ -8,7 +8,6 @@
 package backup
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -18,14 +17,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -38,17 +35,7 @@ import (
 // Name is the controller's name: its queue, finalizer and annotations derive from it.
 const Name = "backup"
 
-// Pod labels of Instaclustr's operator, the defaults of Config.
-const (
-	// LabelCluster carries the Cassandra cluster name.
-	LabelCluster = "cassandra-operator.instaclustr.com/cluster"
-	// LabelDatacenter carries the Cassandra datacenter name.
-	LabelDatacenter = "cassandra-operator.instaclustr.com/datacenter"
-	// LabelRack carries the Cassandra rack.
-	LabelRack = "cassandra-operator.instaclustr.com/rack"
-)
-
-// Defaults of Config.
+// Defaults of Options.
 const (
 	// DefaultAgentPortName is the name of the container port the agent listens on.
 	DefaultAgentPortName = "backup-agent"
@@ -68,11 +55,9 @@ const (
 	DefaultTimeout = 5 * time.Hour
 )
 
-// Config tunes the controller; its zero value is the production setting.
-type Config struct {
-	// ClusterLabel, DatacenterLabel and RackLabel are the pod labels that carry the
-	// cluster, datacenter and rack names; Instaclustr's labels when empty.
-	ClusterLabel, DatacenterLabel, RackLabel string
+// Options tune the controller; the zero value is the production setting. The pod labels
+// come from the informers (informers.PodLabels), which select the pods by them.
+type Options struct {
 	// AgentPortName names the agent's container port; DefaultAgentPortName when empty.
 	AgentPortName string
 	// JolokiaPortName names the Jolokia container port; DefaultJolokiaPortName when empty.
@@ -99,16 +84,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-func (c Config) withDefaults() Config {
-	if c.ClusterLabel == "" {
-		c.ClusterLabel = LabelCluster
-	}
-	if c.DatacenterLabel == "" {
-		c.DatacenterLabel = LabelDatacenter
-	}
-	if c.RackLabel == "" {
-		c.RackLabel = LabelRack
-	}
+func (c Options) withDefaults() Options {
 	if c.AgentPortName == "" {
 		c.AgentPortName = DefaultAgentPortName
 	}
@@ -167,89 +143,66 @@ func PodAddress(pod *corev1.Pod, portName string, def int32, path string) (strin
 	return "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))) + path, nil
 }
 
-// Informer is the part of a shared informer the controller needs.
-type Informer = reconciler.Informer
-
 // Controller reconciles CassandraBackups.
 type Controller struct {
+	*reconciler.Controller[*v1alpha1.CassandraBackup]
+
 	kube    kubernetes.Interface
 	backups listers.CassandraBackupLister
 	pods    corelisters.PodLister
-	cfg     Config
-	rc      *reconciler.Controller[*v1alpha1.CassandraBackup]
+	labels  informers.PodLabels
+	cfg     Options
 }
 
-// Options are what New needs: clients, the informer and listers, and optional
-// recorder and metrics.
-type Options struct {
-	// Kube reads Secrets.
-	Kube kubernetes.Interface
-	// Client writes CassandraBackups.
-	Client versioned.Interface
-	// Informer delivers CassandraBackup events.
-	Informer Informer
-	// Backups lists CassandraBackups from the cache.
-	Backups listers.CassandraBackupLister
-	// Pods lists the datacenters' pods from the cache.
-	Pods corelisters.PodLister
-	// Recorder records events; none when nil.
-	Recorder record.EventRecorder
-	// Metrics counts handler calls and writes; none when nil.
-	Metrics *reconciler.Metrics
-	// QueueMetrics exports the queue's metrics; none when nil.
-	QueueMetrics workqueue.MetricsProvider
-	// Config tunes the controller.
-	Config Config
-}
-
-// New builds the controller, with the default Config, from the operator process's
+// New builds the controller, with default Options, from the operator process's
 // dependencies: it is the operator.NewFunc listed in cmd/cassandra-backup-operator.
-func New(deps operator.Deps) (operator.Controller, error) {
-	opts := Options{
-		Kube:     deps.KubeClient,
-		Client:   deps.Client,
-		Informer: deps.Informers.CassandraBackups(),
-		Backups:  deps.Informers.CassandraBackupLister(),
-		Pods:     deps.Informers.PodLister(),
-		Recorder: deps.Recorder,
-		Metrics:  deps.Metrics,
-		Config:   Config{Storage: deps.StorageConfig()},
-	}
-	if deps.QueueMetrics != nil {
-		// A nil *QueueMetrics in the interface would be called: leave the interface nil.
-		opts.QueueMetrics = deps.QueueMetrics
-	}
-	return NewWithOptions(opts)
+func New(deps operator.Deps) (operator.Component, error) {
+	return NewWithOptions(deps, Options{Storage: deps.StorageConfig()})
 }
 
-// NewWithOptions builds the controller; call it before starting the informers.
-func NewWithOptions(opts Options) (*Controller, error) {
-	if opts.Kube == nil || opts.Client == nil || opts.Informer == nil || opts.Backups == nil || opts.Pods == nil {
-		return nil, fmt.Errorf("backup controller: Kube, Client, Informer, Backups and Pods are required")
+// NewWithOptions builds the controller from the operator's dependencies; call it before
+// starting the informers.
+func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
+	if deps.KubeClient == nil || deps.Client == nil || deps.Informers == nil {
+		return nil, fmt.Errorf("backup controller: KubeClient, Client and Informers are required")
 	}
-	c := &Controller{kube: opts.Kube, backups: opts.Backups, pods: opts.Pods, cfg: opts.Config.withDefaults()}
-	client, backups := opts.Client, opts.Backups
-	rc, err := reconciler.New(reconciler.Options[*v1alpha1.CassandraBackup]{
-		Name:     Name,
-		Informer: opts.Informer,
-		Get: func(ns, name string) (*v1alpha1.CassandraBackup, error) {
-			return backups.CassandraBackups(ns).Get(name)
-		},
-		Client: func(ns string) reconciler.Patcher[*v1alpha1.CassandraBackup] {
-			return client.CassandraoperatorV1alpha1().CassandraBackups(ns)
-		},
-		Conditions:         func(b *v1alpha1.CassandraBackup) *[]metav1.Condition { return &b.Status.Conditions },
-		ObservedGeneration: func(b *v1alpha1.CassandraBackup) *int64 { return &b.Status.ObservedGeneration },
-		Handlers:           c.handlers(),
-		Recorder:           opts.Recorder,
-		Metrics:            opts.Metrics,
-		QueueMetrics:       opts.QueueMetrics,
-	})
+	c := &Controller{
+		kube:    deps.KubeClient,
+		backups: deps.Informers.CassandraBackupLister(),
+		pods:    deps.Informers.PodLister(),
+		labels:  deps.Informers.PodLabels().OrDefault(),
+		cfg:     opts.withDefaults(),
+	}
+	ro := ReconcilerOptions(deps)
+	ro.Name = Name
+	ro.Handlers = c.handlers()
+	rc, err := reconciler.New(ro)
 	if err != nil {
 		return nil, err
 	}
-	c.rc = rc
+	c.Controller = rc
 	return c, nil
+}
+
+// ReconcilerOptions returns reconciler options for CassandraBackups, filled from deps:
+// informer, cache, client, conditions, observedGeneration, events and metrics. Set Name
+// and Handlers, then call reconciler.New.
+func ReconcilerOptions(deps operator.Deps) reconciler.Options[*v1alpha1.CassandraBackup] {
+	lister := deps.Informers.CassandraBackupLister()
+	return reconciler.Options[*v1alpha1.CassandraBackup]{
+		Informer: deps.Informers.CassandraBackups(),
+		Get: func(ns, name string) (*v1alpha1.CassandraBackup, error) {
+			return lister.CassandraBackups(ns).Get(name)
+		},
+		Client: func(ns string) reconciler.Patcher[*v1alpha1.CassandraBackup] {
+			return deps.Client.CassandraoperatorV1alpha1().CassandraBackups(ns)
+		},
+		Conditions:         func(b *v1alpha1.CassandraBackup) *[]metav1.Condition { return &b.Status.Conditions },
+		ObservedGeneration: func(b *v1alpha1.CassandraBackup) *int64 { return &b.Status.ObservedGeneration },
+		Recorder:           deps.Recorder,
+		Metrics:            deps.Metrics,
+		QueueMetrics:       deps.WorkqueueMetrics(),
+	}
 }
 
 // handlers is the controller: validation, then the run, for a new and a changed spec;
@@ -263,9 +216,3 @@ func (c *Controller) handlers() []reconciler.Registration[*v1alpha1.CassandraBac
 		reconciler.OnDelete("delete", c.delete),
 	}
 }
-
-// Run runs the controller's workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) error { return c.rc.Run(ctx, workers) }
-
-// Reconciler returns the underlying reconciler, for tools and tests.
-func (c *Controller) Reconciler() *reconciler.Controller[*v1alpha1.CassandraBackup] { return c.rc }

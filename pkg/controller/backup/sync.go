@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
@@ -60,7 +59,7 @@ func (c *Controller) timeout(b *v1alpha1.CassandraBackup) time.Duration {
 
 // podsOf returns the running pods of the backup's datacenter, sorted by name.
 func (c *Controller) podsOf(b *v1alpha1.CassandraBackup) ([]*corev1.Pod, error) {
-	sel := labels.SelectorFromSet(labels.Set{c.cfg.ClusterLabel: b.Spec.Cluster, c.cfg.DatacenterLabel: b.Spec.Datacenter})
+	sel := c.labels.Selector(b.Spec.Cluster, b.Spec.Datacenter)
 	pods, err := c.pods.Pods(b.Namespace).List(sel)
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
@@ -129,7 +128,7 @@ func (c *Controller) start(ctx context.Context, ev *reconciler.Event[*v1alpha1.C
 	if len(pods) == 0 {
 		return reconciler.Result{}, reconciler.Temporary(refuse(ReasonNoPods,
 			"no running pod labelled %s=%s, %s=%s in namespace %s: check spec.cluster and spec.datacenter, or wait for the datacenter to start",
-			c.cfg.ClusterLabel, b.Spec.Cluster, c.cfg.DatacenterLabel, b.Spec.Datacenter, b.Namespace), c.secretBackoff(ev.Retry))
+			c.labels.Cluster, b.Spec.Cluster, c.labels.Datacenter, b.Spec.Datacenter, b.Namespace), c.secretBackoff(ev.Retry))
 	}
 	nodes := make([]v1alpha1.NodeBackupStatus, 0, len(pods))
 	hostIDs := make([]string, 0, len(pods))
@@ -145,7 +144,7 @@ func (c *Controller) start(ctx context.Context, ev *reconciler.Event[*v1alpha1.C
 			return reconciler.Result{}, reconciler.Temporary(fmt.Errorf("host id of node %s: %w", pod.Name, err), c.secretBackoff(ev.Retry))
 		}
 		hostIDs = append(hostIDs, id)
-		nodes = append(nodes, v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: pod.Labels[c.cfg.RackLabel], HostID: id,
+		nodes = append(nodes, v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: pod.Labels[c.labels.Rack], HostID: id,
 			State: v1alpha1.BackupPending, Progress: "0%"})
 	}
 	p, err := c.openStorage(ctx, b)
