@@ -183,7 +183,7 @@ type storedObjects struct {
 // newestHashes returns the entries of the node's newest manifest by object key, or nil when
 // there is none or it cannot be read: a backup then hashes every reused file itself.
 func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map[string]layout.Entry {
-	_, m, ok, err := readManifest(ctx, p, node, layout.NewestManifest)
+	_, m, ok, err := layout.Catalog{Storage: p}.NewestManifest(ctx, node)
 	if err != nil {
 		klog.FromContext(ctx).Info("Previous manifest not read; reused files are hashed again", "err", err)
 	}

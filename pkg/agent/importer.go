@@ -12,6 +12,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 )
 
 // StagingDir is the directory, under the first data directory, where a restore into a
@@ -52,7 +53,7 @@ func (a *Agent) RestoreLive(ctx context.Context, req api.Request, opID string, t
 	if err != nil {
 		return err
 	}
-	ref, m, err := findManifest(ctx, p, node, req.SnapshotTag)
+	ref, m, err := layout.Catalog{Storage: p}.Manifest(ctx, node, req.SnapshotTag)
 	if err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	if err != nil {
 		return res, err
 	}
-	ref, m, err := findManifest(ctx, p, node, spec.SnapshotTag)
+	ref, m, err := layout.Catalog{Storage: p}.Manifest(ctx, node, spec.SnapshotTag)
 	if err != nil {
 		return res, err
 	}
@@ -179,16 +179,8 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 	}
 	n := layout.Node{Cluster: spec.Cluster, Datacenter: spec.Datacenter, HostID: spec.HostID}
 	if n.HostID == "" && spec.Hostname != "" {
-		keys, err := storage.Keys(ctx, p, layout.TopologyDir+"/")
+		ref, top, err := layout.Catalog{Storage: p}.Topology(ctx, spec.Cluster, spec.SnapshotTag)
 		if err != nil {
-			return n, err
-		}
-		ref, ok := layout.LatestTopology(keys, spec.Cluster, spec.SnapshotTag)
-		if !ok {
-			return n, fmt.Errorf("no topology of cluster %s for snapshot %s in bucket %s", spec.Cluster, spec.SnapshotTag, p.Bucket())
-		}
-		var top layout.Topology
-		if err := storage.ReadJSON(ctx, p, ref.Key, &top); err != nil {
 			return n, err
 		}
 		h, ok := top.HostByHostname(spec.Hostname)
@@ -204,35 +196,6 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 		return n, fmt.Errorf("source node: %w", err)
 	}
 	return n, nil
-}
-
-// findManifest returns the newest manifest of tag for the node, validated.
-func findManifest(ctx context.Context, p storage.Provider, node layout.Node, tag string) (layout.Ref, *layout.Manifest, error) {
-	ref, m, ok, err := readManifest(ctx, p, node, func(keys []string) (layout.Ref, bool) { return layout.LatestManifest(keys, tag) })
-	if err == nil && !ok {
-		err = fmt.Errorf("no manifest for snapshot %s under %s in bucket %s", tag, node.ManifestPrefix(), p.Bucket())
-	}
-	return ref, m, err
-}
-
-// readManifest reads and validates the manifest of the node that pick chooses among its
-// manifest keys; ok is false when pick chooses none.
-func readManifest(ctx context.Context, p storage.Provider, node layout.Node, pick func(keys []string) (layout.Ref, bool)) (ref layout.Ref, m *layout.Manifest, ok bool, err error) {
-	keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
-	if err != nil {
-		return ref, nil, false, err
-	}
-	if ref, ok = pick(keys); !ok {
-		return ref, nil, false, nil
-	}
-	m = &layout.Manifest{}
-	if err := storage.ReadJSON(ctx, p, ref.Key, m); err != nil {
-		return ref, nil, true, err
-	}
-	if err := m.Validate(); err != nil {
-		return ref, nil, true, fmt.Errorf("manifest %s refused: %w", ref.Key, err)
-	}
-	return ref, m, true, nil
 }
 
 // download fetches every file of the manifest into dataDir.
