@@ -54,14 +54,14 @@ func (c Catalog) Backups(ctx context.Context, cluster string) ([]Ref, error) {
 
 // Topologies returns the topology files of a cluster's backup with tag.
 func (c Catalog) Topologies(ctx context.Context, cluster, tag string) ([]Ref, error) {
-	refs, err := c.Backups(ctx, cluster)
+	keys, err := storage.Keys(ctx, c.Storage, TopologyDir+"/"+cluster+"-"+tag+"-")
 	if err != nil {
 		return nil, err
 	}
 	var out []Ref
-	for _, r := range refs {
-		if r.Tag == tag {
-			out = append(out, r)
+	for _, k := range keys {
+		if ref, err := ParseTopologyKey(k, cluster); err == nil && ref.Tag == tag {
+			out = append(out, ref)
 		}
 	}
 	return out, nil

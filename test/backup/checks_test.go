@@ -13,11 +13,11 @@ import (
 )
 
 // syncedFalse waits for Synced=False with a message containing every part.
-func (e *env) syncedFalse(name string, parts ...string) *v1alpha1.CassandraBackup {
+func (e *env) syncedFalse(name, reason string, parts ...string) *v1alpha1.CassandraBackup {
 	e.t.Helper()
-	return e.waitFor(name, "Synced=False with "+strings.Join(parts, ", "), func(b *v1alpha1.CassandraBackup) bool {
+	return e.waitFor(name, "Synced=False/"+reason+" with "+strings.Join(parts, ", "), func(b *v1alpha1.CassandraBackup) bool {
 		c := condition(b, "Synced")
-		if c == nil || c.Status != metav1.ConditionFalse {
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != reason {
 			return false
 		}
 		for _, p := range parts {

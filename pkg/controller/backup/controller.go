@@ -1,10 +1,19 @@
-// Package backup is the CassandraBackup controller: for each backup it sends one backup
-// operation to the agent of every node of the datacenter, tracks them in status by
-// requeue, writes the topology file when all completed, imports remote backups
-// (justCreate) and removes them from the bucket on deletion (deletionPolicy: Delete).
+// Package backup is the CassandraBackup controller. Each backup is treated like a
+// Crossplane managed resource for the remote backup in the bucket, and the controller is a
+// short list of handlers (sync.go) over one seam, External (external.go):
 //
-// It is a list of handlers on pkg/reconciler: validate (checks.go), run (sync.go) and
-// delete, for the create and update causes.
+//   - validate (checks.go): the spec, and the Secret with the guide's rules;
+//   - observe: justCreate imports a remote backup found by External.Observe;
+//   - start: picks the nodes and the snapshot, checks the tag is unused, and records them
+//     in status before any agent is contacted;
+//   - await-nodes: External.CreateNode / ObserveNode / DeleteNode drive one operation per
+//     node on its agent, by requeue (nodes.go decides retries, resubmission, timeouts);
+//   - commit: External.Create writes the topology file, the backup's commit point;
+//   - delete: cancels operations and, with deletionPolicy Delete, External.Delete removes
+//     what no other backup references.
+//
+// The External in production talks to the agents (pkg/agent/client) and reads the bucket
+// through layout.Catalog. Ready and Synced carry the reasons declared in checks.go.
 package backup
 
 import (
@@ -69,6 +78,9 @@ type Options struct {
 	Node func(pod *corev1.Pod) (cassandra.Node, error)
 	// Agents talks to the agents; a default client when nil.
 	Agents *client.Client
+	// External acts on the outside world; the agents (Agents) and the bucket's
+	// layout.Catalog when nil.
+	External External
 	// Storage is the base storage configuration (endpoints, HTTP client); the backup's
 	// Secret and insecure flag are added per use.
 	Storage storage.Config
@@ -152,6 +164,7 @@ type Controller struct {
 	pods    corelisters.PodLister
 	labels  informers.PodLabels
 	cfg     Options
+	ext     External
 }
 
 // New builds the controller, with default Options, from the operator process's
@@ -172,6 +185,10 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		pods:    deps.Informers.PodLister(),
 		labels:  deps.Informers.PodLabels().OrDefault(),
 		cfg:     opts.withDefaults(),
+	}
+	c.ext = c.cfg.External
+	if c.ext == nil {
+		c.ext = &remote{open: c.openStorage, pods: c.pods, agents: c.cfg.Agents, cfg: c.cfg}
 	}
 	ro := ReconcilerOptions(deps)
 	ro.Name = Name
@@ -205,14 +222,21 @@ func ReconcilerOptions(deps operator.Deps) reconciler.Options[*v1alpha1.Cassandr
 	}
 }
 
-// handlers is the controller: validation, then the run, for a new and a changed spec;
-// cancellation and removal of the remote backup on deletion.
+// handlers is the controller: for a new and for a changed spec, validate, observe
+// (justCreate), start, await-nodes and commit, in this order; on deletion, delete.
 func (c *Controller) handlers() []reconciler.Registration[*v1alpha1.CassandraBackup] {
-	return []reconciler.Registration[*v1alpha1.CassandraBackup]{
-		reconciler.OnCreate("validate", c.validate),
-		reconciler.OnCreate("run", c.run),
-		reconciler.OnUpdate("validate-update", c.validate),
-		reconciler.OnUpdate("run-update", c.run),
-		reconciler.OnDelete("delete", c.delete),
+	var regs []reconciler.Registration[*v1alpha1.CassandraBackup]
+	for _, h := range []struct {
+		id string
+		fn reconciler.HandlerFunc[*v1alpha1.CassandraBackup]
+	}{
+		{"validate", c.validate},
+		{"observe", c.observe},
+		{"start", c.start},
+		{"await-nodes", c.awaitNodes},
+		{"commit", c.commit},
+	} {
+		regs = append(regs, reconciler.OnCreate(h.id, h.fn), reconciler.OnUpdate(h.id+"-update", h.fn))
 	}
+	return append(regs, reconciler.OnDelete("delete", c.delete))
 }

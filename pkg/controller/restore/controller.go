@@ -1,8 +1,9 @@
 // Package restore is the restore controller: for a CassandraDataCenter with spec.restore
-// it resolves the backup, reads the backup's nodes and tokens from the bucket, pairs the
-// datacenter's pods with the backed-up nodes (by rack, then ordinal), writes the plan into
-// a ConfigMap owned by the datacenter for the webhook to inject, and reports each pod's
-// restore in status.restore from its init container.
+// it resolves the backup, reads the backup's nodes and tokens from the bucket (Bucket, over
+// layout.Catalog), pairs the datacenter's pods with the backed-up nodes (by rack, then
+// ordinal), writes the plan (pkg/plan) into a ConfigMap owned by the datacenter for the
+// webhook to inject, and reports each pod's restore in status.restore from its init
+// container. Its handlers: plan and replan (sync.go), and the pods timer.
 package restore
 
 import (

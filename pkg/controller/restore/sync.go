@@ -47,11 +47,13 @@ func status(dc *v1alpha1.CassandraDataCenter) *v1alpha1.RestoreStatus {
 	return dc.Status.Restore
 }
 
-// waiting records why the plan cannot be made yet.
-func waiting(dc *v1alpha1.CassandraDataCenter, reason, msg string) {
+// waiting records why the plan cannot be made yet, and returns it as the error that
+// retries the plan with the same reason.
+func (c *Controller) waiting(dc *v1alpha1.CassandraDataCenter, reason, msg string) error {
 	st := status(dc)
 	st.State = v1alpha1.RestorePending
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, reason, msg, dc.Generation))
+	return reconciler.Temporary(reconciler.WithReason(reason, errors.New(msg)), c.opts.Recheck)
 }
 
 // plan makes (or removes) the restore plan of the datacenter.
@@ -68,8 +70,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 	b, err := c.backups.CassandraBackups(dc.Namespace).Get(r.BackupName)
 	if apierrors.IsNotFound(err) {
 		msg := fmt.Sprintf("backup %s does not exist in namespace %s", r.BackupName, dc.Namespace)
-		waiting(dc, ReasonBackupNotFound, msg)
-		return reconciler.Result{}, reconciler.Temporary(errors.New(msg), c.opts.Recheck)
+		return reconciler.Result{}, c.waiting(dc, ReasonBackupNotFound, msg)
 	}
 	if err != nil {
 		return reconciler.Result{}, fmt.Errorf("get backup %s: %w", r.BackupName, err)
@@ -80,8 +81,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 			state = "not started"
 		}
 		msg := fmt.Sprintf("backup %s is %s; a restore needs a COMPLETED backup", b.Name, state)
-		waiting(dc, ReasonBackupNotCompleted, msg)
-		return reconciler.Result{}, reconciler.Temporary(errors.New(msg), c.opts.Recheck)
+		return reconciler.Result{}, c.waiting(dc, ReasonBackupNotCompleted, msg)
 	}
 	secret := r.Secret
 	if secret == "" {
@@ -90,8 +90,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 	sources, err := c.bucket.Nodes(ctx, b, secret)
 	if err != nil {
 		msg := fmt.Sprintf("read backup %s from %s: %v", b.Name, b.Spec.StorageLocation, err)
-		waiting(dc, ReasonBackupUnreadable, msg)
-		return reconciler.Result{}, reconciler.Temporary(errors.New(msg), c.opts.Recheck)
+		return reconciler.Result{}, c.waiting(dc, ReasonBackupUnreadable, msg)
 	}
 	targets := Targets(dc, len(sources), c.podName)
 	pairs, err := Map(targets, sources)
@@ -100,7 +99,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		st.State = v1alpha1.RestoreFailed
 		reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonTooFewNodes, msg, dc.Generation))
 		c.event(dc, corev1.EventTypeWarning, ReasonTooFewNodes, msg)
-		return reconciler.Result{}, reconciler.Permanent(errors.New(msg))
+		return reconciler.Result{}, reconciler.Permanent(reconciler.WithReason(ReasonTooFewNodes, errors.New(msg)))
 	}
 	p := &plan.Plan{
 		Restore: *r, Backup: b.Name, StorageLocation: b.Spec.StorageLocation, SnapshotTag: b.Spec.SnapshotTag,
@@ -119,7 +118,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		msg := fmt.Sprintf("the restore plan of %d nodes takes %d bytes, over the %d a ConfigMap can hold", len(p.Pods), n, maxPlanBytes)
 		st.State = v1alpha1.RestoreFailed
 		reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonPlanTooLarge, msg, dc.Generation))
-		return reconciler.Result{}, reconciler.Permanent(errors.New(msg))
+		return reconciler.Result{}, reconciler.Permanent(reconciler.WithReason(ReasonPlanTooLarge, errors.New(msg)))
 	}
 	changed, err := c.writePlan(ctx, cm)
 	if err != nil {
