@@ -1,8 +1,9 @@
 // Package informers wires the shared informer factories the operator runs on: the
 // project's kinds, pods of Cassandra datacenters (filtered by label, so the operator's
 // memory does not grow with unrelated pods) and restore-plan ConfigMaps (filtered the
-// same way), over all namespaces or a chosen few. There is no informer on Secrets: they
-// are read on demand, at the moment of use.
+// same way), over all namespaces or a chosen few. PodLabels names the pod labels once, for
+// the pod informer's selector and its users. There is no informer on Secrets: they are
+// read on demand, at the moment of use (pkg/secret).
 package informers
 
 import (

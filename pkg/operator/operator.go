@@ -1,7 +1,8 @@
 // Package operator wires the operator process: clients, informers, the registered
-// controllers, leader election, the health and metrics endpoints, events and shutdown.
-// cmd/cassandra-backup-operator only parses flags and calls Run with its list of
-// controllers.
+// components (controllers run while this process leads, Replicated ones such as the webhook
+// on every replica), leader election, the health and metrics endpoints, events and
+// shutdown. cmd/cassandra-backup-operator only parses flags and calls Run with its list of
+// NewFuncs; each controller builds its own reconciler options from Deps.
 package operator
 
 import (

@@ -1,8 +1,10 @@
 // Package webhook is the mutating admission webhook that composes restores onto the pods
 // another operator creates: for a pod of a CassandraDataCenter with spec.restore it injects
 // the restore init container and points the Cassandra container's token configuration at
-// the restore plan ConfigMap. Mutate is the pure decision; Server serves it as AdmissionReview
-// v1 over HTTPS; Certificates keeps the serving certificate and the webhook's caBundle.
+// the restore plan ConfigMap. Mutate is the pure decision over the plan (pkg/plan, the
+// contract it shares with the restore controller and the agent; the webhook imports no
+// controller); Server serves it as AdmissionReview v1 over HTTPS; Certificates keeps the
+// serving certificate and the webhook's caBundle.
 package webhook
 
 import (
