@@ -5,7 +5,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Condition types and reasons, after crossplane-runtime.
+// Condition types and reasons, after crossplane-runtime: the one declaration of the
+// condition types of every kind the reconciler handles (the API types name no type).
 const (
 	// TypeReady says whether the thing the object stands for is usable.
 	TypeReady = "Ready"

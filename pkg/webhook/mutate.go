@@ -12,6 +12,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
 // Names the mutation uses in pods.
@@ -188,7 +189,7 @@ func why(dc *v1alpha1.CassandraDataCenter) string {
 	if dc.Status.Restore == nil {
 		return ""
 	}
-	c := meta.FindStatusCondition(dc.Status.Restore.Conditions, v1alpha1.ConditionReady)
+	c := meta.FindStatusCondition(dc.Status.Restore.Conditions, reconciler.TypeReady)
 	if c == nil || c.Message == "" {
 		return ""
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
 var testTokens = []string{"-9223372036854775808", "-3074457345618258603", "3074457345618258602"}
@@ -111,7 +112,7 @@ func TestMutate(t *testing.T) {
 	const planned = "cassandra-test-dc-cassandra-rack1-0"
 	cfg := Config{AgentImage: "cassandra-backup-agent:test"}
 	notReady := testDC(true)
-	notReady.Status.Restore = &v1alpha1.RestoreStatus{Conditions: []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "BackupNotCompleted", Message: "backup b1 is RUNNING"}}}
+	notReady.Status.Restore = &v1alpha1.RestoreStatus{Conditions: []metav1.Condition{{Type: reconciler.TypeReady, Status: metav1.ConditionFalse, Reason: "BackupNotCompleted", Message: "backup b1 is RUNNING"}}}
 
 	tests := []struct {
 		name    string

@@ -34,6 +34,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -407,7 +408,7 @@ func restoreTable(dc *v1alpha1.CassandraDataCenter) string {
 // readyMessage is the message of the Ready condition.
 func readyMessage(conds []metav1.Condition) string {
 	for _, c := range conds {
-		if c.Type == v1alpha1.ConditionReady {
+		if c.Type == reconciler.TypeReady {
 			return c.Reason + ": " + c.Message
 		}
 	}

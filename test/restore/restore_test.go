@@ -19,6 +19,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -70,7 +71,7 @@ func ready(st *v1alpha1.RestoreStatus) *metav1.Condition {
 	if st == nil {
 		return nil
 	}
-	return meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
+	return meta.FindStatusCondition(st.Conditions, reconciler.TypeReady)
 }
 
 // TestRestoreEndToEnd backs up three fake nodes to an S3 emulator, restores them into a

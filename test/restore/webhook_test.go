@@ -11,6 +11,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
 
@@ -23,7 +24,7 @@ func TestWebhookThroughAPIServer(t *testing.T) {
 
 	// Not ready: denied, with the reason the controller recorded.
 	dc.Status.Restore = &v1alpha1.RestoreStatus{State: v1alpha1.RestorePending, Conditions: []metav1.Condition{{
-		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: restore.ReasonBackupNotCompleted,
+		Type: reconciler.TypeReady, Status: metav1.ConditionFalse, Reason: restore.ReasonBackupNotCompleted,
 		Message: "backup b1 is RUNNING; a restore needs a COMPLETED backup", LastTransitionTime: metav1.Now(),
 	}}}
 	patch, _ := json.Marshal(map[string]any{"status": map[string]any{"restore": dc.Status.Restore}})
