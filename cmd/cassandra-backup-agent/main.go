@@ -66,20 +66,6 @@ func main() {
 	}
 }
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string { return strings.Join(*s, ",") }
-
-func (s *stringList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p != "" {
-			*s = append(*s, p)
-		}
-	}
-	return nil
-}
-
 // parse parses args after applying AGENT_* environment variables as defaults.
 func parse(fs *flag.FlagSet, args []string) error {
 	var envErr error
@@ -103,7 +89,7 @@ type common struct {
 	azureEndpoint string
 	gcsEndpoint   string
 	hostname      string
-	dataDirs      stringList
+	dataDirs      []string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -177,7 +163,10 @@ func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	fs.Var(&c.dataDirs, "data-dir", "Cassandra data directory (repeatable)")
+	fs.Func("data-dir", "Cassandra data directory (repeatable, or comma separated)", func(v string) error {
+		c.dataDirs = append(c.dataDirs, strings.FieldsFunc(v, func(r rune) bool { return r == ',' })...)
+		return nil
+	})
 	listen := fs.String("listen", ":4567", "address of the operations API")
 	jolokia := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")

@@ -81,7 +81,10 @@ func (a *Args) Register(fs *flag.FlagSet) {
 	fs.StringVar(&a.Datacenter, "dc", "", "datacenter of the backup")
 	fs.StringVar(&a.HostID, "host-id", "", "host id of the source node")
 	fs.BoolVar(&a.NewCluster, "new-cluster", false, "restore into a new cluster: of the system keyspaces keep only system_schema")
-	fs.Var((*dirList)(&a.DataDirs), "data-dir", "Cassandra data directory (repeatable)")
+	fs.Func("data-dir", "Cassandra data directory (repeatable, or comma separated)", func(v string) error {
+		a.DataDirs = append(a.DataDirs, splitList(v)...)
+		return nil
+	})
 	fs.StringVar(&a.CommitLogDir, "commitlog-dir", "/var/lib/cassandra/commitlog", "commit log directory, wiped")
 	fs.StringVar(&a.HintsDir, "hints-dir", "/var/lib/cassandra/hints", "hints directory, wiped")
 	fs.StringVar(&a.SavedCachesDir, "saved-caches-dir", "/var/lib/cassandra/saved_caches", "saved caches directory, wiped")
@@ -92,16 +95,7 @@ func (a *Args) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&a.Insecure, "insecure", false, "talk HTTP to the storage endpoint")
 }
 
-// dirList is a repeatable flag; a value may also list directories separated by commas.
-type dirList []string
-
-func (d *dirList) String() string { return strings.Join(*d, ",") }
-
-func (d *dirList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p != "" {
-			*d = append(*d, p)
-		}
-	}
-	return nil
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' })
 }
