@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -21,10 +22,12 @@ import (
 )
 
 // External is the outside world of a CassandraBackup, after crossplane-runtime's external
-// client: the remote backup in the bucket (Observe, Create, Delete) and each node's backup
-// operation on its agent (ObserveNode, CreateNode, DeleteNode). It acts and reports; the
-// handlers decide what happens next.
+// client: the remote backup in the bucket (Observe, Create, Delete), each node's backup
+// operation on its agent (ObserveNode, CreateNode, DeleteNode) and the identity of the
+// node a pod runs (Identify). It acts and reports; the handlers decide what happens next.
 type External interface {
+	// Identify returns the host id of the Cassandra node the pod runs.
+	Identify(ctx context.Context, pod *corev1.Pod) (string, error)
 	// Observe reads what the bucket holds of the spec's snapshot tag.
 	Observe(ctx context.Context, b *v1alpha1.CassandraBackup) (Observation, error)
 	// Create commits the backup of the nodes in status: it writes the topology file, the
@@ -226,6 +229,17 @@ func deleteKeys(ctx context.Context, p storage.Provider, keys ...string) error {
 	return nil
 }
 
+// Identify asks the node, through Options.Node (Jolokia on the pod's port by default).
+func (r *remote) Identify(ctx context.Context, pod *corev1.Pod) (string, error) {
+	node, err := r.cfg.Node(pod)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return node.HostID(ctx)
+}
+
 // address returns the agent's address for a node's pod.
 func (r *remote) address(ns, name string) (string, error) {
 	pod, err := r.pods.Pods(ns).Get(name)
@@ -271,9 +285,6 @@ func (r *remote) CreateNode(ctx context.Context, b *v1alpha1.CassandraBackup, n 
 	op, err := r.agents.Submit(ctx, addr, req)
 	return op, err == nil, err
 }
-
-// errGaveUp stops a node whose operation was submitted too many times.
-var errGaveUp = errors.New("submitted too many times")
 
 // DeleteNode cancels the node's operation on its agent.
 func (r *remote) DeleteNode(ctx context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus) error {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
@@ -21,6 +22,8 @@ type fakeExternal struct {
 	committed string
 	obs       Observation
 }
+
+func (f *fakeExternal) Identify(context.Context, *corev1.Pod) (string, error) { return "h", nil }
 
 func (f *fakeExternal) Observe(context.Context, *v1alpha1.CassandraBackup) (Observation, error) {
 	return f.obs, nil

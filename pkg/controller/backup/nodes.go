@@ -75,6 +75,10 @@ func (c *Controller) awaitNode(ctx context.Context, b *v1alpha1.CassandraBackup,
 	return 0
 }
 
+// errGaveUp is CreateNode's answer for a node whose operation was submitted
+// Options.MaxAttempts+5 times already: the node fails.
+var errGaveUp = errors.New("submitted too many times")
+
 // createNode gets the node an operation: adopted or submitted.
 func (c *Controller) createNode(ctx context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus, now, deadline time.Time) {
 	op, submitted, err := c.ext.CreateNode(ctx, b, n)

@@ -72,13 +72,7 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 	}
 	nodes := make([]v1alpha1.NodeBackupStatus, 0, len(pods))
 	for _, pod := range pods {
-		node, err := c.cfg.Node(pod)
-		if err != nil {
-			return reconciler.Result{}, reconciler.Temporary(fmt.Errorf("node %s: %w", pod.Name, err), c.secretBackoff(ev.Retry))
-		}
-		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		id, err := node.HostID(hctx)
-		cancel()
+		id, err := c.ext.Identify(ctx, pod)
 		if err != nil {
 			return reconciler.Result{}, reconciler.Temporary(fmt.Errorf("host id of node %s: %w", pod.Name, err), c.secretBackoff(ev.Retry))
 		}
