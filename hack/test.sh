@@ -20,6 +20,21 @@ while IFS='=' read -r name path; do
   echo "$var=$path"
 done < <(hack/tools.sh kube-apiserver etcd controller-gen versitygw fake-gcs-server azurite)
 
+echo "== go.mod is tidy (direct requirements marked direct, no stale ones)"
+go mod tidy -diff
+
+echo "== layering: one owner per contract, test doubles out of production's reach"
+mod=$(go list -m)
+if go list -deps ./pkg/webhook | grep "^$mod/pkg/controller/"; then
+  echo "hack/test.sh: pkg/webhook imports a controller (the plan's contract lives in pkg/plan)" >&2; exit 1
+fi
+if go list -deps ./cmd/cassandra-backup-operator | grep -x "$mod/pkg/agent"; then
+  echo "hack/test.sh: the operator links pkg/agent (it needs only pkg/agent/api and pkg/agent/client)" >&2; exit 1
+fi
+if go list -deps $(go list ./cmd/... ./pkg/... | grep -v /storagetest$) | grep -E "^$mod/test/|/storagetest$"; then
+  echo "hack/test.sh: production code imports test code" >&2; exit 1
+fi
+
 echo "== generated code and CRDs"
 hack/verify-codegen.sh
 

@@ -30,7 +30,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
@@ -346,7 +346,7 @@ func agentBackup(name, agentBin, bucket, tag string, skipRefreshing bool, node *
 	if err := waitHTTP("http://" + addr + "/status"); err != nil {
 		return result{}, err
 	}
-	req := agent.Request{Type: agent.TypeBackup, StorageLocation: "s3://" + bucket, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true, ConcurrentConnections: 16, SkipRefreshing: skipRefreshing}
+	req := api.Request{Type: api.TypeBackup, StorageLocation: "s3://" + bucket, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true, ConcurrentConnections: 16, SkipRefreshing: skipRefreshing}
 	start := time.Now()
 	op, err := backup("http://"+addr, req)
 	secs := time.Since(start).Seconds()
@@ -356,7 +356,7 @@ func agentBackup(name, agentBin, bucket, tag string, skipRefreshing bool, node *
 	if err != nil {
 		return result{}, err
 	}
-	if op.State != agent.StateCompleted {
+	if op.State != api.StateCompleted {
 		return result{}, fmt.Errorf("%s: %s %v", name, op.State, op.Errors)
 	}
 	// The serve process did nothing but this backup, so its CPU time is the backup's.
@@ -457,13 +457,13 @@ func copyTree(src, dst string, workers int, hash bool) error {
 	return g.Wait()
 }
 
-func backup(url string, req agent.Request) (agent.Operation, error) {
+func backup(url string, req api.Request) (api.Operation, error) {
 	body, _ := json.Marshal(req)
 	resp, err := http.Post(url+"/operations", "application/json", bytes.NewReader(body))
 	if err != nil {
-		return agent.Operation{}, err
+		return api.Operation{}, err
 	}
-	var op agent.Operation
+	var op api.Operation
 	json.NewDecoder(resp.Body).Decode(&op)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {

@@ -25,6 +25,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
@@ -151,7 +152,7 @@ func (b *e2e) setup(cp *controlplane.ControlPlane) error {
 	}
 	// Pods are deleted after each mode, so names repeat: the plan lists one mode's pods.
 	// Tokens are not read at admission; one keeps the plan small.
-	_, cm, err := plan(b.dc, b.rate*b.seconds, 1)
+	_, cm, err := makePlan(b.dc, b.rate*b.seconds, 1)
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,7 @@ func (b *e2e) setup(cp *controlplane.ControlPlane) error {
 			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url},
 			Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 				Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
-			ObjectSelector:    &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: webhook.DefaultDatacenterLabel, Operator: metav1.LabelSelectorOpExists}}},
+			ObjectSelector:    &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: informers.LabelDatacenter, Operator: metav1.LabelSelectorOpExists}}},
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": hookNS}},
 		}},
 	}

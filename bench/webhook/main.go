@@ -30,6 +30,8 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
 
@@ -95,16 +97,16 @@ func datacenter(name, namespace string) *v1alpha1.CassandraDataCenter {
 	}
 }
 
-func plan(dc *v1alpha1.CassandraDataCenter, pods, tokens int) (*restore.Plan, *corev1.ConfigMap, error) {
-	p := &restore.Plan{Restore: *dc.Spec.Restore, Backup: "b1", StorageLocation: "s3://cassandra-bucket", SnapshotTag: "snap",
-		SourceCluster: "test-cluster", SourceDatacenter: "dc1", Secret: "cloud-backup-secrets", Pods: map[string]restore.PodPlan{}}
+func makePlan(dc *v1alpha1.CassandraDataCenter, pods, tokens int) (*plan.Plan, *corev1.ConfigMap, error) {
+	p := &plan.Plan{Restore: *dc.Spec.Restore, Backup: "b1", StorageLocation: "s3://cassandra-bucket", SnapshotTag: "snap",
+		SourceCluster: "test-cluster", SourceDatacenter: "dc1", Secret: "cloud-backup-secrets", Pods: map[string]plan.PodPlan{}}
 	for i := range pods {
 		var toks []string
 		for j := range tokens {
 			toks = append(toks, fmt.Sprint(int64(i*tokens+j)*1_000_000_007-4_611_686_018_427_387_904))
 		}
 		hostID := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
-		p.Pods[restore.InstaclustrPodName(dc, "rack1", i)] = restore.PodPlan{SourceNode: fmt.Sprintf("cassandra-src-rack1-%d", i), Rack: "rack1",
+		p.Pods[restore.InstaclustrPodName(dc, "rack1", i)] = plan.PodPlan{SourceNode: fmt.Sprintf("cassandra-src-rack1-%d", i), Rack: "rack1",
 			HostID: hostID, RestoreKey: "s3://cassandra-bucket|test-cluster/dc1/" + hostID + "/manifests/snap-x-1.json", Tokens: toks}
 	}
 	cm, err := p.ConfigMap(dc)
@@ -113,7 +115,7 @@ func plan(dc *v1alpha1.CassandraDataCenter, pods, tokens int) (*restore.Plan, *c
 
 func pod(name, dc string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{webhook.DefaultDatacenterLabel: dc, webhook.DefaultClusterLabel: "clone"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{informers.LabelDatacenter: dc, informers.LabelCluster: "clone"}},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{
 				{Name: "cassandra", Image: "cassandra:4.1", Env: []corev1.EnvVar{{Name: "MAX_HEAP_SIZE", Value: "8G"}},
@@ -166,7 +168,7 @@ func inProcess(iterations, planPods, tokens int) error {
 		}
 		dcIdx.Add(dc)
 	}
-	_, cm, err := plan(restoring, planPods, tokens)
+	_, cm, err := makePlan(restoring, planPods, tokens)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/informers/externalversions"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
 
@@ -115,12 +116,12 @@ func serveWebhook(kubeconfig, namespace, cpuProfile string, watchPods, http2 boo
 
 	own := externalversions.NewSharedInformerFactoryWithOptions(client, 0, externalversions.WithNamespace(namespace))
 	cms := kubeinformers.NewSharedInformerFactoryWithOptions(kube, 0, kubeinformers.WithNamespace(namespace),
-		kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = informers.PlanLabel }))
+		kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = plan.Label }))
 	dcs, plans := own.Cassandraoperator().V1alpha1().CassandraDataCenters(), cms.Core().V1().ConfigMaps()
 	synced := []cache.InformerSynced{dcs.Informer().HasSynced, plans.Informer().HasSynced}
 	if watchPods {
 		pods := kubeinformers.NewSharedInformerFactoryWithOptions(kube, 0, kubeinformers.WithNamespace(namespace),
-			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = informers.DefaultPodSelector }))
+			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = informers.LabelDatacenter }))
 		synced = append(synced, pods.Core().V1().Pods().Informer().HasSynced)
 		pods.Start(ctx.Done())
 	}

@@ -24,7 +24,10 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
@@ -73,20 +76,6 @@ func main() {
 	}
 }
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string { return strings.Join(*s, ",") }
-
-func (s *stringList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p != "" {
-			*s = append(*s, p)
-		}
-	}
-	return nil
-}
-
 // parse parses args after applying AGENT_* environment variables as defaults.
 func parse(fs *flag.FlagSet, args []string) error {
 	var envErr error
@@ -110,7 +99,7 @@ type common struct {
 	azureEndpoint string
 	gcsEndpoint   string
 	hostname      string
-	dataDirs      stringList
+	dataDirs      []string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -122,7 +111,6 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.azureEndpoint, "azure-endpoint", "", "Azure Blob endpoint override ({account} is replaced)")
 	fs.StringVar(&c.gcsEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint override")
 	fs.StringVar(&c.hostname, "hostname", host, "this node's host name (pod name)")
-	fs.Var(&c.dataDirs, "data-dir", "Cassandra data directory (repeatable)")
 	klog.InitFlags(fs)
 }
 
@@ -143,7 +131,7 @@ func (c *common) agent(node cassandra.Node) (*agent.Agent, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kubernetes client: %w", err)
 		}
-		a.Secrets = agent.KubeSecrets(client)
+		a.Secrets = secret.Reader{Kube: client}.Source
 	}
 	return a, nil
 }
@@ -185,6 +173,10 @@ func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var c common
 	c.register(fs)
+	fs.Func("data-dir", "Cassandra data directory (repeatable, or comma separated)", func(v string) error {
+		c.dataDirs = append(c.dataDirs, strings.FieldsFunc(v, func(r rune) bool { return r == ',' })...)
+		return nil
+	})
 	listen := fs.String("listen", ":4567", "address of the operations API")
 	jolokia := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
@@ -236,37 +228,33 @@ func metricsServer(addr string) *http.Server {
 	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }
 
-func restore(ctx context.Context, args []string) error {
+func restore(ctx context.Context, argv []string) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	var spec agent.RestoreSpec
-	spec.Type = agent.TypeRestore
-	fs.StringVar(&spec.StorageLocation, "storage-location", "", "storage location, proto://bucket[/cluster/dc/node]")
-	fs.StringVar(&spec.SnapshotTag, "snapshot-tag", "", "snapshot tag of the backup")
-	fs.StringVar(&spec.Entities, "entities", "", "keyspaces and tables to restore (ks1,ks2.t1); all when empty")
-	fs.StringVar(&spec.Cluster, "cluster", "", "cluster name of the backup")
-	fs.StringVar(&spec.Datacenter, "dc", "", "datacenter of the backup")
-	fs.StringVar(&spec.HostID, "host-id", "", "host id of the source node")
+	var args plan.Args
+	args.Register(fs)
 	resolve := fs.Bool("resolve-host-id-from-topology", false, "find the source node by --hostname in the backup's topology (when --host-id is empty)")
-	fs.BoolVar(&spec.NewCluster, "new-cluster", false, "restore into a new cluster: of the system keyspaces keep only system_schema")
-	fs.StringVar(&spec.K8sNamespace, "k8s-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the credentials Secret")
-	fs.StringVar(&spec.K8sSecretName, "k8s-secret-name", "", "name of the credentials Secret")
-	fs.BoolVar(&spec.Insecure, "insecure", false, "talk HTTP to the storage endpoint")
-	fs.IntVar(&spec.ConcurrentConnections, "concurrent-connections", 10, "files downloaded at once")
+	namespace := fs.String("k8s-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the credentials Secret")
+	concurrency := fs.Int("concurrent-connections", 10, "files downloaded at once")
 	bandwidth := fs.String("bandwidth", "", "download rate cap, e.g. 50MBPS")
-	fs.StringVar(&spec.CommitLogDir, "commitlog-dir", "/var/lib/cassandra/commitlog", "commit log directory, wiped")
-	fs.StringVar(&spec.HintsDir, "hints-dir", "/var/lib/cassandra/hints", "hints directory, wiped")
-	fs.StringVar(&spec.SavedCachesDir, "saved-caches-dir", "/var/lib/cassandra/saved_caches", "saved caches directory, wiped")
-	fs.StringVar(&spec.TokensFile, "tokens-file", "/var/lib/cassandra/tokens.yaml", "where to write the cassandra.yaml fragment with the tokens")
-	fs.StringVar(&spec.MarkerFile, "marker-file", "/var/lib/cassandra/data/restore_done", "marker holding the restore key once done")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, argv); err != nil {
 		return err
 	}
-	if len(c.dataDirs) == 0 {
-		c.dataDirs = stringList{"/var/lib/cassandra/data"}
+	if len(args.DataDirs) == 0 {
+		args.DataDirs = []string{"/var/lib/cassandra/data"}
 	}
-	spec.DataDirs = c.dataDirs
+	c.dataDirs = args.DataDirs
+	spec := agent.RestoreSpec{
+		Request: api.Request{
+			Type: api.TypeRestore, StorageLocation: args.StorageLocation, SnapshotTag: args.SnapshotTag,
+			Entities: args.Entities, NewCluster: args.NewCluster, K8sNamespace: *namespace, K8sSecretName: args.SecretName,
+			Insecure: args.Insecure, ConcurrentConnections: *concurrency, DataDirs: args.DataDirs,
+		},
+		Cluster: args.Cluster, Datacenter: args.Datacenter, HostID: args.HostID,
+		CommitLogDir: args.CommitLogDir, HintsDir: args.HintsDir, SavedCachesDir: args.SavedCachesDir,
+		TokensFile: args.TokensFile, MarkerFile: args.MarkerFile,
+	}
 	if *resolve {
 		spec.Hostname = c.hostname
 	}
@@ -296,16 +284,16 @@ func restore(ctx context.Context, args []string) error {
 }
 
 // parseBandwidth parses <number><unit>, e.g. 50MBPS.
-func parseBandwidth(s string) (agent.Bandwidth, error) {
+func parseBandwidth(s string) (api.Bandwidth, error) {
 	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
 	if i <= 0 {
-		return agent.Bandwidth{}, fmt.Errorf("bandwidth %q: want a number and a unit, e.g. 50MBPS", s)
+		return api.Bandwidth{}, fmt.Errorf("bandwidth %q: want a number and a unit, e.g. 50MBPS", s)
 	}
 	var v int64
 	fmt.Sscan(s[:i], &v)
-	bw := agent.Bandwidth{Value: v, Unit: strings.ToUpper(s[i:])}
+	bw := api.Bandwidth{Value: v, Unit: strings.ToUpper(s[i:])}
 	if _, err := bw.BytesPerSecond(); err != nil {
-		return agent.Bandwidth{}, err
+		return api.Bandwidth{}, err
 	}
 	return bw, nil
 }

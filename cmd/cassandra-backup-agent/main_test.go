@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -51,7 +52,7 @@ func startServe(t *testing.T, bin string, node *fakecassandra.Node, extra ...str
 	}
 }
 
-func submit(t *testing.T, url string, req agent.Request) string {
+func submit(t *testing.T, url string, req api.Request) string {
 	t.Helper()
 	body, _ := json.Marshal(req)
 	resp, err := http.Post(url+"/operations", "application/json", bytes.NewReader(body))
@@ -59,7 +60,7 @@ func submit(t *testing.T, url string, req agent.Request) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var o agent.Operation
+	var o api.Operation
 	json.NewDecoder(resp.Body).Decode(&o)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST /operations: %d", resp.StatusCode)
@@ -67,14 +68,14 @@ func submit(t *testing.T, url string, req agent.Request) string {
 	return o.ID
 }
 
-func waitFor(t *testing.T, url, id string, cond func(agent.Operation) bool) agent.Operation {
+func waitFor(t *testing.T, url, id string, cond func(api.Operation) bool) api.Operation {
 	t.Helper()
 	for {
 		resp, err := http.Get(url + "/operations/" + id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o agent.Operation
+		var o api.Operation
 		json.NewDecoder(resp.Body).Decode(&o)
 		resp.Body.Close()
 		if cond(o) {
@@ -116,12 +117,12 @@ func TestKilledAgentBackupResubmitted(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bucket := filepath.Join(dir, "b")
-	req := agent.Request{Type: agent.TypeBackup, StorageLocation: "file://" + bucket, SnapshotTag: "k", CreateMissingBucket: true, ConcurrentConnections: 2,
-		Bandwidth: &agent.Bandwidth{Value: 64, Unit: "KBPS"}}
+	req := api.Request{Type: api.TypeBackup, StorageLocation: "file://" + bucket, SnapshotTag: "k", CreateMissingBucket: true, ConcurrentConnections: 2,
+		Bandwidth: &api.Bandwidth{Value: 64, Unit: "KBPS"}}
 
 	cmd, url := startServe(t, bin, node)
 	id := submit(t, url, req)
-	waitFor(t, url, id, func(o agent.Operation) bool { return o.FilesTransferred >= 2 })
+	waitFor(t, url, id, func(o api.Operation) bool { return o.FilesTransferred >= 2 })
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +141,8 @@ func TestKilledAgentBackupResubmitted(t *testing.T) {
 	_, url = startServe(t, bin, node)
 	req.Bandwidth = nil
 	id = submit(t, url, req)
-	o := waitFor(t, url, id, func(o agent.Operation) bool { return o.State.Final() })
-	if o.State != agent.StateCompleted || o.BytesSkipped == 0 || o.FilesSkipped < 2 {
+	o := waitFor(t, url, id, func(o api.Operation) bool { return o.State.Final() })
+	if o.State != api.StateCompleted || o.BytesSkipped == 0 || o.FilesSkipped < 2 {
 		t.Fatalf("resubmitted backup: %+v", o)
 	}
 	if node.SnapshotExists("k") {
@@ -172,8 +173,8 @@ func TestRestoreCommand(t *testing.T) {
 	}
 	bucket := filepath.Join(t.TempDir(), "b")
 	_, url := startServe(t, bin, node)
-	id := submit(t, url, agent.Request{Type: agent.TypeBackup, StorageLocation: "file://" + bucket, SnapshotTag: "r", CreateMissingBucket: true})
-	if o := waitFor(t, url, id, func(o agent.Operation) bool { return o.State.Final() }); o.State != agent.StateCompleted {
+	id := submit(t, url, api.Request{Type: api.TypeBackup, StorageLocation: "file://" + bucket, SnapshotTag: "r", CreateMissingBucket: true})
+	if o := waitFor(t, url, id, func(o api.Operation) bool { return o.State.Final() }); o.State != api.StateCompleted {
 		t.Fatalf("backup: %+v", o)
 	}
 

@@ -7,10 +7,10 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
 
-// controllers are the components the operator runs: controllers while it leads, and the
+// components are what the operator runs: controllers while it leads, and the
 // webhook (an operator.Replicated) on every replica. Add one with one line, as in
-// `backup.New,` for a func New(operator.Deps) (operator.Controller, error).
-var controllers = []operator.NewFunc{
+// `backup.New,` for a func New(operator.Deps) (operator.Component, error).
+var components = []operator.NewFunc{
 	backup.New,
 	restore.New,
 	webhook.New,

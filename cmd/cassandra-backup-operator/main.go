@@ -30,7 +30,7 @@ func main() {
 	sctx, stop := signals.Context(context.Background())
 	defer stop()
 	ctx := klog.NewContext(sctx, klog.Background())
-	if err := operator.Run(ctx, cfg, controllers...); err != nil {
+	if err := operator.Run(ctx, cfg, components...); err != nil {
 		klog.FromContext(ctx).Error(err, "Operator stopped")
 		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
 	}

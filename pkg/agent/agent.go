@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -42,7 +43,7 @@ func (a *Agent) now() time.Time {
 }
 
 // open opens the request's storage location with the request's credentials.
-func (a *Agent) open(ctx context.Context, req *Request) (storage.Provider, storage.Location, error) {
+func (a *Agent) open(ctx context.Context, req *api.Request) (storage.Provider, storage.Location, error) {
 	cfg := a.Storage
 	cfg.Insecure = req.Insecure
 	cfg.Credentials = a.Credentials
@@ -79,7 +80,7 @@ func (o *onceSource) Credentials(ctx context.Context) (storage.Credentials, erro
 }
 
 // dataDirs returns the request's data directories, or the agent's, or the node's.
-func (a *Agent) dataDirs(ctx context.Context, req *Request) ([]string, error) {
+func (a *Agent) dataDirs(ctx context.Context, req *api.Request) ([]string, error) {
 	if len(req.DataDirs) > 0 {
 		return req.DataDirs, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
@@ -16,7 +17,7 @@ func TestAPIContract(t *testing.T) {
 	e.populate()
 
 	var created map[string]any
-	resp := e.do("POST", "/operations", e.request(TypeBackup, "api1"), &created)
+	resp := e.do("POST", "/operations", e.request(api.TypeBackup, "api1"), &created)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %d", resp.StatusCode)
 	}
@@ -33,14 +34,14 @@ func TestAPIContract(t *testing.T) {
 		t.Errorf("created state %v", s)
 	}
 	o := e.wait(id)
-	if o.State != StateCompleted || o.Progress != 1 || len(o.Errors) != 0 || o.StartTime == nil || o.CompletionTime == nil {
+	if o.State != api.StateCompleted || o.Progress != 1 || len(o.Errors) != 0 || o.StartTime == nil || o.CompletionTime == nil {
 		t.Fatalf("finished operation: %+v", o)
 	}
 	if o.BytesTotal == 0 || o.BytesTransferred != o.BytesTotal || o.FilesTransferred != o.FilesTotal {
 		t.Errorf("byte counts: %+v", o.Transfer)
 	}
 
-	var list []Operation
+	var list []api.Operation
 	if resp := e.do("GET", "/operations?type=backup&state=RUNNING&state=COMPLETED", nil, &list); resp.StatusCode != 200 || len(list) != 1 || list[0].ID != id {
 		t.Errorf("list backup/completed: %d %v", resp.StatusCode, list)
 	}
@@ -91,10 +92,10 @@ func TestAPIContract(t *testing.T) {
 func TestAPIFailedOperation(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	req := e.request(TypeBackup, "nobucket")
+	req := e.request(api.TypeBackup, "nobucket")
 	req.CreateMissingBucket = false
 	o := e.submit(req)
-	if o.State != StateFailed || len(o.Errors) != 1 || o.Errors[0].Source != "node-0" || !strings.Contains(o.Errors[0].Message, "createMissingBucket") || o.Progress >= 1 {
+	if o.State != api.StateFailed || len(o.Errors) != 1 || o.Errors[0].Source != "node-0" || !strings.Contains(o.Errors[0].Message, "createMissingBucket") || o.Progress >= 1 {
 		t.Errorf("operation against a missing bucket: %+v", o)
 	}
 	if e.node.SnapshotExists("nobucket") {
@@ -144,18 +145,18 @@ func TestAPIBearerToken(t *testing.T) {
 func TestAPICancel(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	req := e.request(TypeBackup, "slow")
-	req.Bandwidth = &Bandwidth{Value: 1, Unit: "KBPS"} // hours for this data: only a cancel ends it
-	var o Operation
+	req := e.request(api.TypeBackup, "slow")
+	req.Bandwidth = &api.Bandwidth{Value: 1, Unit: "KBPS"} // hours for this data: only a cancel ends it
+	var o api.Operation
 	if resp := e.do("POST", "/operations", req, &o); resp.StatusCode != 201 {
 		t.Fatal(resp.StatusCode)
 	}
-	e.waitFor(o.ID, func(o Operation) bool { return o.BytesTransferred > 0 })
+	e.waitFor(o.ID, func(o api.Operation) bool { return o.BytesTransferred > 0 })
 	if resp := e.do("DELETE", "/operations/"+o.ID, nil, nil); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("DELETE: %d", resp.StatusCode)
 	}
 	o = e.wait(o.ID)
-	if o.State != StateCancelled || o.Progress >= 1 {
+	if o.State != api.StateCancelled || o.Progress >= 1 {
 		t.Errorf("cancelled operation: %+v", o)
 	}
 	if e.node.SnapshotExists("slow") {
@@ -170,8 +171,8 @@ func TestAPICancel(t *testing.T) {
 func TestAPIFinishedOperationsExpire(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.server.TTL = time.Nanosecond
-	var o Operation
-	if resp := e.do("POST", "/operations", e.request(TypeBackup, "x"), &o); resp.StatusCode != http.StatusCreated {
+	var o api.Operation
+	if resp := e.do("POST", "/operations", e.request(api.TypeBackup, "x"), &o); resp.StatusCode != http.StatusCreated {
 		t.Fatal(resp.StatusCode)
 	}
 	e.server.Wait()

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -30,7 +31,7 @@ type upload struct {
 
 // Backup snapshots the node, uploads the snapshot's SSTables that are not in storage yet,
 // writes the manifest last, and clears the snapshot whatever happens.
-func (a *Agent) Backup(ctx context.Context, req Request, tr *Tracker) (err error) {
+func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err error) {
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", req.SnapshotTag)
 	entities, err := cassandra.ParseEntities(req.Entities)
 	if err != nil {
@@ -182,7 +183,7 @@ type storedObjects struct {
 // newestHashes returns the entries of the node's newest manifest by object key, or nil when
 // there is none or it cannot be read: a backup then hashes every reused file itself.
 func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map[string]layout.Entry {
-	_, m, ok, err := readManifest(ctx, p, node, layout.NewestManifest)
+	_, m, ok, err := layout.Catalog{Storage: p}.NewestManifest(ctx, node)
 	if err != nil {
 		klog.FromContext(ctx).Info("Previous manifest not read; reused files are hashed again", "err", err)
 	}

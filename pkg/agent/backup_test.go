@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -22,7 +23,7 @@ import (
 func (e *env) restoreSpec(tag string) RestoreSpec {
 	root := e.t.TempDir()
 	return RestoreSpec{
-		Request:        Request{Type: TypeRestore, StorageLocation: e.loc, SnapshotTag: tag, ConcurrentConnections: 3, DataDirs: []string{filepath.Join(root, "data")}},
+		Request:        api.Request{Type: api.TypeRestore, StorageLocation: e.loc, SnapshotTag: tag, ConcurrentConnections: 3, DataDirs: []string{filepath.Join(root, "data")}},
 		Cluster:        e.node.ClusterName(),
 		Datacenter:     e.node.Datacenter(),
 		HostID:         e.node.HostID(),
@@ -41,8 +42,8 @@ func TestBackupRestoreByteIdentical(t *testing.T) {
 	} {
 		e := newEnv(t, cfg)
 		e.populate()
-		o := e.submit(e.request(TypeBackup, "full"))
-		if o.State != StateCompleted {
+		o := e.submit(e.request(api.TypeBackup, "full"))
+		if o.State != api.StateCompleted {
 			t.Fatalf("backup: %+v", o)
 		}
 		if e.node.SnapshotExists("full") {
@@ -107,7 +108,7 @@ func TestBackupRestoreByteIdentical(t *testing.T) {
 func TestRestoreEntitiesAndNewCluster(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	if o := e.submit(e.request(TypeBackup, "t")); o.State != StateCompleted {
+	if o := e.submit(e.request(api.TypeBackup, "t")); o.State != api.StateCompleted {
 		t.Fatalf("backup: %+v", o)
 	}
 	tests := []struct {
@@ -143,12 +144,12 @@ func TestRestoreEntitiesAndNewCluster(t *testing.T) {
 func TestDedup(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	first := e.submit(e.request(TypeBackup, "d1"))
-	if first.State != StateCompleted || first.BytesTransferred != first.BytesTotal || first.BytesSkipped != 0 {
+	first := e.submit(e.request(api.TypeBackup, "d1"))
+	if first.State != api.StateCompleted || first.BytesTransferred != first.BytesTotal || first.BytesSkipped != 0 {
 		t.Fatalf("first backup: %+v", first)
 	}
-	second := e.submit(e.request(TypeBackup, "d2"))
-	if second.State != StateCompleted || second.BytesTransferred != 0 || second.BytesSkipped != first.BytesTotal || second.FilesTransferred != 0 || second.Progress != 1 {
+	second := e.submit(e.request(api.TypeBackup, "d2"))
+	if second.State != api.StateCompleted || second.BytesTransferred != 0 || second.BytesSkipped != first.BytesTotal || second.FilesTransferred != 0 || second.Progress != 1 {
 		t.Fatalf("second backup of unchanged data: %+v", second.Transfer)
 	}
 	// Reused objects were refreshed in place (Esop's refresh, so lifecycle rules keep them).
@@ -173,8 +174,8 @@ func TestDedup(t *testing.T) {
 			newest = s
 		}
 	}
-	third := e.submit(e.request(TypeBackup, "d3"))
-	if third.State != StateCompleted || third.BytesTransferred != newest.Size() || third.FilesTransferred != len(newest.Files) {
+	third := e.submit(e.request(api.TypeBackup, "d3"))
+	if third.State != api.StateCompleted || third.BytesTransferred != newest.Size() || third.FilesTransferred != len(newest.Files) {
 		t.Fatalf("backup after one flush moved %d bytes in %d files, want %d in %d", third.BytesTransferred, third.FilesTransferred, newest.Size(), len(newest.Files))
 	}
 	// Every backup restores on its own, whatever it shares with the others.
@@ -197,8 +198,8 @@ func TestBackupFailureAfterSnapshotClearsIt(t *testing.T) {
 		}
 		return nil
 	})
-	o := e.submit(e.request(TypeBackup, "broken"))
-	if o.State != StateFailed || !strings.Contains(o.Errors[0].Message, "no Data.db") {
+	o := e.submit(e.request(api.TypeBackup, "broken"))
+	if o.State != api.StateFailed || !strings.Contains(o.Errors[0].Message, "no Data.db") {
 		t.Fatalf("backup: %+v", o)
 	}
 	if e.node.SnapshotExists("broken") {
@@ -212,7 +213,7 @@ func TestBackupFailureAfterSnapshotClearsIt(t *testing.T) {
 func TestRestoreCorruptObject(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	if o := e.submit(e.request(TypeBackup, "c")); o.State != StateCompleted {
+	if o := e.submit(e.request(api.TypeBackup, "c")); o.State != api.StateCompleted {
 		t.Fatalf("backup: %+v", o)
 	}
 	tb, _ := e.node.Table("ks1", "t2")
@@ -248,7 +249,7 @@ func TestRestoreCorruptObject(t *testing.T) {
 func TestRestoreRefusesPathTraversal(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	if o := e.submit(e.request(TypeBackup, "p")); o.State != StateCompleted {
+	if o := e.submit(e.request(api.TypeBackup, "p")); o.State != api.StateCompleted {
 		t.Fatalf("backup: %+v", o)
 	}
 	ms, _ := filepath.Glob(filepath.Join(e.bucket, "*", "*", "*", "manifests", "p-*.json"))
@@ -277,8 +278,8 @@ func TestRestoreRefusesPathTraversal(t *testing.T) {
 func TestRestoreMarkerAndResume(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	backup := e.submit(e.request(TypeBackup, "m"))
-	if backup.State != StateCompleted {
+	backup := e.submit(e.request(api.TypeBackup, "m"))
+	if backup.State != api.StateCompleted {
 		t.Fatalf("backup: %+v", backup)
 	}
 	spec := e.restoreSpec("m")
@@ -350,14 +351,14 @@ func TestRestoreLiveImport(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
 	before := liveFiles(t, e.node.DataDirs(), func(ks, table string) bool { return ks == "ks1" && table == "t2" })
-	if o := e.submit(e.request(TypeBackup, "live")); o.State != StateCompleted {
+	if o := e.submit(e.request(api.TypeBackup, "live")); o.State != api.StateCompleted {
 		t.Fatalf("backup: %+v", o)
 	}
-	req := e.request(TypeRestore, "live")
+	req := e.request(api.TypeRestore, "live")
 	req.Entities = "ks1.t2"
 	req.RestorationStrategyType = "IMPORT"
 	o := e.submit(req)
-	if o.State != StateCompleted || o.Progress != 1 {
+	if o.State != api.StateCompleted || o.Progress != 1 {
 		t.Fatalf("restore: %+v", o)
 	}
 	if e.node.Calls("importNewSSTables") != 1 {
@@ -388,7 +389,7 @@ func TestRestoreLiveImport(t *testing.T) {
 func TestRestoreResolvesHostFromTopology(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	if o := e.submit(e.request(TypeBackup, "topo")); o.State != StateCompleted {
+	if o := e.submit(e.request(api.TypeBackup, "topo")); o.State != api.StateCompleted {
 		t.Fatalf("backup: %+v", o)
 	}
 	for i, id := range []string{"11111111-1111-4111-8111-111111111111", e.node.HostID()} {
@@ -442,7 +443,7 @@ func rewrite(t *testing.T, path string, change func([]byte) []byte) {
 func TestRewrittenComponents(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
-	if o := e.submit(e.request(TypeBackup, "r1")); o.State != StateCompleted {
+	if o := e.submit(e.request(api.TypeBackup, "r1")); o.State != api.StateCompleted {
 		t.Fatalf("first backup: %+v", o)
 	}
 	want1 := liveFiles(t, e.node.DataDirs(), all)
@@ -461,8 +462,8 @@ func TestRewrittenComponents(t *testing.T) {
 	newStats, _ := os.ReadFile(stats)
 	newSummary, _ := os.ReadFile(summary)
 
-	o2 := e.submit(e.request(TypeBackup, "r2"))
-	if o2.State != StateCompleted || o2.FilesTransferred != 2 || o2.BytesTransferred != int64(len(newStats)+len(newSummary)) {
+	o2 := e.submit(e.request(api.TypeBackup, "r2"))
+	if o2.State != api.StateCompleted || o2.FilesTransferred != 2 || o2.BytesTransferred != int64(len(newStats)+len(newSummary)) {
 		t.Fatalf("backup after two rewrites moved %d files, %d bytes; want 2, %d", o2.FilesTransferred, o2.BytesTransferred, len(newStats)+len(newSummary))
 	}
 	// The objects the first backup references still hold what it backed up.
@@ -477,7 +478,7 @@ func TestRewrittenComponents(t *testing.T) {
 	}
 
 	// Unchanged since r2: nothing to upload, and the revisions are reused.
-	if o := e.submit(e.request(TypeBackup, "r3")); o.State != StateCompleted || o.FilesTransferred != 0 {
+	if o := e.submit(e.request(api.TypeBackup, "r3")); o.State != api.StateCompleted || o.FilesTransferred != 0 {
 		t.Fatalf("backup of unchanged data after the rewrites: %+v", o.Transfer)
 	}
 
@@ -495,11 +496,11 @@ func TestRewrittenComponents(t *testing.T) {
 			other++
 		}
 	}
-	o4 := e.submit(e.request(TypeBackup, "r4"))
-	if o4.State != StateCompleted || o4.FilesTransferred != other-2 {
+	o4 := e.submit(e.request(api.TypeBackup, "r4"))
+	if o4.State != api.StateCompleted || o4.FilesTransferred != other-2 {
 		t.Fatalf("backup with no manifest moved %d files; want %d (every component but Data.db, less the 2 revisions stored)", o4.FilesTransferred, other-2)
 	}
-	if o := e.submit(e.request(TypeBackup, "r5")); o.State != StateCompleted || o.FilesTransferred != 0 {
+	if o := e.submit(e.request(api.TypeBackup, "r5")); o.State != api.StateCompleted || o.FilesTransferred != 0 {
 		t.Fatalf("backup after r4: %+v", o.Transfer)
 	}
 	for _, m := range manifests {

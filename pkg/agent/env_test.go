@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -67,8 +68,8 @@ func (e *env) populate() {
 	}
 }
 
-func (e *env) request(typ, tag string) Request {
-	return Request{Type: typ, StorageLocation: e.loc, SnapshotTag: tag, CreateMissingBucket: true, ConcurrentConnections: 4}
+func (e *env) request(typ, tag string) api.Request {
+	return api.Request{Type: typ, StorageLocation: e.loc, SnapshotTag: tag, CreateMissingBucket: true, ConcurrentConnections: 4}
 }
 
 // do sends an HTTP request to the API and decodes a JSON answer into out.
@@ -105,9 +106,9 @@ func (e *env) do(method, path string, body any, out any) *http.Response {
 }
 
 // submit posts an operation and waits until it ends.
-func (e *env) submit(req Request) Operation {
+func (e *env) submit(req api.Request) api.Operation {
 	e.t.Helper()
-	var o Operation
+	var o api.Operation
 	if resp := e.do("POST", "/operations", req, &o); resp.StatusCode != http.StatusCreated {
 		e.t.Fatalf("POST /operations: %d %+v", resp.StatusCode, o)
 	}
@@ -115,16 +116,16 @@ func (e *env) submit(req Request) Operation {
 }
 
 // wait polls an operation until it is final.
-func (e *env) wait(id string) Operation {
+func (e *env) wait(id string) api.Operation {
 	e.t.Helper()
-	return e.waitFor(id, func(o Operation) bool { return o.State.Final() })
+	return e.waitFor(id, func(o api.Operation) bool { return o.State.Final() })
 }
 
 // waitFor polls an operation until cond holds; the test's deadline bounds it.
-func (e *env) waitFor(id string, cond func(Operation) bool) Operation {
+func (e *env) waitFor(id string, cond func(api.Operation) bool) api.Operation {
 	e.t.Helper()
 	for {
-		var o Operation
+		var o api.Operation
 		if resp := e.do("GET", "/operations/"+id, nil, &o); resp.StatusCode != http.StatusOK {
 			e.t.Fatalf("GET /operations/%s: %d", id, resp.StatusCode)
 		}

@@ -10,7 +10,9 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 )
 
 // StagingDir is the directory, under the first data directory, where a restore into a
@@ -21,7 +23,7 @@ const StagingDir = ".restore-staging"
 // SSTables (verified) into a staging directory and loads them through node control (import
 // on Cassandra 4.0+, a refresh of the live table directory on 3.x; see cassandra.LoadSSTables).
 // System keyspaces are never imported into a live node.
-func (a *Agent) RestoreLive(ctx context.Context, req Request, opID string, tr *Tracker) (err error) {
+func (a *Agent) RestoreLive(ctx context.Context, req api.Request, opID string, tr *Tracker) (err error) {
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", req.SnapshotTag)
 	entities, err := cassandra.ParseEntities(req.Entities)
 	if err != nil {
@@ -51,7 +53,7 @@ func (a *Agent) RestoreLive(ctx context.Context, req Request, opID string, tr *T
 	if err != nil {
 		return err
 	}
-	ref, m, err := findManifest(ctx, p, node, req.SnapshotTag)
+	ref, m, err := layout.Catalog{Storage: p}.Manifest(ctx, node, req.SnapshotTag)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
@@ -47,7 +48,7 @@ func TestRestoreLiveRefresh3x(t *testing.T) {
 	for _, tb := range tables {
 		backedUp[tb] = liveDataDBs(t, e.node, "ks1", tb)
 	}
-	if o := e.submit(e.request(TypeBackup, "live")); o.State != StateCompleted {
+	if o := e.submit(e.request(api.TypeBackup, "live")); o.State != api.StateCompleted {
 		t.Fatalf("backup: %+v", o)
 	}
 	// Writes after the backup: the live generations reach past the backed-up ones.
@@ -62,11 +63,11 @@ func TestRestoreLiveRefresh3x(t *testing.T) {
 	}
 	indexesBefore := indexSSTables(t, e.node, "ks1", "t1")
 
-	req := e.request(TypeRestore, "live")
+	req := e.request(api.TypeRestore, "live")
 	req.Entities = "ks1"
 	req.RestorationStrategyType = "IMPORT"
 	o := e.submit(req)
-	if o.State != StateCompleted || o.Progress != 1 {
+	if o.State != api.StateCompleted || o.Progress != 1 {
 		t.Fatalf("restore: %+v", o)
 	}
 	if e.node.Calls("importNewSSTables") != 0 || e.node.Calls("loadNewSSTables") != len(tables) {

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/gcs"
@@ -72,23 +74,23 @@ func TestProvidersBackupRestoreAndCredentials(t *testing.T) {
 			setSecret(p.good)
 
 			e := newEnv(t, fakecassandra.Config{})
-			e.agent.Secrets = KubeSecrets(client)
+			e.agent.Secrets = secret.Reader{Kube: client}.Source
 			e.agent.Storage = p.cfg
 			e.populate()
-			request := func(tag string) Request {
-				return Request{Type: TypeBackup, StorageLocation: p.location, SnapshotTag: tag, CreateMissingBucket: true,
+			request := func(tag string) api.Request {
+				return api.Request{Type: api.TypeBackup, StorageLocation: p.location, SnapshotTag: tag, CreateMissingBucket: true,
 					Insecure: true, K8sNamespace: ns, K8sSecretName: "cloud-backup-secrets", ConcurrentConnections: 4}
 			}
 
 			first := e.submit(request("b1"))
-			if first.State != StateCompleted || first.BytesTransferred != first.BytesTotal {
+			if first.State != api.StateCompleted || first.BytesTransferred != first.BytesTotal {
 				t.Fatalf("backup: %+v", first)
 			}
 			spec := e.restoreSpec("b1")
 			spec.Request = request("b1")
-			spec.Type = TypeRestore
+			spec.Type = api.TypeRestore
 			spec.Request.DataDirs = []string{t.TempDir()}
-			ra := &Agent{Hostname: "restore", Secrets: KubeSecrets(client), Storage: p.cfg}
+			ra := &Agent{Hostname: "restore", Secrets: secret.Reader{Kube: client}.Source, Storage: p.cfg}
 			if _, err := ra.Restore(ctx, spec, &Tracker{}); err != nil {
 				t.Fatal(err)
 			}
@@ -103,14 +105,14 @@ func TestProvidersBackupRestoreAndCredentials(t *testing.T) {
 			}
 
 			second := e.submit(request("b2"))
-			if second.State != StateCompleted || second.BytesTransferred != 0 || second.BytesSkipped != first.BytesTotal {
+			if second.State != api.StateCompleted || second.BytesTransferred != 0 || second.BytesSkipped != first.BytesTotal {
 				t.Fatalf("second backup of unchanged data: %+v", second.Transfer)
 			}
 
 			// Rotated to wrong credentials: FAILED with the provider's message, no secret in it.
 			setSecret(p.bad)
 			failed := e.submit(request("b3"))
-			if failed.State != StateFailed || len(failed.Errors) != 1 || failed.Progress >= 1 {
+			if failed.State != api.StateFailed || len(failed.Errors) != 1 || failed.Progress >= 1 {
 				t.Fatalf("backup with wrong credentials: %+v", failed)
 			}
 			msg := failed.Errors[0].Message
@@ -133,7 +135,7 @@ func TestProvidersBackupRestoreAndCredentials(t *testing.T) {
 
 			// Rotated back: the next backup uses the new Secret content.
 			setSecret(p.good)
-			if again := e.submit(request("b4")); again.State != StateCompleted {
+			if again := e.submit(request("b4")); again.State != api.StateCompleted {
 				t.Fatalf("backup after rotation: %+v", again)
 			}
 		})

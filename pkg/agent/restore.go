@@ -20,8 +20,10 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 )
@@ -31,7 +33,7 @@ import (
 type RestoreSpec struct {
 	// Request carries storageLocation, snapshotTag, entities, newCluster, credentials,
 	// concurrentConnections and bandwidth.
-	Request
+	api.Request
 	// Cluster and Datacenter locate the source node's backups in the bucket.
 	Cluster, Datacenter string
 	// HostID is the source node's host id; when empty, Hostname is looked up in the topology.
@@ -64,7 +66,7 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", spec.SnapshotTag)
 	var res RestoreResult
 	if spec.Type == "" {
-		spec.Type = TypeRestore
+		spec.Type = api.TypeRestore
 	}
 	if err := spec.Validate(); err != nil {
 		return res, err
@@ -96,11 +98,11 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	if err != nil {
 		return res, err
 	}
-	ref, m, err := findManifest(ctx, p, node, spec.SnapshotTag)
+	ref, m, err := layout.Catalog{Storage: p}.Manifest(ctx, node, spec.SnapshotTag)
 	if err != nil {
 		return res, err
 	}
-	res.Key = spec.StorageLocation + "|" + ref.Key
+	res.Key = plan.RestoreKey(spec.StorageLocation, ref.Key)
 	m = m.Filter(func(ks, table string) bool {
 		if cassandra.IsSystemKeyspace(ks) {
 			return !spec.NewCluster || ks == "system_schema"
@@ -151,7 +153,7 @@ func markerDone(spec RestoreSpec) (string, bool) {
 		return "", false
 	}
 	key := strings.TrimSpace(string(b))
-	loc, manifestKey, ok := strings.Cut(key, "|")
+	loc, manifestKey, ok := plan.ParseRestoreKey(key)
 	if !ok || loc != spec.StorageLocation {
 		return "", false
 	}
@@ -177,16 +179,8 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 	}
 	n := layout.Node{Cluster: spec.Cluster, Datacenter: spec.Datacenter, HostID: spec.HostID}
 	if n.HostID == "" && spec.Hostname != "" {
-		keys, err := storage.Keys(ctx, p, layout.TopologyDir+"/")
+		ref, top, err := layout.Catalog{Storage: p}.Topology(ctx, spec.Cluster, spec.SnapshotTag)
 		if err != nil {
-			return n, err
-		}
-		ref, ok := layout.LatestTopology(keys, spec.Cluster, spec.SnapshotTag)
-		if !ok {
-			return n, fmt.Errorf("no topology of cluster %s for snapshot %s in bucket %s", spec.Cluster, spec.SnapshotTag, p.Bucket())
-		}
-		var top layout.Topology
-		if err := storage.ReadJSON(ctx, p, ref.Key, &top); err != nil {
 			return n, err
 		}
 		h, ok := top.HostByHostname(spec.Hostname)
@@ -202,35 +196,6 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 		return n, fmt.Errorf("source node: %w", err)
 	}
 	return n, nil
-}
-
-// findManifest returns the newest manifest of tag for the node, validated.
-func findManifest(ctx context.Context, p storage.Provider, node layout.Node, tag string) (layout.Ref, *layout.Manifest, error) {
-	ref, m, ok, err := readManifest(ctx, p, node, func(keys []string) (layout.Ref, bool) { return layout.LatestManifest(keys, tag) })
-	if err == nil && !ok {
-		err = fmt.Errorf("no manifest for snapshot %s under %s in bucket %s", tag, node.ManifestPrefix(), p.Bucket())
-	}
-	return ref, m, err
-}
-
-// readManifest reads and validates the manifest of the node that pick chooses among its
-// manifest keys; ok is false when pick chooses none.
-func readManifest(ctx context.Context, p storage.Provider, node layout.Node, pick func(keys []string) (layout.Ref, bool)) (ref layout.Ref, m *layout.Manifest, ok bool, err error) {
-	keys, err := storage.Keys(ctx, p, node.ManifestPrefix())
-	if err != nil {
-		return ref, nil, false, err
-	}
-	if ref, ok = pick(keys); !ok {
-		return ref, nil, false, nil
-	}
-	m = &layout.Manifest{}
-	if err := storage.ReadJSON(ctx, p, ref.Key, m); err != nil {
-		return ref, nil, true, err
-	}
-	if err := m.Validate(); err != nil {
-		return ref, nil, true, fmt.Errorf("manifest %s refused: %w", ref.Key, err)
-	}
-	return ref, m, true, nil
 }
 
 // download fetches every file of the manifest into dataDir.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"k8s.io/klog/v2"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 )
 
 // Server is the Icarus-compatible operations API of an Agent.
@@ -34,7 +36,7 @@ type Server struct {
 }
 
 type op struct {
-	Operation
+	api.Operation
 	tracker   *Tracker
 	cancel    context.CancelFunc
 	cancelled bool
@@ -88,7 +90,7 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
-	req, err := DecodeRequest(r.Body)
+	req, err := api.DecodeRequest(r.Body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -99,14 +101,14 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 }
 
 // Submit starts an operation and returns it as submitted.
-func (s *Server) Submit(req Request) Operation {
+func (s *Server) Submit(req api.Request) api.Operation {
 	ctx := s.ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	octx, cancel := context.WithTimeout(ctx, req.TimeLimit())
 	o := &op{
-		Operation: Operation{Request: req, ID: uuid.NewString(), CreationTime: time.Now().UTC(), State: StatePending, Errors: []Error{}},
+		Operation: api.Operation{Request: req, ID: uuid.NewString(), CreationTime: time.Now().UTC(), State: api.StatePending, Errors: []api.Error{}},
 		tracker:   &Tracker{},
 		cancel:    cancel,
 		done:      make(chan struct{}),
@@ -131,15 +133,15 @@ func (s *Server) run(ctx context.Context, o *op) {
 	ctx = klog.NewContext(ctx, logger)
 	s.mu.Lock()
 	start := time.Now().UTC()
-	o.State, o.StartTime = StateRunning, &start
+	o.State, o.StartTime = api.StateRunning, &start
 	req := o.Request
 	s.mu.Unlock()
 
 	var err error
 	switch req.Type {
-	case TypeBackup:
+	case api.TypeBackup:
 		err = s.Agent.Backup(ctx, req, o.tracker)
-	case TypeRestore:
+	case api.TypeRestore:
 		err = s.Agent.RestoreLive(ctx, req, o.ID, o.tracker)
 	default:
 		err = fmt.Errorf("unknown operation type %q", req.Type)
@@ -151,27 +153,27 @@ func (s *Server) run(ctx context.Context, o *op) {
 	o.CompletionTime = &end
 	switch {
 	case o.cancelled:
-		o.State = StateCancelled
+		o.State = api.StateCancelled
 	case err != nil:
-		o.State = StateFailed
+		o.State = api.StateFailed
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			err = fmt.Errorf("operation exceeded its timeout of %s: %w", req.TimeLimit(), err)
 		}
-		o.Errors = append(o.Errors, Error{Source: s.Agent.Hostname, Message: err.Error()})
+		o.Errors = append(o.Errors, api.Error{Source: s.Agent.Hostname, Message: err.Error()})
 		logger.Info("Operation failed", "err", err)
 	default:
-		o.State = StateCompleted
+		o.State = api.StateCompleted
 	}
 }
 
 // view returns the API form of o; the caller holds s.mu.
-func (o *op) view() Operation {
+func (o *op) view() api.Operation {
 	v := o.Operation
-	v.Errors = append([]Error{}, o.Errors...)
+	v.Errors = append([]api.Error{}, o.Errors...)
 	v.Transfer = o.tracker.Snapshot()
 	v.Progress = v.Transfer.Progress()
 	switch {
-	case v.State == StateCompleted:
+	case v.State == api.StateCompleted:
 		v.Progress = 1
 	case v.Progress >= 1:
 		v.Progress = 0.99
@@ -193,13 +195,13 @@ func (s *Server) expire() {
 }
 
 // Get returns an operation by id.
-func (s *Server) Get(id string) (Operation, bool) {
+func (s *Server) Get(id string) (api.Operation, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
 	o, ok := s.ops[id]
 	if !ok {
-		return Operation{}, false
+		return api.Operation{}, false
 	}
 	return o.view(), true
 }
@@ -223,8 +225,8 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	types, states := q["type"], q["state"]
 	for _, st := range states {
-		switch State(st) {
-		case StatePending, StateRunning, StateCompleted, StateCancelled, StateFailed:
+		switch api.State(st) {
+		case api.StatePending, api.StateRunning, api.StateCompleted, api.StateCancelled, api.StateFailed:
 		default:
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter state: %q is not PENDING, RUNNING, COMPLETED, CANCELLED or FAILED", st))
 			return
@@ -232,7 +234,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.expire()
-	out := []Operation{}
+	out := []api.Operation{}
 	for _, o := range s.ops {
 		if (len(types) == 0 || contains(types, o.Type)) && (len(states) == 0 || contains(states, string(o.State))) {
 			out = append(out, o.view())

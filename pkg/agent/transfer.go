@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 )
 
 // Tracker counts the progress of an operation; it is safe for concurrent use.
@@ -38,27 +40,15 @@ func (t *Tracker) Skipped(size int64) {
 }
 
 // Snapshot returns the counts.
-func (t *Tracker) Snapshot() Transfer {
-	return Transfer{
+func (t *Tracker) Snapshot() api.Transfer {
+	return api.Transfer{
 		BytesTotal: t.bytesTotal.Load(), BytesTransferred: t.bytesTransferred.Load(), BytesSkipped: t.bytesSkipped.Load(),
 		FilesTotal: int(t.filesTotal.Load()), FilesTransferred: int(t.filesTransferred.Load()), FilesSkipped: int(t.filesSkipped.Load()),
 	}
 }
 
-// Progress returns the done fraction of the bytes, below 1 until every byte is accounted for.
-func (t Transfer) Progress() float64 {
-	if t.BytesTotal == 0 {
-		return 0
-	}
-	p := float64(t.BytesTransferred+t.BytesSkipped) / float64(t.BytesTotal)
-	if p > 1 {
-		p = 1
-	}
-	return p
-}
-
 // newLimiter returns a limiter for the request's bandwidth, or nil for no cap.
-func newLimiter(bw *Bandwidth) (*rate.Limiter, error) {
+func newLimiter(bw *api.Bandwidth) (*rate.Limiter, error) {
 	if bw == nil {
 		return nil, nil
 	}

@@ -1,8 +1,9 @@
 // Package informers wires the shared informer factories the operator runs on: the
 // project's kinds, pods of Cassandra datacenters (filtered by label, so the operator's
 // memory does not grow with unrelated pods) and restore-plan ConfigMaps (filtered the
-// same way), over all namespaces or a chosen few. There is no informer on Secrets: they
-// are read on demand, at the moment of use.
+// same way), over all namespaces or a chosen few. PodLabels names the pod labels once, for
+// the pod informer's selector and its users. There is no informer on Secrets: they are
+// read on demand, at the moment of use (pkg/secret).
 package informers
 
 import (
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -18,23 +20,58 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/informers/externalversions"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 )
 
-// DefaultPodSelector selects the pods of Cassandra datacenters run by Instaclustr's
-// operator, the labels the guide's setup uses.
-const DefaultPodSelector = "cassandra-operator.instaclustr.com/datacenter"
+// Pod labels of Instaclustr's cassandra-operator, the labels the guide's setup uses: the
+// defaults of PodLabels.
+const (
+	// LabelCluster carries the Cassandra cluster name.
+	LabelCluster = "cassandra-operator.instaclustr.com/cluster"
+	// LabelDatacenter carries the Cassandra datacenter name.
+	LabelDatacenter = "cassandra-operator.instaclustr.com/datacenter"
+	// LabelRack carries the Cassandra rack.
+	LabelRack = "cassandra-operator.instaclustr.com/rack"
+)
 
-// PlanLabel marks the ConfigMaps holding restore plans.
-const PlanLabel = "cassandraoperator.instaclustr.com/restore-plan"
+// PodLabels names the labels that carry a Cassandra pod's cluster, datacenter and rack:
+// the one source of the pod labels. The pod informer selects on Datacenter, the backup
+// controller finds a datacenter's pods and racks with them, the webhook a pod's
+// datacenter. Empty fields take Instaclustr's labels.
+type PodLabels struct {
+	// Cluster, Datacenter and Rack are label keys.
+	Cluster, Datacenter, Rack string
+}
+
+// OrDefault returns l with Instaclustr's labels in place of empty fields.
+func (l PodLabels) OrDefault() PodLabels {
+	if l.Cluster == "" {
+		l.Cluster = LabelCluster
+	}
+	if l.Datacenter == "" {
+		l.Datacenter = LabelDatacenter
+	}
+	if l.Rack == "" {
+		l.Rack = LabelRack
+	}
+	return l
+}
+
+// Selector selects the pods of a datacenter of a cluster.
+func (l PodLabels) Selector(cluster, datacenter string) labels.Selector {
+	l = l.OrDefault()
+	return labels.SelectorFromSet(labels.Set{l.Cluster: cluster, l.Datacenter: datacenter})
+}
 
 // Config says what the informers watch. The zero value watches all namespaces, the pods
-// selected by DefaultPodSelector and the ConfigMaps carrying PlanLabel, with no resync.
+// that carry Instaclustr's datacenter label and the ConfigMaps carrying plan.Label, with
+// no resync.
 type Config struct {
 	// Namespaces to watch; all namespaces when empty.
 	Namespaces []string
-	// PodSelector is a label selector for the pods to cache; DefaultPodSelector when empty.
-	PodSelector string
-	// ConfigMapSelector is a label selector for the ConfigMaps to cache; PlanLabel when empty.
+	// Labels are the pod labels; the informer caches the pods that carry Labels.Datacenter.
+	Labels PodLabels
+	// ConfigMapSelector is a label selector for the ConfigMaps to cache; plan.Label when empty.
 	ConfigMapSelector string
 	// Resync is how often every cached object is handed to the handlers again; never when 0.
 	Resync time.Duration
@@ -54,6 +91,7 @@ type Informer interface {
 // Set is the operator's informers: build controllers from them, then Start.
 type Set struct {
 	namespaces []string
+	labels     PodLabels
 	backups    Informer
 	dcs        Informer
 	pods       Informer
@@ -66,23 +104,22 @@ type Set struct {
 
 // New creates the informers; nothing runs until Start.
 func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config) *Set {
-	if cfg.PodSelector == "" {
-		cfg.PodSelector = DefaultPodSelector
-	}
+	cfg.Labels = cfg.Labels.OrDefault()
+	podSelector := cfg.Labels.Datacenter
 	if cfg.ConfigMapSelector == "" {
-		cfg.ConfigMapSelector = PlanLabel
+		cfg.ConfigMapSelector = plan.Label
 	}
 	namespaces := cfg.Namespaces
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
-	s := &Set{namespaces: namespaces}
+	s := &Set{namespaces: namespaces, labels: cfg.Labels}
 	var backups, dcs, pods, cms []cache.SharedIndexInformer
 	for _, ns := range namespaces {
 		own := externalversions.NewSharedInformerFactoryWithOptions(client, cfg.Resync, externalversions.WithNamespace(ns))
 		podFactory := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, cfg.Resync,
 			kubeinformers.WithNamespace(ns),
-			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = cfg.PodSelector }))
+			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podSelector }))
 		cmFactory := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, cfg.Resync,
 			kubeinformers.WithNamespace(ns),
 			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = cfg.ConfigMapSelector }))
@@ -111,6 +148,9 @@ func (s *Set) CassandraDataCenters() Informer { return s.dcs }
 func (s *Set) CassandraDataCenterLister() listers.CassandraDataCenterLister {
 	return listers.NewCassandraDataCenterLister(s.dcs.Indexer())
 }
+
+// PodLabels are the pod labels the pod informer selects on.
+func (s *Set) PodLabels() PodLabels { return s.labels }
 
 // Pods is the informer of the selected pods.
 func (s *Set) Pods() Informer { return s.pods }

@@ -1,5 +1,7 @@
 // Package layout is the Esop-compatible layout of backups in a bucket: object keys,
-// manifests and topology files.
+// manifests and topology files. Catalog is the one reader of the backups a bucket holds
+// (committed backups, a node's manifests, what references an object), for the
+// controllers, the agent and garbage collection; nothing else lists or parses them.
 package layout
 
 import (

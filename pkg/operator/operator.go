@@ -1,7 +1,8 @@
 // Package operator wires the operator process: clients, informers, the registered
-// controllers, leader election, the health and metrics endpoints, events and shutdown.
-// cmd/cassandra-backup-operator only parses flags and calls Run with its list of
-// controllers.
+// components (controllers run while this process leads, Replicated ones such as the webhook
+// on every replica), leader election, the health and metrics endpoints, events and
+// shutdown. cmd/cassandra-backup-operator only parses flags and calls Run with its list of
+// NewFuncs; each controller builds its own reconciler options from Deps.
 package operator
 
 import (
@@ -34,8 +35,8 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 )
 
-// Component is the event source and field manager prefix of the operator.
-const Component = "cassandra-backup-operator"
+// Name is the operator's event source, user agent and field manager prefix.
+const Name = "cassandra-backup-operator"
 
 // Deps is what a controller is built from.
 type Deps struct {
@@ -57,8 +58,9 @@ type Deps struct {
 	Config Config
 }
 
-// Controller is something the operator runs while it leads: a reconciler.Controller.
-type Controller interface {
+// Component is something the operator runs: a controller (a reconciler.Controller) while
+// this process leads, or a Replicated component such as the webhook on every replica.
+type Component interface {
 	// Run processes work until ctx ends, then drains.
 	Run(ctx context.Context, workers int) error
 }
@@ -66,14 +68,14 @@ type Controller interface {
 // Replicated is a component that runs on every replica, leader or not, from the start:
 // the admission webhook must answer wherever its Service sends a request.
 type Replicated interface {
-	Controller
+	Component
 	// Replicated marks the component; it has no behaviour.
 	Replicated()
 }
 
-// NewFunc builds a controller from the process's dependencies; a nil Controller (with
-// a nil error) means the component is switched off by configuration.
-type NewFunc func(Deps) (Controller, error)
+// NewFunc builds a component from the process's dependencies; a nil Component (with a
+// nil error) means the component is switched off by configuration.
+type NewFunc func(Deps) (Component, error)
 
 // Run runs the operator until ctx ends (then drains in-flight work and returns nil) or
 // until it loses the leader Lease (then returns an error after draining).
@@ -118,14 +120,14 @@ func Run(ctx context.Context, cfg Config, controllers ...NewFunc) (err error) {
 	broadcaster.StartStructuredLogging(3)
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: Component})
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: Name})
 
 	set := informers.New(kubeClient, client, informers.Config{Namespaces: cfg.Namespaces, Resync: cfg.Resync})
 	deps := Deps{
 		KubeClient: kubeClient, Client: client, Informers: set, Recorder: recorder,
 		Metrics: metrics, QueueMetrics: queueMetrics, Registry: reg, Config: cfg,
 	}
-	var ctrls, everywhere []Controller
+	var ctrls, everywhere []Component
 	for _, newController := range controllers {
 		c, err := newController(deps)
 		if err != nil {
@@ -284,7 +286,7 @@ func restConfig(cfg Config) (*rest.Config, error) {
 		c = rest.CopyConfig(c)
 	}
 	c.QPS, c.Burst = cfg.QPS, cfg.Burst
-	c.UserAgent = Component
+	c.UserAgent = Name
 	return c, nil
 }
 

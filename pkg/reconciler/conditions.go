@@ -5,7 +5,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Condition types and reasons, after crossplane-runtime.
+// Condition types and reasons, after crossplane-runtime: the one declaration of the
+// condition types of every kind the reconciler handles (the API types name no type).
 const (
 	// TypeReady says whether the thing the object stands for is usable.
 	TypeReady = "Ready"
@@ -51,10 +52,19 @@ func Ready(ok bool, reason, message string, generation int64) metav1.Condition {
 // Synced returns a Synced condition: True/ReconcileSuccess when message is empty, else
 // False/ReconcileError with the message.
 func Synced(message string, generation int64) metav1.Condition {
+	return SyncedWithReason("", message, generation)
+}
+
+// SyncedWithReason is Synced whose False condition carries reason (ReconcileError when
+// empty): the reason of the error that failed the reconciliation (see WithReason).
+func SyncedWithReason(reason, message string, generation int64) metav1.Condition {
 	if message == "" {
 		return metav1.Condition{Type: TypeSynced, Status: metav1.ConditionTrue, Reason: ReasonReconcileSuccess, ObservedGeneration: generation}
 	}
-	return metav1.Condition{Type: TypeSynced, Status: metav1.ConditionFalse, Reason: ReasonReconcileError, Message: message, ObservedGeneration: generation}
+	if reason == "" {
+		reason = ReasonReconcileError
+	}
+	return metav1.Condition{Type: TypeSynced, Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: generation}
 }
 
 // transitions returns the conditions of types whose status or reason differ between

@@ -105,8 +105,8 @@ type memory struct {
 	notBefore map[string]time.Time
 	// retries counts failed calls per handler id, for the current cause.
 	retries map[string]int
-	// failing holds, per handler id, the message of its last failure while it is retried.
-	failing map[string]string
+	// failing holds, per handler id, its last failure while it is retried.
+	failing map[string]failure
 	// cause is the digest the retries belong to.
 	cause string
 	// timerDue holds the next call time of each timer.
@@ -291,7 +291,7 @@ func (c *Controller[T]) memoryFor(key cache.ObjectName, handledBefore bool) *mem
 			retries:     map[string]int{},
 			timerDue:    map[string]time.Time{},
 			timerFailed: map[string]int64{},
-			failing:     map[string]string{},
+			failing:     map[string]failure{},
 		}
 		c.state[key] = m
 	}

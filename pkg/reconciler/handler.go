@@ -158,6 +158,42 @@ func Permanent(err error) error {
 	return &PermanentError{Err: err}
 }
 
+// ReasonedError is a failure with the reason its condition carries, as in
+// crossplane-runtime's errors with reasons: the Synced condition of a failed
+// reconciliation takes it instead of ReconcileError, and the message stays free of it.
+type ReasonedError struct {
+	// Reason is a CamelCase condition reason, such as SecretNotFound.
+	Reason string
+	// Err is the failure.
+	Err error
+}
+
+func (e *ReasonedError) Error() string { return e.Err.Error() }
+func (e *ReasonedError) Unwrap() error { return e.Err }
+
+// WithReason wraps err so that the condition it fails carries reason. It composes with
+// Temporary and Permanent: Temporary(WithReason(r, err), d).
+func WithReason(reason string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ReasonedError{Reason: reason, Err: err}
+}
+
+// Reasonf is WithReason over fmt.Errorf(format, args...).
+func Reasonf(reason, format string, args ...any) error {
+	return WithReason(reason, fmt.Errorf(format, args...))
+}
+
+// ReasonOf returns the reason err carries (see WithReason), or "".
+func ReasonOf(err error) string {
+	var r *ReasonedError
+	if errors.As(err, &r) {
+		return r.Reason
+	}
+	return ""
+}
+
 // validate checks a controller's registrations.
 func validate[T Object](regs []Registration[T]) error {
 	ids := map[string]bool{}

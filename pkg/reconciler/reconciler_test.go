@@ -801,3 +801,31 @@ func TestProgressIsNotAWarning(t *testing.T) {
 		t.Errorf("events when unavailable = %q", ev)
 	}
 }
+
+func TestWithReasonSetsSyncedReason(t *testing.T) {
+	h := newHarness(t,
+		OnCreate("a-temporary", func(_ context.Context, ev *Event[backup]) (Result, error) {
+			return Result{}, Temporary(WithReason("SecretNotFound", errors.New("secret s not found")), time.Minute)
+		}))
+	h.create(newBackup("b"))
+	h.mustSync("b")
+	c := h.condition("b", TypeSynced)
+	if c.Status != metav1.ConditionFalse || c.Reason != "SecretNotFound" || c.Message != "handler a-temporary: secret s not found" {
+		t.Errorf("Synced = %+v, want False/SecretNotFound with the message alone", c)
+	}
+	if ev := h.events(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning SecretNotFound") {
+		t.Errorf("events = %q", ev)
+	}
+
+	h2 := newHarness(t, OnCreate("validate", func(_ context.Context, ev *Event[backup]) (Result, error) {
+		return Result{}, Permanent(Reasonf("InvalidSpec", "spec.entities: %s", "bad"))
+	}))
+	h2.create(newBackup("b"))
+	h2.sync("b")
+	if c := h2.condition("b", TypeSynced); c.Reason != "InvalidSpec" || !strings.Contains(c.Message, "spec.entities: bad") {
+		t.Errorf("Synced = %+v, want False/InvalidSpec", c)
+	}
+	if ReasonOf(errors.New("x")) != "" || WithReason("R", nil) != nil {
+		t.Error("ReasonOf/WithReason of plain errors")
+	}
+}

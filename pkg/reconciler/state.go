@@ -29,6 +29,8 @@ type handlerRecord struct {
 	Generation int64 `json:"generation,omitempty"`
 	// Message is the permanent failure's message.
 	Message string `json:"message,omitempty"`
+	// Reason is the permanent failure's reason, when it has one (WithReason).
+	Reason string `json:"reason,omitempty"`
 }
 
 // parseProgress reads the progress annotation; anything unreadable counts as no progress.

@@ -48,7 +48,7 @@ type pass[T Object] struct {
 	gen    int64
 	after  time.Duration
 	err    error
-	failed map[string]string // handler id → message, for Synced
+	failed map[string]failure // handler id → failure, for Synced
 
 	annotations map[string]*string // annotation changes: nil value deletes
 	finalizers  []string           // new finalizer list when changed
@@ -98,7 +98,7 @@ func (c *Controller[T]) sync(ctx context.Context, key cache.ObjectName) (time.Du
 	p := &pass[T]{
 		c: c, key: key, mem: mem, orig: cached, obj: cached.DeepCopyObject().(T),
 		now: c.clock.Now(), gen: cached.GetGeneration(),
-		failed: map[string]string{}, annotations: map[string]*string{},
+		failed: map[string]failure{}, annotations: map[string]*string{},
 	}
 	if cached.GetDeletionTimestamp() != nil {
 		if !hasFin {
@@ -252,7 +252,7 @@ func (c *Controller[T]) steady(ctx context.Context, p *pass[T]) {
 		id := r.ID
 		if g, ok := m.timerFailed[id]; ok {
 			if g == p.gen {
-				p.failed[id] = m.failingMessage(id)
+				p.failed[id] = m.failing[id]
 				continue
 			}
 			delete(m.timerFailed, id)
@@ -316,7 +316,7 @@ func (c *Controller[T]) runSteps(ctx context.Context, p *pass[T], steps []step[T
 		}
 		if rec.Failed {
 			if rec.Generation == p.gen {
-				p.failed[id] = rec.Message
+				p.failed[id] = failure{Reason: rec.Reason, Message: rec.Message}
 				return failed, changed
 			}
 			delete(prog.Handlers, id)
@@ -324,8 +324,8 @@ func (c *Controller[T]) runSteps(ctx context.Context, p *pass[T], steps []step[T
 		}
 		if nb, ok := m.notBefore[id]; ok {
 			if p.now.Before(nb) {
-				if msg, ok := m.failing[id]; ok {
-					p.failed[id] = msg
+				if f, ok := m.failing[id]; ok {
+					p.failed[id] = f
 				}
 				p.requeue(nb.Sub(p.now))
 				return pending, changed
@@ -348,8 +348,8 @@ func (c *Controller[T]) runSteps(ctx context.Context, p *pass[T], steps []step[T
 			m.notBefore[id] = p.now.Add(c.temporary(p, id, err))
 			return pending, changed
 		case "permanent":
-			msg := c.permanent(p, id, err)
-			prog.Handlers[id] = handlerRecord{Failed: true, Generation: p.gen, Message: msg}
+			f := c.permanent(p, id, err)
+			prog.Handlers[id] = handlerRecord{Failed: true, Generation: p.gen, Message: f.Message, Reason: f.Reason}
 			return failed, true
 		default:
 			c.other(p, id, err)
@@ -388,37 +388,43 @@ func (c *Controller[T]) temporary(p *pass[T], id string, err error) time.Duratio
 		d = time.Second
 	}
 	p.mem.retries[id]++
-	p.mem.setFailing(id, fmt.Sprintf("handler %s: %v", id, err))
+	p.mem.setFailing(id, failure{Reason: ReasonOf(err), Message: fmt.Sprintf("handler %s: %v", id, err)})
 	p.failed[id] = p.mem.failing[id]
 	p.requeue(d)
 	return d
 }
 
-func (c *Controller[T]) permanent(p *pass[T], id string, err error) string {
-	msg := fmt.Sprintf("handler %s failed permanently: %v", id, err)
-	p.mem.setFailing(id, msg)
+func (c *Controller[T]) permanent(p *pass[T], id string, err error) failure {
+	f := failure{Reason: ReasonOf(err), Message: fmt.Sprintf("handler %s failed permanently: %v", id, err)}
+	p.mem.setFailing(id, f)
 	delete(p.mem.notBefore, id)
-	p.failed[id] = msg
-	return msg
+	p.failed[id] = f
+	return f
 }
 
 func (c *Controller[T]) other(p *pass[T], id string, err error) {
 	p.mem.retries[id]++
-	p.mem.setFailing(id, fmt.Sprintf("handler %s: %v", id, err))
+	p.mem.setFailing(id, failure{Reason: ReasonOf(err), Message: fmt.Sprintf("handler %s: %v", id, err)})
 	p.failed[id] = p.mem.failing[id]
 	// The zero time is filled with the rate limiter's delay by processNext.
 	p.mem.notBefore[id] = time.Time{}
 	p.err = fmt.Errorf("handler %s: %w", id, err)
 }
 
-func (m *memory) setFailing(id, msg string) {
-	if m.failing == nil {
-		m.failing = map[string]string{}
-	}
-	m.failing[id] = msg
+// failure is a handler's failure as Synced reports it.
+type failure struct {
+	// Reason is the failure's reason (WithReason); empty means ReconcileError.
+	Reason string
+	// Message names the handler and the error.
+	Message string
 }
 
-func (m *memory) failingMessage(id string) string { return m.failing[id] }
+func (m *memory) setFailing(id string, f failure) {
+	if m.failing == nil {
+		m.failing = map[string]failure{}
+	}
+	m.failing[id] = f
+}
 
 // conditions returns the object's conditions, or nil.
 func (c *Controller[T]) conditions(obj T) *[]metav1.Condition {
@@ -436,8 +442,9 @@ func (c *Controller[T]) finish(ctx context.Context, p *pass[T]) error {
 	return c.writeStatus(ctx, p)
 }
 
-// syncMessage joins the failures of this pass, sorted by handler id.
-func (p *pass[T]) syncMessage() string {
+// syncFailure joins the failures of this pass, sorted by handler id; the reason is the
+// first failure's that has one.
+func (p *pass[T]) syncFailure() (reason, message string) {
 	ids := make([]string, 0, len(p.failed))
 	for id := range p.failed {
 		ids = append(ids, id)
@@ -445,9 +452,13 @@ func (p *pass[T]) syncMessage() string {
 	sort.Strings(ids)
 	msgs := make([]string, len(ids))
 	for i, id := range ids {
-		msgs[i] = p.failed[id]
+		f := p.failed[id]
+		msgs[i] = f.Message
+		if reason == "" {
+			reason = f.Reason
+		}
 	}
-	return strings.Join(msgs, "; ")
+	return reason, strings.Join(msgs, "; ")
 }
 
 // writeMetadata patches the finalizers and annotations when they changed.
@@ -508,7 +519,8 @@ func (c *Controller[T]) adopt(p *pass[T], out T) {
 func (c *Controller[T]) writeStatus(ctx context.Context, p *pass[T]) error {
 	conds := c.conditions(p.obj)
 	if conds != nil {
-		SetCondition(conds, Synced(p.syncMessage(), p.gen))
+		reason, msg := p.syncFailure()
+		SetCondition(conds, SyncedWithReason(reason, msg, p.gen))
 	}
 	if c.opts.ObservedGeneration != nil {
 		if og := c.opts.ObservedGeneration(p.obj); og != nil {

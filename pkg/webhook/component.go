@@ -23,14 +23,14 @@ type component struct {
 
 // New builds the webhook from the operator's configuration: it is the operator.NewFunc
 // listed in cmd/cassandra-backup-operator. It returns nil when --webhook-port is 0.
-func New(deps operator.Deps) (operator.Controller, error) {
+func New(deps operator.Deps) (operator.Component, error) {
 	cfg := deps.Config
 	if cfg.WebhookPort == 0 {
 		return nil, nil
 	}
 	c := &component{server: &Server{
 		Addr:   net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
-		Lookup: &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister()},
+		Lookup: &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Labels: deps.Informers.PodLabels()},
 		Config: Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
 		Ready:  deps.Informers.Synced,
 	}}

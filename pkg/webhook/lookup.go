@@ -11,18 +11,9 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
-)
-
-// Pod labels of Instaclustr's cassandra-operator.
-const (
-	// DefaultDatacenterLabel holds the pod's datacenter (the CassandraDataCenter's
-	// spec.datacenter, or its name).
-	DefaultDatacenterLabel = informers.DefaultPodSelector
-	// DefaultClusterLabel holds the pod's cluster name.
-	DefaultClusterLabel = "cassandra-operator.instaclustr.com/cluster"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 )
 
 // Lookup finds what the mutation needs for a pod. Implementations must not do I/O beyond
@@ -31,7 +22,7 @@ type Lookup interface {
 	// Datacenter returns the pod's CassandraDataCenter, or nil when the pod belongs to none.
 	Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter, error)
 	// Plan returns the restore plan of dc, or nil when there is none.
-	Plan(dc *v1alpha1.CassandraDataCenter) (*restore.Plan, error)
+	Plan(dc *v1alpha1.CassandraDataCenter) (*plan.Plan, error)
 }
 
 // CacheLookup reads datacenters and plans from informer caches.
@@ -40,10 +31,9 @@ type CacheLookup struct {
 	Datacenters listers.CassandraDataCenterLister
 	// ConfigMaps lists the plan ConfigMaps.
 	ConfigMaps corelisters.ConfigMapLister
-	// DatacenterLabel is the pod label naming its datacenter; DefaultDatacenterLabel when empty.
-	DatacenterLabel string
-	// ClusterLabel is the pod label naming its cluster; DefaultClusterLabel when empty.
-	ClusterLabel string
+	// Labels name the pod labels holding its datacenter (the CassandraDataCenter's
+	// spec.datacenter, or its name) and its cluster; Instaclustr's when empty.
+	Labels informers.PodLabels
 
 	// decoded caches decoded plans by ConfigMap uid, for the resourceVersion decoded.
 	decoded sync.Map
@@ -52,7 +42,7 @@ type CacheLookup struct {
 // decodedPlan is a plan decoded from one resourceVersion of its ConfigMap.
 type decodedPlan struct {
 	resourceVersion string
-	plan            *restore.Plan
+	plan            *plan.Plan
 	err             error
 }
 
@@ -61,13 +51,8 @@ type decodedPlan struct {
 // both are set. Among several, the one named by the label wins, then the one with a
 // restore plan listing the pod.
 func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter, error) {
-	dcLabel, clLabel := l.DatacenterLabel, l.ClusterLabel
-	if dcLabel == "" {
-		dcLabel = DefaultDatacenterLabel
-	}
-	if clLabel == "" {
-		clLabel = DefaultClusterLabel
-	}
+	lbl := l.Labels.OrDefault()
+	dcLabel, clLabel := lbl.Datacenter, lbl.Cluster
 	want, ok := pod.Labels[dcLabel]
 	if !ok || want == "" {
 		return nil, nil
@@ -111,8 +96,8 @@ func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter
 
 // Plan returns the plan of dc from the cached ConfigMap, or nil. Decoded plans are kept
 // per ConfigMap resourceVersion, so admission does not decode a large plan every time.
-func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*restore.Plan, error) {
-	cm, err := l.ConfigMaps.ConfigMaps(dc.Namespace).Get(restore.PlanName(dc.Name))
+func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*plan.Plan, error) {
+	cm, err := l.ConfigMaps.ConfigMaps(dc.Namespace).Get(plan.ConfigMapName(dc.Name))
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -133,7 +118,7 @@ func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*restore.Plan, err
 			return d.plan, d.err
 		}
 	}
-	p, err := restore.DecodePlan(cm)
+	p, err := plan.Decode(cm)
 	l.decoded.Store(cm.UID, &decodedPlan{resourceVersion: cm.ResourceVersion, plan: p, err: err})
 	return p, err
 }

@@ -11,13 +11,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
 // Names the mutation uses in pods.
 const (
 	// InitContainerName is the name of the injected restore init container.
-	InitContainerName = restore.InitContainerName
+	InitContainerName = plan.InitContainerName
 	// EnvRestoreJVMOptions is the Cassandra container's variable holding the restore's JVM
 	// options, read from the plan ConfigMap.
 	EnvRestoreJVMOptions = "CASSANDRA_RESTORE_JVM_OPTS"
@@ -118,7 +119,7 @@ func deny(format string, args ...any) Decision {
 // configuration when the plan lists it; it is denied, with a message that says why, when
 // the plan is not ready; it is admitted unchanged when the plan has no source node for it.
 // A pod that already has the init container is admitted unchanged.
-func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *restore.Plan, cfg Config) Decision {
+func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *plan.Plan, cfg Config) Decision {
 	if dc == nil {
 		return allow("not a pod of a known CassandraDataCenter")
 	}
@@ -163,11 +164,11 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *restore.Plan, 
 
 	ops, warnings := appendTokenEnv(ops, ci, cass, p.Name, pod.Name, tokensFile, cfg)
 
-	ann := map[string]string{restore.AnnotationRestoreKey: pp.RestoreKey, restore.AnnotationSourceNode: pp.SourceNode}
+	ann := map[string]string{plan.AnnotationRestoreKey: pp.RestoreKey, plan.AnnotationSourceNode: pp.SourceNode}
 	if pod.Annotations == nil {
 		ops = append(ops, Operation{Op: "add", Path: "/metadata/annotations", Value: ann})
 	} else {
-		for _, k := range []string{restore.AnnotationRestoreKey, restore.AnnotationSourceNode} {
+		for _, k := range []string{plan.AnnotationRestoreKey, plan.AnnotationSourceNode} {
 			op := "add"
 			if _, ok := pod.Annotations[k]; ok {
 				op = "replace"
@@ -188,7 +189,7 @@ func why(dc *v1alpha1.CassandraDataCenter) string {
 	if dc.Status.Restore == nil {
 		return ""
 	}
-	c := meta.FindStatusCondition(dc.Status.Restore.Conditions, v1alpha1.ConditionReady)
+	c := meta.FindStatusCondition(dc.Status.Restore.Conditions, reconciler.TypeReady)
 	if c == nil || c.Message == "" {
 		return ""
 	}
@@ -235,33 +236,20 @@ func under(mount corev1.VolumeMount, dir string) string {
 }
 
 // initContainer builds the restore init container. It carries the Secret's name only.
-func initContainer(p *restore.Plan, pp restore.PodPlan, mount corev1.VolumeMount, tokensFile string, cfg Config) corev1.Container {
+func initContainer(p *plan.Plan, pp plan.PodPlan, mount corev1.VolumeMount, tokensFile string, cfg Config) corev1.Container {
 	root := path.Dir(cfg.DataDir)
-	args := []string{
-		"restore",
-		"--storage-location=" + p.StorageLocation,
-		"--snapshot-tag=" + p.SnapshotTag,
-		"--cluster=" + p.SourceCluster,
-		"--dc=" + p.SourceDatacenter,
-		"--host-id=" + pp.HostID,
-		"--new-cluster",
-		"--data-dir=" + cfg.DataDir,
-		"--commitlog-dir=" + under(mount, path.Join(root, "commitlog")),
-		"--hints-dir=" + under(mount, path.Join(root, "hints")),
-		"--saved-caches-dir=" + under(mount, path.Join(root, "saved_caches")),
-		"--tokens-file=" + tokensFile,
-		"--marker-file=" + path.Join(cfg.DataDir, "restore_done"),
+	args := plan.Args{
+		StorageLocation: p.StorageLocation, SnapshotTag: p.SnapshotTag, Cluster: p.SourceCluster,
+		Datacenter: p.SourceDatacenter, HostID: pp.HostID, NewCluster: true, DataDirs: []string{cfg.DataDir},
+		CommitLogDir:   under(mount, path.Join(root, "commitlog")),
+		HintsDir:       under(mount, path.Join(root, "hints")),
+		SavedCachesDir: under(mount, path.Join(root, "saved_caches")),
+		TokensFile:     tokensFile,
+		MarkerFile:     path.Join(cfg.DataDir, "restore_done"),
+		SecretName:     p.Secret, Entities: p.Entities, Insecure: p.Insecure,
 	}
-	if p.Secret != "" {
-		args = append(args, "--k8s-secret-name="+p.Secret)
-	}
-	if p.Entities != "" {
-		args = append(args, "--entities="+p.Entities)
-	}
-	if p.Insecure {
-		args = append(args, "--insecure")
-	}
-	args = append(args, cfg.ExtraArgs...)
+	argv := append([]string{plan.Command}, args.Flags()...)
+	argv = append(argv, cfg.ExtraArgs...)
 	env := []corev1.EnvVar{
 		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}},
 		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}},
@@ -272,7 +260,7 @@ func initContainer(p *restore.Plan, pp restore.PodPlan, mount corev1.VolumeMount
 		Image:                    cfg.AgentImage,
 		ImagePullPolicy:          cfg.ImagePullPolicy,
 		Command:                  []string{"cassandra-backup-agent"},
-		Args:                     args,
+		Args:                     argv,
 		Env:                      env,
 		VolumeMounts:             []corev1.VolumeMount{mount},
 		Resources:                cfg.Resources,
@@ -285,7 +273,7 @@ func initContainer(p *restore.Plan, pp restore.PodPlan, mount corev1.VolumeMount
 func appendTokenEnv(ops []Operation, ci int, c corev1.Container, planName, pod, tokensFile string, cfg Config) ([]Operation, []string) {
 	base := fmt.Sprintf("/spec/containers/%d/env", ci)
 	fromPlan := corev1.EnvVar{Name: EnvRestoreJVMOptions, ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
-		LocalObjectReference: corev1.LocalObjectReference{Name: planName}, Key: pod + restore.SuffixJVMOptions,
+		LocalObjectReference: corev1.LocalObjectReference{Name: planName}, Key: pod + plan.SuffixJVMOptions,
 	}}}
 	fragment := corev1.EnvVar{Name: EnvTokensFile, Value: tokensFile}
 	ref := "$(" + EnvRestoreJVMOptions + ")"

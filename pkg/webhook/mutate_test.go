@@ -11,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
 var testTokens = []string{"-9223372036854775808", "-3074457345618258603", "3074457345618258602"}
@@ -27,13 +29,13 @@ func testDC(restoring bool) *v1alpha1.CassandraDataCenter {
 	return dc
 }
 
-func testPlan(t testing.TB, dc *v1alpha1.CassandraDataCenter, backup string) *restore.Plan {
+func testPlan(t testing.TB, dc *v1alpha1.CassandraDataCenter, backup string) *plan.Plan {
 	t.Helper()
-	p := &restore.Plan{
+	p := &plan.Plan{
 		Restore: v1alpha1.RestoreSpec{BackupName: backup}, Backup: backup,
 		StorageLocation: "s3://cassandra-bucket", SnapshotTag: "tag1",
 		SourceCluster: "test-cluster", SourceDatacenter: "dc1", Secret: "cloud-backup-secrets", Insecure: true,
-		Pods: map[string]restore.PodPlan{
+		Pods: map[string]plan.PodPlan{
 			"cassandra-test-dc-cassandra-rack1-0": {SourceNode: "cassandra-src-rack1-0", Rack: "rack1", HostID: "11111111-2222-3333-4444-555555555555",
 				RestoreKey: "s3://cassandra-bucket|test-cluster/dc1/11111111-2222-3333-4444-555555555555/manifests/tag1-x-1.json", Tokens: testTokens},
 		},
@@ -42,7 +44,7 @@ func testPlan(t testing.TB, dc *v1alpha1.CassandraDataCenter, backup string) *re
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := restore.DecodePlan(cm)
+	out, err := plan.Decode(cm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ type podOpt func(*corev1.Pod)
 
 func testPod(name string, opts ...podOpt) *corev1.Pod {
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{DefaultDatacenterLabel: "dc1"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: map[string]string{informers.LabelDatacenter: "dc1"}},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{
 				{Name: "sidecar", Image: "agent"},
@@ -110,13 +112,13 @@ func TestMutate(t *testing.T) {
 	const planned = "cassandra-test-dc-cassandra-rack1-0"
 	cfg := Config{AgentImage: "cassandra-backup-agent:test"}
 	notReady := testDC(true)
-	notReady.Status.Restore = &v1alpha1.RestoreStatus{Conditions: []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "BackupNotCompleted", Message: "backup b1 is RUNNING"}}}
+	notReady.Status.Restore = &v1alpha1.RestoreStatus{Conditions: []metav1.Condition{{Type: reconciler.TypeReady, Status: metav1.ConditionFalse, Reason: "BackupNotCompleted", Message: "backup b1 is RUNNING"}}}
 
 	tests := []struct {
 		name    string
 		pod     *corev1.Pod
 		dc      *v1alpha1.CassandraDataCenter
-		plan    func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan
+		plan    func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan
 		allowed bool
 		patched bool
 		message string // substring of the decision's message
@@ -126,16 +128,16 @@ func TestMutate(t *testing.T) {
 		{name: "datacenter without restore", pod: testPod(planned), dc: testDC(false), allowed: true},
 		{name: "plan missing", pod: testPod(planned), dc: notReady, allowed: false, message: "restore plan is not ready: backup b1 is RUNNING"},
 		{name: "plan for another backup", pod: testPod(planned), dc: testDC(true),
-			plan:    func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b0") },
+			plan:    func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b0") },
 			allowed: false, message: "it is for backup b0"},
 		{name: "pod beyond the backup", pod: testPod("cassandra-test-dc-cassandra-rack1-3"), dc: testDC(true),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, message: "no source node"},
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true, message: "no source node"},
 		{name: "no data volume", pod: testPod(planned, func(p *corev1.Pod) { p.Spec.Containers[1].VolumeMounts = p.Spec.Containers[1].VolumeMounts[:1] }), dc: testDC(true),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: false, message: "mounts no volume over the data directory"},
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: false, message: "mounts no volume over the data directory"},
 		{name: "already injected", pod: testPod(planned, func(p *corev1.Pod) { p.Spec.InitContainers = []corev1.Container{{Name: "restore"}} }), dc: testDC(true),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true},
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true},
 		{name: "bare pod", pod: testPod(planned), dc: testDC(true),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
 			check: func(t *testing.T, pod *corev1.Pod, d Decision) {
 				if len(pod.Spec.InitContainers) != 1 {
 					t.Fatalf("init containers: %+v", pod.Spec.InitContainers)
@@ -178,17 +180,17 @@ func TestMutate(t *testing.T) {
 				if len(pod.Spec.Containers[0].Env) != 0 {
 					t.Errorf("sidecar changed: %+v", pod.Spec.Containers[0].Env)
 				}
-				if pod.Annotations[restore.AnnotationSourceNode] != "cassandra-src-rack1-0" || !strings.HasPrefix(pod.Annotations[restore.AnnotationRestoreKey], "s3://cassandra-bucket|") {
+				if pod.Annotations[plan.AnnotationSourceNode] != "cassandra-src-rack1-0" || !strings.HasPrefix(pod.Annotations[plan.AnnotationRestoreKey], "s3://cassandra-bucket|") {
 					t.Errorf("annotations %v", pod.Annotations)
 				}
 			}},
 		{name: "pod with init containers, env and annotations", dc: testDC(true),
 			pod: testPod(planned, func(p *corev1.Pod) {
-				p.Annotations = map[string]string{"a": "b", restore.AnnotationSourceNode: "stale"}
+				p.Annotations = map[string]string{"a": "b", plan.AnnotationSourceNode: "stale"}
 				p.Spec.InitContainers = []corev1.Container{{Name: "fix-permissions", Image: "busybox"}}
 				p.Spec.Containers[1].Env = []corev1.EnvVar{{Name: "MAX_HEAP_SIZE", Value: "1G"}, {Name: "JVM_EXTRA_OPTS", Value: "-Dfoo=1"}}
 			}),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
 			check: func(t *testing.T, pod *corev1.Pod, d Decision) {
 				if len(pod.Spec.InitContainers) != 2 || pod.Spec.InitContainers[0].Name != "fix-permissions" || pod.Spec.InitContainers[1].Name != "restore" {
 					t.Errorf("init containers %+v", pod.Spec.InitContainers)
@@ -204,7 +206,7 @@ func TestMutate(t *testing.T) {
 				if e, _ := envOf(pod.Spec.Containers[1], "JVM_EXTRA_OPTS"); e.Value != "-Dfoo=1 $(CASSANDRA_RESTORE_JVM_OPTS)" {
 					t.Errorf("JVM_EXTRA_OPTS %q", e.Value)
 				}
-				if pod.Annotations["a"] != "b" || pod.Annotations[restore.AnnotationSourceNode] != "cassandra-src-rack1-0" {
+				if pod.Annotations["a"] != "b" || pod.Annotations[plan.AnnotationSourceNode] != "cassandra-src-rack1-0" {
 					t.Errorf("annotations %v", pod.Annotations)
 				}
 			}},
@@ -212,7 +214,7 @@ func TestMutate(t *testing.T) {
 			pod: testPod(planned, func(p *corev1.Pod) {
 				p.Spec.Containers[1].Env = []corev1.EnvVar{{Name: "JVM_EXTRA_OPTS", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{Key: "x"}}}}
 			}),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
 			check: func(t *testing.T, pod *corev1.Pod, d Decision) {
 				if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "JVM_EXTRA_OPTS") {
 					t.Errorf("warnings %v", d.Warnings)
@@ -225,7 +227,7 @@ func TestMutate(t *testing.T) {
 			pod: testPod(planned, func(p *corev1.Pod) {
 				p.Spec.Containers[1].VolumeMounts[1] = corev1.VolumeMount{Name: "data-volume", MountPath: "/var/lib/cassandra/data/", SubPath: "cassandra"}
 			}),
-			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *restore.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true,
 			check: func(t *testing.T, pod *corev1.Pod, d Decision) {
 				ic := pod.Spec.InitContainers[0]
 				for _, a := range []string{"--commitlog-dir=", "--hints-dir=", "--saved-caches-dir=", "--tokens-file=/var/lib/cassandra/data/restore-tokens.yaml"} {
@@ -240,7 +242,7 @@ func TestMutate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var plan *restore.Plan
+			var plan *plan.Plan
 			if tt.plan != nil {
 				plan = tt.plan(t, tt.dc)
 			}
@@ -282,7 +284,7 @@ func TestMutate(t *testing.T) {
 }
 
 func TestJVMOptions(t *testing.T) {
-	if got := restore.JVMOptions([]string{"1", "2"}); got != "-Dcassandra.initial_token=1,2 -Dcassandra.auto_bootstrap=false" {
+	if got := plan.JVMOptions([]string{"1", "2"}); got != "-Dcassandra.initial_token=1,2 -Dcassandra.auto_bootstrap=false" {
 		t.Errorf("JVMOptions = %q", got)
 	}
 }

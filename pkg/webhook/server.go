@@ -1,8 +1,10 @@
 // Package webhook is the mutating admission webhook that composes restores onto the pods
 // another operator creates: for a pod of a CassandraDataCenter with spec.restore it injects
 // the restore init container and points the Cassandra container's token configuration at
-// the restore plan ConfigMap. Mutate is the pure decision; Server serves it as AdmissionReview
-// v1 over HTTPS; Certificates keeps the serving certificate and the webhook's caBundle.
+// the restore plan ConfigMap. Mutate is the pure decision over the plan (pkg/plan, the
+// contract it shares with the restore controller and the agent; the webhook imports no
+// controller); Server serves it as AdmissionReview v1 over HTTPS; Certificates keeps the
+// serving certificate and the webhook's caBundle.
 package webhook
 
 import (
@@ -21,7 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 )
 
 // Defaults of Server.
@@ -209,7 +211,7 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 	if err != nil {
 		return denied(resp, http.StatusInternalServerError, err.Error())
 	}
-	var plan *restore.Plan
+	var plan *plan.Plan
 	if dc != nil && dc.Spec.Restore != nil {
 		if plan, err = s.Lookup.Plan(dc); err != nil {
 			return denied(resp, http.StatusInternalServerError, err.Error())

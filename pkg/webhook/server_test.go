@@ -20,19 +20,19 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 )
 
 // staticLookup answers from fixed objects.
 type staticLookup struct {
 	dc   *v1alpha1.CassandraDataCenter
-	plan *restore.Plan
+	plan *plan.Plan
 }
 
 func (l staticLookup) Datacenter(*corev1.Pod) (*v1alpha1.CassandraDataCenter, error) {
 	return l.dc, nil
 }
-func (l staticLookup) Plan(*v1alpha1.CassandraDataCenter) (*restore.Plan, error) {
+func (l staticLookup) Plan(*v1alpha1.CassandraDataCenter) (*plan.Plan, error) {
 	return l.plan, nil
 }
 

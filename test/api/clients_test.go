@@ -15,6 +15,7 @@ import (
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
@@ -58,7 +59,7 @@ func TestClientset(t *testing.T) {
 	got.Status = v1alpha1.CassandraBackupStatus{
 		State: v1alpha1.BackupRunning, Progress: "10%", Snapshot: "mySnapshotTag", StartTime: &now, ObservedGeneration: 1,
 		Nodes:      []v1alpha1.NodeBackupStatus{{Node: "pod-0", Rack: "a", HostID: "h0", State: v1alpha1.BackupRunning, BytesTotal: 100, BytesUploaded: 10, FilesTotal: 4, OperationID: "op-1"}},
-		Conditions: []metav1.Condition{{Type: v1alpha1.ConditionSynced, Status: metav1.ConditionTrue, Reason: "ReconcileSuccess", LastTransitionTime: now}},
+		Conditions: []metav1.Condition{{Type: reconciler.TypeSynced, Status: metav1.ConditionTrue, Reason: "ReconcileSuccess", LastTransitionTime: now}},
 	}
 	got.Spec.Secret = "ignored-by-status-subresource"
 	updated, err := backups.UpdateStatus(ctx, got, metav1.UpdateOptions{})

@@ -18,7 +18,7 @@ func TestThreeNodeBackup(t *testing.T) {
 		e.startNode("cassandra-test-dc-cassandra-west1-b-0", "dc1", "west1-b", 2, 150_000),
 		e.startNode("cassandra-test-dc-cassandra-west1-c-0", "dc1", "west1-c", 3, 100_000),
 	}
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 	e.create("test-cassandra-backup", spec("dc1", "mySnapshotTag"))
 
 	b := e.waitFor("test-cassandra-backup", "COMPLETED", completed)

@@ -49,7 +49,7 @@ func BenchmarkBackups200(b *testing.B) {
 		e.secret(secretName, nil)
 		runtimeRSS := rssKiB("VmRSS")
 		start := time.Now()
-		e.startOperator(backup.Config{PollInterval: time.Second})
+		e.startOperator(backup.Options{PollInterval: time.Second})
 		for i := 0; i < count; i++ {
 			e.create(fmt.Sprintf("bench-%03d", i), spec("dc1", fmt.Sprintf("bench-%03d", i)))
 		}

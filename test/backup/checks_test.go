@@ -13,11 +13,11 @@ import (
 )
 
 // syncedFalse waits for Synced=False with a message containing every part.
-func (e *env) syncedFalse(name string, parts ...string) *v1alpha1.CassandraBackup {
+func (e *env) syncedFalse(name, reason string, parts ...string) *v1alpha1.CassandraBackup {
 	e.t.Helper()
-	return e.waitFor(name, "Synced=False with "+strings.Join(parts, ", "), func(b *v1alpha1.CassandraBackup) bool {
+	return e.waitFor(name, "Synced=False/"+reason+" with "+strings.Join(parts, ", "), func(b *v1alpha1.CassandraBackup) bool {
 		c := condition(b, "Synced")
-		if c == nil || c.Status != metav1.ConditionFalse {
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != reason {
 			return false
 		}
 		for _, p := range parts {
@@ -66,7 +66,7 @@ func (e *env) oneWarning(name string) {
 func TestValidation(t *testing.T) {
 	e := newEnv(t, s3Server(t))
 	n := e.startNode("dc1-a-0", "dc1", "a", 50, 20_000)
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 
 	t.Run("missing secret, created later", func(t *testing.T) {
 		e.create("late-secret", spec("dc1", "late-1"))

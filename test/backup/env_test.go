@@ -30,6 +30,8 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	opdeps "github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -130,7 +132,7 @@ func jolokiaPort(f *fakecassandra.Node) int {
 // serve runs a fresh agent (no operations) on ln.
 func (n *node) serve(ln net.Listener) {
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &agent.Agent{Node: n.fake.Client(), Hostname: n.name, Secrets: agent.KubeSecrets(n.e.kube)}
+	a := &agent.Agent{Node: n.fake.Client(), Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
 	srv := agent.NewServer(ctx, a)
 	h := srv.Handler()
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +184,7 @@ func (e *env) createPod(name, dc, rack string, agentPort, jolokia int) {
 	e.t.Helper()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{
-			backup.LabelCluster: cluster, backup.LabelDatacenter: dc, backup.LabelRack: rack}},
+			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "cassandra", Image: "cassandra:4.1",
 			Ports: []corev1.ContainerPort{
@@ -208,7 +210,7 @@ type operator struct {
 }
 
 // startOperator runs a backup controller over the env's namespace with fast polling.
-func (e *env) startOperator(cfg backup.Config) *operator {
+func (e *env) startOperator(cfg backup.Options) *operator {
 	e.t.Helper()
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 300 * time.Millisecond
@@ -235,8 +237,7 @@ func (e *env) startOperator(cfg backup.Config) *operator {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "cassandra-backup-operator"})
-	ctrl, err := backup.NewWithOptions(backup.Options{Kube: kube, Client: client, Informer: set.CassandraBackups(),
-		Backups: set.CassandraBackupLister(), Pods: set.PodLister(), Recorder: recorder, Config: cfg})
+	ctrl, err := backup.NewWithOptions(opdeps.Deps{KubeClient: kube, Client: client, Informers: set, Recorder: recorder}, cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

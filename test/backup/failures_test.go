@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
@@ -46,7 +46,7 @@ func TestOperatorRestartMidBackup(t *testing.T) {
 	for i, rack := range []string{"a", "b", "c"} {
 		nodes = append(nodes, e.startNode("dc1-"+rack+"-0", "dc1", rack, uint64(10+i), 1_000_000))
 	}
-	op := e.startOperator(backup.Config{})
+	op := e.startOperator(backup.Options{})
 	e.create("restart", slowSpec("dc1", "restart-1"))
 	e.waitFor("restart", "RUNNING on every node", running)
 	op.stop()
@@ -54,7 +54,7 @@ func TestOperatorRestartMidBackup(t *testing.T) {
 	if mid.Status.State == v1alpha1.BackupCompleted {
 		t.Fatalf("the backup completed before the operator stopped: make it slower")
 	}
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 	sameOperations(t, nodes, mid, e.waitFor("restart", "COMPLETED", completed))
 }
 
@@ -67,7 +67,7 @@ func TestAgentRestartMidBackup(t *testing.T) {
 	for i, rack := range []string{"a", "b", "c"} {
 		nodes = append(nodes, e.startNode("dc1-"+rack+"-0", "dc1", rack, uint64(20+i), 1_000_000))
 	}
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 	e.create("agent-restart", slowSpec("dc1", "agent-restart-1"))
 	first := e.waitFor("agent-restart", "RUNNING on every node", running)
 	nodes[1].restart()
@@ -99,7 +99,7 @@ func TestNodeFailing(t *testing.T) {
 		}
 		return nil
 	})
-	e.startOperator(backup.Config{MaxAttempts: 2})
+	e.startOperator(backup.Options{MaxAttempts: 2})
 	e.create("failing", spec("dc1", "failing-1"))
 	b := e.waitFor("failing", "FAILED", func(b *v1alpha1.CassandraBackup) bool { return b.Status.State == v1alpha1.BackupFailed })
 	bad := b.Status.Nodes[2]
@@ -136,7 +136,7 @@ func TestTimeoutUnreachableAgent(t *testing.T) {
 	e.secret(secretName, nil)
 	n := e.startNode("dc1-a-0", "dc1", "a", 40, 20_000)
 	n.stop()
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 	s := spec("dc1", "timeout-1")
 	s.Timeout = &metav1.Duration{Duration: 5 * time.Second}
 	e.create("timeout", s)
@@ -154,9 +154,9 @@ func TestAdoptsOperationOfCrashedOperator(t *testing.T) {
 	e.secret(secretName, nil)
 	n := e.startNode("dc1-a-0", "dc1", "a", 45, 300_000)
 	s := slowSpec("dc1", "adopt-1")
-	req := agent.Request{Type: agent.TypeBackup, StorageLocation: s.StorageLocation, SnapshotTag: s.SnapshotTag,
+	req := api.Request{Type: api.TypeBackup, StorageLocation: s.StorageLocation, SnapshotTag: s.SnapshotTag,
 		Insecure: true, CreateMissingBucket: true, K8sNamespace: e.ns, K8sSecretName: secretName, DC: "dc1",
-		Bandwidth: &agent.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}}
+		Bandwidth: &api.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}}
 	orphan, err := (&client.Client{}).Submit(e.ctx(), fmt.Sprintf("http://127.0.0.1:%d", n.port), req)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestAdoptsOperationOfCrashedOperator(t *testing.T) {
 	if _, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).UpdateStatus(e.ctx(), left, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 	b := e.waitFor("adopt", "COMPLETED", completed)
 	if got := n.posts.Load(); got != 1 {
 		t.Errorf("the agent got %d operations, want 1 (the orphan, adopted)", got)

@@ -23,13 +23,13 @@ func TestJustCreate(t *testing.T) {
 	for i, rack := range []string{"a", "b", "c"} {
 		nodes = append(nodes, src.startNode("dc1-"+rack+"-0", "dc1", rack, uint64(60+i), 30_000))
 	}
-	src.startOperator(backup.Config{})
+	src.startOperator(backup.Options{})
 	src.create("source", spec("dc1", "import-1"))
 	orig := src.waitFor("source", "COMPLETED", completed)
 
 	dst := newEnv(t, s3) // no pods, no agents: nothing can be backed up here
 	dst.secret(secretName, nil)
-	dst.startOperator(backup.Config{ImportInterval: time.Second})
+	dst.startOperator(backup.Options{ImportInterval: time.Second})
 	s := spec("dc1", "import-1")
 	s.JustCreate = true
 	dst.create("imported", s)
@@ -74,7 +74,7 @@ func TestDeletionPolicies(t *testing.T) {
 	for i, rack := range []string{"a", "b"} {
 		nodes = append(nodes, e.startNode("dc1-"+rack+"-0", "dc1", rack, uint64(70+i), 40_000))
 	}
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 
 	keep := spec("dc1", "first")
 	e.create("first", keep)
@@ -187,7 +187,7 @@ func TestConcurrentBackups(t *testing.T) {
 			nodes = append(nodes, e.startNode(dc+"-"+rack+"-0", dc, rack, uint64(len(nodes)+80+i), 30_000))
 		}
 	}
-	e.startOperator(backup.Config{})
+	e.startOperator(backup.Options{})
 	var names []string
 	for i := 0; i < 10; i++ {
 		dc := []string{"dc1", "dc2"}[i%2]

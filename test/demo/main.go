@@ -33,6 +33,8 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -260,7 +262,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 			return fmt.Errorf("pod %s was admitted without the restore init container", name)
 		}
 		pods[i] = pod
-		fmt.Fprintf(out, "   pod %-45s init container %q restores %s\n", name, pod.Spec.InitContainers[0].Name, pod.Annotations[restore.AnnotationSourceNode])
+		fmt.Fprintf(out, "   pod %-45s init container %q restores %s\n", name, pod.Spec.InitContainers[0].Name, pod.Annotations[plan.AnnotationSourceNode])
 	}
 
 	step(out, "running the init containers (the pod runner plays the kubelet); restore progress (status.restore)")
@@ -406,7 +408,7 @@ func restoreTable(dc *v1alpha1.CassandraDataCenter) string {
 // readyMessage is the message of the Ready condition.
 func readyMessage(conds []metav1.Condition) string {
 	for _, c := range conds {
-		if c.Type == v1alpha1.ConditionReady {
+		if c.Type == reconciler.TypeReady {
 			return c.Reason + ": " + c.Message
 		}
 	}

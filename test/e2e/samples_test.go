@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
@@ -36,7 +37,7 @@ func TestSamplesStatefulSetAndAgentRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	labels := sts.Spec.Template.Labels
-	if labels[backup.LabelCluster] != "test-cluster" || labels[backup.LabelDatacenter] != "dc1" || labels[backup.LabelRack] != "west1-a" {
+	if labels[informers.LabelCluster] != "test-cluster" || labels[informers.LabelDatacenter] != "dc1" || labels[informers.LabelRack] != "west1-a" {
 		t.Errorf("pod template labels %v", labels)
 	}
 	ports := map[string]int32{}

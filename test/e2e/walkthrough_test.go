@@ -24,6 +24,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -302,7 +303,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		if len(pod.Spec.InitContainers) != 1 || pod.Spec.InitContainers[0].Name != webhook.InitContainerName {
 			t.Fatalf("pod %s was not given the restore init container: %+v", name, pod.Spec.InitContainers)
 		}
-		if got := pod.Annotations[restore.AnnotationSourceNode]; got != src.Name {
+		if got := pod.Annotations[plan.AnnotationSourceNode]; got != src.Name {
 			t.Errorf("pod %s restores %s, want %s (rack %s)", name, got, src.Name, src.Rack)
 		}
 		raw, _ := json.Marshal(pod)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 
 	v1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	backupcontroller "github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
@@ -106,9 +107,9 @@ func startOperator(t *testing.T, cp *controlplane.ControlPlane, ns string, o opt
 		r.done <- operator.Run(ctx, operator.Config{
 			REST: cfg, Namespaces: []string{ns}, Workers: workers, Resync: o.resync,
 			MetricsAddr: "0", HealthAddr: "0",
-		}, func(d operator.Deps) (operator.Controller, error) {
+		}, func(d operator.Deps) (operator.Component, error) {
 			r.registry.Store(d.Registry)
-			opts := d.Backups()
+			opts := backupcontroller.ReconcilerOptions(d)
 			opts.Name = "test"
 			opts.Handlers = regs
 			return reconciler.New(opts)

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
@@ -38,6 +39,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -49,8 +51,8 @@ func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
 
 const (
 	secretName = "cloud-backup-secrets"
-	dcLabel    = webhook.DefaultDatacenterLabel
-	clLabel    = webhook.DefaultClusterLabel
+	dcLabel    = informers.LabelDatacenter
+	clLabel    = informers.LabelCluster
 )
 
 // env is a namespace with the webhook (and optionally the restore controller) running
@@ -148,7 +150,7 @@ func newEnv(t *testing.T, controller bool) *env {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 		t.Cleanup(broadcaster.Shutdown)
 		deps := operator.Deps{KubeClient: kube, Client: client, Informers: set,
-			Recorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Component})}
+			Recorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Name})}
 		c, err := restore.NewWithOptions(deps, restore.Options{Recheck: time.Second, ActivePoll: 300 * time.Millisecond, IdlePoll: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -277,8 +279,8 @@ func (e *env) backup(name string, s3 *emulators.S3Server, location, tag string, 
 	var hosts []layout.Host
 	schema := ""
 	for _, n := range nodes {
-		a := &agent.Agent{Node: n.node.Client(), Hostname: n.hostname, Secrets: agent.KubeSecrets(e.kube)}
-		req := agent.Request{Type: agent.TypeBackup, StorageLocation: location, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true,
+		a := &agent.Agent{Node: n.node.Client(), Hostname: n.hostname, Secrets: secret.Reader{Kube: e.kube}.Source}
+		req := api.Request{Type: api.TypeBackup, StorageLocation: location, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true,
 			K8sNamespace: e.ns, K8sSecretName: secretName, ConcurrentConnections: 4}
 		if err := a.Backup(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("node", n.hostname)), req, &agent.Tracker{}); err != nil {
 			e.t.Fatalf("backup of %s: %v", n.hostname, err)

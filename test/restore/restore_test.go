@@ -18,6 +18,8 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -69,7 +71,7 @@ func ready(st *v1alpha1.RestoreStatus) *metav1.Condition {
 	if st == nil {
 		return nil
 	}
-	return meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
+	return meta.FindStatusCondition(st.Conditions, reconciler.TypeReady)
 }
 
 // TestRestoreEndToEnd backs up three fake nodes to an S3 emulator, restores them into a
@@ -105,7 +107,7 @@ func TestRestoreEndToEnd(t *testing.T) {
 		return c != nil && c.Status == metav1.ConditionTrue && st.State == v1alpha1.RestorePlanned
 	})
 	st := dc.Status.Restore
-	if st.Plan != restore.PlanName(cdc) || st.BackupName != "backup-1" || len(st.Nodes) != 3 {
+	if st.Plan != plan.ConfigMapName(cdc) || st.BackupName != "backup-1" || len(st.Nodes) != 3 {
 		t.Fatalf("status.restore %+v", st)
 	}
 	cm, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(e.ctx, st.Plan, metav1.GetOptions{})
@@ -140,8 +142,8 @@ func TestRestoreEndToEnd(t *testing.T) {
 	}
 	for i, pod := range pods[:3] {
 		src := nodes[i]
-		if pod.Annotations[restore.AnnotationSourceNode] != src.hostname {
-			t.Errorf("pod %s restores %s, want %s (rack, then ordinal)", pod.Name, pod.Annotations[restore.AnnotationSourceNode], src.hostname)
+		if pod.Annotations[plan.AnnotationSourceNode] != src.hostname {
+			t.Errorf("pod %s restores %s, want %s (rack, then ordinal)", pod.Name, pod.Annotations[plan.AnnotationSourceNode], src.hostname)
 		}
 		raw, _ := json.Marshal(pod)
 		for _, tok := range src.node.Tokens() {
@@ -239,11 +241,11 @@ func TestRestoreEndToEnd(t *testing.T) {
 	e.backup("backup-2", s3, location, "snap-2", nodes, v1alpha1.BackupCompleted)
 	e.patchDC(cdc, `{"spec":{"restore":{"backupName":"backup-2"}}}`)
 	e.poll("the new plan", func() (bool, error) {
-		cm, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(e.ctx, restore.PlanName(cdc), metav1.GetOptions{})
+		cm, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(e.ctx, plan.ConfigMapName(cdc), metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
-		p, err := restore.DecodePlan(cm)
+		p, err := plan.Decode(cm)
 		if err != nil {
 			return false, err
 		}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
 
@@ -22,7 +24,7 @@ func TestWebhookThroughAPIServer(t *testing.T) {
 
 	// Not ready: denied, with the reason the controller recorded.
 	dc.Status.Restore = &v1alpha1.RestoreStatus{State: v1alpha1.RestorePending, Conditions: []metav1.Condition{{
-		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: restore.ReasonBackupNotCompleted,
+		Type: reconciler.TypeReady, Status: metav1.ConditionFalse, Reason: restore.ReasonBackupNotCompleted,
 		Message: "backup b1 is RUNNING; a restore needs a COMPLETED backup", LastTransitionTime: metav1.Now(),
 	}}}
 	patch, _ := json.Marshal(map[string]any{"status": map[string]any{"restore": dc.Status.Restore}})
@@ -38,10 +40,10 @@ func TestWebhookThroughAPIServer(t *testing.T) {
 	})
 
 	// The plan.
-	p := &restore.Plan{
+	p := &plan.Plan{
 		Restore: v1alpha1.RestoreSpec{BackupName: "b1"}, Backup: "b1", StorageLocation: "s3://bucket", SnapshotTag: "t1",
 		SourceCluster: "test-cluster", SourceDatacenter: "dc1", Secret: secretName, Insecure: true,
-		Pods: map[string]restore.PodPlan{"cassandra-dc1-rack1-0": {SourceNode: "cassandra-src-rack1-0", HostID: "0f0c2a4e-0000-4000-8000-000000000001", RestoreKey: "s3://bucket|k", Tokens: tokens}},
+		Pods: map[string]plan.PodPlan{"cassandra-dc1-rack1-0": {SourceNode: "cassandra-src-rack1-0", HostID: "0f0c2a4e-0000-4000-8000-000000000001", RestoreKey: "s3://bucket|k", Tokens: tokens}},
 	}
 	cm, err := p.ConfigMap(dc)
 	if err != nil {
@@ -104,7 +106,7 @@ func TestWebhookThroughAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if len(got.Spec.InitContainers) != 0 || len(got.Spec.Containers[0].Env) != len(tc.pod.Spec.Containers[0].Env) || got.Annotations[restore.AnnotationRestoreKey] != "" {
+		if len(got.Spec.InitContainers) != 0 || len(got.Spec.Containers[0].Env) != len(tc.pod.Spec.Containers[0].Env) || got.Annotations[plan.AnnotationRestoreKey] != "" {
 			t.Errorf("%s: pod was changed: %+v", tc.name, got.Spec)
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 )
 
 // ErrNotFound is returned for an operation the agent does not know (it restarted, or the
@@ -51,35 +51,35 @@ func (c *Client) http() *http.Client {
 }
 
 // Submit posts a request to the agent at base (http://host:port) and returns the operation.
-func (c *Client) Submit(ctx context.Context, base string, req agent.Request) (agent.Operation, error) {
+func (c *Client) Submit(ctx context.Context, base string, req api.Request) (api.Operation, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
-		return agent.Operation{}, fmt.Errorf("encode request: %w", err)
+		return api.Operation{}, fmt.Errorf("encode request: %w", err)
 	}
-	var op agent.Operation
+	var op api.Operation
 	if err := c.do(ctx, http.MethodPost, base+"/operations", body, http.StatusCreated, &op); err != nil {
-		return agent.Operation{}, err
+		return api.Operation{}, err
 	}
 	if op.ID == "" {
-		return agent.Operation{}, fmt.Errorf("POST %s/operations: the answer has no operation id", base)
+		return api.Operation{}, fmt.Errorf("POST %s/operations: the answer has no operation id", base)
 	}
 	return op, nil
 }
 
 // Get reads an operation; ErrNotFound when the agent does not know it.
-func (c *Client) Get(ctx context.Context, base, id string) (agent.Operation, error) {
-	var op agent.Operation
+func (c *Client) Get(ctx context.Context, base, id string) (api.Operation, error) {
+	var op api.Operation
 	err := c.do(ctx, http.MethodGet, base+"/operations/"+url.PathEscape(id), nil, http.StatusOK, &op)
 	return op, err
 }
 
 // List returns the agent's operations of a type (all types when empty).
-func (c *Client) List(ctx context.Context, base, typ string) ([]agent.Operation, error) {
+func (c *Client) List(ctx context.Context, base, typ string) ([]api.Operation, error) {
 	u := base + "/operations"
 	if typ != "" {
 		u += "?type=" + url.QueryEscape(typ)
 	}
-	var ops []agent.Operation
+	var ops []api.Operation
 	err := c.do(ctx, http.MethodGet, u, nil, http.StatusOK, &ops)
 	return ops, err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
@@ -27,7 +28,7 @@ func TestClientAgainstAgent(t *testing.T) {
 
 	c := &Client{}
 	loc := "file://" + filepath.Join(t.TempDir(), "bucket")
-	op, err := c.Submit(context.Background(), hs.URL, agent.Request{Type: agent.TypeBackup, StorageLocation: loc, SnapshotTag: "s1", CreateMissingBucket: true})
+	op, err := c.Submit(context.Background(), hs.URL, api.Request{Type: api.TypeBackup, StorageLocation: loc, SnapshotTag: "s1", CreateMissingBucket: true})
 	if err != nil || op.ID == "" {
 		t.Fatalf("submit: %+v %v", op, err)
 	}
@@ -41,10 +42,10 @@ func TestClientAgainstAgent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if op.State != agent.StateCompleted || op.BytesTotal == 0 || op.BytesTransferred != op.BytesTotal {
+	if op.State != api.StateCompleted || op.BytesTotal == 0 || op.BytesTransferred != op.BytesTotal {
 		t.Fatalf("operation: %+v", op)
 	}
-	ops, err := c.List(context.Background(), hs.URL, agent.TypeBackup)
+	ops, err := c.List(context.Background(), hs.URL, api.TypeBackup)
 	if err != nil || len(ops) != 1 || ops[0].ID != op.ID || ops[0].SnapshotTag != "s1" {
 		t.Fatalf("list: %+v %v", ops, err)
 	}
@@ -57,7 +58,7 @@ func TestClientAgainstAgent(t *testing.T) {
 	if err := c.Cancel(context.Background(), hs.URL, "no-such-id"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("cancel unknown: %v, want ErrNotFound", err)
 	}
-	_, err = c.Submit(context.Background(), hs.URL, agent.Request{Type: agent.TypeBackup, StorageLocation: loc, SnapshotTag: "a b"})
+	_, err = c.Submit(context.Background(), hs.URL, api.Request{Type: api.TypeBackup, StorageLocation: loc, SnapshotTag: "a b"})
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != 400 || apiErr.Message == "" {
 		t.Errorf("refused request: %v", err)

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -15,10 +14,11 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
-// Reasons that prefix the Synced message of a refused backup.
+// Reasons of the Synced condition of a refused backup (reconciler.WithReason).
 const (
 	// ReasonInvalidSpec: a spec field is wrong; the message names it.
 	ReasonInvalidSpec = "InvalidSpec"
@@ -44,18 +44,6 @@ const (
 	ReasonRemoteBackupNotFound = "RemoteBackupNotFound"
 )
 
-// refusal is a problem the user must fix, with its reason.
-type refusal struct {
-	reason string
-	msg    string
-}
-
-func (r *refusal) Error() string { return r.reason + ": " + r.msg }
-
-func refuse(reason, format string, args ...any) error {
-	return &refusal{reason: reason, msg: fmt.Sprintf(format, args...)}
-}
-
 // secretBackoff is the delay before the next look at a missing or invalid Secret.
 func (c *Controller) secretBackoff(retry int) time.Duration {
 	d := 2 * time.Second
@@ -77,8 +65,7 @@ func (c *Controller) validate(ctx context.Context, ev *reconciler.Event[*v1alpha
 		return reconciler.Result{}, reconciler.Permanent(err)
 	}
 	if _, err := c.credentials(ctx, b); err != nil {
-		var r *refusal
-		if errors.As(err, &r) && r.reason == ReasonInvalidSpec {
+		if reconciler.ReasonOf(err) == ReasonInvalidSpec {
 			return reconciler.Result{}, reconciler.Permanent(err)
 		}
 		return reconciler.Result{}, reconciler.Temporary(err, c.secretBackoff(ev.Retry))
@@ -90,22 +77,22 @@ func (c *Controller) validate(ctx context.Context, ev *reconciler.Event[*v1alpha
 func checkSpec(s *v1alpha1.CassandraBackupSpec) error {
 	loc, err := storage.ParseLocation(s.StorageLocation)
 	if err != nil {
-		return refuse(ReasonInvalidSpec, "spec.storageLocation: %v", err)
+		return reconciler.Reasonf(ReasonInvalidSpec, "spec.storageLocation: %v", err)
 	}
 	if !loc.Global() {
-		return refuse(ReasonInvalidSpec, "spec.storageLocation %q names a node: give only the bucket, as in s3://cassandra-bucket; the operator adds cluster, datacenter and host id", s.StorageLocation)
+		return reconciler.Reasonf(ReasonInvalidSpec, "spec.storageLocation %q names a node: give only the bucket, as in s3://cassandra-bucket; the operator adds cluster, datacenter and host id", s.StorageLocation)
 	}
 	if err := (layout.Node{Cluster: s.Cluster, Datacenter: s.Datacenter, HostID: "x"}).Validate(); err != nil {
-		return refuse(ReasonInvalidSpec, "spec.cluster or spec.datacenter: %v", err)
+		return reconciler.Reasonf(ReasonInvalidSpec, "spec.cluster or spec.datacenter: %v", err)
 	}
 	if _, err := cassandra.ParseEntities(s.Entities); err != nil {
-		return refuse(ReasonInvalidSpec, "spec.entities: %v: list keyspaces or keyspace.table, comma separated", err)
+		return reconciler.Reasonf(ReasonInvalidSpec, "spec.entities: %v: list keyspaces or keyspace.table, comma separated", err)
 	}
 	if s.Bandwidth != nil && s.Bandwidth.Value() <= 0 {
-		return refuse(ReasonInvalidSpec, "spec.bandwidth %s is not positive: remove it or set a rate such as 100Mi", s.Bandwidth.String())
+		return reconciler.Reasonf(ReasonInvalidSpec, "spec.bandwidth %s is not positive: remove it or set a rate such as 100Mi", s.Bandwidth.String())
 	}
 	if s.Timeout != nil && s.Timeout.Duration <= 0 {
-		return refuse(ReasonInvalidSpec, "spec.timeout %s is not positive: set a duration such as 5h", s.Timeout.Duration)
+		return reconciler.Reasonf(ReasonInvalidSpec, "spec.timeout %s is not positive: set a duration such as 5h", s.Timeout.Duration)
 	}
 	return nil
 }
@@ -115,25 +102,17 @@ func checkSpec(s *v1alpha1.CassandraBackupSpec) error {
 func (c *Controller) credentials(ctx context.Context, b *v1alpha1.CassandraBackup) (storage.Credentials, error) {
 	loc, err := storage.ParseLocation(b.Spec.StorageLocation)
 	if err != nil {
-		return storage.Credentials{}, refuse(ReasonInvalidSpec, "spec.storageLocation: %v", err)
+		return storage.Credentials{}, reconciler.Reasonf(ReasonInvalidSpec, "spec.storageLocation: %v", err)
 	}
 	var creds storage.Credentials
 	if b.Spec.Secret != "" {
-		s, err := c.kube.CoreV1().Secrets(b.Namespace).Get(ctx, b.Spec.Secret, metav1.GetOptions{})
+		creds, err = secret.Reader{Kube: c.kube}.Read(ctx, b.Namespace, b.Spec.Secret)
 		switch {
 		case apierrors.IsNotFound(err):
-			return creds, refuse(ReasonSecretNotFound, "secret %s not found in namespace %s: create it with the storage credentials (keys as in the guide), or fix spec.secret", b.Spec.Secret, b.Namespace)
+			return creds, reconciler.Reasonf(ReasonSecretNotFound, "secret %s not found in namespace %s: create it with the storage credentials (keys as in the guide), or fix spec.secret", b.Spec.Secret, b.Namespace)
 		case err != nil:
-			return creds, fmt.Errorf("read secret %s/%s: %w", b.Namespace, b.Spec.Secret, err)
+			return creds, err
 		}
-		data := map[string][]byte{}
-		for k, v := range s.Data {
-			data[k] = v
-		}
-		for k, v := range s.StringData {
-			data[k] = []byte(v)
-		}
-		creds = storage.NewCredentials(data)
 	}
 	fix := "fix the secret " + b.Spec.Secret
 	reason := ReasonInvalidSecret
@@ -149,7 +128,7 @@ func (c *Controller) credentials(ctx context.Context, b *v1alpha1.CassandraBacku
 		_, err = creds.GCP(c.cfg.Storage.GCSEndpoint != "")
 	}
 	if err != nil {
-		return creds, refuse(reason, "%v: %s", err, fix)
+		return creds, reconciler.Reasonf(reason, "%v: %s", err, fix)
 	}
 	return creds, nil
 }
@@ -209,7 +188,9 @@ func (c *Controller) olderOwner(b *v1alpha1.CassandraBackup) (*v1alpha1.Cassandr
 // refusedForTag reports whether a backup that has not started was refused its tag.
 func refusedForTag(b *v1alpha1.CassandraBackup) bool {
 	for _, c := range b.Status.Conditions {
-		if c.Type == reconciler.TypeSynced && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, ReasonSnapshotTagInUse+":") {
+		// The message test reads conditions written before Synced carried the reason.
+		if c.Type == reconciler.TypeSynced && c.Status == metav1.ConditionFalse &&
+			(c.Reason == ReasonSnapshotTagInUse || strings.Contains(c.Message, ReasonSnapshotTagInUse+":")) {
 			return true
 		}
 	}
@@ -217,35 +198,26 @@ func refusedForTag(b *v1alpha1.CassandraBackup) bool {
 }
 
 // checkTagUnused refuses a snapshot tag that another CassandraBackup claimed first or
-// whose manifests or topology are already in the bucket.
-func (c *Controller) checkTagUnused(ctx context.Context, b *v1alpha1.CassandraBackup, p storage.Provider, hostIDs []string) error {
+// that the bucket already holds (a topology, or a manifest of one of the nodes).
+func (c *Controller) checkTagUnused(ctx context.Context, b *v1alpha1.CassandraBackup, nodes []v1alpha1.NodeBackupStatus) error {
 	o, err := c.olderOwner(b)
 	if err != nil {
 		return err
 	}
 	if o != nil {
-		return refuse(ReasonSnapshotTagInUse, "snapshot tag %s of cluster %s, datacenter %s at %s is already used by CassandraBackup %s/%s: a tag can be backed up once; choose a new snapshotTag (include the date and time)",
+		return reconciler.Reasonf(ReasonSnapshotTagInUse, "snapshot tag %s of cluster %s, datacenter %s at %s is already used by CassandraBackup %s/%s: a tag can be backed up once; choose a new snapshotTag (include the date and time)",
 			b.Spec.SnapshotTag, b.Spec.Cluster, b.Spec.Datacenter, b.Spec.StorageLocation, o.Namespace, o.Name)
 	}
-	if ok, err := p.BucketExists(ctx); err != nil {
-		return fmt.Errorf("check bucket %s: %w", p.Bucket(), err)
-	} else if !ok {
-		return nil // no backup can be there; the agents create the bucket or fail
-	}
-	if key, found, err := findTopology(ctx, p, b.Spec.Cluster, b.Spec.SnapshotTag); err != nil {
+	probe := b.DeepCopy()
+	probe.Status.Nodes = nodes
+	obs, err := c.ext.Observe(ctx, probe)
+	switch {
+	case err != nil:
 		return err
-	} else if found {
-		return refuse(ReasonSnapshotTagInUse, "snapshot tag %s of cluster %s is already in the bucket (%s): a tag can be backed up once; choose a new snapshotTag, or set justCreate: true to import that backup", b.Spec.SnapshotTag, b.Spec.Cluster, key)
-	}
-	for _, id := range hostIDs {
-		n := layout.Node{Cluster: b.Spec.Cluster, Datacenter: b.Spec.Datacenter, HostID: id}
-		keys, err := storage.Keys(ctx, p, n.ManifestPrefix())
-		if err != nil {
-			return err
-		}
-		if ref, ok := layout.LatestManifest(keys, b.Spec.SnapshotTag); ok {
-			return refuse(ReasonSnapshotTagInUse, "snapshot tag %s of datacenter %s is already in the bucket (%s): a tag can be backed up once; choose a new snapshotTag", b.Spec.SnapshotTag, b.Spec.Datacenter, ref.Key)
-		}
+	case obs.Topology != "":
+		return reconciler.Reasonf(ReasonSnapshotTagInUse, "snapshot tag %s of cluster %s is already in the bucket (%s): a tag can be backed up once; choose a new snapshotTag, or set justCreate: true to import that backup", b.Spec.SnapshotTag, b.Spec.Cluster, obs.Topology)
+	case obs.Manifest != "":
+		return reconciler.Reasonf(ReasonSnapshotTagInUse, "snapshot tag %s of datacenter %s is already in the bucket (%s): a tag can be backed up once; choose a new snapshotTag", b.Spec.SnapshotTag, b.Spec.Datacenter, obs.Manifest)
 	}
 	return nil
 }

@@ -1,14 +1,22 @@
-// Package backup is the CassandraBackup controller: for each backup it sends one backup
-// operation to the agent of every node of the datacenter, tracks them in status by
-// requeue, writes the topology file when all completed, imports remote backups
-// (justCreate) and removes them from the bucket on deletion (deletionPolicy: Delete).
+// Package backup is the CassandraBackup controller. Each backup is treated like a
+// Crossplane managed resource for the remote backup in the bucket, and the controller is a
+// short list of handlers (sync.go) over one seam, External (external.go):
 //
-// It is a list of handlers on pkg/reconciler: validate (checks.go), run (sync.go) and
-// delete, for the create and update causes.
+//   - validate (checks.go): the spec, and the Secret with the guide's rules;
+//   - observe: justCreate imports a remote backup found by External.Observe;
+//   - start: picks the nodes and the snapshot, checks the tag is unused, and records them
+//     in status before any agent is contacted;
+//   - await-nodes: External.CreateNode / ObserveNode / DeleteNode drive one operation per
+//     node on its agent, by requeue (nodes.go decides retries, resubmission, timeouts);
+//   - commit: External.Create writes the topology file, the backup's commit point;
+//   - delete: cancels operations and, with deletionPolicy Delete, External.Delete removes
+//     what no other backup references.
+//
+// The External in production talks to the agents (pkg/agent/client) and reads the bucket
+// through layout.Catalog. Ready and Synced carry the reasons declared in checks.go.
 package backup
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -18,14 +26,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -38,17 +44,7 @@ import (
 // Name is the controller's name: its queue, finalizer and annotations derive from it.
 const Name = "backup"
 
-// Pod labels of Instaclustr's operator, the defaults of Config.
-const (
-	// LabelCluster carries the Cassandra cluster name.
-	LabelCluster = "cassandra-operator.instaclustr.com/cluster"
-	// LabelDatacenter carries the Cassandra datacenter name.
-	LabelDatacenter = "cassandra-operator.instaclustr.com/datacenter"
-	// LabelRack carries the Cassandra rack.
-	LabelRack = "cassandra-operator.instaclustr.com/rack"
-)
-
-// Defaults of Config.
+// Defaults of Options.
 const (
 	// DefaultAgentPortName is the name of the container port the agent listens on.
 	DefaultAgentPortName = "backup-agent"
@@ -68,11 +64,9 @@ const (
 	DefaultTimeout = 5 * time.Hour
 )
 
-// Config tunes the controller; its zero value is the production setting.
-type Config struct {
-	// ClusterLabel, DatacenterLabel and RackLabel are the pod labels that carry the
-	// cluster, datacenter and rack names; Instaclustr's labels when empty.
-	ClusterLabel, DatacenterLabel, RackLabel string
+// Options tune the controller; the zero value is the production setting. The pod labels
+// come from the informers (informers.PodLabels), which select the pods by them.
+type Options struct {
 	// AgentPortName names the agent's container port; DefaultAgentPortName when empty.
 	AgentPortName string
 	// JolokiaPortName names the Jolokia container port; DefaultJolokiaPortName when empty.
@@ -84,6 +78,9 @@ type Config struct {
 	Node func(pod *corev1.Pod) (cassandra.Node, error)
 	// Agents talks to the agents; a default client when nil.
 	Agents *client.Client
+	// External acts on the outside world; the agents (Agents) and the bucket's
+	// layout.Catalog when nil.
+	External External
 	// Storage is the base storage configuration (endpoints, HTTP client); the backup's
 	// Secret and insecure flag are added per use.
 	Storage storage.Config
@@ -99,16 +96,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-func (c Config) withDefaults() Config {
-	if c.ClusterLabel == "" {
-		c.ClusterLabel = LabelCluster
-	}
-	if c.DatacenterLabel == "" {
-		c.DatacenterLabel = LabelDatacenter
-	}
-	if c.RackLabel == "" {
-		c.RackLabel = LabelRack
-	}
+func (c Options) withDefaults() Options {
 	if c.AgentPortName == "" {
 		c.AgentPortName = DefaultAgentPortName
 	}
@@ -167,105 +155,88 @@ func PodAddress(pod *corev1.Pod, portName string, def int32, path string) (strin
 	return "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))) + path, nil
 }
 
-// Informer is the part of a shared informer the controller needs.
-type Informer = reconciler.Informer
-
 // Controller reconciles CassandraBackups.
 type Controller struct {
+	*reconciler.Controller[*v1alpha1.CassandraBackup]
+
 	kube    kubernetes.Interface
 	backups listers.CassandraBackupLister
 	pods    corelisters.PodLister
-	cfg     Config
-	rc      *reconciler.Controller[*v1alpha1.CassandraBackup]
+	labels  informers.PodLabels
+	cfg     Options
+	ext     External
 }
 
-// Options are what New needs: clients, the informer and listers, and optional
-// recorder and metrics.
-type Options struct {
-	// Kube reads Secrets.
-	Kube kubernetes.Interface
-	// Client writes CassandraBackups.
-	Client versioned.Interface
-	// Informer delivers CassandraBackup events.
-	Informer Informer
-	// Backups lists CassandraBackups from the cache.
-	Backups listers.CassandraBackupLister
-	// Pods lists the datacenters' pods from the cache.
-	Pods corelisters.PodLister
-	// Recorder records events; none when nil.
-	Recorder record.EventRecorder
-	// Metrics counts handler calls and writes; none when nil.
-	Metrics *reconciler.Metrics
-	// QueueMetrics exports the queue's metrics; none when nil.
-	QueueMetrics workqueue.MetricsProvider
-	// Config tunes the controller.
-	Config Config
-}
-
-// New builds the controller, with the default Config, from the operator process's
+// New builds the controller, with default Options, from the operator process's
 // dependencies: it is the operator.NewFunc listed in cmd/cassandra-backup-operator.
-func New(deps operator.Deps) (operator.Controller, error) {
-	opts := Options{
-		Kube:     deps.KubeClient,
-		Client:   deps.Client,
-		Informer: deps.Informers.CassandraBackups(),
-		Backups:  deps.Informers.CassandraBackupLister(),
-		Pods:     deps.Informers.PodLister(),
-		Recorder: deps.Recorder,
-		Metrics:  deps.Metrics,
-		Config:   Config{Storage: deps.StorageConfig()},
-	}
-	if deps.QueueMetrics != nil {
-		// A nil *QueueMetrics in the interface would be called: leave the interface nil.
-		opts.QueueMetrics = deps.QueueMetrics
-	}
-	return NewWithOptions(opts)
+func New(deps operator.Deps) (operator.Component, error) {
+	return NewWithOptions(deps, Options{Storage: deps.StorageConfig()})
 }
 
-// NewWithOptions builds the controller; call it before starting the informers.
-func NewWithOptions(opts Options) (*Controller, error) {
-	if opts.Kube == nil || opts.Client == nil || opts.Informer == nil || opts.Backups == nil || opts.Pods == nil {
-		return nil, fmt.Errorf("backup controller: Kube, Client, Informer, Backups and Pods are required")
+// NewWithOptions builds the controller from the operator's dependencies; call it before
+// starting the informers.
+func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
+	if deps.KubeClient == nil || deps.Client == nil || deps.Informers == nil {
+		return nil, fmt.Errorf("backup controller: KubeClient, Client and Informers are required")
 	}
-	c := &Controller{kube: opts.Kube, backups: opts.Backups, pods: opts.Pods, cfg: opts.Config.withDefaults()}
-	client, backups := opts.Client, opts.Backups
-	rc, err := reconciler.New(reconciler.Options[*v1alpha1.CassandraBackup]{
-		Name:     Name,
-		Informer: opts.Informer,
-		Get: func(ns, name string) (*v1alpha1.CassandraBackup, error) {
-			return backups.CassandraBackups(ns).Get(name)
-		},
-		Client: func(ns string) reconciler.Patcher[*v1alpha1.CassandraBackup] {
-			return client.CassandraoperatorV1alpha1().CassandraBackups(ns)
-		},
-		Conditions:         func(b *v1alpha1.CassandraBackup) *[]metav1.Condition { return &b.Status.Conditions },
-		ObservedGeneration: func(b *v1alpha1.CassandraBackup) *int64 { return &b.Status.ObservedGeneration },
-		Handlers:           c.handlers(),
-		Recorder:           opts.Recorder,
-		Metrics:            opts.Metrics,
-		QueueMetrics:       opts.QueueMetrics,
-	})
+	c := &Controller{
+		kube:    deps.KubeClient,
+		backups: deps.Informers.CassandraBackupLister(),
+		pods:    deps.Informers.PodLister(),
+		labels:  deps.Informers.PodLabels().OrDefault(),
+		cfg:     opts.withDefaults(),
+	}
+	c.ext = c.cfg.External
+	if c.ext == nil {
+		c.ext = &remote{open: c.openStorage, pods: c.pods, agents: c.cfg.Agents, cfg: c.cfg}
+	}
+	ro := ReconcilerOptions(deps)
+	ro.Name = Name
+	ro.Handlers = c.handlers()
+	rc, err := reconciler.New(ro)
 	if err != nil {
 		return nil, err
 	}
-	c.rc = rc
+	c.Controller = rc
 	return c, nil
 }
 
-// handlers is the controller: validation, then the run, for a new and a changed spec;
-// cancellation and removal of the remote backup on deletion.
-func (c *Controller) handlers() []reconciler.Registration[*v1alpha1.CassandraBackup] {
-	return []reconciler.Registration[*v1alpha1.CassandraBackup]{
-		reconciler.OnCreate("validate", c.validate),
-		reconciler.OnCreate("run", c.run),
-		reconciler.OnUpdate("validate-update", c.validate),
-		reconciler.OnUpdate("run-update", c.run),
-		reconciler.OnDelete("delete", c.delete),
+// ReconcilerOptions returns reconciler options for CassandraBackups, filled from deps:
+// informer, cache, client, conditions, observedGeneration, events and metrics. Set Name
+// and Handlers, then call reconciler.New.
+func ReconcilerOptions(deps operator.Deps) reconciler.Options[*v1alpha1.CassandraBackup] {
+	lister := deps.Informers.CassandraBackupLister()
+	return reconciler.Options[*v1alpha1.CassandraBackup]{
+		Informer: deps.Informers.CassandraBackups(),
+		Get: func(ns, name string) (*v1alpha1.CassandraBackup, error) {
+			return lister.CassandraBackups(ns).Get(name)
+		},
+		Client: func(ns string) reconciler.Patcher[*v1alpha1.CassandraBackup] {
+			return deps.Client.CassandraoperatorV1alpha1().CassandraBackups(ns)
+		},
+		Conditions:         func(b *v1alpha1.CassandraBackup) *[]metav1.Condition { return &b.Status.Conditions },
+		ObservedGeneration: func(b *v1alpha1.CassandraBackup) *int64 { return &b.Status.ObservedGeneration },
+		Recorder:           deps.Recorder,
+		Metrics:            deps.Metrics,
+		QueueMetrics:       deps.WorkqueueMetrics(),
 	}
 }
 
-// Run runs the controller's workers until ctx ends.
-func (c *Controller) Run(ctx context.Context, workers int) error { return c.rc.Run(ctx, workers) }
-
-// Reconciler returns the underlying reconciler, for tools and tests.
-func (c *Controller) Reconciler() *reconciler.Controller[*v1alpha1.CassandraBackup] { return c.rc }
+// handlers is the controller: for a new and for a changed spec, validate, observe
+// (justCreate), start, await-nodes and commit, in this order; on deletion, delete.
+func (c *Controller) handlers() []reconciler.Registration[*v1alpha1.CassandraBackup] {
+	var regs []reconciler.Registration[*v1alpha1.CassandraBackup]
+	for _, h := range []struct {
+		id string
+		fn reconciler.HandlerFunc[*v1alpha1.CassandraBackup]
+	}{
+		{"validate", c.validate},
+		{"observe", c.observe},
+		{"start", c.start},
+		{"await-nodes", c.awaitNodes},
+		{"commit", c.commit},
+	} {
+		regs = append(regs, reconciler.OnCreate(h.id, h.fn), reconciler.OnUpdate(h.id+"-update", h.fn))
+	}
+	return append(regs, reconciler.OnDelete("delete", c.delete))
+}

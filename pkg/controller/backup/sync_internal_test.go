@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
 func TestPercent(t *testing.T) {
@@ -80,7 +81,7 @@ func TestCheckSpec(t *testing.T) {
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.name, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), ReasonInvalidSpec+": ")):
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || reconciler.ReasonOf(err) != ReasonInvalidSpec):
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
@@ -37,70 +37,28 @@ type StorageBucket struct {
 	Storage storage.Config
 }
 
-// Nodes reads the backup's newest topology for its cluster and snapshot tag, then each
-// node's newest manifest for the tag, for its tokens.
-func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, secret string) ([]SourceNode, error) {
+// Nodes reads the backup from the bucket (layout.Catalog.Backup), for its nodes' tokens.
+func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, name string) ([]SourceNode, error) {
 	cfg := s.Storage
 	cfg.Insecure = b.Spec.Insecure
-	if secret != "" {
-		ns := b.Namespace
-		cfg.Credentials = storage.CredentialSourceFunc(func(ctx context.Context) (storage.Credentials, error) {
-			sec, err := s.Kube.CoreV1().Secrets(ns).Get(ctx, secret, metav1.GetOptions{})
-			if err != nil {
-				return storage.Credentials{}, fmt.Errorf("read secret %s/%s: %w", ns, secret, err)
-			}
-			return storage.NewCredentials(sec.Data), nil
-		})
+	if name != "" {
+		cfg.Credentials = secret.Reader{Kube: s.Kube}.Source(b.Namespace, name)
 	}
-	p, loc, err := storage.OpenLocation(ctx, b.Spec.StorageLocation, cfg)
+	p, _, err := storage.OpenLocation(ctx, b.Spec.StorageLocation, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close()
-	cluster, tag := b.Spec.Cluster, b.Spec.SnapshotTag
-	keys, err := storage.Keys(ctx, p, layout.TopologyDir+"/")
+	_, nodes, err := layout.Catalog{Storage: p}.Backup(ctx, b.Spec.Cluster, b.Spec.Datacenter, b.Spec.SnapshotTag)
 	if err != nil {
 		return nil, err
 	}
-	ref, ok := layout.LatestTopology(keys, cluster, tag)
-	if !ok {
-		return nil, fmt.Errorf("no topology of cluster %s for snapshot %s in %s: the backup is not complete in storage", cluster, tag, b.Spec.StorageLocation)
-	}
-	var top layout.Topology
-	if err := storage.ReadJSON(ctx, p, ref.Key, &top); err != nil {
-		return nil, err
-	}
-	var out []SourceNode
-	for _, h := range top.Topology {
-		if h.DC != "" && h.DC != b.Spec.Datacenter {
-			continue
+	out := make([]SourceNode, 0, len(nodes))
+	for _, n := range nodes {
+		if len(n.Manifest.Tokens) == 0 {
+			return nil, fmt.Errorf("manifest %s records no tokens", n.Ref.Key)
 		}
-		node := layout.Node{Cluster: cluster, Datacenter: b.Spec.Datacenter, HostID: h.NodeID}
-		if !loc.Global() {
-			node = layout.Node{Cluster: loc.Cluster, Datacenter: loc.DC, HostID: loc.Node}
-		}
-		if err := node.Validate(); err != nil {
-			return nil, fmt.Errorf("topology %s, host %s: %w", ref.Key, h.Hostname, err)
-		}
-		mkeys, err := storage.Keys(ctx, p, node.ManifestPrefix())
-		if err != nil {
-			return nil, err
-		}
-		mref, ok := layout.LatestManifest(mkeys, tag)
-		if !ok {
-			return nil, fmt.Errorf("no manifest for snapshot %s of host %s under %s", tag, h.Hostname, node.ManifestPrefix())
-		}
-		var m layout.Manifest
-		if err := storage.ReadJSON(ctx, p, mref.Key, &m); err != nil {
-			return nil, err
-		}
-		if len(m.Tokens) == 0 {
-			return nil, fmt.Errorf("manifest %s records no tokens", mref.Key)
-		}
-		out = append(out, SourceNode{Hostname: h.Hostname, Rack: h.Rack, HostID: h.NodeID, Tokens: m.Tokens, ManifestKey: mref.Key})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("topology %s has no node of datacenter %s", ref.Key, b.Spec.Datacenter)
+		out = append(out, SourceNode{Hostname: n.Host.Hostname, Rack: n.Host.Rack, HostID: n.Host.NodeID, Tokens: n.Manifest.Tokens, ManifestKey: n.Ref.Key})
 	}
 	return out, nil
 }

@@ -1,12 +1,15 @@
 // Package restore is the restore controller: for a CassandraDataCenter with spec.restore
-// it resolves the backup, reads the backup's nodes and tokens from the bucket, pairs the
-// datacenter's pods with the backed-up nodes (by rack, then ordinal), writes the plan into
-// a ConfigMap owned by the datacenter for the webhook to inject, and reports each pod's
-// restore in status.restore from its init container.
+// it resolves the backup, reads the backup's nodes and tokens from the bucket (Bucket, over
+// layout.Catalog), pairs the datacenter's pods with the backed-up nodes (by rack, then
+// ordinal), writes the plan (pkg/plan) into a ConfigMap owned by the datacenter for the
+// webhook to inject, and reports each pod's restore in status.restore from its init
+// container. Its handlers: plan and replan (sync.go), and the pods timer.
 package restore
 
 import (
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -60,13 +63,14 @@ type Controller struct {
 	opts       Options
 }
 
-// New builds the controller from the operator's dependencies with default options; it is
-// an operator.NewFunc.
-func New(deps operator.Deps) (operator.Controller, error) {
+// New builds the controller, with default Options, from the operator process's
+// dependencies: it is the operator.NewFunc listed in cmd/cassandra-backup-operator.
+func New(deps operator.Deps) (operator.Component, error) {
 	return NewWithOptions(deps, Options{Storage: deps.StorageConfig()})
 }
 
-// NewWithOptions builds the controller from the operator's dependencies.
+// NewWithOptions builds the controller from the operator's dependencies; call it before
+// starting the informers.
 func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	if opts.Recheck <= 0 {
 		opts.Recheck = 15 * time.Second
@@ -93,7 +97,7 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	if c.podName == nil {
 		c.podName = InstaclustrPodName
 	}
-	ro := deps.DataCenters()
+	ro := ReconcilerOptions(deps)
 	ro.Name = Name
 	// The plan depends on the restore and on the datacenter's shape.
 	ro.Essence = []string{"spec.restore", "spec.nodes", "spec.racks", "spec.cluster", "spec.datacenter"}
@@ -108,4 +112,47 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	}
 	c.Controller = rc
 	return c, nil
+}
+
+// ReconcilerOptions returns reconciler options for CassandraDataCenters, filled from d. The
+// essence is spec.restore only, datacenters without a restore are left alone, and
+// conditions and observedGeneration live in status.restore: the reconciler writes
+// nothing else, so another operator's fields are kept.
+func ReconcilerOptions(d operator.Deps) reconciler.Options[*v1alpha1.CassandraDataCenter] {
+	lister := d.Informers.CassandraDataCenterLister()
+	restore := func(dc *v1alpha1.CassandraDataCenter) *v1alpha1.RestoreStatus {
+		if dc.Status.Restore == nil {
+			if dc.Spec.Restore == nil {
+				return nil
+			}
+			dc.Status.Restore = &v1alpha1.RestoreStatus{}
+		}
+		return dc.Status.Restore
+	}
+	return reconciler.Options[*v1alpha1.CassandraDataCenter]{
+		Informer: d.Informers.CassandraDataCenters(),
+		Get: func(ns, name string) (*v1alpha1.CassandraDataCenter, error) {
+			return lister.CassandraDataCenters(ns).Get(name)
+		},
+		Client: func(ns string) reconciler.Patcher[*v1alpha1.CassandraDataCenter] {
+			return d.Client.CassandraoperatorV1alpha1().CassandraDataCenters(ns)
+		},
+		Conditions: func(dc *v1alpha1.CassandraDataCenter) *[]metav1.Condition {
+			if r := restore(dc); r != nil {
+				return &r.Conditions
+			}
+			return nil
+		},
+		ObservedGeneration: func(dc *v1alpha1.CassandraDataCenter) *int64 {
+			if r := restore(dc); r != nil {
+				return &r.ObservedGeneration
+			}
+			return nil
+		},
+		Essence:      []string{"spec.restore"},
+		Filter:       func(dc *v1alpha1.CassandraDataCenter) bool { return dc.Spec.Restore != nil },
+		Recorder:     d.Recorder,
+		Metrics:      d.Metrics,
+		QueueMetrics: d.WorkqueueMetrics(),
+	}
 }

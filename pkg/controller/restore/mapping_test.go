@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 )
 
 func dcWith(nodes int32, racks ...string) *v1alpha1.CassandraDataCenter {
@@ -108,11 +109,11 @@ func TestMap(t *testing.T) {
 }
 
 func TestPodState(t *testing.T) {
-	pp := PodPlan{SourceNode: "s-0", RestoreKey: "k"}
+	pp := plan.PodPlan{SourceNode: "s-0", RestoreKey: "k"}
 	withInit := func(st ...corev1.ContainerStatus) *corev1.Pod {
 		return &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnotationRestoreKey: "k"}},
-			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{{Name: InitContainerName}}},
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{plan.AnnotationRestoreKey: "k"}},
+			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{{Name: plan.InitContainerName}}},
 			Status:     corev1.PodStatus{InitContainerStatuses: st},
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
@@ -46,11 +47,13 @@ func status(dc *v1alpha1.CassandraDataCenter) *v1alpha1.RestoreStatus {
 	return dc.Status.Restore
 }
 
-// waiting records why the plan cannot be made yet.
-func waiting(dc *v1alpha1.CassandraDataCenter, reason, msg string) {
+// waiting records why the plan cannot be made yet, and returns it as the error that
+// retries the plan with the same reason.
+func (c *Controller) waiting(dc *v1alpha1.CassandraDataCenter, reason, msg string) error {
 	st := status(dc)
 	st.State = v1alpha1.RestorePending
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, reason, msg, dc.Generation))
+	return reconciler.Temporary(reconciler.WithReason(reason, errors.New(msg)), c.opts.Recheck)
 }
 
 // plan makes (or removes) the restore plan of the datacenter.
@@ -67,8 +70,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 	b, err := c.backups.CassandraBackups(dc.Namespace).Get(r.BackupName)
 	if apierrors.IsNotFound(err) {
 		msg := fmt.Sprintf("backup %s does not exist in namespace %s", r.BackupName, dc.Namespace)
-		waiting(dc, ReasonBackupNotFound, msg)
-		return reconciler.Result{}, reconciler.Temporary(errors.New(msg), c.opts.Recheck)
+		return reconciler.Result{}, c.waiting(dc, ReasonBackupNotFound, msg)
 	}
 	if err != nil {
 		return reconciler.Result{}, fmt.Errorf("get backup %s: %w", r.BackupName, err)
@@ -79,8 +81,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 			state = "not started"
 		}
 		msg := fmt.Sprintf("backup %s is %s; a restore needs a COMPLETED backup", b.Name, state)
-		waiting(dc, ReasonBackupNotCompleted, msg)
-		return reconciler.Result{}, reconciler.Temporary(errors.New(msg), c.opts.Recheck)
+		return reconciler.Result{}, c.waiting(dc, ReasonBackupNotCompleted, msg)
 	}
 	secret := r.Secret
 	if secret == "" {
@@ -89,8 +90,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 	sources, err := c.bucket.Nodes(ctx, b, secret)
 	if err != nil {
 		msg := fmt.Sprintf("read backup %s from %s: %v", b.Name, b.Spec.StorageLocation, err)
-		waiting(dc, ReasonBackupUnreadable, msg)
-		return reconciler.Result{}, reconciler.Temporary(errors.New(msg), c.opts.Recheck)
+		return reconciler.Result{}, c.waiting(dc, ReasonBackupUnreadable, msg)
 	}
 	targets := Targets(dc, len(sources), c.podName)
 	pairs, err := Map(targets, sources)
@@ -99,16 +99,16 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		st.State = v1alpha1.RestoreFailed
 		reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonTooFewNodes, msg, dc.Generation))
 		c.event(dc, corev1.EventTypeWarning, ReasonTooFewNodes, msg)
-		return reconciler.Result{}, reconciler.Permanent(errors.New(msg))
+		return reconciler.Result{}, reconciler.Permanent(reconciler.WithReason(ReasonTooFewNodes, errors.New(msg)))
 	}
-	p := &Plan{
+	p := &plan.Plan{
 		Restore: *r, Backup: b.Name, StorageLocation: b.Spec.StorageLocation, SnapshotTag: b.Spec.SnapshotTag,
 		SourceCluster: b.Spec.Cluster, SourceDatacenter: b.Spec.Datacenter, Secret: secret,
-		Insecure: b.Spec.Insecure, Entities: b.Spec.Entities, Pods: map[string]PodPlan{},
+		Insecure: b.Spec.Insecure, Entities: b.Spec.Entities, Pods: map[string]plan.PodPlan{},
 	}
 	for pod, s := range pairs {
-		p.Pods[pod] = PodPlan{SourceNode: s.Hostname, Rack: s.Rack, HostID: s.HostID, Tokens: s.Tokens,
-			RestoreKey: b.Spec.StorageLocation + "|" + s.ManifestKey}
+		p.Pods[pod] = plan.PodPlan{SourceNode: s.Hostname, Rack: s.Rack, HostID: s.HostID, Tokens: s.Tokens,
+			RestoreKey: plan.RestoreKey(b.Spec.StorageLocation, s.ManifestKey)}
 	}
 	cm, err := p.ConfigMap(dc)
 	if err != nil {
@@ -118,7 +118,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		msg := fmt.Sprintf("the restore plan of %d nodes takes %d bytes, over the %d a ConfigMap can hold", len(p.Pods), n, maxPlanBytes)
 		st.State = v1alpha1.RestoreFailed
 		reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonPlanTooLarge, msg, dc.Generation))
-		return reconciler.Result{}, reconciler.Permanent(errors.New(msg))
+		return reconciler.Result{}, reconciler.Permanent(reconciler.WithReason(ReasonPlanTooLarge, errors.New(msg)))
 	}
 	changed, err := c.writePlan(ctx, cm)
 	if err != nil {
@@ -191,7 +191,7 @@ func labelKey(cm *corev1.ConfigMap) string {
 // container start, and would not start if it were gone.
 func (c *Controller) unplan(dc *v1alpha1.CassandraDataCenter) {
 	if dc.Status.Restore != nil {
-		c.event(dc, corev1.EventTypeNormal, "RestoreRemoved", fmt.Sprintf("spec.restore was removed: new pods are created without a restore; the plan %s stays for the restored pods' token configuration", PlanName(dc.Name)))
+		c.event(dc, corev1.EventTypeNormal, "RestoreRemoved", fmt.Sprintf("spec.restore was removed: new pods are created without a restore; the plan %s stays for the restored pods' token configuration", plan.ConfigMapName(dc.Name)))
 	}
 	dc.Status.Restore = nil
 }
@@ -203,10 +203,10 @@ func (c *Controller) progress(ctx context.Context, ev *dcEvent) (reconciler.Resu
 		c.unplan(dc)
 		return reconciler.Result{}, nil
 	}
-	cm, err := c.configMaps.ConfigMaps(dc.Namespace).Get(PlanName(dc.Name))
+	cm, err := c.configMaps.ConfigMaps(dc.Namespace).Get(plan.ConfigMapName(dc.Name))
 	if apierrors.IsNotFound(err) {
 		// Deleted behind our back: make it again.
-		klog.FromContext(ctx).Info("Restore plan missing: planning again", "configMap", PlanName(dc.Name))
+		klog.FromContext(ctx).Info("Restore plan missing: planning again", "configMap", plan.ConfigMapName(dc.Name))
 		if _, err := c.plan(ctx, ev); err != nil {
 			return reconciler.Result{}, err
 		}
@@ -215,7 +215,7 @@ func (c *Controller) progress(ctx context.Context, ev *dcEvent) (reconciler.Resu
 	if err != nil {
 		return reconciler.Result{}, fmt.Errorf("get restore plan: %w", err)
 	}
-	p, err := DecodePlan(cm)
+	p, err := plan.Decode(cm)
 	if err != nil || !p.For(dc.Spec.Restore) {
 		if _, err := c.plan(ctx, ev); err != nil {
 			return reconciler.Result{}, err
@@ -243,7 +243,7 @@ func (c *Controller) progress(ctx context.Context, ev *dcEvent) (reconciler.Resu
 
 // nodeStates returns the per-pod states of plan p, from the pods' restore init
 // containers; with emit, it records an event for each pod whose state changed.
-func (c *Controller) nodeStates(dc *v1alpha1.CassandraDataCenter, p *Plan, prev []v1alpha1.NodeRestoreStatus, emit bool) []v1alpha1.NodeRestoreStatus {
+func (c *Controller) nodeStates(dc *v1alpha1.CassandraDataCenter, p *plan.Plan, prev []v1alpha1.NodeRestoreStatus, emit bool) []v1alpha1.NodeRestoreStatus {
 	old := map[string]v1alpha1.NodeRestoreStatus{}
 	for _, n := range prev {
 		old[n.Pod] = n
@@ -276,14 +276,11 @@ func (c *Controller) nodeStates(dc *v1alpha1.CassandraDataCenter, p *Plan, prev 
 // msgNoPod is the message of a planned pod that does not exist yet.
 const msgNoPod = "waiting for the pod to be created"
 
-// InitContainerName is the name of the restore init container the webhook injects.
-const InitContainerName = "restore"
-
 // PodState returns a pod's restore state from its restore init container.
-func PodState(pod *corev1.Pod, pp PodPlan) (v1alpha1.RestoreState, string) {
+func PodState(pod *corev1.Pod, pp plan.PodPlan) (v1alpha1.RestoreState, string) {
 	hasInit := false
 	for _, ic := range pod.Spec.InitContainers {
-		if ic.Name == InitContainerName {
+		if ic.Name == plan.InitContainerName {
 			hasInit = true
 		}
 	}
@@ -291,11 +288,11 @@ func PodState(pod *corev1.Pod, pp PodPlan) (v1alpha1.RestoreState, string) {
 		return v1alpha1.RestorePending, "the pod was created without the restore init container; delete it so that it is created again with it"
 	}
 	note := ""
-	if k := pod.Annotations[AnnotationRestoreKey]; k != pp.RestoreKey {
+	if k := pod.Annotations[plan.AnnotationRestoreKey]; k != pp.RestoreKey {
 		note = " (admitted with another plan: " + k + ")"
 	}
 	for _, s := range pod.Status.InitContainerStatuses {
-		if s.Name != InitContainerName {
+		if s.Name != plan.InitContainerName {
 			continue
 		}
 		last := s.LastTerminationState.Terminated

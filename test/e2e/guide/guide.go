@@ -140,20 +140,18 @@ func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
 	_ = ownscheme.AddToScheme(scheme)
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: e.Kube.CoreV1().Events("")})
-	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Component})
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Name})
 
 	fail := func(err error) (*Operator, error) {
 		cancel()
 		broadcaster.Shutdown()
 		return nil, err
 	}
-	bc, err := backup.NewWithOptions(backup.Options{Kube: e.Kube, Client: e.Client, Informer: set.CassandraBackups(),
-		Backups: set.CassandraBackupLister(), Pods: set.PodLister(), Recorder: recorder,
-		Config: backup.Config{Storage: e.Storage, PollInterval: 300 * time.Millisecond, ImportInterval: 2 * time.Second, MaxSecretBackoff: 2 * time.Second}})
+	deps := operator.Deps{KubeClient: e.Kube, Client: e.Client, Informers: set, Recorder: recorder}
+	bc, err := backup.NewWithOptions(deps, backup.Options{Storage: e.Storage, PollInterval: 300 * time.Millisecond, ImportInterval: 2 * time.Second, MaxSecretBackoff: 2 * time.Second})
 	if err != nil {
 		return fail(err)
 	}
-	deps := operator.Deps{KubeClient: e.Kube, Client: e.Client, Informers: set, Recorder: recorder}
 	rc, err := restore.NewWithOptions(deps, restore.Options{Storage: e.Storage, Recheck: time.Second, ActivePoll: 300 * time.Millisecond, IdlePoll: 2 * time.Second})
 	if err != nil {
 		return fail(err)
@@ -457,7 +455,7 @@ func urlPort(u string) int {
 func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack string, agentPort, jolokiaPort int) error {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-			backup.LabelCluster: cluster, backup.LabelDatacenter: dc, backup.LabelRack: rack}},
+			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "cassandra", Image: "cassandra:4.1",
 				Ports: []corev1.ContainerPort{{Name: backup.DefaultJolokiaPortName, ContainerPort: int32(jolokiaPort)}}},
@@ -482,7 +480,7 @@ func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack stri
 func RestoredPod(name string, dc *v1alpha1.CassandraDataCenter) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-			webhook.DefaultDatacenterLabel: dc.Spec.Datacenter, webhook.DefaultClusterLabel: dc.Spec.Cluster}},
+			informers.LabelDatacenter: dc.Spec.Datacenter, informers.LabelCluster: dc.Spec.Cluster}},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{
 				{Name: "cassandra", Image: "cassandra:4.1",

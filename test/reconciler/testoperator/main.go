@@ -10,6 +10,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
@@ -35,8 +36,8 @@ func main() {
 }
 
 // newMarker builds the test controller.
-func newMarker(d operator.Deps) (operator.Controller, error) {
-	opts := d.Backups()
+func newMarker(d operator.Deps) (operator.Component, error) {
+	opts := backup.ReconcilerOptions(d)
 	opts.Name = "marker"
 	opts.Handlers = []reconciler.Registration[*v1alpha1.CassandraBackup]{
 		reconciler.OnCreate("mark", func(_ context.Context, ev *reconciler.Event[*v1alpha1.CassandraBackup]) (reconciler.Result, error) {

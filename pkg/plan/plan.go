@@ -1,4 +1,10 @@
-package restore
+// Package plan owns the restore plan: the contract between the restore controller, which
+// writes it, the webhook, which reads it from its cache and injects the restore init
+// container, and the agent, which runs as that init container. It holds the plan's type
+// and its ConfigMap encoding (name, label, keys), the annotations put on restored pods,
+// the restore key the agent's marker records, and the init container's name and
+// arguments, written by Args.Flags and parsed by Args.Register.
+package plan
 
 import (
 	"encoding/json"
@@ -10,8 +16,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 )
+
+// Label marks the ConfigMaps holding restore plans; its value is the datacenter's name.
+// The operator's ConfigMap informer selects on it.
+const Label = "cassandraoperator.instaclustr.com/restore-plan"
+
+// InitContainerName is the name of the restore init container the webhook injects.
+const InitContainerName = "restore"
 
 // Keys of a plan ConfigMap. Per-pod keys are <pod name>.<suffix>; pod names are DNS
 // subdomains, so they are valid ConfigMap keys.
@@ -83,11 +95,22 @@ func JVMOptions(tokens []string) string {
 	return "-Dcassandra.initial_token=" + strings.Join(tokens, ",") + " -Dcassandra.auto_bootstrap=false"
 }
 
-// PlanName returns the name of the plan ConfigMap of a datacenter.
-func PlanName(datacenter string) string { return datacenter + "-restore-plan" }
+// ConfigMapName returns the name of the plan ConfigMap of a datacenter.
+func ConfigMapName(datacenter string) string { return datacenter + "-restore-plan" }
 
-// ConfigMap returns the plan as a ConfigMap owned by dc and labelled with
-// informers.PlanLabel (its value is the datacenter's name).
+// RestoreKey identifies the restore of one manifest: <storageLocation>|<manifest key>.
+// The plan records it per pod, the webhook annotates the pod with it and the agent's
+// marker holds it once the restore is done.
+func RestoreKey(storageLocation, manifestKey string) string {
+	return storageLocation + "|" + manifestKey
+}
+
+// ParseRestoreKey splits a restore key into its storage location and manifest key.
+func ParseRestoreKey(key string) (storageLocation, manifestKey string, ok bool) {
+	return strings.Cut(key, "|")
+}
+
+// ConfigMap returns the plan as a ConfigMap owned by dc and labelled with Label.
 func (p *Plan) ConfigMap(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, error) {
 	head, err := json.Marshal(p)
 	if err != nil {
@@ -101,9 +124,9 @@ func (p *Plan) ConfigMap(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, e
 	t := true
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      PlanName(dc.Name),
+			Name:      ConfigMapName(dc.Name),
 			Namespace: dc.Namespace,
-			Labels:    map[string]string{informers.PlanLabel: dc.Name},
+			Labels:    map[string]string{Label: dc.Name},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "CassandraDataCenter",
 				Name: dc.Name, UID: dc.UID, Controller: &t, BlockOwnerDeletion: &t,
@@ -113,8 +136,8 @@ func (p *Plan) ConfigMap(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, e
 	}, nil
 }
 
-// DecodePlan reads the plan of a plan ConfigMap, without the tokens.
-func DecodePlan(cm *corev1.ConfigMap) (*Plan, error) {
+// Decode reads the plan of a plan ConfigMap, without the tokens.
+func Decode(cm *corev1.ConfigMap) (*Plan, error) {
 	raw, ok := cm.Data[KeyPlan]
 	if !ok {
 		return nil, fmt.Errorf("configmap %s/%s has no %s", cm.Namespace, cm.Name, KeyPlan)

@@ -1,6 +1,8 @@
-// Package agent is the cassandra-backup-agent: an Icarus-compatible operations API whose
-// backup and restore operations move a node's SSTables to and from storage in Esop's layout.
-package agent
+// Package api is the agent's operations API, as Icarus defines it: the request a caller
+// submits and the operation it reads back, with their JSON field names and states. The
+// agent (pkg/agent) serves it and pkg/agent/client calls it; the operator links only this
+// package and the client, never the agent's upload and download code.
+package api
 
 import (
 	"bytes"
@@ -290,4 +292,16 @@ type Transfer struct {
 	FilesTransferred int `json:"filesTransferred"`
 	// FilesSkipped is the number of files already in place.
 	FilesSkipped int `json:"filesSkipped"`
+}
+
+// Progress returns the done fraction of the bytes, below 1 until every byte is accounted for.
+func (t Transfer) Progress() float64 {
+	if t.BytesTotal == 0 {
+		return 0
+	}
+	p := float64(t.BytesTransferred+t.BytesSkipped) / float64(t.BytesTotal)
+	if p > 1 {
+		p = 1
+	}
+	return p
 }

@@ -1,0 +1,22 @@
+package operator
+
+import (
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+)
+
+// WorkqueueMetrics returns d.QueueMetrics as a provider, and a nil interface (no metrics)
+// when it is nil: a nil pointer in the interface would be called.
+func (d Deps) WorkqueueMetrics() workqueue.MetricsProvider {
+	if d.QueueMetrics == nil {
+		return nil
+	}
+	return d.QueueMetrics
+}
+
+// StorageConfig is the base storage configuration of the controllers: the endpoint
+// overrides from the flags. Credentials come from each backup's Secret.
+func (d Deps) StorageConfig() storage.Config {
+	return storage.Config{AzureEndpoint: d.Config.AzureEndpoint, GCSEndpoint: d.Config.GCSEndpoint}
+}

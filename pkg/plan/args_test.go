@@ -1,0 +1,35 @@
+package plan
+
+import (
+	"flag"
+	"reflect"
+	"testing"
+)
+
+// TestArgsRoundTrip checks that what the webhook writes is what the agent reads.
+func TestArgsRoundTrip(t *testing.T) {
+	for _, a := range []Args{
+		{StorageLocation: "s3://b", SnapshotTag: "t", Cluster: "c", Datacenter: "dc1", HostID: "h", NewCluster: true,
+			DataDirs: []string{"/d"}, CommitLogDir: "/c", HintsDir: "/h", SavedCachesDir: "/s", TokensFile: "/t.yaml",
+			MarkerFile: "/d/m", SecretName: "sec", Entities: "ks1,ks2.t", Insecure: true},
+		{StorageLocation: "file:///x", SnapshotTag: "t", DataDirs: []string{"/a", "/b"}, TokensFile: "/t", MarkerFile: "/m"},
+	} {
+		fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+		var got Args
+		got.Register(fs)
+		if err := fs.Parse(a.Flags()); err != nil {
+			t.Fatalf("parse %v: %v", a.Flags(), err)
+		}
+		if !reflect.DeepEqual(got, a) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, a)
+		}
+	}
+}
+
+func TestRestoreKey(t *testing.T) {
+	k := RestoreKey("s3://b", "c/dc/h/manifests/t-v-1.json")
+	loc, m, ok := ParseRestoreKey(k)
+	if !ok || loc != "s3://b" || m != "c/dc/h/manifests/t-v-1.json" {
+		t.Errorf("ParseRestoreKey(%q) = %q %q %v", k, loc, m, ok)
+	}
+}
