@@ -18,10 +18,13 @@ while IFS='=' read -r name path; do
   var=$(echo "$name" | tr 'a-z-' 'A-Z_')_BIN
   export "$var=$path"
   echo "$var=$path"
-done < <(hack/tools.sh kube-apiserver etcd controller-gen versitygw fake-gcs-server azurite)
+done < <(hack/tools.sh kube-apiserver etcd controller-gen versitygw fake-gcs-server azurite helm thirdparty-crds)
 
 echo "== generated code and CRDs"
 hack/verify-codegen.sh
+
+echo "== manifests/ rendered from the Helm chart"
+hack/verify-manifests.sh
 
 echo "== go vet"
 go vet ./...
