@@ -280,6 +280,22 @@ func TestNamespacedInstall(t *testing.T) {
 	canI(t, cp, sa, "yes", "update", "leases.coordination.k8s.io", "-n", ns)
 	canI(t, cp, sa, "yes", "patch", "mutatingwebhookconfigurations/cbo-ns-cassandra-backup-operator")
 	canI(t, cp, sa, "no", "patch", "mutatingwebhookconfigurations/cassandra-backup-operator")
+
+	// Watching its own namespace too: one Role there, with the watch rules and the Lease.
+	r, _ = render(t, "cbo-ns", ns, []string{"watchNamespaces={" + a + "," + ns + "}"})
+	var own []rbacv1.Role
+	for _, o := range r.of("Role") {
+		var role rbacv1.Role
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &role); err != nil {
+			t.Fatal(err)
+		}
+		if role.Namespace == ns {
+			own = append(own, role)
+		}
+	}
+	if len(own) != 1 || !ruleFor(own[0].Rules, "pods") || !ruleFor(own[0].Rules, "leases") {
+		t.Errorf("Roles in the watched release namespace: %+v, want one with pods and leases", own)
+	}
 }
 
 // cert-manager issues the serving certificate: a self-signed Issuer, a Certificate, the
