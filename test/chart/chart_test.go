@@ -435,3 +435,13 @@ func TestImageValues(t *testing.T) {
 		t.Errorf("images %s and %s", c.Image, c.Env[0].Value)
 	}
 }
+
+// values.schema.json refuses a misspelt value and a namespace that cannot exist, so a
+// typo never silently renders the default.
+func TestValuesSchema(t *testing.T) {
+	for _, set := range []string{"podDisruptionBudget.enable=true", "watchNamespaces={Bad_NS}", "replicas=0", "image.pullPolicy=Sometimes"} {
+		if _, err := helm(t, "template", "cbo", chartDir(t), "--set", set); err == nil || !strings.Contains(err.Error(), "schema") {
+			t.Errorf("helm template --set %s: err %v, want a schema refusal", set, err)
+		}
+	}
+}
