@@ -1,6 +1,6 @@
 # The two commands of the README. Both do their own set-up on a fresh machine.
 
-.PHONY: test demo codegen verify-codegen images
+.PHONY: test demo codegen verify-codegen images manifests verify-manifests chart
 
 # Release identity of `make images`: the newest v* tag (else v0.1.0-dev) and the commit.
 VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo v0.1.0-dev)
@@ -25,6 +25,18 @@ codegen:
 
 verify-codegen:
 	./hack/verify-codegen.sh
+
+# Render manifests/ (the kustomize install) from the Helm chart, its one source.
+manifests:
+	./hack/update-manifests.sh
+
+verify-manifests:
+	./hack/verify-manifests.sh
+
+# Lint the Helm chart and package it into _output/charts/ (helm from hack/tools.sh).
+chart:
+	$$(./hack/tools.sh helm | cut -d= -f2) lint --strict charts/cassandra-backup-operator
+	$$(./hack/tools.sh helm | cut -d= -f2) package charts/cassandra-backup-operator -d _output/charts
 
 # The operator's and the agent's images, offline (no container engine, no registry):
 # _output/images/<binary>.oci.tar, OCI image layouts with one image per platform,

@@ -18,7 +18,7 @@ while IFS='=' read -r name path; do
   var=$(echo "$name" | tr 'a-z-' 'A-Z_')_BIN
   export "$var=$path"
   echo "$var=$path"
-done < <(hack/tools.sh kube-apiserver etcd controller-gen versitygw fake-gcs-server azurite)
+done < <(hack/tools.sh kube-apiserver etcd controller-gen versitygw fake-gcs-server azurite helm thirdparty-crds)
 
 echo "== go.mod is tidy (direct requirements marked direct, no stale ones)"
 go mod tidy -diff
@@ -37,6 +37,9 @@ fi
 
 echo "== generated code and CRDs"
 hack/verify-codegen.sh
+
+echo "== manifests/ rendered from the Helm chart"
+hack/verify-manifests.sh
 
 echo "== go vet"
 go vet ./...

@@ -2,8 +2,9 @@
 # Regenerates everything derived from the API types in pkg/apis:
 #   - deepcopy functions (zz_generated.deepcopy.go), with k8s.io/code-generator
 #   - pkg/generated: clientset, listers, informers (with watch), apply configurations
-#   - manifests/crds: the CustomResourceDefinitions, with controller-gen (from
-#     sigs.k8s.io/controller-tools, used as a schema generator only)
+#   - charts/cassandra-backup-operator/crds: the CustomResourceDefinitions, with
+#     controller-gen (from sigs.k8s.io/controller-tools, used as a schema generator only);
+#     then manifests/ is rendered from the chart (hack/update-manifests.sh)
 # Run it after any change under pkg/apis; hack/verify-codegen.sh fails when it was not.
 set -euo pipefail
 
@@ -34,7 +35,10 @@ kube::codegen::gen_client \
   "$root/pkg/apis"
 
 controller_gen=$("$(dirname "${BASH_SOURCE[0]}")/tools.sh" controller-gen | cut -d= -f2)
-rm -rf "$root/manifests/crds.tmp"
-"$controller_gen" crd:crdVersions=v1 paths=./pkg/apis/... output:crd:artifacts:config=manifests/crds.tmp
-rm -rf "$root/manifests/crds"
-mv "$root/manifests/crds.tmp" "$root/manifests/crds"
+crds=charts/cassandra-backup-operator/crds
+rm -rf "$root/$crds.tmp"
+"$controller_gen" crd:crdVersions=v1 paths=./pkg/apis/... output:crd:artifacts:config="$crds.tmp"
+rm -rf "$root/$crds"
+mv "$root/$crds.tmp" "$root/$crds"
+
+"$(dirname "${BASH_SOURCE[0]}")/update-manifests.sh" "$root"

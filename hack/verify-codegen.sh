@@ -13,7 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 CODEGEN_ROOT=$tmp "$root/hack/update-codegen.sh"
 
 status=0
-for dir in pkg/generated pkg/apis manifests/crds; do
+for dir in pkg/generated pkg/apis charts/cassandra-backup-operator/crds manifests/crds; do
   if ! diff -Nru "$root/$dir" "$tmp/$dir"; then
     status=1
   fi
