@@ -24,8 +24,10 @@ type Pod struct {
 	// Link is the host end of the pod's veth pair, on the bridge.
 	Link string
 
-	n  *Network
-	ns int
+	n      *Network
+	ns     int
+	num    int  // host number of IP
+	closed bool // guarded by n.mu
 }
 
 // NewPod creates a pod: a network namespace whose loopback is up and whose eth0, the
@@ -37,19 +39,26 @@ func (n *Network) NewPod(name string) (_ *Pod, err error) {
 		n.mu.Unlock()
 		return nil, errors.New("podnet: the network is closed")
 	}
-	num := n.next
-	n.next++
-	n.mu.Unlock()
+	num := 2
+	for n.used[num] {
+		num++
+	}
 	if num > 254 {
+		n.mu.Unlock()
 		return nil, fmt.Errorf("podnet: no address left in %s", n.Subnet.String())
 	}
-	p := &Pod{Name: name, IP: hostAddr(n.Subnet, num), Link: linkName('p'), n: n}
+	n.used[num] = true
+	n.mu.Unlock()
+	p := &Pod{Name: name, IP: hostAddr(n.Subnet, num), Link: linkName('p'), n: n, num: num}
 	if p.ns, err = newNamespace(); err != nil {
+		n.mu.Lock()
+		delete(n.used, num)
+		n.mu.Unlock()
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			p.close()
+			p.Close()
 		}
 	}()
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p.Link}, PeerName: "eth0", PeerNamespace: netlink.NsFd(p.ns)}
@@ -163,9 +172,18 @@ func (p *Pod) Start(cmd *exec.Cmd) error {
 // the last process started in it has ended, so stop them first.
 func (p *Pod) Close() error {
 	p.n.mu.Lock()
+	if p.closed {
+		p.n.mu.Unlock()
+		return nil
+	}
+	p.closed = true
 	delete(p.n.pods, p)
 	p.n.mu.Unlock()
-	return p.close()
+	err := p.close()
+	p.n.mu.Lock()
+	delete(p.n.used, p.num)
+	p.n.mu.Unlock()
+	return err
 }
 
 func (p *Pod) close() error {

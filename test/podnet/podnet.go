@@ -60,7 +60,7 @@ type Network struct {
 
 	h      *netlink.Handle
 	mu     sync.Mutex
-	next   int
+	used   map[int]bool // host numbers of the pods' addresses
 	pods   map[*Pod]bool
 	closed bool
 }
@@ -95,7 +95,7 @@ func Open() (_ *Network, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{Subnet: subnet, Host: hostAddr(subnet, 1), Bridge: linkName('b'), h: h, next: 2, pods: map[*Pod]bool{}}
+	n := &Network{Subnet: subnet, Host: hostAddr(subnet, 1), Bridge: linkName('b'), h: h, used: map[int]bool{}, pods: map[*Pod]bool{}}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
 	if err := h.LinkAdd(br); err != nil {
 		return nil, linkError("add bridge "+n.Bridge, err)
@@ -132,7 +132,7 @@ func (n *Network) Close() error {
 	n.mu.Unlock()
 	var errs []error
 	for p := range pods {
-		errs = append(errs, p.close())
+		errs = append(errs, p.Close())
 	}
 	if l, err := n.h.LinkByName(n.Bridge); err == nil {
 		if err := n.h.LinkDel(l); err != nil {

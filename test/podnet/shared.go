@@ -61,3 +61,11 @@ func HostIP() (string, error) {
 	}
 	return n.Host.String(), nil
 }
+
+// FromEnv returns the shared network when Enabled, and nil otherwise.
+func FromEnv() (*Network, error) {
+	if !Enabled() {
+		return nil, nil
+	}
+	return Shared()
+}

@@ -123,7 +123,10 @@ func TestRestoreEndToEnd(t *testing.T) {
 		Root:     t.TempDir(),
 		// The init container reads the Secret through the API, as with its service account.
 		Env: []string{"AGENT_KUBECONFIG=" + e.cp.KubeconfigPath},
+		// With CASSBACKUP_PODNET=1 each pod runs in a network namespace of its own.
+		Network: e.network,
 	}
+	t.Cleanup(runner.Close)
 	var pods []*corev1.Pod
 	for i := range 4 {
 		var pod *corev1.Pod
