@@ -39,15 +39,20 @@ func (n *Network) NewPod(name string) (_ *Pod, err error) {
 		n.mu.Unlock()
 		return nil, errors.New("podnet: the network is closed")
 	}
-	num := 2
-	for n.used[num] {
-		num++
+	// Addresses go round: one that is given again has been free the longest, and the
+	// host's neighbour entry for it is gone (see close).
+	num := 0
+	for i := range 253 {
+		if c := 2 + (n.last-1+i)%253; !n.used[c] {
+			num = c
+			break
+		}
 	}
-	if num > 254 {
+	if num == 0 {
 		n.mu.Unlock()
 		return nil, fmt.Errorf("podnet: no address left in %s", n.Subnet.String())
 	}
-	n.used[num] = true
+	n.used[num], n.last = true, num
 	n.mu.Unlock()
 	p := &Pod{Name: name, IP: hostAddr(n.Subnet, num), Link: linkName('p'), n: n, num: num}
 	if p.ns, err = newNamespace(); err != nil {
@@ -192,6 +197,11 @@ func (p *Pod) close() error {
 		if e := p.n.h.LinkDel(l); e != nil {
 			err = fmt.Errorf("podnet: delete %s: %w", p.Link, e)
 		}
+	}
+	// The host's neighbour entry would send a later pod with this address frames for
+	// this pod's MAC address until it is found stale.
+	if br, e := p.n.h.LinkByName(p.n.Bridge); e == nil {
+		p.n.h.NeighDel(&netlink.Neigh{LinkIndex: br.Attrs().Index, Family: netlink.FAMILY_V4, IP: p.IP})
 	}
 	if p.ns >= 0 {
 		unix.Close(p.ns)

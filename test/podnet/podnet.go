@@ -61,6 +61,7 @@ type Network struct {
 	h      *netlink.Handle
 	mu     sync.Mutex
 	used   map[int]bool // host numbers of the pods' addresses
+	last   int          // the host number given last
 	pods   map[*Pod]bool
 	closed bool
 }
@@ -95,7 +96,7 @@ func Open() (_ *Network, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{Subnet: subnet, Host: hostAddr(subnet, 1), Bridge: linkName('b'), h: h, used: map[int]bool{}, pods: map[*Pod]bool{}}
+	n := &Network{Subnet: subnet, Host: hostAddr(subnet, 1), Bridge: linkName('b'), h: h, used: map[int]bool{}, last: 1, pods: map[*Pod]bool{}}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
 	if err := h.LinkAdd(br); err != nil {
 		return nil, linkError("add bridge "+n.Bridge, err)

@@ -435,3 +435,41 @@ func (p *Pod) inode() uint64 {
 	}
 	return st.Ino
 }
+
+// TestAddressGivenAgain: a pod that gets the address of a closed pod is reachable at
+// once (the host forgot the closed pod's MAC address), and addresses go round.
+func TestAddressGivenAgain(t *testing.T) {
+	n := open(t)
+	reach := func(p *Pod) error {
+		ln, err := p.Listen("tcp", ":4567")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(p.IP.String(), "4567"), 5*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	a := newPod(t, n, "a")
+	if err := reach(a); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b := newPod(t, n, "b")
+	if b.IP.Equal(a.IP) {
+		t.Errorf("address %s given again at once", a.IP)
+	}
+	b.Close()
+	n.mu.Lock()
+	n.last = 1 // as after a round of 253 pods
+	n.mu.Unlock()
+	c := newPod(t, n, "c")
+	if !c.IP.Equal(a.IP) {
+		t.Fatalf("pod c has %s, want %s", c.IP, a.IP)
+	}
+	if err := reach(c); err != nil {
+		t.Errorf("pod c at the closed pod a's address: %v", err)
+	}
+}
