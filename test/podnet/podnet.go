@@ -18,6 +18,7 @@
 package podnet
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -97,7 +98,13 @@ func Open() (_ *Network, err error) {
 		return nil, err
 	}
 	n := &Network{Subnet: subnet, Host: hostAddr(subnet, 1), Bridge: linkName('b'), h: h, used: map[int]bool{}, last: 1, pods: map[*Pod]bool{}}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge}}
+	// A bridge without an address of its own takes the smallest of its ports', and
+	// changes it as pods come and go: the host's neighbour entries are flushed then,
+	// and a connection being set up to a pod fails with "no route to host".
+	mac := make(net.HardwareAddr, 6)
+	rand.Read(mac)
+	mac[0] = 0x02 // locally administered, unicast
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, HardwareAddr: mac}}
 	if err := h.LinkAdd(br); err != nil {
 		return nil, linkError("add bridge "+n.Bridge, err)
 	}

@@ -452,6 +452,14 @@ func TestAddressGivenAgain(t *testing.T) {
 		}
 		return err
 	}
+	bridgeMAC := func() string {
+		br, err := netlink.LinkByName(n.Bridge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return br.Attrs().HardwareAddr.String()
+	}
+	mac := bridgeMAC()
 	a := newPod(t, n, "a")
 	if err := reach(a); err != nil {
 		t.Fatal(err)
@@ -471,5 +479,10 @@ func TestAddressGivenAgain(t *testing.T) {
 	}
 	if err := reach(c); err != nil {
 		t.Errorf("pod c at the closed pod a's address: %v", err)
+	}
+	// The bridge keeps its own MAC address as pods come and go (were it to take its
+	// ports', the host's neighbour entries would be flushed with every change).
+	if now := bridgeMAC(); now != mac {
+		t.Errorf("the bridge's MAC address changed from %s to %s", mac, now)
 	}
 }
