@@ -210,13 +210,24 @@ func ownerAlive(l netlink.Link) bool {
 	if !ok {
 		return true // not ours
 	}
-	alias := l.Attrs().Alias
-	if !strings.HasPrefix(alias, aliasPrefix+" ") {
+	start, marked := aliasStart(l.Attrs().Alias, pid)
+	if !marked {
 		// Not (yet) marked: the owner is between creating and marking it, or died
 		// there. A live pid decides.
 		return startTime(pid) != ""
 	}
-	return alias == fmt.Sprintf("%s pid=%d start=%s", aliasPrefix, pid, startTime(pid))
+	return start == startTime(pid)
+}
+
+// aliasStart returns the owner's start time from a link's alias
+// ("cassandra-backup-podnet pid=<pid> start=<ticks>[ pod=<name>]"), and whether the alias
+// names pid as the owner.
+func aliasStart(alias string, pid int) (string, bool) {
+	f := strings.Fields(alias)
+	if len(f) < 3 || f[0] != aliasPrefix || f[1] != "pid="+strconv.Itoa(pid) || !strings.HasPrefix(f[2], "start=") {
+		return "", false
+	}
+	return strings.TrimPrefix(f[2], "start="), true
 }
 
 // removeLeftovers deletes the links of this package whose owner is gone, and returns

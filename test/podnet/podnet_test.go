@@ -299,10 +299,18 @@ func startChild(t *testing.T) (*exec.Cmd, io.WriteCloser, childInfo) {
 // different subnets and bridges.
 func TestParallelProcessesGetOwnSubnets(t *testing.T) {
 	n := open(t)
+	p := newPod(t, n, "parent")
 	c1, in1, a := startChild(t)
 	c2, in2, b := startChild(t)
 	if a.Subnet == b.Subnet || a.Subnet == n.Subnet.String() || b.Subnet == n.Subnet.String() || a.Bridge == b.Bridge {
 		t.Errorf("subnets %s (%s), %s (%s) and this process's %s", a.Subnet, a.Bridge, b.Subnet, b.Bridge, n.Subnet.String())
+	}
+	// Each one's start left the others' links alone.
+	if got := ownLinks(t, a.Pid); len(got) != 3 {
+		t.Errorf("links of the first child once the second started: %v, want a bridge and 2 veths", got)
+	}
+	if got := ownLinks(t, os.Getpid()); len(got) != 2 {
+		t.Errorf("this process's links once the children started: %v, want its bridge and %s", got, p.Link)
 	}
 	in1.Close()
 	in2.Close()
@@ -352,6 +360,21 @@ func TestKilledProcessLeavesNothing(t *testing.T) {
 	}
 	if out, err := exec.Command("ip", "netns", "list").CombinedOutput(); err == nil && strings.TrimSpace(string(out)) != "" {
 		t.Errorf("named namespaces exist: %s", out)
+	}
+}
+
+func TestAliases(t *testing.T) {
+	for alias, want := range map[string]string{
+		"cassandra-backup-podnet pid=12 start=345":            "345",
+		"cassandra-backup-podnet pid=12 start=345 pod=cass-0": "345",
+		"cassandra-backup-podnet pid=123 start=345":           "",
+		"something else pid=12 start=345":                     "",
+		"":                                                    "",
+	} {
+		start, ok := aliasStart(alias, 12)
+		if start != want || ok != (want != "") {
+			t.Errorf("aliasStart(%q, 12) = %q, %v", alias, start, ok)
+		}
 	}
 }
 
