@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
@@ -154,6 +155,7 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *plan.Plan, cfg
 
 	tokensFile := path.Join(mount.MountPath, "restore-tokens.yaml")
 	init := initContainer(p, pp, mount, tokensFile, cfg)
+	init.SecurityContext = securityContext(pod, cass)
 
 	var ops []Operation
 	if len(pod.Spec.InitContainers) == 0 {
@@ -266,6 +268,54 @@ func initContainer(p *plan.Plan, pp plan.PodPlan, mount corev1.VolumeMount, toke
 		Resources:                cfg.Resources,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
+}
+
+// securityContext returns the init container's security context: one that passes the
+// "restricted" Pod Security Standard, running as the Cassandra container's user and group
+// (its own securityContext, else the pod's) so that restored files are owned as
+// Cassandra's own. The root filesystem is read-only: the agent writes only into the data
+// volume (temporary files sit next to the files they become).
+//
+// Without a user id in either place the image's user runs (65532 in the agent's image),
+// with runAsNonRoot so the kubelet checks it is not root; restored files are then owned
+// by 65532 (and by the fsGroup's group, when the pod sets one). A user id 0 is kept, without
+// runAsNonRoot: such a pod does not pass the restricted profile anyway, and the files
+// must belong to root as Cassandra's do. A pod-level seccomp profile applies to the init
+// container as it does to every container; without one the init container asks for
+// RuntimeDefault.
+func securityContext(pod *corev1.Pod, cass corev1.Container) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		ReadOnlyRootFilesystem:   ptr.To(true),
+	}
+	var pc corev1.PodSecurityContext
+	if pod.Spec.SecurityContext != nil {
+		pc = *pod.Spec.SecurityContext
+	}
+	var cc corev1.SecurityContext
+	if cass.SecurityContext != nil {
+		cc = *cass.SecurityContext
+	}
+	sc.RunAsUser = first(cc.RunAsUser, pc.RunAsUser)
+	sc.RunAsGroup = first(cc.RunAsGroup, pc.RunAsGroup)
+	if sc.RunAsUser == nil || *sc.RunAsUser != 0 {
+		sc.RunAsNonRoot = ptr.To(true)
+	}
+	if pc.SeccompProfile == nil {
+		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	return sc
+}
+
+// first returns a copy of the first non-nil id, or nil.
+func first(ids ...*int64) *int64 {
+	for _, id := range ids {
+		if id != nil {
+			return ptr.To(*id)
+		}
+	}
+	return nil
 }
 
 // appendTokenEnv points the Cassandra container's token configuration at the plan

@@ -9,6 +9,7 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
@@ -287,4 +288,99 @@ func TestJVMOptions(t *testing.T) {
 	if got := plan.JVMOptions([]string{"1", "2"}); got != "-Dcassandra.initial_token=1,2 -Dcassandra.auto_bootstrap=false" {
 		t.Errorf("JVMOptions = %q", got)
 	}
+}
+
+// TestMutateSecurityContext: the init container runs as the Cassandra container's user and
+// group (its own securityContext, else the pod's) with what the restricted Pod Security
+// Standard asks of every container.
+func TestMutateSecurityContext(t *testing.T) {
+	const planned = "cassandra-test-dc-cassandra-rack1-0"
+	cfg := Config{AgentImage: "cassandra-backup-agent:test"}
+	dc := testDC(true)
+	p := testPlan(t, dc, "b1")
+	id := func(v int64) *int64 { return &v }
+	runtimeDefault := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	tests := []struct {
+		name          string
+		pod           *corev1.Pod
+		user, group   *int64 // want
+		nonRoot       bool   // want runAsNonRoot: true (else unset)
+		seccomp       *corev1.SeccompProfile
+		podSecurity   *corev1.PodSecurityContext
+		cassandraOnly *corev1.SecurityContext
+	}{
+		{name: "container-level ids",
+			cassandraOnly: &corev1.SecurityContext{RunAsUser: id(999), RunAsGroup: id(998)},
+			user:          id(999), group: id(998), nonRoot: true, seccomp: runtimeDefault},
+		{name: "pod-level ids",
+			podSecurity: &corev1.PodSecurityContext{RunAsUser: id(1001), RunAsGroup: id(1002), FSGroup: id(1003)},
+			user:        id(1001), group: id(1002), nonRoot: true, seccomp: runtimeDefault},
+		{name: "container-level ids win over the pod's, field by field",
+			podSecurity:   &corev1.PodSecurityContext{RunAsUser: id(1001), RunAsGroup: id(1002)},
+			cassandraOnly: &corev1.SecurityContext{RunAsUser: id(999)},
+			user:          id(999), group: id(1002), nonRoot: true, seccomp: runtimeDefault},
+		{name: "no ids: the image's non-root user", nonRoot: true, seccomp: runtimeDefault},
+		{name: "pod-level seccomp profile applies",
+			podSecurity: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), SeccompProfile: runtimeDefault},
+			nonRoot:     true},
+		{name: "root stays root",
+			cassandraOnly: &corev1.SecurityContext{RunAsUser: id(0)},
+			user:          id(0), seccomp: runtimeDefault},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := testPod(planned, func(p *corev1.Pod) {
+				p.Spec.SecurityContext = tt.podSecurity
+				p.Spec.Containers[1].SecurityContext = tt.cassandraOnly
+				// The sidecar's ids must not be taken.
+				p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: id(4242), RunAsGroup: id(4242)}
+			})
+			d := Mutate(pod, dc, p, cfg)
+			if !d.Allowed || len(d.Patch) == 0 {
+				t.Fatalf("decision %+v", d)
+			}
+			got := apply(t, pod, d)
+			sc := got.Spec.InitContainers[0].SecurityContext
+			if sc == nil {
+				t.Fatal("init container has no securityContext")
+			}
+			if !ptr.Equal(sc.RunAsUser, tt.user) || !ptr.Equal(sc.RunAsGroup, tt.group) {
+				t.Errorf("runAsUser %v runAsGroup %v, want %v %v", ptr.Deref(sc.RunAsUser, -1), ptr.Deref(sc.RunAsGroup, -1), ptr.Deref(tt.user, -1), ptr.Deref(tt.group, -1))
+			}
+			if tt.nonRoot != ptr.Deref(sc.RunAsNonRoot, false) || (!tt.nonRoot && sc.RunAsNonRoot != nil) {
+				t.Errorf("runAsNonRoot %v, want %v", sc.RunAsNonRoot, tt.nonRoot)
+			}
+			if (sc.SeccompProfile == nil) != (tt.seccomp == nil) || (sc.SeccompProfile != nil && sc.SeccompProfile.Type != tt.seccomp.Type) {
+				t.Errorf("seccompProfile %+v, want %+v", sc.SeccompProfile, tt.seccomp)
+			}
+			if ptr.Deref(sc.AllowPrivilegeEscalation, true) {
+				t.Errorf("allowPrivilegeEscalation %v", sc.AllowPrivilegeEscalation)
+			}
+			if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+				t.Errorf("capabilities %+v", sc.Capabilities)
+			}
+			if !ptr.Deref(sc.ReadOnlyRootFilesystem, false) {
+				t.Errorf("readOnlyRootFilesystem %v", sc.ReadOnlyRootFilesystem)
+			}
+			if sc.Privileged != nil || sc.ProcMount != nil || sc.SELinuxOptions != nil {
+				t.Errorf("unexpected fields %+v", sc)
+			}
+			// The user's containers are left as they were.
+			if a, b := mustJSON(t, got.Spec.Containers[1].SecurityContext), mustJSON(t, pod.Spec.Containers[1].SecurityContext); a != b {
+				t.Errorf("Cassandra container's securityContext changed: %s, was %s", a, b)
+			}
+			if a, b := mustJSON(t, got.Spec.SecurityContext), mustJSON(t, pod.Spec.SecurityContext); a != b {
+				t.Errorf("pod's securityContext changed: %s, was %s", a, b)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
