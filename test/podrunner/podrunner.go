@@ -5,6 +5,14 @@
 // Secret keys read from the API server, and its volume mounts mapped to local directories
 // (paths in arguments and variables are rewritten to them). Results are written to the
 // pod's status as a kubelet writes init-container statuses.
+//
+// A container runs as the user and group its securityContext names, else the pod's, with
+// the pod's fsGroup and supplementalGroups as supplementary groups (setuid and setgid:
+// the runner must be root for it); without ids it runs as the runner's own user. Volumes
+// are prepared as a kubelet prepares them: an emptyDir is world-writable, and with an
+// fsGroup a volume belongs to that group with the setgid bit, so files made in it do too.
+// What a container runtime enforces besides (seccomp, capabilities, a read-only root
+// filesystem) is not.
 package podrunner
 
 import (
@@ -18,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,6 +123,11 @@ func BuildAgent(t testing.TB) string {
 		}
 		dir, err := os.MkdirTemp("", "podrunner-agent-")
 		if err != nil {
+			agentOnce.err = err
+			return
+		}
+		// Containers may run as other users: they must reach the binary.
+		if err := os.Chmod(dir, 0o755); err != nil {
 			agentOnce.err = err
 			return
 		}
@@ -352,6 +366,15 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 	if !ok {
 		return Result{}, fmt.Errorf("no local program for command %s", argv[0])
 	}
+	cred, err := Credential(pod, c)
+	if err != nil {
+		return Result{}, err
+	}
+	if cred != nil {
+		if err := r.prepareVolumes(pod, c); err != nil {
+			return Result{}, err
+		}
+	}
 	env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, r.Env...)
 	for _, k := range order {
 		env = append(env, k+"="+m.apply(vars[k]))
@@ -364,6 +387,9 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 	defer cancel()
 	cmd := exec.CommandContext(cctx, bin, argv[1:]...)
 	cmd.Env = env
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if r.Network != nil {
@@ -385,6 +411,101 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 		return res, fmt.Errorf("run %s: %w", bin, err)
 	}
 	return res, nil
+}
+
+// Credential returns the user, group and supplementary groups a kubelet runs the
+// container with: runAsUser and runAsGroup from the container's securityContext, else
+// the pod's, and the pod's fsGroup and supplementalGroups. It returns nil when neither
+// names a user (the image's user would run; here the runner's own). A user without a
+// group gets group 0, as from a container runtime that finds the user in no /etc/passwd.
+func Credential(pod *corev1.Pod, c corev1.Container) (*syscall.Credential, error) {
+	var pc corev1.PodSecurityContext
+	if pod.Spec.SecurityContext != nil {
+		pc = *pod.Spec.SecurityContext
+	}
+	var cc corev1.SecurityContext
+	if c.SecurityContext != nil {
+		cc = *c.SecurityContext
+	}
+	uid := cc.RunAsUser
+	if uid == nil {
+		uid = pc.RunAsUser
+	}
+	if uid == nil {
+		return nil, nil
+	}
+	gid := cc.RunAsGroup
+	if gid == nil {
+		gid = pc.RunAsGroup
+	}
+	cred := &syscall.Credential{Uid: uint32(*uid)}
+	if gid != nil {
+		cred.Gid = uint32(*gid)
+	}
+	if pc.FSGroup != nil {
+		cred.Groups = append(cred.Groups, uint32(*pc.FSGroup))
+	}
+	for _, g := range pc.SupplementalGroups {
+		cred.Groups = append(cred.Groups, uint32(g))
+	}
+	if cred.Groups == nil {
+		cred.Groups = []uint32{} // no supplementary groups: not the runner's
+	}
+	if cred.Uid != uint32(os.Geteuid()) && os.Geteuid() != 0 {
+		return nil, fmt.Errorf("container %s of pod %s runs as user %d: the pod runner must be root to switch to it", c.Name, pod.Name, cred.Uid)
+	}
+	return cred, nil
+}
+
+// prepareVolumes makes the container's volumes reachable and writable as a kubelet would
+// for a container running as cred: an emptyDir is mode 0777; with an fsGroup the volume
+// is chowned to the group, group-writable and setgid. Directories above a volume that lie
+// in the temporary directory get g+x and o+x, so another user can reach it.
+func (r *Runner) prepareVolumes(pod *corev1.Pod, c corev1.Container) error {
+	tmp := filepath.Clean(os.TempDir())
+	for _, vm := range c.VolumeMounts {
+		base, err := r.volumeDir(pod, corev1.VolumeMount{Name: vm.Name})
+		if err != nil {
+			return err
+		}
+		dir, err := r.volumeDir(pod, vm)
+		if err != nil {
+			return err
+		}
+		for _, d := range []string{base, dir} {
+			fi, err := os.Stat(d)
+			if err != nil {
+				return err
+			}
+			mode := fi.Mode().Perm()
+			for _, v := range pod.Spec.Volumes {
+				if v.Name == vm.Name && v.EmptyDir != nil {
+					mode = 0o777
+				}
+			}
+			if g := pod.Spec.SecurityContext; g != nil && g.FSGroup != nil {
+				if err := os.Chown(d, -1, int(*g.FSGroup)); err != nil {
+					return fmt.Errorf("volume %s: %w", vm.Name, err)
+				}
+				mode |= 0o070 | os.ModeSetgid
+			}
+			if err := os.Chmod(d, mode|fi.Mode()&os.ModeSetgid); err != nil {
+				return fmt.Errorf("volume %s: %w", vm.Name, err)
+			}
+		}
+		for d := filepath.Dir(base); strings.HasPrefix(d, tmp+string(filepath.Separator)); d = filepath.Dir(d) {
+			fi, err := os.Stat(d)
+			if err != nil {
+				return err
+			}
+			if fi.Mode().Perm()&0o011 != 0o011 {
+				if err := os.Chmod(d, fi.Mode().Perm()|0o011); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // RunInitContainers runs the pod's init containers in order, stopping at the first

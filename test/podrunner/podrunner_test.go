@@ -1,6 +1,17 @@
 package podrunner
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 func TestExpand(t *testing.T) {
 	vars := map[string]string{"A": "x y", "B": "$(A)"}
@@ -30,5 +41,56 @@ func TestMapper(t *testing.T) {
 		if got := m.apply(in); got != want {
 			t.Errorf("apply(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRunAsUser runs a container with the pod's and the container's ids and checks who
+// owns the files it writes into an emptyDir volume, with and without an fsGroup.
+func TestRunAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root")
+	}
+	id := func(v int64) *int64 { return &v }
+	for _, tc := range []struct {
+		name               string
+		pod                *corev1.PodSecurityContext
+		container          *corev1.SecurityContext
+		wantUID, wantGroup uint32
+	}{
+		{name: "pod-level ids and fsGroup", pod: &corev1.PodSecurityContext{RunAsUser: id(1234), RunAsGroup: id(2345), FSGroup: id(3456)},
+			wantUID: 1234, wantGroup: 3456}, // the setgid volume's group
+		{name: "container-level ids", pod: &corev1.PodSecurityContext{RunAsUser: id(1), RunAsGroup: id(1)},
+			container: &corev1.SecurityContext{RunAsUser: id(1235), RunAsGroup: id(2346)}, wantUID: 1235, wantGroup: 2346},
+		{name: "user without group", container: &corev1.SecurityContext{RunAsUser: id(1236)}, wantUID: 1236, wantGroup: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+				Spec: corev1.PodSpec{
+					SecurityContext: tc.pod,
+					InitContainers: []corev1.Container{{Name: "write", Command: []string{"sh"}, Args: []string{"-c", `id -u; id -g; mkdir "$1" && echo x > "$1/f"`, "sh", "/data/d"},
+						SecurityContext: tc.container, VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+					Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+				},
+			}
+			r := &Runner{Binaries: map[string]string{"sh": "/bin/sh"}, Root: t.TempDir()}
+			res, err := r.Run(context.Background(), pod, "write")
+			if err != nil || res.ExitCode != 0 {
+				t.Fatalf("run: %v %+v", err, res)
+			}
+			if got := strings.Fields(res.Stdout); len(got) != 2 || got[0] != fmt.Sprint(tc.wantUID) {
+				t.Errorf("id -u, id -g: %q", res.Stdout)
+			}
+			for _, p := range []string{"d", "d/f"} {
+				fi, err := os.Stat(filepath.Join(r.Root, "ns", "p", "volumes", "data", p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := fi.Sys().(*syscall.Stat_t)
+				if st.Uid != tc.wantUID || st.Gid != tc.wantGroup {
+					t.Errorf("%s is owned by %d:%d, want %d:%d", p, st.Uid, st.Gid, tc.wantUID, tc.wantGroup)
+				}
+			}
+		})
 	}
 }
