@@ -89,9 +89,6 @@ func owners(t *testing.T, dir string) map[string]string {
 // rejected, and the init container, run by the pod runner as the pod's or the Cassandra
 // container's user and group, leaves the restored files owned by them.
 func TestRestoreRestricted(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the pod runner switches users: it needs root")
-	}
 	e := newEnv(t, true)
 	e.enforceRestricted()
 	s3 := emulators.S3(t)
