@@ -119,7 +119,9 @@ func deny(format string, args ...any) Decision {
 // A pod of a datacenter with spec.restore gets the restore init container and the token
 // configuration when the plan lists it; it is denied, with a message that says why, when
 // the plan is not ready; it is admitted unchanged when the plan has no source node for it.
-// A pod that already has the init container is admitted unchanged.
+// A pod that already has the init container is admitted unchanged. The init container
+// passes the "restricted" Pod Security Standard and runs as the Cassandra container's (else
+// the pod's) user and group: see securityContext.
 func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *plan.Plan, cfg Config) Decision {
 	if dc == nil {
 		return allow("not a pod of a known CassandraDataCenter")
