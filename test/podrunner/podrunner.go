@@ -11,8 +11,9 @@
 // the runner must be root for it); without ids it runs as the runner's own user. Volumes
 // are prepared as a kubelet prepares them: an emptyDir is world-writable, and with an
 // fsGroup a volume belongs to that group with the setgid bit, so files made in it do too.
-// What a container runtime enforces besides (seccomp, capabilities, a read-only root
-// filesystem) is not.
+// A container with a read-only root filesystem gets an unwritable HOME and TMPDIR (what
+// it writes elsewhere outside its volumes is not caught); seccomp and capabilities are
+// not enforced.
 package podrunner
 
 import (
@@ -375,7 +376,13 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 			return Result{}, err
 		}
 	}
-	env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, r.Env...)
+	home := os.TempDir()
+	if c.SecurityContext != nil && c.SecurityContext.ReadOnlyRootFilesystem != nil && *c.SecurityContext.ReadOnlyRootFilesystem {
+		if home, err = r.readOnlyDir(); err != nil {
+			return Result{}, err
+		}
+	}
+	env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + home}, r.Env...)
 	for _, k := range order {
 		env = append(env, k+"="+m.apply(vars[k]))
 	}
@@ -411,6 +418,20 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 		return res, fmt.Errorf("run %s: %w", bin, err)
 	}
 	return res, nil
+}
+
+// readOnlyDir returns a directory nobody but root may write to: a container with a
+// read-only root filesystem gets it as HOME and TMPDIR, so that, run as another user, a
+// write outside its volumes fails as it would in the container.
+func (r *Runner) readOnlyDir() (string, error) {
+	if r.Root == "" {
+		return "", errors.New("a read-only root filesystem needs Runner.Root")
+	}
+	dir := filepath.Join(r.Root, "read-only-root")
+	if err := os.MkdirAll(dir, 0o555); err != nil {
+		return "", err
+	}
+	return dir, os.Chmod(dir, 0o555)
 }
 
 // Credential returns the user, group and supplementary groups a kubelet runs the

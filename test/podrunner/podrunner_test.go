@@ -91,3 +91,26 @@ func TestRunAsUser(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOnlyRootFilesystem: a container with a read-only root filesystem, run as
+// another user, cannot write to its HOME or TMPDIR, only to its volumes.
+func TestReadOnlyRootFilesystem(t *testing.T) {
+	uid := int64(1237)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "write", Command: []string{"sh"},
+				Args:            []string{"-c", `echo x > "$1/f" || exit 3; touch "$HOME/h" 2>/dev/null && exit 4; touch "$TMPDIR/t" 2>/dev/null && exit 5; exit 0`, "sh", "/data"},
+				SecurityContext: &corev1.SecurityContext{RunAsUser: &uid, ReadOnlyRootFilesystem: ptrTo(true)},
+				VolumeMounts:    []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		},
+	}
+	r := &Runner{Binaries: map[string]string{"sh": "/bin/sh"}, Root: t.TempDir()}
+	res, err := r.Run(context.Background(), pod, "write")
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("run: %v, exit %d (3: volume not writable, 4: HOME writable, 5: TMPDIR writable) %s", err, res.ExitCode, res.Stderr)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
