@@ -11,8 +11,9 @@
 // the runner must be root for it); without ids it runs as the runner's own user. Volumes
 // are prepared as a kubelet prepares them: an emptyDir is world-writable, and with an
 // fsGroup a volume belongs to that group with the setgid bit, so files made in it do too.
-// A container with a read-only root filesystem gets an unwritable HOME and TMPDIR (what
-// it writes elsewhere outside its volumes is not caught); seccomp and capabilities are
+// A container with a read-only root filesystem that runs as another user than root gets
+// an unwritable HOME and TMPDIR (what it writes elsewhere outside its volumes is not
+// caught); seccomp and capabilities are
 // not enforced.
 package podrunner
 
@@ -377,7 +378,8 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 		}
 	}
 	home := os.TempDir()
-	if c.SecurityContext != nil && c.SecurityContext.ReadOnlyRootFilesystem != nil && *c.SecurityContext.ReadOnlyRootFilesystem {
+	// Only another user than root is stopped by a directory's mode.
+	if cred != nil && cred.Uid != 0 && c.SecurityContext != nil && c.SecurityContext.ReadOnlyRootFilesystem != nil && *c.SecurityContext.ReadOnlyRootFilesystem {
 		if home, err = r.readOnlyDir(); err != nil {
 			return Result{}, err
 		}
