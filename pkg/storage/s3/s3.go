@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -25,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
@@ -73,6 +76,7 @@ func Open(ctx context.Context, loc storage.Location, cfg storage.Config) (storag
 	p.httpc = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = 0
 		t.MaxIdleConnsPerHost = 256
+		cfg.Timeouts.Apply(t)
 	})
 	p.clients = storage.Clients[*s3.Client]{Source: cfg.Credentials, Build: p.build}
 	return p, nil
@@ -116,9 +120,30 @@ func (p *Provider) build(creds storage.Credentials) (*s3.Client, error) {
 		// Errors are returned, never logged: keep the SDK quiet about skipped checksums.
 		o.DisableLogOutputChecksumValidationSkipped = true
 		o.APIOptions = append(o.APIOptions, unsignedPayload)
+		o.Retryer = retryer(p.cfg.Retry)
 		// Wrapped after loading, which may have given the client a CA bundle.
 		o.HTTPClient = meteringClient{o.HTTPClient}
 	}), nil
+}
+
+// retryer is the SDK's standard retryer with the budget of r: more attempts than the
+// SDK's 3, Retry-After honoured, and no client-side retry quota, which at a steady rate
+// of throttled requests runs dry and fails requests that would have succeeded on their
+// next try ("retry quota exceeded").
+func retryer(r storage.Retry) aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = r.MaxAttempts
+		o.MaxBackoff = r.MaxBackoff
+		o.RateLimiter = ratelimit.None
+		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, err error) (time.Duration, error) {
+			var h http.Header
+			var re interface{ HTTPResponse() *smithyhttp.Response }
+			if errors.As(err, &re) && re.HTTPResponse() != nil && re.HTTPResponse().Response != nil {
+				h = re.HTTPResponse().Header
+			}
+			return r.Backoff(attempt, h), nil
+		})
+	})
 }
 
 // unsignedPayload signs requests with UNSIGNED-PAYLOAD over plain HTTP too, as the SDK
