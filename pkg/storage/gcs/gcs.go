@@ -144,8 +144,46 @@ func (p *Provider) CreateBucket(ctx context.Context) error {
 }
 
 // Put streams r into a resumable upload, one chunk of Config.PartSize at a time; the
-// object is finalized only when r ends without error.
+// object is finalized only when r ends without error. The SDK retries each chunk, but
+// not the reading of the response that finalizes the object: when r can seek (a file),
+// an upload that failed transiently is sent again whole, up to Retry.MaxAttempts times.
 func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	s, ok := r.(io.Seeker)
+	var start int64
+	if ok {
+		var err error
+		if start, err = s.Seek(0, io.SeekCurrent); err != nil {
+			ok = false
+		}
+	}
+	for try := 1; ; try++ {
+		info, err := p.put(ctx, key, r, opts)
+		if err == nil || !ok || try >= p.cfg.Retry.MaxAttempts || ctx.Err() != nil || !transient(err) {
+			return info, err
+		}
+		select {
+		case <-time.After(p.cfg.Retry.Backoff(try, nil)):
+		case <-ctx.Done():
+			return info, err
+		}
+		if _, serr := s.Seek(start, io.SeekStart); serr != nil {
+			return info, err
+		}
+	}
+}
+
+// transient reports whether err, or an error it wraps, is one the SDK would retry.
+func transient(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if gcs.ShouldRetry(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// put is one try of Put.
+func (p *Provider) put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return storage.ObjectInfo{}, err
