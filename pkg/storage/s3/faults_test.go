@@ -21,18 +21,7 @@ import (
 // 429, and resets about 7 % of connections mid-body, every upload, download, listing and
 // deletion succeeds: the faults are absorbed per request.
 func TestFaults(t *testing.T) {
-	srv := emulators.S3(t)
-	srv.CreateBucket(t, "faults")
-	proxy := storagetest.StartFaultProxy(t, srv.Endpoint, storagetest.DefaultFaults)
-	secret := srv.Secret()
-	secret["awsendpoint"] = []byte(proxy.URL)
-	p, err := storage.Open(t.Context(), storage.Location{Scheme: storage.SchemeS3, Bucket: "faults"}, storage.Config{
-		Credentials: storage.StaticCredentials(secret), Insecure: true, PartSize: storagetest.PartSize, UploadCutoff: storagetest.PartSize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	_, proxy, p := faulty(t)
 	storagetest.CheckFaults(t, p, proxy)
 }
 
@@ -40,18 +29,7 @@ func TestFaults(t *testing.T) {
 // proxy (the source breaks after a part and a half; the content is not what the caller
 // said) leave no incomplete multipart upload behind, and no object.
 func TestFaultsForcedFailureLeavesNoUploads(t *testing.T) {
-	srv := emulators.S3(t)
-	srv.CreateBucket(t, "faults")
-	proxy := storagetest.StartFaultProxy(t, srv.Endpoint, storagetest.DefaultFaults)
-	secret := srv.Secret()
-	secret["awsendpoint"] = []byte(proxy.URL)
-	p, err := storage.Open(t.Context(), storage.Location{Scheme: storage.SchemeS3, Bucket: "faults"}, storage.Config{
-		Credentials: storage.StaticCredentials(secret), Insecure: true, PartSize: storagetest.PartSize, UploadCutoff: storagetest.PartSize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	srv, proxy, p := faulty(t)
 	data := bytes.Repeat([]byte("x"), 3*storagetest.PartSize)
 	for i, c := range []struct {
 		r    io.Reader
@@ -81,4 +59,23 @@ func TestFaultsForcedFailureLeavesNoUploads(t *testing.T) {
 		t.Errorf("object of a failed upload left behind: %s", aws.ToString(o.Key))
 	}
 	t.Logf("%+v", proxy.Stats())
+}
+
+// faulty starts versitygw with a bucket "faults" and a FaultProxy with DefaultFaults in
+// front of it, and opens the bucket through the proxy, multipart from one part up.
+func faulty(t *testing.T) (*emulators.S3Server, *storagetest.FaultProxy, storage.Provider) {
+	t.Helper()
+	srv := emulators.S3(t)
+	srv.CreateBucket(t, "faults")
+	proxy := storagetest.StartFaultProxy(t, srv.Endpoint, storagetest.DefaultFaults)
+	secret := srv.Secret()
+	secret["awsendpoint"] = []byte(proxy.URL)
+	p, err := storage.Open(t.Context(), storage.Location{Scheme: storage.SchemeS3, Bucket: "faults"}, storage.Config{
+		Credentials: storage.StaticCredentials(secret), Insecure: true, PartSize: storagetest.PartSize, UploadCutoff: storagetest.PartSize,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return srv, proxy, p
 }
