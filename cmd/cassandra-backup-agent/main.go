@@ -271,8 +271,14 @@ func restore(ctx context.Context, argv []string) error {
 	}
 	logger := klog.FromContext(ctx)
 	tr := &agent.Tracker{}
+	errTimeout := fmt.Errorf("the restore did not finish within --timeout=%s", args.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, args.Timeout, errTimeout)
+	defer cancel()
 	res, err := a.Restore(klog.NewContext(ctx, logger), spec, tr)
 	if err != nil {
+		if context.Cause(ctx) == errTimeout {
+			return fmt.Errorf("%w: %w", errTimeout, err)
+		}
 		return err
 	}
 	if res.AlreadyDone {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -219,5 +220,55 @@ func TestRestoreCommand(t *testing.T) {
 	}
 	if out := run(); !strings.Contains(out, "already done") {
 		t.Errorf("second restore did not see the marker:\n%s", out)
+	}
+}
+
+// TestRestoreTimeout: an init container whose storage endpoint accepts connections and
+// never answers gives up after --timeout, with an error that says so, instead of keeping
+// the pod in Init forever.
+func TestRestoreTimeout(t *testing.T) {
+	bin := controlplane.GoBuild(t, "./cmd/cassandra-backup-agent")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered, until the test ends
+		}
+	}()
+	root := t.TempDir()
+	cmd := exec.Command(bin, "restore", "--timeout=2s",
+		"--storage-location=gcp://hung", "--gcs-endpoint=http://"+ln.Addr().String()+"/storage/v1/",
+		"--snapshot-tag=r", "--cluster=c", "--dc=dc1", "--host-id=6b3f1c0e-0000-4000-8000-000000000001",
+		"--data-dir", filepath.Join(root, "data"),
+		"--commitlog-dir", filepath.Join(root, "commitlog"), "--hints-dir", filepath.Join(root, "hints"),
+		"--saved-caches-dir", filepath.Join(root, "saved_caches"),
+		"--tokens-file", filepath.Join(root, "tokens.yaml"), "--marker-file", filepath.Join(root, "data", "restore_done"))
+	cmd.Env = append(os.Environ(), "KUBERNETES_SERVICE_HOST=")
+	start := time.Now()
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("restore still running after 90s with --timeout=2s:\n%s", out)
+	}
+	if err == nil {
+		t.Fatalf("restore against a hung endpoint succeeded:\n%s", out)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("restore gave up after %v, --timeout=2s", took)
+	}
+	if !strings.Contains(string(out), "did not finish within --timeout=2s") {
+		t.Errorf("the error does not name the timeout:\n%s", out)
 	}
 }

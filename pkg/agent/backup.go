@@ -120,7 +120,11 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 	var mu sync.Mutex
 	err = eachFile(ctx, len(uploads), req.Concurrency(), func(ctx context.Context, i int) error {
 		u := uploads[i]
-		e, err := a.uploadFile(ctx, p, u, stored, refresh, lim, tr)
+		var e layout.Entry
+		err := retryFile(ctx, func(ctx context.Context) (err error) {
+			e, err = a.uploadFile(ctx, p, u, stored, refresh, lim, tr)
+			return err
+		})
 		if err != nil {
 			return err
 		}

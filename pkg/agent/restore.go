@@ -214,7 +214,9 @@ func download(ctx context.Context, p storage.Provider, node layout.Node, m *layo
 	}
 	wb := startWriteback()
 	err := eachFile(ctx, len(files), concurrency, func(ctx context.Context, i int) error {
-		return downloadFile(ctx, p, node.Key(files[i].ObjectKey), paths[i], files[i].Entry, lim, tr, wb)
+		return retryFile(ctx, func(ctx context.Context) error {
+			return downloadFile(ctx, p, node.Key(files[i].ObjectKey), paths[i], files[i].Entry, lim, tr, wb)
+		})
 	})
 	return errors.Join(err, wb.wait())
 }

@@ -4,15 +4,19 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
 // Tracker counts the progress of an operation; it is safe for concurrent use.
@@ -149,4 +153,40 @@ func eachFile(ctx context.Context, n, workers int, fn func(ctx context.Context, 
 		})
 	}
 	return g.Wait()
+}
+
+// fileAttempts is how often one file's transfer is tried before the operation fails: the
+// storage client has already retried each request within its budget, so a failure here
+// is a stream broken beyond what a request retry can mend (a part's body cut after the
+// SDK gave up, an object read back corrupt); the whole file is sent or fetched again.
+const fileAttempts = 3
+
+// fileBackoff is the wait before the second try of a file; it doubles for the third.
+var fileBackoff = time.Second
+
+// retryFile calls fn until it succeeds, fileAttempts times at most. It gives up at once
+// when ctx is done or the error cannot heal by itself: a missing object or bucket, a
+// local file that is missing or not ours to read or write.
+func retryFile(ctx context.Context, fn func(ctx context.Context) error) error {
+	var err error
+	for try := 1; ; try++ {
+		if err = fn(ctx); err == nil || try >= fileAttempts || ctx.Err() != nil || permanent(err) {
+			return err
+		}
+		select {
+		case <-time.After(fileBackoff << (try - 1)):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// permanent reports whether a file's transfer error is one retrying cannot mend.
+func permanent(err error) bool {
+	for _, target := range []error{storage.ErrNotFound, storage.ErrBucketNotFound, fs.ErrNotExist, fs.ErrPermission, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }

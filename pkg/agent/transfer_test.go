@@ -7,14 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
 // A file's meter counts at most the file's size, however often a retried part is sent,
@@ -176,5 +180,39 @@ func TestWriteback(t *testing.T) {
 	wb.add(closed)
 	if err := wb.wait(); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("wait after a failed close = %v; want os.ErrClosed", err)
+	}
+}
+
+// TestRetryFile: a file whose transfer fails transiently is tried again inside the
+// operation; a missing object or local file is not.
+func TestRetryFile(t *testing.T) {
+	defer func(d time.Duration) { fileBackoff = d }(fileBackoff)
+	fileBackoff = time.Millisecond
+	flaky := errors.New("connection reset by peer")
+	for _, c := range []struct {
+		name      string
+		errs      []error
+		wantCalls int
+		wantErr   error
+	}{
+		{"heals on the second try", []error{flaky}, 2, nil},
+		{"heals on the last try", []error{flaky, flaky}, 3, nil},
+		{"fails every try", []error{flaky, flaky, flaky, flaky}, fileAttempts, flaky},
+		{"missing object", []error{fmt.Errorf("download x: %w", storage.ErrNotFound)}, 1, storage.ErrNotFound},
+		{"missing local file", []error{fmt.Errorf("open: %w", fs.ErrNotExist)}, 1, fs.ErrNotExist},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			err := retryFile(t.Context(), func(context.Context) error {
+				calls++
+				if calls <= len(c.errs) {
+					return c.errs[calls-1]
+				}
+				return nil
+			})
+			if calls != c.wantCalls || !errors.Is(err, c.wantErr) || (c.wantErr == nil) != (err == nil) {
+				t.Errorf("%d calls, error %v; want %d calls, error %v", calls, err, c.wantCalls, c.wantErr)
+			}
+		})
 	}
 }

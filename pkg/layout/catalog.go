@@ -2,6 +2,7 @@ package layout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -88,11 +89,15 @@ func (c Catalog) Topology(ctx context.Context, cluster, tag string) (Ref, *Topol
 	if !ok {
 		return ref, nil, fmt.Errorf("no topology of cluster %s for snapshot %s in bucket %s: %w", cluster, tag, c.Storage.Bucket(), ErrNotFound)
 	}
-	var top Topology
-	if err := storage.ReadJSON(ctx, c.Storage, ref.Key, &top); err != nil {
+	var raw json.RawMessage
+	if err := storage.ReadJSON(ctx, c.Storage, ref.Key, &raw); err != nil {
 		return ref, nil, err
 	}
-	return ref, &top, nil
+	top, err := DecodeTopology(raw)
+	if err != nil {
+		return ref, nil, fmt.Errorf("topology %s refused: %w", ref.Key, err)
+	}
+	return ref, top, nil
 }
 
 // Manifests returns the keys of a node's manifests.

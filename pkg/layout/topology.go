@@ -1,5 +1,10 @@
 package layout
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // Topology records which nodes a backup spans (Esop's topology JSON); it is written after
 // every node's manifest and commits the whole backup.
 type Topology struct {
@@ -37,4 +42,20 @@ func (t *Topology) HostByHostname(hostname string) (Host, bool) {
 		}
 	}
 	return Host{}, false
+}
+
+// DecodeTopology decodes a topology file and checks that it names a cluster and that its
+// timestamp is not negative; hosts are checked where they are used (Node.Validate).
+func DecodeTopology(data []byte) (*Topology, error) {
+	var t Topology
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("decode topology: %w", err)
+	}
+	if t.ClusterName == "" {
+		return nil, fmt.Errorf("topology: no cluster name")
+	}
+	if t.Timestamp < 0 {
+		return nil, fmt.Errorf("topology: negative timestamp %d", t.Timestamp)
+	}
+	return &t, nil
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
 // Config is how the operator process runs. The zero value, after Defaults, runs every
@@ -23,6 +25,9 @@ type Config struct {
 	Workers int
 	// Resync is how often the informers hand every cached object to the controllers again.
 	Resync time.Duration
+	// HandlerTimeout bounds each handler call (reconciler.Options.HandlerTimeout);
+	// reconciler.DefaultHandlerTimeout when zero.
+	HandlerTimeout time.Duration
 
 	// LeaderElect runs the controllers only while this process holds the Lease.
 	LeaderElect bool
@@ -88,6 +93,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Path of a kubeconfig file; in-cluster configuration when empty.")
 	fs.Var((*stringList)(&c.Namespaces), "namespace", "Namespace to watch; repeat the flag (or separate with commas) for several. All namespaces when absent.")
 	fs.IntVar(&c.Workers, "workers", 4, "Workers per controller.")
+	fs.DurationVar(&c.HandlerTimeout, "handler-timeout", reconciler.DefaultHandlerTimeout, "Deadline of each reconcile handler call; a handler that exceeds it fails with reason DeadlineExceeded and is retried. Negative: no deadline.")
 	fs.DurationVar(&c.Resync, "resync", 10*time.Minute, "How often every cached object is reconciled again; 0 disables.")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "Run controllers only while holding the leader Lease, so several replicas can run.")
 	fs.StringVar(&c.LeaderElectionNamespace, "leader-elect-namespace", "", "Namespace of the leader Lease; $POD_NAMESPACE or default when empty.")

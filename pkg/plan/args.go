@@ -3,10 +3,16 @@ package plan
 import (
 	"flag"
 	"strings"
+	"time"
 )
 
 // Command is the agent's subcommand the restore init container runs.
 const Command = "restore"
+
+// DefaultTimeout bounds a restore when the init container is given no --timeout (the
+// pods of plans written before the flag existed): a day is longer than any node's
+// download should take, and shorter than forever in Init.
+const DefaultTimeout = 24 * time.Hour
 
 // Args are the restore init container's arguments after Command: the webhook writes them
 // with Flags, the agent's restore command reads them with Register. Only the Secret's
@@ -36,6 +42,9 @@ type Args struct {
 	Entities string
 	// Insecure talks HTTP to the storage endpoint.
 	Insecure bool
+	// Timeout bounds the whole restore; DefaultTimeout when zero (the flag is then not
+	// written).
+	Timeout time.Duration
 }
 
 // Flags returns the arguments as --name=value flags, in a stable order. The directory
@@ -70,6 +79,9 @@ func (a Args) Flags() []string {
 	if a.Insecure {
 		out = append(out, "--insecure")
 	}
+	if a.Timeout > 0 {
+		out = append(out, "--timeout="+a.Timeout.String())
+	}
 	return out
 }
 
@@ -93,6 +105,7 @@ func (a *Args) Register(fs *flag.FlagSet) {
 	fs.StringVar(&a.SecretName, "k8s-secret-name", "", "name of the credentials Secret")
 	fs.StringVar(&a.Entities, "entities", "", "keyspaces and tables to restore (ks1,ks2.t1); all when empty")
 	fs.BoolVar(&a.Insecure, "insecure", false, "talk HTTP to the storage endpoint")
+	fs.DurationVar(&a.Timeout, "timeout", DefaultTimeout, "give up the restore, with an error, after this long")
 }
 
 // splitList splits a comma-separated list, dropping empty items.

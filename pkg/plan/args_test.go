@@ -4,6 +4,7 @@ import (
 	"flag"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestArgsRoundTrip checks that what the webhook writes is what the agent reads.
@@ -11,8 +12,8 @@ func TestArgsRoundTrip(t *testing.T) {
 	for _, a := range []Args{
 		{StorageLocation: "s3://b", SnapshotTag: "t", Cluster: "c", Datacenter: "dc1", HostID: "h", NewCluster: true,
 			DataDirs: []string{"/d"}, CommitLogDir: "/c", HintsDir: "/h", SavedCachesDir: "/s", TokensFile: "/t.yaml",
-			MarkerFile: "/d/m", SecretName: "sec", Entities: "ks1,ks2.t", Insecure: true},
-		{StorageLocation: "file:///x", SnapshotTag: "t", DataDirs: []string{"/a", "/b"}, TokensFile: "/t", MarkerFile: "/m"},
+			MarkerFile: "/d/m", SecretName: "sec", Entities: "ks1,ks2.t", Insecure: true, Timeout: 90 * time.Minute},
+		{StorageLocation: "file:///x", SnapshotTag: "t", DataDirs: []string{"/a", "/b"}, TokensFile: "/t", MarkerFile: "/m", Timeout: DefaultTimeout},
 	} {
 		fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 		var got Args
@@ -23,6 +24,25 @@ func TestArgsRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, a) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, a)
 		}
+	}
+}
+
+// TestArgsTimeoutDefault: the pods of a plan written without --timeout still get a bound.
+func TestArgsTimeoutDefault(t *testing.T) {
+	a := Args{StorageLocation: "s3://b", SnapshotTag: "t"}
+	for _, f := range a.Flags() {
+		if len(f) >= 9 && f[:9] == "--timeout" {
+			t.Errorf("a zero Timeout wrote %s", f)
+		}
+	}
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	var got Args
+	got.Register(fs)
+	if err := fs.Parse(a.Flags()); err != nil {
+		t.Fatal(err)
+	}
+	if got.Timeout != DefaultTimeout {
+		t.Errorf("timeout %v, want %v", got.Timeout, DefaultTimeout)
 	}
 }
 

@@ -76,7 +76,20 @@ type Options[T Object] struct {
 	StaleRetry time.Duration
 	// Clock tells the time; the real clock when nil.
 	Clock clock.WithTicker
+	// HandlerTimeout bounds each handler call: its context ends after it, and a handler
+	// that fails because of it fails with reason DeadlineExceeded. DefaultHandlerTimeout
+	// when zero; no bound when negative.
+	HandlerTimeout time.Duration
 }
+
+// DefaultHandlerTimeout bounds a handler call when Options.HandlerTimeout is zero: long
+// enough for a few storage round trips and agent calls, short enough that a hung endpoint
+// shows as a condition within minutes, not never.
+const DefaultHandlerTimeout = 2 * time.Minute
+
+// ReasonDeadlineExceeded is the reason of the Synced condition of a handler that ran out
+// of its HandlerTimeout.
+const ReasonDeadlineExceeded = "DeadlineExceeded"
 
 // Controller runs the handlers of one kind of object.
 type Controller[T Object] struct {

@@ -37,6 +37,9 @@
 // registration order and a pass stops at the first handler that is not done, so later
 // handlers may rely on earlier ones. Delays live in the workqueue (AddAfter) and in the
 // process's memory: a watch event does not call a handler before its delay is over.
+// Every call has a deadline (Options.HandlerTimeout, DefaultHandlerTimeout when zero): its
+// context ends then, and a handler that fails because of it fails with reason
+// DeadlineExceeded, so a call that hangs shows on the object instead of stalling a worker.
 //
 // # Status
 //

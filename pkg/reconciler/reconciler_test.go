@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -827,5 +828,40 @@ func TestWithReasonSetsSyncedReason(t *testing.T) {
 	}
 	if ReasonOf(errors.New("x")) != "" || WithReason("R", nil) != nil {
 		t.Error("ReasonOf/WithReason of plain errors")
+	}
+}
+
+// TestHandlerDeadline: a handler stuck on a call that never answers is cut off by its
+// deadline, and the object's Synced condition says why.
+func TestHandlerDeadline(t *testing.T) {
+	h := newHarness(t, OnCreate("hung", func(ctx context.Context, _ *Event[backup]) (Result, error) {
+		select {
+		case <-ctx.Done():
+			return Result{}, fmt.Errorf("call the agent: %w", ctx.Err())
+		case <-time.After(20 * time.Second):
+			return Result{}, errors.New("the handler's context never ended")
+		}
+	}))
+	h.c.opts.HandlerTimeout = 200 * time.Millisecond
+	h.create(newBackup("b"))
+	start := time.Now()
+	if _, err := h.sync("b"); err == nil {
+		t.Fatal("sync succeeded")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the handler ran %v, bound 200ms", d)
+	}
+	c := h.condition("b", TypeSynced)
+	if c.Status != metav1.ConditionFalse || c.Reason != ReasonDeadlineExceeded || !strings.Contains(c.Message, "did not finish within 200ms") {
+		t.Errorf("Synced = %+v, want False/%s", c, ReasonDeadlineExceeded)
+	}
+}
+
+func TestHandlerTimeoutDefault(t *testing.T) {
+	for _, tt := range []struct{ set, want time.Duration }{{0, DefaultHandlerTimeout}, {-1, 0}, {time.Second, time.Second}} {
+		c := &Controller[backup]{opts: Options[backup]{HandlerTimeout: tt.set}}
+		if got := c.handlerTimeout(); got != tt.want {
+			t.Errorf("HandlerTimeout %v: %v, want %v", tt.set, got, tt.want)
+		}
 	}
 }

@@ -371,7 +371,36 @@ func (c *Controller[T]) call(ctx context.Context, p *pass[T], ev *Event[T], r Re
 		c.opts.Metrics.call(c.name, r.ID, outcome, c.clock.Since(start).Seconds())
 		logger.V(2).Info("Handler returned", "outcome", outcome, "err", err, "requeueAfter", res.RequeueAfter)
 	}()
-	return r.Handler.Handle(klog.NewContext(ctx, logger), ev)
+	ctx = klog.NewContext(ctx, logger)
+	if d := c.handlerTimeout(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, errHandlerDeadline)
+		defer cancel()
+		defer func() {
+			if err != nil && context.Cause(ctx) == errHandlerDeadline {
+				var re *ReasonedError
+				if !errors.As(err, &re) {
+					err = WithReason(ReasonDeadlineExceeded, fmt.Errorf("handler %s did not finish within %s: %w", r.ID, d, err))
+				}
+			}
+		}()
+	}
+	return r.Handler.Handle(ctx, ev)
+}
+
+// errHandlerDeadline is the cause of a handler context that ran out of HandlerTimeout.
+var errHandlerDeadline = errors.New("handler deadline exceeded")
+
+// handlerTimeout is Options.HandlerTimeout with its default.
+func (c *Controller[T]) handlerTimeout() time.Duration {
+	switch d := c.opts.HandlerTimeout; {
+	case d == 0:
+		return DefaultHandlerTimeout
+	case d < 0:
+		return 0
+	default:
+		return d
+	}
 }
 
 func (c *Controller[T]) succeeded(p *pass[T], id string) {

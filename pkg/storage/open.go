@@ -42,8 +42,13 @@ type Config struct {
 	Concurrency int
 	// ListPageSize is the number of keys per list request; 0 means the backend's default.
 	ListPageSize int
-	// HTTPClient, if set, carries all requests (tests, proxies); nil means a pooled default.
+	// HTTPClient, if set, carries all requests (tests, proxies) and brings its own
+	// timeouts; nil means the pooled client of HTTPClient(Timeouts).
 	HTTPClient *http.Client
+	// Timeouts bound every remote call; the zero value means the defaults.
+	Timeouts Timeouts
+	// Retry is how each request is retried; the zero value means the defaults.
+	Retry Retry
 }
 
 // Defaults for Config.
@@ -71,16 +76,10 @@ func (c Config) WithDefaults() Config {
 	if c.UploadCutoff <= 0 {
 		c.UploadCutoff = DefaultUploadCutoff
 	}
+	c.Timeouts = c.Timeouts.WithDefaults()
+	c.Retry = c.Retry.WithDefaults()
 	return c
 }
-
-// DefaultHTTPClient is the pooled client providers use when Config.HTTPClient is nil.
-var DefaultHTTPClient = sync.OnceValue(func() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 0
-	t.MaxIdleConnsPerHost = 256
-	return &http.Client{Transport: t}
-})
 
 // Opener opens a Provider for a location whose scheme it was registered for. It checks
 // the credentials' rules once, so a bad Secret fails here, without network traffic.

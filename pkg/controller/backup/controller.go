@@ -217,6 +217,7 @@ func ReconcilerOptions(deps operator.Deps) reconciler.Options[*v1alpha1.Cassandr
 		Conditions:         func(b *v1alpha1.CassandraBackup) *[]metav1.Condition { return &b.Status.Conditions },
 		ObservedGeneration: func(b *v1alpha1.CassandraBackup) *int64 { return &b.Status.ObservedGeneration },
 		Recorder:           deps.Recorder,
+		HandlerTimeout:     deps.Config.HandlerTimeout,
 		Metrics:            deps.Metrics,
 		QueueMetrics:       deps.WorkqueueMetrics(),
 	}

@@ -149,10 +149,11 @@ func ReconcilerOptions(d operator.Deps) reconciler.Options[*v1alpha1.CassandraDa
 			}
 			return nil
 		},
-		Essence:      []string{"spec.restore"},
-		Filter:       func(dc *v1alpha1.CassandraDataCenter) bool { return dc.Spec.Restore != nil },
-		Recorder:     d.Recorder,
-		Metrics:      d.Metrics,
-		QueueMetrics: d.WorkqueueMetrics(),
+		Essence:        []string{"spec.restore"},
+		Filter:         func(dc *v1alpha1.CassandraDataCenter) bool { return dc.Spec.Restore != nil },
+		Recorder:       d.Recorder,
+		HandlerTimeout: d.Config.HandlerTimeout,
+		Metrics:        d.Metrics,
+		QueueMetrics:   d.WorkqueueMetrics(),
 	}
 }

@@ -87,13 +87,19 @@ func (p *Provider) build(creds storage.Credentials) (*container.Client, error) {
 	}
 	httpc := p.cfg.HTTPClient
 	if httpc == nil {
-		httpc = storage.DefaultHTTPClient()
+		httpc = storage.HTTPClient(p.cfg.Timeouts)
 	}
 	opts := &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport: httpc,
 		// Insecure (HTTP) endpoints are allowed only when the request says insecure.
 		InsecureAllowCredentialWithHTTP: p.cfg.Insecure,
 		Logging:                         policy.LogOptions{},
+		// azcore honours Retry-After and x-ms-retry-after-ms by itself.
+		Retry: policy.RetryOptions{
+			MaxRetries:    int32(p.cfg.Retry.MaxAttempts - 1),
+			RetryDelay:    p.cfg.Retry.FirstBackoff(),
+			MaxRetryDelay: p.cfg.Retry.MaxBackoff,
+		},
 	}}
 	svc, err := azblob.NewClientWithSharedKeyCredential(u, cred, opts)
 	if err != nil {
@@ -191,7 +197,7 @@ func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.R
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, mapErr(err))
 	}
-	return resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: 3}), nil
+	return resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: int32(p.cfg.Retry.MaxAttempts - 1)}), nil
 }
 
 // Head reads the blob's properties.

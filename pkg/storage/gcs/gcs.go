@@ -14,9 +14,11 @@ import (
 	"time"
 
 	gcs "cloud.google.com/go/storage"
+	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
+	htransport "google.golang.org/api/transport/http"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
@@ -71,20 +73,34 @@ func (p *Provider) build(creds storage.Credentials) (*client, error) {
 	if p.cfg.GCSEndpoint != "" {
 		opts = append(opts, option.WithEndpoint(p.cfg.GCSEndpoint))
 	}
+	httpc := p.cfg.HTTPClient
+	if httpc == nil {
+		httpc = storage.HTTPClient(p.cfg.Timeouts)
+	}
 	if g.JSON == nil {
-		httpc := p.cfg.HTTPClient
-		if httpc == nil {
-			httpc = storage.DefaultHTTPClient()
-		}
 		opts = append(opts, option.WithoutAuthentication(), option.WithHTTPClient(httpc))
 	} else {
-		opts = append(opts, option.WithAuthCredentialsJSON(option.ServiceAccount, g.JSON))
+		// Authenticated requests go over the same transport, with its timeouts.
+		base := httpc.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		rt, err := htransport.NewTransport(context.Background(), base,
+			option.WithAuthCredentialsJSON(option.ServiceAccount, g.JSON), option.WithScopes(gcs.ScopeFullControl))
+		if err != nil {
+			return nil, fmt.Errorf("gcs credentials: %w", err)
+		}
+		opts = append(opts, option.WithHTTPClient(&http.Client{Transport: rt}))
 	}
 	// The client connects lazily; its context only bounds construction.
 	c, err := gcs.NewClient(context.Background(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("gcs client: %w", err)
 	}
+	// Every request is retried, writes included: objects are written whole, under keys
+	// whose content does not change, so a repeated write is harmless.
+	c.SetRetry(gcs.WithPolicy(gcs.RetryAlways), gcs.WithMaxAttempts(p.cfg.Retry.MaxAttempts),
+		gcs.WithBackoff(gax.Backoff{Initial: p.cfg.Retry.FirstBackoff(), Max: p.cfg.Retry.MaxBackoff, Multiplier: 2}))
 	project := g.ProjectID
 	if project == "" {
 		project = "emulator"
@@ -128,8 +144,46 @@ func (p *Provider) CreateBucket(ctx context.Context) error {
 }
 
 // Put streams r into a resumable upload, one chunk of Config.PartSize at a time; the
-// object is finalized only when r ends without error.
+// object is finalized only when r ends without error. The SDK retries each chunk, but
+// not the reading of the response that finalizes the object: when r can seek (a file),
+// an upload that failed transiently is sent again whole, up to Retry.MaxAttempts times.
 func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	s, ok := r.(io.Seeker)
+	var start int64
+	if ok {
+		var err error
+		if start, err = s.Seek(0, io.SeekCurrent); err != nil {
+			ok = false
+		}
+	}
+	for try := 1; ; try++ {
+		info, err := p.put(ctx, key, r, opts)
+		if err == nil || !ok || try >= p.cfg.Retry.MaxAttempts || ctx.Err() != nil || !transient(err) {
+			return info, err
+		}
+		select {
+		case <-time.After(p.cfg.Retry.Backoff(try, nil)):
+		case <-ctx.Done():
+			return info, err
+		}
+		if _, serr := s.Seek(start, io.SeekStart); serr != nil {
+			return info, err
+		}
+	}
+}
+
+// transient reports whether err, or an error it wraps, is one the SDK would retry.
+func transient(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if gcs.ShouldRetry(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// put is one try of Put.
+func (p *Provider) put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
 	c, err := p.clients.Get(ctx)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -171,11 +225,45 @@ func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.R
 	if length == 0 {
 		length = -1
 	}
-	rd, err := c.Bucket(p.bucket).Object(key).NewRangeReader(ctx, rng.Offset, length)
+	rctx, cancel := context.WithCancelCause(ctx)
+	rd, err := c.Bucket(p.bucket).Object(key).NewRangeReader(rctx, rng.Offset, length)
 	if err != nil {
+		cancel(nil)
 		return nil, fmt.Errorf("get %s: %w", key, mapErr(err))
 	}
-	return rd, nil
+	t := p.cfg.Timeouts
+	return &progressReader{r: rd, key: key, cancel: cancel, ctx: rctx,
+		bound: time.Duration(p.cfg.Retry.MaxAttempts) * (t.ResponseHeader + t.Idle)}, nil
+}
+
+// progressReader bounds each Read of a GCS object. The SDK's reader reopens a broken
+// stream from where it stopped after any error, with no limit on how often, so a server
+// that answers every reopening and then stalls the body would hold a reader forever; a
+// Read that returns nothing for the time of MaxAttempts tries ends the reader's context.
+type progressReader struct {
+	r      *gcs.Reader
+	key    string
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	bound  time.Duration
+}
+
+var errNoProgress = errors.New("no progress")
+
+func (r *progressReader) Read(b []byte) (int, error) {
+	t := time.AfterFunc(r.bound, func() { r.cancel(errNoProgress) })
+	n, err := r.r.Read(b)
+	t.Stop()
+	if err != nil && errors.Is(context.Cause(r.ctx), errNoProgress) {
+		err = fmt.Errorf("read %s: no data for %s: %w", r.key, r.bound, context.DeadlineExceeded)
+	}
+	return n, err
+}
+
+func (r *progressReader) Close() error {
+	err := r.r.Close()
+	r.cancel(nil)
+	return err
 }
 
 // Head reads the object's attributes.

@@ -174,6 +174,23 @@ type meteredBody struct {
 	io.Closer
 }
 
+// Read marks the errors of the body, the meter's (a spent budget) and the source's, as
+// not to be retried: the SDK would otherwise take them for a failed connection and try
+// the request Retry.MaxAttempts times.
+func (b meteredBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		err = finalError{err}
+	}
+	return n, err
+}
+
+// finalError is an error the SDK's retryer does not retry.
+type finalError struct{ error }
+
+func (finalError) RetryableError() bool { return false }
+func (e finalError) Unwrap() error      { return e.error }
+
 // putSingle uploads a random-access source larger than a part, up to the upload cutoff,
 // with one PutObject and no buffer: one pass over the source computes SHA-256 and CRC32
 // (and refuses a digest other than the expected one), a second one sends it. The CRC32

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -24,7 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
@@ -73,6 +77,7 @@ func Open(ctx context.Context, loc storage.Location, cfg storage.Config) (storag
 	p.httpc = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = 0
 		t.MaxIdleConnsPerHost = 256
+		cfg.Timeouts.Apply(t)
 	})
 	p.clients = storage.Clients[*s3.Client]{Source: cfg.Credentials, Build: p.build}
 	return p, nil
@@ -115,10 +120,32 @@ func (p *Provider) build(creds storage.Credentials) (*s3.Client, error) {
 		o.ContinueHeaderThresholdBytes = -1
 		// Errors are returned, never logged: keep the SDK quiet about skipped checksums.
 		o.DisableLogOutputChecksumValidationSkipped = true
+		o.Logger = logging.Nop{} // nor about a body it could not drain after a reset
 		o.APIOptions = append(o.APIOptions, unsignedPayload)
+		o.Retryer = retryer(p.cfg.Retry)
 		// Wrapped after loading, which may have given the client a CA bundle.
 		o.HTTPClient = meteringClient{o.HTTPClient}
 	}), nil
+}
+
+// retryer is the SDK's standard retryer with the budget of r: more attempts than the
+// SDK's 3, Retry-After honoured, and no client-side retry quota, which at a steady rate
+// of throttled requests runs dry and fails requests that would have succeeded on their
+// next try ("retry quota exceeded").
+func retryer(r storage.Retry) aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = r.MaxAttempts
+		o.MaxBackoff = r.MaxBackoff
+		o.RateLimiter = ratelimit.None
+		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, err error) (time.Duration, error) {
+			var h http.Header
+			var re interface{ HTTPResponse() *smithyhttp.Response }
+			if errors.As(err, &re) && re.HTTPResponse() != nil && re.HTTPResponse().Response != nil {
+				h = re.HTTPResponse().Header
+			}
+			return r.Backoff(attempt, h), nil
+		})
+	})
 }
 
 // unsignedPayload signs requests with UNSIGNED-PAYLOAD over plain HTTP too, as the SDK
@@ -219,11 +246,40 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts storag
 		u.Concurrency = p.cfg.Concurrency
 		u.LeavePartsOnError = false
 	})
+	started := time.Now()
 	out, err := up.Upload(ctx, in)
+	p.abortStrays(ctx, c, key, started)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s: %w", key, mapErr(err))
 	}
 	return storage.ObjectInfo{Key: key, Size: digest.N(), ModTime: time.Now(), SHA256: digest.Sum(), ETag: aws.ToString(out.ETag), Metadata: md}, nil
+}
+
+// strayMargin is how long before a Put's start an incomplete upload of its key may have
+// been initiated (by the server's clock) and still be the Put's own.
+const strayMargin = time.Minute
+
+// abortStrays aborts the incomplete multipart uploads of key initiated since started
+// (less strayMargin). When the response to CreateMultipartUpload is lost (a connection
+// reset after the server created the upload), the SDK sends it again: the first
+// upload's id never reaches the manager, which can abort only the upload it knows, and
+// the server keeps the parts it may hold until a lifecycle rule, if any, removes them. A
+// listing of the key finds them without one. Best effort: an upload it cannot abort is
+// left to the next Put of the key. Keys are written by one agent at a time, so the only
+// uploads of the key in flight are this Put's.
+func (p *Provider) abortStrays(ctx context.Context, c *s3.Client, key string, started time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	out, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &p.bucket, Prefix: &key})
+	if err != nil {
+		return
+	}
+	for _, u := range out.Uploads {
+		if aws.ToString(u.Key) != key || u.Initiated == nil || u.Initiated.Before(started.Add(-strayMargin)) {
+			continue
+		}
+		_, _ = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &p.bucket, Key: &key, UploadId: u.UploadId})
+	}
 }
 
 // Get streams rng of key.
@@ -240,8 +296,61 @@ func (p *Provider) Get(ctx context.Context, key string, rng storage.Range) (io.R
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, mapErr(err))
 	}
-	return out.Body, nil
+	// A stream broken mid-body (a reset connection, an idle timeout) resumes where it
+	// stopped, from the same version of the object, as azblob's RetryReader does.
+	reopen := func(ctx context.Context, read int64) (io.ReadCloser, error) {
+		r := storage.Range{Offset: rng.Offset + read}
+		if rng.Length > 0 {
+			r.Length = rng.Length - read
+		}
+		h := rangeHeader(r)
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &p.bucket, Key: &key, Range: &h, IfMatch: out.ETag})
+		if err != nil {
+			return nil, fmt.Errorf("resume get %s at byte %d: %w", key, r.Offset, mapErr(err))
+		}
+		return out.Body, nil
+	}
+	return &resumingReader{ctx: ctx, body: out.Body, reopen: reopen, retry: p.cfg.Retry}, nil
 }
+
+// resumingReader reopens a broken stream at the byte where it broke, up to
+// Retry.MaxAttempts times in a row without progress.
+type resumingReader struct {
+	ctx    context.Context
+	body   io.ReadCloser
+	read   int64
+	reopen func(ctx context.Context, read int64) (io.ReadCloser, error)
+	retry  storage.Retry
+}
+
+func (r *resumingReader) Read(b []byte) (int, error) {
+	for try := 1; ; try++ {
+		n, err := r.body.Read(b)
+		r.read += int64(n)
+		if err == nil || err == io.EOF {
+			return n, err
+		}
+		if n > 0 { // the next Read meets the error again, and resumes
+			return n, nil
+		}
+		if r.ctx.Err() != nil || try >= r.retry.MaxAttempts {
+			return 0, err
+		}
+		r.body.Close()
+		select {
+		case <-time.After(r.retry.Backoff(try, nil)):
+		case <-r.ctx.Done():
+			return 0, err
+		}
+		body, rerr := r.reopen(r.ctx, r.read)
+		if rerr != nil {
+			return 0, fmt.Errorf("%w (after %w)", rerr, err)
+		}
+		r.body = body
+	}
+}
+
+func (r *resumingReader) Close() error { return r.body.Close() }
 
 // rangeHeader formats an HTTP Range header; "" means the whole object.
 func rangeHeader(r storage.Range) string {
