@@ -132,7 +132,9 @@ func jolokiaPort(f *fakecassandra.Node) int {
 // serve runs a fresh agent (no operations) on ln.
 func (n *node) serve(ln net.Listener) {
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &agent.Agent{Node: n.fake.Client(), Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
+	j := n.fake.Client()
+	j.UserAgent = agentUserAgent(n.name)
+	a := &agent.Agent{Node: j, Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
 	srv := agent.NewServer(ctx, a)
 	h := srv.Handler()
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -145,6 +147,22 @@ func (n *node) serve(ln net.Listener) {
 	n.mu.Lock()
 	n.server, n.hs, n.cancel = srv, hs, cancel
 	n.mu.Unlock()
+}
+
+// agentUserAgent is the User-Agent of the Jolokia client of the agent of the named node:
+// any other caller of the node's Jolokia is not its agent.
+func agentUserAgent(name string) string { return "test-agent-of/" + name }
+
+// foreignJolokiaCalls returns the node's Jolokia requests that did not come from its
+// agent, by User-Agent.
+func (n *node) foreignJolokiaCalls() map[string]int {
+	out := map[string]int{}
+	for ua, count := range n.fake.Callers() {
+		if ua != agentUserAgent(n.name) {
+			out[ua] = count
+		}
+	}
+	return out
 }
 
 // stop stops the agent: its operations are cancelled and forgotten.
@@ -189,7 +207,7 @@ func (e *env) createPod(name, dc, rack string, agentPort, jolokia int) {
 			Name: "cassandra", Image: "cassandra:4.1",
 			Ports: []corev1.ContainerPort{
 				{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)},
-				{Name: backup.DefaultJolokiaPortName, ContainerPort: int32(jolokia)},
+				{Name: "jolokia", ContainerPort: int32(jolokia)}, // pod-local: only the agent calls it
 			},
 		}}},
 	}

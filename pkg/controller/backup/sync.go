@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -9,9 +10,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
@@ -61,6 +64,10 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 	if b.Spec.JustCreate || b.Status.Snapshot != "" || final(b.Status.State) {
 		return reconciler.Result{}, nil
 	}
+	cdcFound, err := c.checkCDC(b)
+	if err != nil {
+		return reconciler.Result{}, reconciler.Temporary(err, c.secretBackoff(ev.Retry))
+	}
 	pods, err := c.podsOf(b)
 	if err != nil {
 		return reconciler.Result{}, err
@@ -70,14 +77,9 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 			"no running pod labelled %s=%s, %s=%s in namespace %s: check spec.cluster and spec.datacenter, or wait for the datacenter to start",
 			c.labels.Cluster, b.Spec.Cluster, c.labels.Datacenter, b.Spec.Datacenter, b.Namespace), c.secretBackoff(ev.Retry))
 	}
-	nodes := make([]v1alpha1.NodeBackupStatus, 0, len(pods))
-	for _, pod := range pods {
-		id, err := c.ext.Identify(ctx, pod)
-		if err != nil {
-			return reconciler.Result{}, reconciler.Temporary(fmt.Errorf("host id of node %s: %w", pod.Name, err), c.secretBackoff(ev.Retry))
-		}
-		nodes = append(nodes, v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: pod.Labels[c.labels.Rack], HostID: id,
-			State: v1alpha1.BackupPending, Progress: "0%"})
+	nodes, err := c.identify(ctx, b, pods)
+	if err != nil {
+		return reconciler.Result{}, reconciler.Temporary(err, c.secretBackoff(ev.Retry))
 	}
 	if err := c.checkTagUnused(ctx, b, nodes); err != nil {
 		if reconciler.ReasonOf(err) == ReasonSnapshotTagInUse {
@@ -95,8 +97,70 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, reconciler.ReasonCreating,
 		fmt.Sprintf("backing up snapshot %s of %d nodes", st.Snapshot, len(nodes)), b.Generation))
 	klog.FromContext(ctx).Info("Backup started", "snapshot", st.Snapshot, "nodes", len(nodes))
+	if !cdcFound && c.recorder != nil {
+		c.recorder.Eventf(b, corev1.EventTypeNormal, ReasonDataCenterNotFound,
+			"no CassandraDataCenter %s in namespace %s: backing up the pods labelled %s=%s, %s=%s",
+			b.Spec.CDC, b.Namespace, c.labels.Cluster, b.Spec.Cluster, c.labels.Datacenter, b.Spec.Datacenter)
+	}
 	// Written now, before any agent is contacted.
 	return reconciler.Result{RequeueAfter: time.Millisecond}, nil
+}
+
+// identify asks every pod's agent who its node is, before anything is uploaded: the
+// nodes' own cluster and datacenter names must be the spec's, since the backup is stored
+// under the spec's names and a restore looks for it there.
+func (c *Controller) identify(ctx context.Context, b *v1alpha1.CassandraBackup, pods []*corev1.Pod) ([]v1alpha1.NodeBackupStatus, error) {
+	nodes := make([]v1alpha1.NodeBackupStatus, 0, len(pods))
+	var mismatches []string
+	for _, pod := range pods {
+		id, err := c.ext.Identify(ctx, pod)
+		switch {
+		case errors.Is(err, client.ErrNoIdentity):
+			return nil, reconciler.Reasonf(ReasonAgentWithoutIdentity, "node %s: %v; run the cassandra-backup-agent sidecar (see the README's upgrade notes)", pod.Name, err)
+		case err != nil:
+			return nil, fmt.Errorf("identity of node %s: %w", pod.Name, err)
+		}
+		if id.Cluster != b.Spec.Cluster || id.Datacenter != b.Spec.Datacenter {
+			mismatches = append(mismatches, fmt.Sprintf("node %s reports cluster %q, datacenter %q", pod.Name, id.Cluster, id.Datacenter))
+		}
+		rack := id.Rack
+		if rack == "" {
+			rack = pod.Labels[c.labels.Rack]
+		}
+		nodes = append(nodes, v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: rack, HostID: id.HostID,
+			State: v1alpha1.BackupPending, Progress: "0%"})
+	}
+	if len(mismatches) > 0 {
+		return nil, reconciler.Reasonf(ReasonClusterNameMismatch,
+			"spec.cluster %q, spec.datacenter %q disagree with the nodes: %s; nothing was uploaded: fix spec.cluster and spec.datacenter (a backup is stored and restored under the names the nodes report)",
+			b.Spec.Cluster, b.Spec.Datacenter, strings.Join(mismatches, "; "))
+	}
+	return nodes, nil
+}
+
+// checkCDC checks the CassandraDataCenter spec.cdc names: when it exists, its cluster and
+// datacenter (when it records them) must be the backup's. found is false when it does
+// not exist: the backup goes by pod labels alone.
+func (c *Controller) checkCDC(b *v1alpha1.CassandraBackup) (found bool, err error) {
+	if b.Spec.CDC == "" {
+		return false, nil
+	}
+	if c.dcsSynced != nil && !c.dcsSynced() {
+		return false, fmt.Errorf("waiting for the CassandraDataCenter cache to sync")
+	}
+	cdc, err := c.dcs.CassandraDataCenters(b.Namespace).Get(b.Spec.CDC)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get CassandraDataCenter %s: %w", b.Spec.CDC, err)
+	}
+	if (cdc.Spec.Cluster != "" && cdc.Spec.Cluster != b.Spec.Cluster) || (cdc.Spec.Datacenter != "" && cdc.Spec.Datacenter != b.Spec.Datacenter) {
+		return true, reconciler.Reasonf(ReasonDataCenterMismatch,
+			"CassandraDataCenter %s is cluster %q, datacenter %q; the backup's spec.cluster is %q, spec.datacenter %q: fix the backup's spec (or spec.cdc)",
+			cdc.Name, cdc.Spec.Cluster, cdc.Spec.Datacenter, b.Spec.Cluster, b.Spec.Datacenter)
+	}
+	return true, nil
 }
 
 // awaitNodes creates the nodes' operations and follows them by requeue until every node

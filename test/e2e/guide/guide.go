@@ -458,7 +458,7 @@ func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack stri
 			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "cassandra", Image: "cassandra:4.1",
-				Ports: []corev1.ContainerPort{{Name: backup.DefaultJolokiaPortName, ContainerPort: int32(jolokiaPort)}}},
+				Ports: []corev1.ContainerPort{{Name: "jolokia", ContainerPort: int32(jolokiaPort)}}}, // pod-local: only the agent calls it
 			{Name: "agent", Image: AgentImage, Args: []string{"serve"},
 				Ports: []corev1.ContainerPort{{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)}}},
 		}},
