@@ -78,6 +78,7 @@ func TestThreeNodeBackup(t *testing.T) {
 		}
 	}
 	t.Logf("kubectl get:\n%s", strings.Join(lines, "\n"))
+	noForeignJolokia(t, nodes...)
 	e.noSecretIn("test-cassandra-backup")
 
 	// At steady state the operator writes nothing more.

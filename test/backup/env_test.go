@@ -55,6 +55,9 @@ type env struct {
 	client versioned.Interface
 	s3     *emulators.S3Server
 	writes atomic.Int64 // API writes to cassandrabackups by operators of this env
+	// nodeCluster, when set, is the cluster name the env's fake nodes report (their pods
+	// are labelled with cluster all the same).
+	nodeCluster string
 }
 
 func newEnv(t testing.TB, s3 *emulators.S3Server) *env {
@@ -101,7 +104,11 @@ type node struct {
 func (e *env) startNode(name, dc, rack string, seed uint64, size int) *node {
 	e.t.Helper()
 	n := &node{e: e, name: name, dc: dc}
-	n.fake = fakecassandra.New(e.t, fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4})
+	reported := cluster
+	if e.nodeCluster != "" {
+		reported = e.nodeCluster
+	}
+	n.fake = fakecassandra.New(e.t, fakecassandra.Config{ClusterName: reported, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4})
 	if size > 0 {
 		if err := n.fake.WriteSSTable("ks1", "t1", size); err != nil {
 			e.t.Fatal(err)
