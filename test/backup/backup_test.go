@@ -1,11 +1,17 @@
 package backup_test
 
 import (
+	"errors"
+	"net"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 // TestThreeNodeBackup backs up a 3-node datacenter as the guide does and checks the
@@ -86,5 +92,42 @@ func TestThreeNodeBackup(t *testing.T) {
 	e.waitFor("test-cassandra-backup", "still COMPLETED", completed)
 	if after := e.writes.Load(); after != before {
 		t.Errorf("%d API writes at steady state", after-before)
+	}
+}
+
+// TestJolokiaOnlyInsidePod runs on the pod network (CASSBACKUP_PODNET=1): each node's
+// Jolokia listens on its pod's own 127.0.0.1, as the sample StatefulSet binds it, so the
+// host side, where the operator runs, gets "connection refused" at the pod's address;
+// the backup must complete all the same. It fails until the operator takes a node's
+// identity from its agent instead of Jolokia (issue 20).
+func TestJolokiaOnlyInsidePod(t *testing.T) {
+	if !podnet.Enabled() {
+		t.Skipf("runs on the pod network only: %s=1", podnet.EnvVar)
+	}
+	e := newEnv(t, s3Server(t))
+	e.secret(secretName, nil)
+	nodes := []*node{
+		e.startNode("cassandra-test-dc-cassandra-west1-a-0", "dc1", "west1-a", 1, 20_000),
+		e.startNode("cassandra-test-dc-cassandra-west1-b-0", "dc1", "west1-b", 2, 20_000),
+	}
+	for _, n := range nodes {
+		addr := net.JoinHostPort(n.ip, strconv.Itoa(jolokiaPodPort))
+		if c, err := net.DialTimeout("tcp", addr, 5*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+			if c != nil {
+				c.Close()
+			}
+			t.Fatalf("Jolokia of %s at %s from the host side: %v, want connection refused", n.name, addr, err)
+		}
+		if _, err := n.jolokia().HostID(e.ctx()); err != nil {
+			t.Fatalf("Jolokia of %s from inside its pod: %v", n.name, err)
+		}
+	}
+	e.startOperator(backup.Options{})
+	e.create("inside-only", spec("dc1", "inside-only"))
+	b := e.waitFor("inside-only", "COMPLETED", completed)
+	for i, n := range b.Status.Nodes {
+		if n.HostID != nodes[i].fake.HostID() {
+			t.Errorf("node %s: host id %q, want %s", n.Node, n.HostID, nodes[i].fake.HostID())
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
@@ -35,6 +37,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
@@ -84,12 +87,17 @@ func (e *env) secret(name string, edit func(map[string][]byte)) {
 	}
 }
 
-// node is a fake Cassandra node with its agent on loopback and its Pod object.
+// node is a fake Cassandra node with its agent and its Pod object. With
+// CASSBACKUP_PODNET=1 both live in a pod of their own (podnet): Jolokia on the pod's
+// 127.0.0.1:8778, the agent's listener on the pod's port 4567 (the agent itself runs in
+// this process, and calls Jolokia through the pod); otherwise on loopback ports.
 type node struct {
 	e     *env
 	name  string
 	dc    string
 	fake  *fakecassandra.Node
+	pod   *podnet.Pod // nil on loopback
+	ip    string      // the pod's IP
 	port  int
 	posts atomic.Int32 // POST /operations received, over restarts
 
@@ -103,12 +111,31 @@ type node struct {
 // creates its running Pod.
 func (e *env) startNode(name, dc, rack string, seed uint64, size int) *node {
 	e.t.Helper()
-	n := &node{e: e, name: name, dc: dc}
+	network, err := podnet.FromEnv()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := &node{e: e, name: name, dc: dc, ip: "127.0.0.1"}
 	reported := cluster
 	if e.nodeCluster != "" {
 		reported = e.nodeCluster
 	}
-	n.fake = fakecassandra.New(e.t, fakecassandra.Config{ClusterName: reported, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4})
+	cfg := fakecassandra.Config{ClusterName: reported, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4}
+	if network != nil {
+		if n.pod, err = network.NewPod(name); err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { n.pod.Close() })
+		n.ip = n.pod.IP.String()
+		cfg.Listen = "127.0.0.1:" + strconv.Itoa(jolokiaPodPort)
+		cfg.DataDirs = []string{e.t.TempDir()}
+		if err := n.pod.Do(func() (err error) { n.fake, err = fakecassandra.Start(cfg); return err }); err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { n.fake.Close() })
+	} else {
+		n.fake = fakecassandra.New(e.t, cfg)
+	}
 	if size > 0 {
 		if err := n.fake.WriteSSTable("ks1", "t1", size); err != nil {
 			e.t.Fatal(err)
@@ -117,15 +144,39 @@ func (e *env) startNode(name, dc, rack string, seed uint64, size int) *node {
 			e.t.Fatal(err)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := n.listen(0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	n.port = ln.Addr().(*net.TCPAddr).Port
 	n.serve(ln)
 	e.t.Cleanup(n.stop)
-	e.createPod(name, dc, rack, n.port, jolokiaPort(n.fake))
+	e.createPod(name, dc, rack, n.ip, n.port, jolokiaPort(n.fake))
 	return n
+}
+
+// listen listens for the agent: on the pod's port 4567 (port 0) or a free loopback port.
+func (n *node) listen(port int) (net.Listener, error) {
+	if n.pod == nil {
+		return net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	if port == 0 {
+		port = backup.DefaultAgentPort
+	}
+	return n.pod.Listen("tcp", fmt.Sprintf(":%d", port))
+}
+
+// url is the agent's address as the operator reaches it.
+func (n *node) url() string { return "http://" + net.JoinHostPort(n.ip, strconv.Itoa(n.port)) }
+
+// jolokia is the node's Jolokia client as the agent in its pod reaches it.
+func (n *node) jolokia() *cassandra.Jolokia {
+	j := n.fake.Client()
+	j.UserAgent = agentUserAgent(n.name)
+	if n.pod != nil {
+		j.Client = n.pod.HTTPClient()
+	}
+	return j
 }
 
 func jolokiaPort(f *fakecassandra.Node) int {
@@ -139,9 +190,7 @@ func jolokiaPort(f *fakecassandra.Node) int {
 // serve runs a fresh agent (no operations) on ln.
 func (n *node) serve(ln net.Listener) {
 	ctx, cancel := context.WithCancel(context.Background())
-	j := n.fake.Client()
-	j.UserAgent = agentUserAgent(n.name)
-	a := &agent.Agent{Node: j, Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
+	a := &agent.Agent{Node: n.jolokia(), Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
 	srv := agent.NewServer(ctx, a)
 	h := srv.Handler()
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -155,6 +204,10 @@ func (n *node) serve(ln net.Listener) {
 	n.server, n.hs, n.cancel = srv, hs, cancel
 	n.mu.Unlock()
 }
+
+// jolokiaPodPort is where a pod's Jolokia listens on the pod's own 127.0.0.1, as the
+// sample StatefulSet binds it.
+const jolokiaPodPort = 8778
 
 // agentUserAgent is the User-Agent of the Jolokia client of the agent of the named node:
 // any other caller of the node's Jolokia is not its agent.
@@ -192,7 +245,7 @@ func (n *node) restart() {
 	var ln net.Listener
 	var err error
 	for i := 0; i < 100; i++ {
-		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", n.port)); err == nil {
+		if ln, err = n.listen(n.port); err == nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -203,9 +256,9 @@ func (n *node) restart() {
 	n.serve(ln)
 }
 
-// createPod creates a running Pod of the datacenter whose agent and Jolokia ports are
-// the given loopback ports.
-func (e *env) createPod(name, dc, rack string, agentPort, jolokia int) {
+// createPod creates a running Pod of the datacenter at ip whose agent and Jolokia ports
+// are the given ports.
+func (e *env) createPod(name, dc, rack, ip string, agentPort, jolokia int) {
 	e.t.Helper()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{
@@ -222,7 +275,7 @@ func (e *env) createPod(name, dc, rack string, agentPort, jolokia int) {
 	if err != nil {
 		e.t.Fatalf("create pod %s: %v", name, err)
 	}
-	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1", PodIPs: []corev1.PodIP{{IP: "127.0.0.1"}}}
+	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
 	if _, err := e.kube.CoreV1().Pods(e.ns).UpdateStatus(e.ctx(), created, metav1.UpdateOptions{}); err != nil {
 		e.t.Fatalf("set status of pod %s: %v", name, err)
 	}

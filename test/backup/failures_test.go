@@ -2,7 +2,6 @@ package backup_test
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -157,7 +156,7 @@ func TestAdoptsOperationOfCrashedOperator(t *testing.T) {
 	req := api.Request{Type: api.TypeBackup, StorageLocation: s.StorageLocation, SnapshotTag: s.SnapshotTag,
 		Insecure: true, CreateMissingBucket: true, K8sNamespace: e.ns, K8sSecretName: secretName, DC: "dc1",
 		Bandwidth: &api.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}}
-	orphan, err := (&client.Client{}).Submit(e.ctx(), fmt.Sprintf("http://127.0.0.1:%d", n.port), req)
+	orphan, err := (&client.Client{}).Submit(e.ctx(), n.url(), req)
 	if err != nil {
 		t.Fatal(err)
 	}

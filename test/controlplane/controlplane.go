@@ -1,4 +1,5 @@
-// Package controlplane runs a real etcd and kube-apiserver on loopback ports for tests:
+// Package controlplane runs a real etcd and kube-apiserver on local ports for tests
+// (kube-apiserver on 127.0.0.1, or on the pod network's host side, see Options.Address):
 // client-certificate authentication, RBAC on, the project's CRDs installed. The binaries
 // come from hack/tools.sh (built once from the Go module proxy and cached by version).
 // When they cannot be built or started, the caller gets an error and tests fail.
@@ -29,6 +30,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 // Options configures Start. The zero value starts a control plane with the project's CRDs.
@@ -43,6 +46,11 @@ type Options struct {
 	SkipCRDs bool
 	// ExtraAPIServerArgs are appended to kube-apiserver's command line.
 	ExtraAPIServerArgs []string
+	// Address is where kube-apiserver listens, the address its serving certificate
+	// names: podnet.HostIP() when empty, which is 127.0.0.1 unless CASSBACKUP_PODNET=1
+	// puts the tests' pods on the pod network (then the network's host side, which pods
+	// reach).
+	Address string
 }
 
 // ControlPlane is a running etcd and kube-apiserver.
@@ -75,6 +83,15 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Address == "" {
+		if opts.Address, err = podnet.HostIP(); err != nil {
+			return nil, err
+		}
+	}
+	addr := net.ParseIP(opts.Address)
+	if addr == nil {
+		return nil, fmt.Errorf("controlplane: address %q is not an IP address", opts.Address)
+	}
 	cp := &ControlPlane{Dir: opts.Dir}
 	if cp.Dir == "" {
 		if cp.Dir, err = os.MkdirTemp("", "controlplane-"); err != nil {
@@ -96,8 +113,11 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 		return nil, err
 	}
 	cp.CAPEM = ca.caPEM
-	loopback := []net.IP{net.ParseIP("127.0.0.1")}
-	if _, _, err := ca.issue("apiserver", "kube-apiserver", nil, loopback); err != nil {
+	serving := []net.IP{addr}
+	if !addr.IsLoopback() {
+		serving = append(serving, net.ParseIP("127.0.0.1"))
+	}
+	if _, _, err := ca.issue("apiserver", "kube-apiserver", nil, serving); err != nil {
 		return nil, err
 	}
 	adminCert, adminKey, err := ca.issue("admin", "admin", []string{"system:masters"}, nil)
@@ -111,7 +131,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	if err := cp.startEtcd(ctx, etcdBin); err != nil {
 		return nil, err
 	}
-	if err := cp.startAPIServer(ctx, apiserverBin, certDir, opts.ExtraAPIServerArgs); err != nil {
+	if err := cp.startAPIServer(ctx, apiserverBin, certDir, opts.Address, opts.ExtraAPIServerArgs); err != nil {
 		return nil, err
 	}
 	cp.config = &rest.Config{
@@ -158,7 +178,7 @@ func (cp *ControlPlane) Stop() {
 func (cp *ControlPlane) StopAPIServer() { cp.apiserv.stop() }
 
 func (cp *ControlPlane) startEtcd(ctx context.Context, bin string) error {
-	ports, err := freePorts(2)
+	ports, err := freePorts("127.0.0.1", 2)
 	if err != nil {
 		return err
 	}
@@ -198,16 +218,16 @@ func (cp *ControlPlane) startEtcd(ctx context.Context, bin string) error {
 	return nil
 }
 
-func (cp *ControlPlane) startAPIServer(_ context.Context, bin, certDir string, extra []string) error {
-	ports, err := freePorts(1)
+func (cp *ControlPlane) startAPIServer(_ context.Context, bin, certDir, addr string, extra []string) error {
+	ports, err := freePorts(addr, 1)
 	if err != nil {
 		return err
 	}
-	cp.URL = "https://127.0.0.1:" + strconv.Itoa(ports[0])
+	cp.URL = "https://" + net.JoinHostPort(addr, strconv.Itoa(ports[0]))
 	args := []string{
 		"--etcd-servers=" + cp.etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
+		"--bind-address=" + addr,
+		"--advertise-address=" + addr,
 		"--secure-port=" + strconv.Itoa(ports[0]),
 		"--cert-dir=" + certDir,
 		"--tls-cert-file=" + filepath.Join(certDir, "apiserver.crt"),

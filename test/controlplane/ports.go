@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
+// freePorts returns n distinct ports of the local address host that were free a moment ago.
+func freePorts(host string, n int) ([]int, error) {
 	var ports []int
 	var listeners []net.Listener
 	defer func() {
@@ -16,7 +16,7 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			return nil, err
 		}
@@ -27,8 +27,11 @@ func freePorts(n int) ([]int, error) {
 }
 
 // FreePort returns a port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	ports, err := freePorts(1)
+func FreePort() (int, error) { return FreePortOn("127.0.0.1") }
+
+// FreePortOn returns a port of the local address host that was free a moment ago.
+func FreePortOn(host string) (int, error) {
+	ports, err := freePorts(host, 1)
 	if err != nil {
 		return 0, err
 	}

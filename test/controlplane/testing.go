@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 var shared struct {
@@ -35,12 +38,17 @@ func Shared(t testing.TB) *ControlPlane {
 	return shared.cp
 }
 
-// Main runs the tests and stops the shared control plane afterwards; use it as
+// Main runs the tests, then stops the shared control plane and removes the shared pod
+// network (when CASSBACKUP_PODNET=1 made one); use it as
 // `func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }`.
 func Main(m *testing.M) int {
 	code := m.Run()
 	if shared.cp != nil {
 		shared.cp.Stop()
+	}
+	if err := podnet.CloseShared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = max(code, 1)
 	}
 	return code
 }

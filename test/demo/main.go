@@ -39,6 +39,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/e2e/guide"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 	"github.com/cassbackup/cassandra-backup-operator/test/podrunner"
 )
 
@@ -48,6 +49,7 @@ func main() {
 	flag.DurationVar(&opts.Linger, "linger", 0, "keep everything running this long after the verification, to look around with kubectl (Ctrl-C ends it)")
 	flag.BoolVar(&opts.InProcess, "in-process", false, "run the operator's controllers and webhook inside this program instead of the built cassandra-backup-operator binary")
 	flag.IntVar(&opts.DataKiB, "data-kib", 2048, "user data per node, KiB")
+	flag.BoolVar(&opts.PodNetwork, "pod-network", podnet.Enabled(), "run every pod in a network namespace of its own, with its own IP (needs root; falls back to 127.0.0.1 without it); default from "+podnet.EnvVar)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -68,6 +70,9 @@ type Options struct {
 	DataKiB int
 	// InProcess runs the controllers and webhook in this process instead of the binary.
 	InProcess bool
+	// PodNetwork runs every pod in a network namespace of its own (see podnet); where
+	// that is not permitted, the demo says so in one line and runs on 127.0.0.1.
+	PodNetwork bool
 }
 
 const (
@@ -133,8 +138,18 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		return fmt.Errorf("go build ./cmd/...: %w\n%s", err, b)
 	}
 
-	step(out, "starting a local control plane (etcd + kube-apiserver; built into ~/.cache on first use)")
-	cp, err := controlplane.Start(ctx, controlplane.Options{Dir: filepath.Join(dir, "controlplane")})
+	network, err := openNetwork(out, opts.PodNetwork)
+	if err != nil {
+		return err
+	}
+	host := "127.0.0.1"
+	if network != nil {
+		cleanups = append(cleanups, func() { network.Close() })
+		host = network.Host.String()
+	}
+
+	step(out, "starting a local control plane (etcd + kube-apiserver on %s; built into ~/.cache on first use)", host)
+	cp, err := controlplane.Start(ctx, controlplane.Options{Dir: filepath.Join(dir, "controlplane"), Address: host})
 	if err != nil {
 		return err
 	}
@@ -143,6 +158,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		cp.KubeconfigPath, cp.KubeconfigPath, namespace, logPath)
 
 	env := guide.NewEnv(cp.Config(), cp.KubeconfigPath, namespace, agentBin, filepath.Join(dir, "nodes"), storage.Config{})
+	env.Network = network
 	if _, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
@@ -174,7 +190,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		}
 		cleanups = append(cleanups, n.Stop)
 		nodes = append(nodes, n)
-		fmt.Fprintf(out, "   pod %-40s rack %s  host id %s  agent %s\n", name, rack, n.Fake.HostID(), n.AgentURL)
+		fmt.Fprintf(out, "   pod %-40s IP %-12s rack %s  host id %s  agent %s\n", name, n.IP, rack, n.Fake.HostID(), n.AgentURL)
 	}
 
 	bucketParent, err := guide.FileBucketParent()
@@ -243,7 +259,8 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 
 	step(out, "creating the new datacenter's pods through the API server (the webhook injects the restore)")
 	runner := &podrunner.Runner{Kube: env.Kube, Binaries: map[string]string{"cassandra-backup-agent": agentBin},
-		Root: filepath.Join(dir, "kubelet"), Env: []string{"AGENT_KUBECONFIG=" + cp.KubeconfigPath}}
+		Root: filepath.Join(dir, "kubelet"), Env: []string{"AGENT_KUBECONFIG=" + cp.KubeconfigPath}, Network: network}
+	cleanups = append(cleanups, runner.Close)
 	pods := make([]*corev1.Pod, len(nodes))
 	for i, src := range nodes {
 		name := restore.InstaclustrPodName(dc, src.Rack, 0)
@@ -334,13 +351,17 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		cass, _ := podrunner.Container(pod, "cassandra")
 		vars, _, envErr := runner.ResolveEnv(ctx, pod, cass)
 		jvmOK := envErr == nil && vars["JVM_EXTRA_OPTS"] == guide.TokensJVMOptions(tokens)
+		ip := "127.0.0.1"
+		if cur, err := env.Kube.CoreV1().Pods(namespace).Get(ctx, pod.Name, metav1.GetOptions{}); err == nil && cur.Status.PodIP != "" {
+			ip = cur.Status.PodIP
+		}
 		verdict := "OK"
 		if cmpErr != nil || !tokensOK || !jvmOK {
 			verdict = "FAILED"
 			failures = append(failures, fmt.Errorf("pod %s: data: %v; tokens fragment ok: %v (%v); JVM options ok: %v (%v)", pod.Name, cmpErr, tokensOK, fragErr, jvmOK, envErr))
 		}
-		fmt.Fprintf(out, "   %-45s <- %-38s %3d files, %8d bytes identical: %-5v  %d tokens in initial_token and JVM options: %v  %s\n",
-			pod.Name, src.Name, len(got), n, cmpErr == nil, len(tokens), tokensOK && jvmOK, verdict)
+		fmt.Fprintf(out, "   %-45s IP %-12s <- %-38s %3d files, %8d bytes identical: %-5v  %d tokens in initial_token and JVM options: %v  %s\n",
+			pod.Name, ip, src.Name, len(got), n, cmpErr == nil, len(tokens), tokensOK && jvmOK, verdict)
 	}
 	if err := errors.Join(failures...); err != nil {
 		return fmt.Errorf("verification: %w", err)
@@ -355,6 +376,26 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		}
 	}
 	return nil
+}
+
+// openNetwork opens the pod network when asked for. Where creating namespaces is not
+// permitted it says so in one line and returns nil: the pods then share 127.0.0.1.
+func openNetwork(out io.Writer, asked bool) (*podnet.Network, error) {
+	if !asked {
+		fmt.Fprintf(out, "\n== pods share 127.0.0.1 (--pod-network or %s=1 gives each its own network namespace and IP)\n", podnet.EnvVar)
+		return nil, nil
+	}
+	n, err := podnet.Open()
+	if errors.Is(err, podnet.ErrNotPermitted) {
+		fmt.Fprintf(out, "\n== pod network not permitted here (it needs root), pods share 127.0.0.1: %v\n", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "\n== pod network %s: each pod a network namespace with its own IP on bridge %s; the host side, where kube-apiserver listens, is %s\n",
+		n.Subnet.String(), n.Bridge, n.Host)
+	return n, nil
 }
 
 func step(out io.Writer, format string, args ...any) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 // TestDemo runs the demo as `make demo` does (smaller data) and checks that it verified
@@ -16,7 +18,8 @@ func TestDemo(t *testing.T) {
 	defer cancel()
 	dir := filepath.Join(t.TempDir(), "demo")
 	var out bytes.Buffer
-	err := Run(ctx, &out, Options{Dir: dir, DataKiB: 256})
+	// CASSBACKUP_PODNET=1 runs it on the pod network, as `make demo --pod-network` would.
+	err := Run(ctx, &out, Options{Dir: dir, DataKiB: 256, PodNetwork: podnet.Enabled()})
 	t.Logf("demo output:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("demo failed: %v", err)
@@ -30,6 +33,9 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	if n := strings.Count(text, "  host id "); n != 3 || strings.Count(text, " IP ") != 6 {
+		t.Errorf("%d source pods, %d pods with their IP; want 3 and 6", n, strings.Count(text, " IP "))
 	}
 	if n := strings.Count(text, "bytes identical: true"); n != 3 {
 		t.Errorf("%d pods verified, want 3", n)

@@ -30,6 +30,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/e2e/guide"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 	"github.com/cassbackup/cassandra-backup-operator/test/podrunner"
 )
 
@@ -181,9 +182,15 @@ func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string) 
 func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, operatorBin string, p provider) {
 	_, ctx := ktesting.NewTestContext(t)
 	location, secret, st := p.setup(t)
+	// With CASSBACKUP_PODNET=1 every pod runs in a network namespace of its own.
+	network, err := podnet.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Cluster A: the operator, three nodes over three racks, the guide's Secret and backup.
 	a := guide.NewEnv(cpA.Config(), cpA.KubeconfigPath, cpA.Namespace(t), agentBin, t.TempDir(), st)
+	a.Network = network
 	startOperator(t, ctx, a, operatorBin)
 	kubectl(t, cpA, secret, "apply", "-n", a.Namespace, "-f", "-")
 	var nodes []*guide.Node
@@ -195,11 +202,11 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		}
 		t.Cleanup(n.Stop)
 		nodes = append(nodes, n)
+		t.Logf("pod %s at %s, agent %s", n.Name, n.IP, n.AgentURL)
 	}
 	kubectl(t, cpA, backupYAML(location, false), "apply", "-n", a.Namespace, "-f", "-")
 
 	var b *v1alpha1.CassandraBackup
-	var err error
 	err = guide.Poll(ctx, "the backup to complete", deadline, func() (bool, error) {
 		b, err = a.Client.CassandraoperatorV1alpha1().CassandraBackups(a.Namespace).Get(ctx, backupName, metav1.GetOptions{})
 		if err != nil {
@@ -255,6 +262,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	// Cluster B: another Kubernetes cluster knows nothing of the backup. The guide's
 	// justCreate backup imports it, and a datacenter restores it.
 	bEnv := guide.NewEnv(cpB.Config(), cpB.KubeconfigPath, cpB.Namespace(t), agentBin, t.TempDir(), st)
+	bEnv.Network = network
 	startOperator(t, ctx, bEnv, operatorBin)
 	kubectl(t, cpB, secret, "apply", "-n", bEnv.Namespace, "-f", "-")
 	kubectl(t, cpB, backupYAML(location, true), "apply", "-n", bEnv.Namespace, "-f", "-")
@@ -285,7 +293,8 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	}
 
 	runner := &podrunner.Runner{Kube: bEnv.Kube, Binaries: map[string]string{"cassandra-backup-agent": agentBin},
-		Root: t.TempDir(), Env: []string{"AGENT_KUBECONFIG=" + cpB.KubeconfigPath}}
+		Root: t.TempDir(), Env: []string{"AGENT_KUBECONFIG=" + cpB.KubeconfigPath}, Network: network}
+	t.Cleanup(runner.Close)
 	var restored int64
 	for i, src := range nodes {
 		name := restore.InstaclustrPodName(dc, src.Rack, 0)

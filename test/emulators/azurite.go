@@ -19,21 +19,21 @@ const (
 // AzureServer is a running Azurite blob service.
 type AzureServer struct {
 	// Endpoint is the service URL template for storage.Config.AzureEndpoint:
-	// http://127.0.0.1:<port>/{account}.
+	// http://<host>:<port>/{account}.
 	Endpoint string
 	// Account and Key are the development account's name and key.
 	Account, Key string
 }
 
-// Azurite starts Azurite's blob service in memory on a free loopback port.
+// Azurite starts Azurite's blob service in memory on a free port.
 func Azurite(t testing.TB) *AzureServer {
 	t.Helper()
 	bin := binary(t, "azurite")
-	port := freePort(t)
-	a := &AzureServer{Endpoint: fmt.Sprintf("http://%s/{account}", hostPort(port)), Account: azuriteAccount, Key: azuriteKey}
+	host, port := address(t)
+	a := &AzureServer{Endpoint: fmt.Sprintf("http://%s/{account}", hostPort(host, port)), Account: azuriteAccount, Key: azuriteKey}
 	// Any HTTP answer means it listens. Telemetry is off: no traffic leaves the machine.
-	start(t, "azurite", nil, "http://"+hostPort(port)+"/", anyResponse, bin,
-		"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port), "--inMemoryPersistence",
+	start(t, "azurite", nil, "http://"+hostPort(host, port)+"/", anyResponse, bin,
+		"--blobHost", host, "--blobPort", fmt.Sprint(port), "--inMemoryPersistence",
 		"--skipApiVersionCheck", "--disableTelemetry", "--silent")
 	return a
 }

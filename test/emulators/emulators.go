@@ -1,4 +1,5 @@
-// Package emulators starts real storage servers on 127.0.0.1 for tests: versitygw (S3),
+// Package emulators starts real storage servers on 127.0.0.1 (on the pod network's host
+// side with CASSBACKUP_PODNET=1, where pods reach them) for tests: versitygw (S3),
 // Azurite (Azure Blob) and fake-gcs-server (GCS). Each starter stops its server in
 // t.Cleanup, and the server dies with the test process. When a server cannot be started
 // the test fails with a message saying why; it never skips.
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 // startTimeout bounds how long a server may take to answer its first request.
@@ -47,14 +49,19 @@ func binary(t testing.TB, tool string) string {
 	return p
 }
 
-// freePort returns a port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
+// address returns the host servers listen on (podnet.HostIP) and a port of it that was
+// free a moment ago.
+func address(t testing.TB) (string, int) {
 	t.Helper()
-	port, err := controlplane.FreePort()
+	host, err := podnet.HostIP()
 	if err != nil {
-		t.Fatalf("emulators: no free port on 127.0.0.1: %v", err)
+		t.Fatalf("emulators: %v", err)
 	}
-	return port
+	port, err := controlplane.FreePortOn(host)
+	if err != nil {
+		t.Fatalf("emulators: no free port on %s: %v", host, err)
+	}
+	return host, port
 }
 
 // logBuffer keeps the last bytes a server printed, for failure messages.
@@ -148,7 +155,7 @@ func anyResponse(*http.Response) bool { return true }
 
 func status200(r *http.Response) bool { return r.StatusCode == http.StatusOK }
 
-func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
 // ctx returns a context for a helper call bounded by the test's lifetime.
 func ctx(t testing.TB) (context.Context, context.CancelFunc) {

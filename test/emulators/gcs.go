@@ -11,22 +11,22 @@ import (
 
 // GCSServer is a running fake-gcs-server with the memory backend.
 type GCSServer struct {
-	// URL is the server's base URL, http://127.0.0.1:<port>.
+	// URL is the server's base URL, http://<host>:<port>.
 	URL string
 	// Endpoint is the JSON API endpoint for storage.Config.GCSEndpoint.
 	Endpoint string
 }
 
-// GCS starts fake-gcs-server over HTTP on a free loopback port.
+// GCS starts fake-gcs-server over HTTP on a free port.
 func GCS(t testing.TB) *GCSServer {
 	t.Helper()
 	bin := binary(t, "fake-gcs-server")
-	port := freePort(t)
-	g := &GCSServer{URL: "http://" + hostPort(port)}
+	host, port := address(t)
+	g := &GCSServer{URL: "http://" + hostPort(host, port)}
 	g.Endpoint = g.URL + "/storage/v1/"
 	start(t, "fake-gcs-server", nil, g.URL+"/storage/v1/b", status200, bin,
-		"-scheme", "http", "-host", "127.0.0.1", "-port", fmt.Sprint(port), "-backend", "memory",
-		"-external-url", g.URL, "-public-host", hostPort(port), "-log-level", "error")
+		"-scheme", "http", "-host", host, "-port", fmt.Sprint(port), "-backend", "memory",
+		"-external-url", g.URL, "-public-host", hostPort(host, port), "-log-level", "error")
 	return g
 }
 

@@ -13,7 +13,7 @@ import (
 
 // S3Server is a running versitygw with the posix backend.
 type S3Server struct {
-	// Endpoint is the server's URL, http://127.0.0.1:<port>.
+	// Endpoint is the server's URL, http://<host>:<port>.
 	Endpoint string
 	// Region is the region the server signs for.
 	Region string
@@ -23,15 +23,15 @@ type S3Server struct {
 	Dir string
 }
 
-// S3 starts versitygw on a free loopback port with fresh root credentials. It keeps
+// S3 starts versitygw on a free port with fresh root credentials. It keeps
 // connections alive, as S3 does (versitygw's default closes each one after a request), so
 // that clients are tested, and measured, on the connection reuse they get in production.
 func S3(t testing.TB) *S3Server {
 	t.Helper()
 	bin := binary(t, "versitygw")
-	port := freePort(t)
+	host, port := address(t)
 	s := &S3Server{
-		Endpoint:  "http://" + hostPort(port),
+		Endpoint:  "http://" + hostPort(host, port),
 		Region:    "us-east-1",
 		AccessKey: "AK" + randomHex(t, 8),
 		SecretKey: randomHex(t, 20),
@@ -39,7 +39,7 @@ func S3(t testing.TB) *S3Server {
 	}
 	start(t, "versitygw", []string{"ROOT_ACCESS_KEY=" + s.AccessKey, "ROOT_SECRET_KEY=" + s.SecretKey},
 		s.Endpoint+"/health", status200, bin,
-		"--port", hostPort(port), "--region", s.Region, "--health", "/health", "--quiet", "--keep-alive", "posix", s.Dir)
+		"--port", hostPort(host, port), "--region", s.Region, "--health", "/health", "--quiet", "--keep-alive", "posix", s.Dir)
 	return s
 }
 

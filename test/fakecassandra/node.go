@@ -61,6 +61,9 @@ type Config struct {
 	UUIDGenerations bool
 	// NoSystemTables skips creating the system keyspaces on a fresh data directory.
 	NoSystemTables bool
+	// Listen is the address Jolokia listens on; "127.0.0.1:0" (a free loopback port)
+	// when empty. A pod's node listens on the pod's own 127.0.0.1:8778.
+	Listen string
 }
 
 // Hook sees every Jolokia request before the node handles it; a non-nil error fails the
@@ -117,7 +120,7 @@ func New(tb testing.TB, cfg Config) *Node {
 	return n
 }
 
-// Start starts a node listening on 127.0.0.1. Tables already in the data directories are
+// Start starts a node listening on cfg.Listen (127.0.0.1). Tables already in the data directories are
 // loaded, so a node restarted on the same directories keeps its data.
 func Start(cfg Config) (*Node, error) {
 	if len(cfg.DataDirs) == 0 {
@@ -204,7 +207,10 @@ func Start(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("fake cassandra: %w", err)
 	}

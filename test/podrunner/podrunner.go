@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 // Runner runs containers of pods locally.
@@ -45,6 +46,42 @@ type Runner struct {
 	Env []string
 	// Timeout bounds one container; 5 minutes when 0.
 	Timeout time.Duration
+	// Network, when set, runs each pod's containers in a network namespace of the pod's
+	// own (see podnet), made on the pod's first run and kept until Close; the pod's
+	// status.podIP is its address. When nil, containers run on this machine's network.
+	Network *podnet.Network
+
+	mu   sync.Mutex
+	pods map[string]*podnet.Pod // by namespace/name
+}
+
+// netPod returns the pod's network namespace, making it on first use.
+func (r *Runner) netPod(pod *corev1.Pod) (*podnet.Pod, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := pod.Namespace + "/" + pod.Name
+	if p, ok := r.pods[key]; ok {
+		return p, nil
+	}
+	p, err := r.Network.NewPod(pod.Name)
+	if err != nil {
+		return nil, err
+	}
+	if r.pods == nil {
+		r.pods = map[string]*podnet.Pod{}
+	}
+	r.pods[key] = p
+	return p, nil
+}
+
+// Close removes the network namespaces of the pods run.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, p := range r.pods {
+		p.Close()
+		delete(r.pods, k)
+	}
 }
 
 // Result is one container's run.
@@ -329,7 +366,16 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	if r.Network != nil {
+		var p *podnet.Pod
+		if p, err = r.netPod(pod); err == nil {
+			if err = p.Start(cmd); err == nil {
+				err = cmd.Wait()
+			}
+		}
+	} else {
+		err = cmd.Run()
+	}
 	res := Result{Stdout: stdout.String(), Stderr: stderr.String(), Args: argv[1:], Env: env}
 	var exit *exec.ExitError
 	switch {
@@ -347,6 +393,15 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 func (r *Runner) RunInitContainers(ctx context.Context, pod *corev1.Pod) ([]Result, error) {
 	var results []Result
 	var statuses []corev1.ContainerStatus
+	if r.Network != nil {
+		// As a kubelet does, the pod has its address before its first container runs.
+		p, err := r.netPod(pod)
+		if err != nil {
+			return nil, err
+		}
+		pod = pod.DeepCopy()
+		pod.Status.PodIP, pod.Status.PodIPs = p.IP.String(), []corev1.PodIP{{IP: p.IP.String()}}
+	}
 	for _, c := range pod.Spec.InitContainers {
 		start := metav1.Now()
 		res, err := r.Run(ctx, pod, c.Name)
@@ -374,6 +429,9 @@ func (r *Runner) RunInitContainers(ctx context.Context, pod *corev1.Pod) ([]Resu
 	}
 	cur.Status.InitContainerStatuses = statuses
 	cur.Status.Phase = corev1.PodPending
+	if pod.Status.PodIP != "" {
+		cur.Status.PodIP, cur.Status.PodIPs = pod.Status.PodIP, pod.Status.PodIPs
+	}
 	if _, err := r.Kube.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		return results, fmt.Errorf("update status of pod %s: %w", pod.Name, err)
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
@@ -58,15 +59,16 @@ const (
 // env is a namespace with the webhook (and optionally the restore controller) running
 // against the shared control plane.
 type env struct {
-	t      *testing.T
-	ctx    context.Context
-	cp     *controlplane.ControlPlane
-	kube   kubernetes.Interface
-	client versioned.Interface
-	ns     string
-	certs  *webhook.Certificates
-	server *webhook.Server
-	hook   string // MutatingWebhookConfiguration name
+	t       *testing.T
+	ctx     context.Context
+	cp      *controlplane.ControlPlane
+	kube    kubernetes.Interface
+	client  versioned.Interface
+	ns      string
+	certs   *webhook.Certificates
+	server  *webhook.Server
+	hook    string          // MutatingWebhookConfiguration name
+	network *podnet.Network // the pod network, with CASSBACKUP_PODNET=1
 }
 
 // loadWebhookManifest reads manifests/webhook and points it at url, for namespace ns only.
@@ -114,6 +116,10 @@ func newEnv(t *testing.T, controller bool) *env {
 	kube := kubernetes.NewForConfigOrDie(cp.Config())
 	client := versioned.NewForConfigOrDie(cp.Config())
 	e := &env{t: t, ctx: ctx, cp: cp, kube: kube, client: client, ns: cp.Namespace(t)}
+	var err error
+	if e.network, err = podnet.FromEnv(); err != nil {
+		t.Fatal(err)
+	}
 	set := informers.New(kube, client, informers.Config{Namespaces: []string{e.ns}})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,7 +126,10 @@ func TestRestoreEndToEnd(t *testing.T) {
 		Root:     t.TempDir(),
 		// The init container reads the Secret through the API, as with its service account.
 		Env: []string{"AGENT_KUBECONFIG=" + e.cp.KubeconfigPath},
+		// With CASSBACKUP_PODNET=1 each pod runs in a network namespace of its own.
+		Network: e.network,
 	}
+	t.Cleanup(runner.Close)
 	var pods []*corev1.Pod
 	for i := range 4 {
 		var pod *corev1.Pod
@@ -162,6 +166,15 @@ func TestRestoreEndToEnd(t *testing.T) {
 		}
 		if len(results) != 1 || results[0].ExitCode != 0 {
 			t.Fatalf("init container of %s: %+v", pod.Name, results)
+		}
+		if e.network != nil {
+			cur, err := e.kube.CoreV1().Pods(e.ns).Get(e.ctx, pod.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !e.network.Subnet.Contains(net.ParseIP(cur.Status.PodIP)) {
+				t.Errorf("%s ran outside the pod network: status.podIP %q", pod.Name, cur.Status.PodIP)
+			}
 		}
 		vol := filepath.Join(runner.Root, e.ns, pod.Name, "volumes", "data-volume")
 		want, got := files(t, src.node.DataDirs()[0], restored), files(t, filepath.Join(vol, "data"), func(string) bool { return true })

@@ -45,6 +45,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
 // AgentImage is the image the webhook names in injected init containers; the pod runner
@@ -66,6 +67,11 @@ type Env struct {
 	AgentBinary string
 	// Dir holds the nodes' data directories and agent logs.
 	Dir string
+	// Network, when set, gives every node a pod of its own (see podnet): the fake node's
+	// Jolokia listens on the pod's 127.0.0.1:8778 as the sample StatefulSet has it, the
+	// agent on the pod's port 4567, and status.podIP is the pod's address. When nil,
+	// nodes listen on free ports of 127.0.0.1, which is every pod's IP.
+	Network *podnet.Network
 
 	// Kube and Client are clients of the cluster.
 	Kube   kubernetes.Interface
@@ -342,14 +348,17 @@ type Node struct {
 	Rack string
 	// Fake is the fake Cassandra node.
 	Fake *fakecassandra.Node
+	// IP is the pod's address, its status.podIP.
+	IP string
 	// AgentURL is the agent's operations API.
 	AgentURL string
 
+	pod   *podnet.Pod
 	agent *exec.Cmd
 	done  chan struct{}
 }
 
-// Stop stops the agent and the node.
+// Stop stops the agent and the node, and removes the pod's network.
 func (n *Node) Stop() {
 	if n.agent != nil && n.agent.Process != nil {
 		n.agent.Process.Signal(syscall.SIGTERM)
@@ -360,7 +369,12 @@ func (n *Node) Stop() {
 			<-n.done
 		}
 	}
-	n.Fake.Close()
+	if n.Fake != nil {
+		n.Fake.Close()
+	}
+	if n.pod != nil {
+		n.pod.Close()
+	}
 }
 
 // Table is user data written to a node as one SSTable.
@@ -370,43 +384,63 @@ type Table struct {
 }
 
 // StartNode starts a fake node of cluster/dc in rack with the tables written, its agent
-// (`cassandra-backup-agent serve` on a loopback port, reading Secrets with the Env's
-// kubeconfig) and creates its running Pod with the Instaclustr labels and named ports.
-func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, seed uint64, tables []Table) (*Node, error) {
+// (`cassandra-backup-agent serve`, reading Secrets with the Env's kubeconfig) and creates
+// its running Pod with the Instaclustr labels and named ports. With a Network the node
+// and its agent run in a pod of their own; otherwise on loopback ports.
+func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, seed uint64, tables []Table) (_ *Node, err error) {
 	dataDir := filepath.Join(e.Dir, name, "data")
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	fake, err := fakecassandra.Start(fakecassandra.Config{DataDirs: []string{dataDir}, ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 8})
+	n := &Node{Name: name, Rack: rack, IP: "127.0.0.1"}
+	defer func() {
+		if err != nil {
+			n.Stop()
+		}
+	}()
+	cfg := fakecassandra.Config{DataDirs: []string{dataDir}, ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 8}
+	listen := "127.0.0.1:"
+	start := func(cmd *exec.Cmd) error { return cmd.Start() }
+	if e.Network != nil {
+		if n.pod, err = e.Network.NewPod(name); err != nil {
+			return nil, err
+		}
+		n.IP = n.pod.IP.String()
+		cfg.Listen = "127.0.0.1:8778" // the pod's own loopback, as the sample binds Jolokia
+		err = n.pod.Do(func() (err error) {
+			n.Fake, err = fakecassandra.Start(cfg)
+			return err
+		})
+		listen, start = ":", n.pod.Start
+	} else {
+		n.Fake, err = fakecassandra.Start(cfg)
+	}
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Name: name, Rack: rack, Fake: fake}
 	for _, t := range tables {
-		if err := fake.WriteSSTable(t.Keyspace, t.Name, t.Size); err != nil {
-			fake.Close()
+		if err := n.Fake.WriteSSTable(t.Keyspace, t.Name, t.Size); err != nil {
 			return nil, err
 		}
 	}
-	port, err := controlplane.FreePort()
-	if err != nil {
-		fake.Close()
-		return nil, err
+	port := backup.DefaultAgentPort
+	if e.Network == nil {
+		if port, err = controlplane.FreePort(); err != nil {
+			return nil, err
+		}
 	}
-	n.AgentURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	n.AgentURL = "http://" + net.JoinHostPort(n.IP, strconv.Itoa(port))
 	logf, err := os.Create(filepath.Join(e.Dir, name, "agent.log"))
 	if err != nil {
-		fake.Close()
 		return nil, err
 	}
-	args := append([]string{"serve", "--listen=127.0.0.1:" + strconv.Itoa(port), "--jolokia-url=" + fake.URL(),
+	args := append([]string{"serve", "--listen=" + listen + strconv.Itoa(port), "--jolokia-url=" + n.Fake.URL(),
 		"--kubeconfig=" + e.Kubeconfig, "--hostname=" + name}, e.AgentArgs()...)
 	cmd := exec.Command(e.AgentBinary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := start(cmd); err != nil {
 		logf.Close()
-		fake.Close()
 		return nil, fmt.Errorf("start agent of %s: %w", name, err)
 	}
 	n.agent, n.done = cmd, make(chan struct{})
@@ -425,12 +459,9 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 		return resp.StatusCode == http.StatusOK, fmt.Errorf("status %d", resp.StatusCode)
 	})
 	if err != nil {
-		n.Stop()
 		return nil, err
 	}
-	jport := urlPort(fake.URL())
-	if err := e.createRunningPod(ctx, name, cluster, dc, rack, port, jport); err != nil {
-		n.Stop()
+	if err := e.createRunningPod(ctx, name, cluster, dc, rack, n.IP, port, urlPort(n.Fake.URL())); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -451,8 +482,8 @@ func urlPort(u string) int {
 	return port
 }
 
-// createRunningPod creates a source node's Pod and marks it running at 127.0.0.1.
-func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack string, agentPort, jolokiaPort int) error {
+// createRunningPod creates a source node's Pod and marks it running at ip.
+func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack, ip string, agentPort, jolokiaPort int) error {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
 			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
@@ -467,7 +498,7 @@ func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack stri
 	if err != nil {
 		return fmt.Errorf("create pod %s: %w", name, err)
 	}
-	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1", PodIPs: []corev1.PodIP{{IP: "127.0.0.1"}}}
+	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
 	if _, err := e.Kube.CoreV1().Pods(e.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("set status of pod %s: %w", name, err)
 	}
