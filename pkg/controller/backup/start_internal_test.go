@@ -180,3 +180,36 @@ func TestStartAgentWithoutIdentity(t *testing.T) {
 		t.Errorf("the backup started: %+v", b.Status)
 	}
 }
+
+// A node whose agent cannot be reached keeps a backup from starting, retried no later
+// than its timeout; past the timeout, counted from creation, the backup fails and says
+// which agent was unreachable.
+func TestStartUnreachableAgentTimesOut(t *testing.T) {
+	ext := &fakeExternal{ops: map[string]api.Operation{}, identity: func(pod *corev1.Pod) (api.Identity, error) {
+		if pod.Name == "p-1" {
+			return api.Identity{}, errors.New("dial tcp 127.0.0.1:4567: connect: connection refused")
+		}
+		return api.Identity{HostID: "h0", Cluster: "c", Datacenter: "dc1"}, nil
+	}}
+	c, _ := startEnv(t, ext)
+	now := time.Now()
+	c.cfg.Now = func() time.Time { return now }
+	b := newBackup()
+	b.Spec.Timeout = &metav1.Duration{Duration: 10 * time.Second}
+	b.CreationTimestamp = metav1.NewTime(now.Add(-9 * time.Second))
+	_, err := c.start(context.Background(), &event{Object: b})
+	var tmp *reconciler.TemporaryError
+	if !errors.As(err, &tmp) || tmp.Delay > 2*time.Second || !strings.Contains(err.Error(), "p-1") {
+		t.Fatalf("before the timeout: %v, want a retry within the timeout", err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := c.start(context.Background(), &event{Object: b}); err != nil {
+		t.Fatalf("past the timeout: %v", err)
+	}
+	st := b.Status
+	if st.State != v1alpha1.BackupFailed || len(st.Nodes) != 2 || st.Nodes[1].State != v1alpha1.BackupFailed ||
+		!strings.Contains(st.Nodes[1].Message, "agent unreachable") || !strings.Contains(st.Nodes[1].Message, "timeout") ||
+		st.Nodes[0].State != v1alpha1.BackupCancelled || ext.submitted != 0 {
+		t.Errorf("status: %+v", st)
+	}
+}

@@ -78,7 +78,18 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 			c.labels.Cluster, b.Spec.Cluster, c.labels.Datacenter, b.Spec.Datacenter, b.Namespace), c.secretBackoff(ev.Retry))
 	}
 	nodes, err := c.identify(ctx, b, pods)
-	if err != nil {
+	var unreachable *identifyError
+	switch {
+	case errors.As(err, &unreachable) && !b.CreationTimestamp.IsZero():
+		// The backup's timeout counts from its creation until it starts.
+		deadline := b.CreationTimestamp.Add(timeout(b))
+		now := c.cfg.Now()
+		if !now.Before(deadline) {
+			c.giveUp(ctx, b, pods, unreachable, now)
+			return reconciler.Result{}, nil
+		}
+		return reconciler.Result{}, reconciler.Temporary(err, min(c.secretBackoff(ev.Retry), deadline.Sub(now)+time.Second))
+	case err != nil:
 		return reconciler.Result{}, reconciler.Temporary(err, c.secretBackoff(ev.Retry))
 	}
 	if err := c.checkTagUnused(ctx, b, nodes); err != nil {
@@ -118,7 +129,7 @@ func (c *Controller) identify(ctx context.Context, b *v1alpha1.CassandraBackup, 
 		case errors.Is(err, client.ErrNoIdentity):
 			return nil, reconciler.Reasonf(ReasonAgentWithoutIdentity, "node %s: %v; run the cassandra-backup-agent sidecar (see the README's upgrade notes)", pod.Name, err)
 		case err != nil:
-			return nil, fmt.Errorf("identity of node %s: %w", pod.Name, err)
+			return nil, &identifyError{pod: pod.Name, err: err}
 		}
 		if id.Cluster != b.Spec.Cluster || id.Datacenter != b.Spec.Datacenter {
 			mismatches = append(mismatches, fmt.Sprintf("node %s reports cluster %q, datacenter %q", pod.Name, id.Cluster, id.Datacenter))
@@ -136,6 +147,42 @@ func (c *Controller) identify(ctx context.Context, b *v1alpha1.CassandraBackup, 
 			b.Spec.Cluster, b.Spec.Datacenter, strings.Join(mismatches, "; "))
 	}
 	return nodes, nil
+}
+
+// identifyError is a node whose agent could not tell its identity (unreachable, or its
+// node control failing).
+type identifyError struct {
+	pod string
+	err error
+}
+
+func (e *identifyError) Error() string {
+	return fmt.Sprintf("identity of node %s: %v", e.pod, e.err)
+}
+
+func (e *identifyError) Unwrap() error { return e.err }
+
+// giveUp fails a backup that could not start within its timeout because a node's agent
+// could not tell the node's identity; the other nodes are recorded as not started.
+func (c *Controller) giveUp(ctx context.Context, b *v1alpha1.CassandraBackup, pods []*corev1.Pod, e *identifyError, now time.Time) {
+	end := metav1.NewTime(now.Truncate(time.Second))
+	st := &b.Status
+	st.Nodes = nil
+	for _, pod := range pods {
+		n := v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: pod.Labels[c.labels.Rack], Progress: "0%", State: v1alpha1.BackupCancelled,
+			Message: "not started: the agent of node " + e.pod + " could not be reached", CompletionTime: &end}
+		if pod.Name == e.pod {
+			n.State = v1alpha1.BackupFailed
+			n.Message = fmt.Sprintf("agent unreachable: %s; gave up at the backup's timeout of %s", stableError(e.err), timeout(b))
+		}
+		st.Nodes = append(st.Nodes, n)
+	}
+	st.State = v1alpha1.BackupFailed
+	st.Progress = "0%"
+	st.CompletionTime = &end
+	reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonBackupFailed,
+		fmt.Sprintf("not started within the backup's timeout of %s: %v", timeout(b), e), b.Generation))
+	klog.FromContext(ctx).Info("Backup failed before it started", "err", e)
 }
 
 // checkCDC checks the CassandraDataCenter spec.cdc names: when it exists, its cluster and
