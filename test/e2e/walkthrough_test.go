@@ -227,6 +227,15 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 			t.Errorf("node %d: %+v", i, n)
 		}
 	}
+	// The operator (a binary, like the agents) talks to nodes only through their agents:
+	// every Jolokia request a node got came from an agent binary.
+	for _, n := range nodes {
+		for ua, count := range n.Fake.Callers() {
+			if !strings.HasPrefix(ua, "cassandra-backup-agent/") {
+				t.Errorf("node %s: %d Jolokia requests from %q, not from an agent", n.Name, count, ua)
+			}
+		}
+	}
 
 	// kubectl get and describe show the state, the progress and every node.
 	out := kubectl(t, cpA, nil, "get", "cassandrabackups.cassandraoperator.instaclustr.com", "-n", a.Namespace)
