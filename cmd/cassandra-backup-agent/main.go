@@ -186,7 +186,8 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := klog.FromContext(ctx)
-	node := &cassandra.Jolokia{URL: *jolokia, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"), Client: &http.Client{Timeout: 10 * time.Minute}}
+	node := &cassandra.Jolokia{URL: *jolokia, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"),
+		Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: "cassandra-backup-agent/" + version.Get().Version}
 	a, err := c.agent(node)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 )
 
 // SecretResolver returns the credential source of a Secret; it is asked at the start of
@@ -126,5 +127,35 @@ func (a *Agent) identify(ctx context.Context, loc storage.Location) (identity, e
 	if err := id.node.Validate(); err != nil {
 		return id, fmt.Errorf("node prefix: %w", err)
 	}
+	return id, nil
+}
+
+// Identity asks the node who it is: what GET /identity answers.
+func (a *Agent) Identity(ctx context.Context) (api.Identity, error) {
+	id := api.Identity{AgentVersion: version.Get().Version}
+	var err error
+	if id.HostID, err = a.Node.HostID(ctx); err != nil {
+		return id, fmt.Errorf("host id: %w", err)
+	}
+	if id.Cluster, err = a.Node.ClusterName(ctx); err != nil {
+		return id, fmt.Errorf("cluster name: %w", err)
+	}
+	if id.Datacenter, id.Rack, err = a.Node.Location(ctx); err != nil {
+		return id, fmt.Errorf("datacenter and rack: %w", err)
+	}
+	if id.Tokens, err = a.Node.Tokens(ctx); err != nil {
+		return id, fmt.Errorf("tokens: %w", err)
+	}
+	if id.Release, err = a.Node.ReleaseVersion(ctx); err != nil {
+		return id, fmt.Errorf("release: %w", err)
+	}
+	if id.SchemaVersion, err = a.Node.SchemaVersion(ctx); err != nil {
+		return id, fmt.Errorf("schema version: %w", err)
+	}
+	if id.DataDirs, err = a.dataDirs(ctx, &api.Request{}); err != nil {
+		return id, err
+	}
+	// Optional: a node control that cannot name the partitioner still identifies the node.
+	id.Partitioner, _ = a.Node.Partitioner(ctx)
 	return id, nil
 }

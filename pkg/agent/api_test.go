@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -178,5 +180,65 @@ func TestAPIFinishedOperationsExpire(t *testing.T) {
 	e.server.Wait()
 	if resp := e.do("GET", "/operations/"+o.ID, nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("expired operation: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestAPIIdentityAndProbes: /identity answers the node's identity behind the bearer check;
+// /healthz and /readyz answer without it and reveal no node detail; /healthz does not
+// depend on the node, /readyz does; a backup operation names the host and schema it backed up.
+func TestAPIIdentityAndProbes(t *testing.T) {
+	e := newEnv(t, fakecassandra.Config{ClusterName: "c1", Datacenter: "dc2", Rack: "r3", NumTokens: 2})
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.server.TokenFile = tok
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.url+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get("/identity", ""); code != http.StatusUnauthorized {
+		t.Errorf("identity without the token: %d, want 401", code)
+	}
+	code, body := get("/identity", "s3cret")
+	var id api.Identity
+	if err := json.Unmarshal([]byte(body), &id); err != nil || code != 200 {
+		t.Fatalf("identity: %d %s %v", code, body, err)
+	}
+	if id.HostID != e.node.HostID() || id.Cluster != "c1" || id.Datacenter != "dc2" || id.Rack != "r3" || len(id.Tokens) != 2 ||
+		id.Release == "" || id.SchemaVersion != e.node.SchemaVersion() || len(id.DataDirs) == 0 || id.Partitioner == "" || id.AgentVersion == "" {
+		t.Errorf("identity: %+v", id)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := get(p, ""); code != 200 || body != "ok" {
+			t.Errorf("%s without a token: %d %q, want 200 ok", p, code, body)
+		}
+	}
+
+	e.server.TokenFile = ""
+	o := e.submit(e.request(api.TypeBackup, "ident"))
+	if o.State != api.StateCompleted || o.HostID != e.node.HostID() || o.SchemaVersion != e.node.SchemaVersion() {
+		t.Errorf("backup operation: state %s, host %q, schema %q", o.State, o.HostID, o.SchemaVersion)
+	}
+
+	e.node.Close() // Cassandra (its Jolokia) is gone; the agent is not
+	if code, _ := get("/healthz", ""); code != 200 {
+		t.Errorf("healthz with the node down: %d, want 200", code)
+	}
+	if code, body := get("/readyz", ""); code != http.StatusServiceUnavailable || strings.Contains(body, "127.0.0.1") {
+		t.Errorf("readyz with the node down: %d %q, want 503 without details", code, body)
+	}
+	if code, _ := get("/identity", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("identity with the node down: %d, want 503", code)
 	}
 }

@@ -53,6 +53,7 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 	if err != nil {
 		return err
 	}
+	tr.SetNode(id.node.HostID, id.schemaVersion)
 	dirs, err := a.dataDirs(ctx, &req)
 	if err != nil {
 		return err

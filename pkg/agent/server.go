@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"sort"
@@ -48,15 +49,53 @@ func NewServer(ctx context.Context, a *Agent) *Server {
 	return &Server{Agent: a, ctx: ctx, ops: map[string]*op{}}
 }
 
-// Handler returns the API's HTTP handler.
+// Handler returns the API's HTTP handler: the probes /healthz and /readyz, open to all
+// and revealing nothing, and behind the bearer check every other endpoint: the operations,
+// /status and /identity.
 func (s *Server) Handler() http.Handler {
+	api := http.NewServeMux()
+	api.HandleFunc("POST /operations", s.submit)
+	api.HandleFunc("GET /operations", s.list)
+	api.HandleFunc("GET /operations/{id}", s.get)
+	api.HandleFunc("DELETE /operations/{id}", s.cancel)
+	api.HandleFunc("GET /status", s.status)
+	api.HandleFunc("GET /identity", s.identity)
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /operations", s.submit)
-	mux.HandleFunc("GET /operations", s.list)
-	mux.HandleFunc("GET /operations/{id}", s.get)
-	mux.HandleFunc("DELETE /operations/{id}", s.cancel)
-	mux.HandleFunc("GET /status", s.status)
-	return s.auth(mux)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", s.auth(api))
+	return mux
+}
+
+// healthz answers for the agent's own process: it serves, whatever the node does.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok")
+}
+
+// readyz answers whether the node is reachable through node control; the answer names
+// no node detail (the probes are unauthenticated).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if _, err := s.Agent.Node.OperationMode(ctx); err != nil {
+		klog.FromContext(r.Context()).V(2).Info("Not ready: node unreachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "node control unreachable")
+		return
+	}
+	io.WriteString(w, "ok")
+}
+
+// identity answers who the node is.
+func (s *Server) identity(w http.ResponseWriter, r *http.Request) {
+	id, err := s.Agent.Identity(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "node identity: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, id)
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {
@@ -171,6 +210,7 @@ func (o *op) view() api.Operation {
 	v := o.Operation
 	v.Errors = append([]api.Error{}, o.Errors...)
 	v.Transfer = o.tracker.Snapshot()
+	v.HostID, v.SchemaVersion = o.tracker.Node()
 	v.Progress = v.Transfer.Progress()
 	switch {
 	case v.State == api.StateCompleted:

@@ -23,6 +23,23 @@ import (
 type Tracker struct {
 	bytesTotal, bytesTransferred, bytesSkipped atomic.Int64
 	filesTotal, filesTransferred, filesSkipped atomic.Int64
+	node                                       atomic.Pointer[trackedNode]
+}
+
+// trackedNode is the node an operation backs up.
+type trackedNode struct{ hostID, schemaVersion string }
+
+// SetNode records the host id and schema version of the node being backed up.
+func (t *Tracker) SetNode(hostID, schemaVersion string) {
+	t.node.Store(&trackedNode{hostID, schemaVersion})
+}
+
+// Node returns what SetNode recorded: empty strings until then.
+func (t *Tracker) Node() (hostID, schemaVersion string) {
+	if n := t.node.Load(); n != nil {
+		return n.hostID, n.schemaVersion
+	}
+	return "", ""
 }
 
 // AddTotal adds files of size bytes to the operation's total.

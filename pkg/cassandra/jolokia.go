@@ -74,6 +74,8 @@ type Jolokia struct {
 	Client *http.Client
 	// Username and Password are sent as HTTP basic authentication when Username is set.
 	Username, Password string
+	// UserAgent, when set, names the caller in the User-Agent header.
+	UserAgent string
 }
 
 var _ Node = (*Jolokia)(nil)
@@ -104,6 +106,9 @@ func (j *Jolokia) Do(ctx context.Context, req JolokiaRequest, out any) error {
 		return err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
+	if j.UserAgent != "" {
+		hreq.Header.Set("User-Agent", j.UserAgent)
+	}
 	if j.Username != "" {
 		hreq.SetBasicAuth(j.Username, j.Password)
 	}
@@ -247,6 +252,12 @@ func (j *Jolokia) DataDirs(ctx context.Context) ([]string, error) {
 func (j *Jolokia) ReleaseVersion(ctx context.Context) (string, error) {
 	var s string
 	return s, j.read(ctx, StorageServiceMBean, "ReleaseVersion", &s)
+}
+
+// Partitioner returns the node's partitioner class (StorageService attribute PartitionerName).
+func (j *Jolokia) Partitioner(ctx context.Context) (string, error) {
+	var s string
+	return s, j.read(ctx, StorageServiceMBean, "PartitionerName", &s)
 }
 
 // LoadNewSSTables makes keyspace.table load the SSTables that appeared in its live

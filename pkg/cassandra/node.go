@@ -33,6 +33,9 @@ type Node interface {
 	DataDirs(ctx context.Context) ([]string, error)
 	// ReleaseVersion returns the node's Cassandra release, e.g. 4.1.5 or 3.11.17.
 	ReleaseVersion(ctx context.Context) (string, error)
+	// Partitioner returns the node's partitioner class, e.g.
+	// org.apache.cassandra.dht.Murmur3Partitioner.
+	Partitioner(ctx context.Context) (string, error)
 	// ImportSSTables loads the SSTables in dirs into a live table and returns the directories
 	// that failed (Cassandra 4.0+).
 	ImportSSTables(ctx context.Context, keyspace, table string, dirs []string) (failed []string, err error)

@@ -84,6 +84,7 @@ func TestThreeNodeBackup(t *testing.T) {
 		}
 	}
 	t.Logf("kubectl get:\n%s", strings.Join(lines, "\n"))
+	noForeignJolokia(t, nodes...)
 	e.noSecretIn("test-cassandra-backup")
 
 	// At steady state the operator writes nothing more.
@@ -110,7 +111,7 @@ func TestJolokiaOnlyInsidePod(t *testing.T) {
 		e.startNode("cassandra-test-dc-cassandra-west1-b-0", "dc1", "west1-b", 2, 20_000),
 	}
 	for _, n := range nodes {
-		addr := net.JoinHostPort(n.ip, strconv.Itoa(backup.DefaultJolokiaPort))
+		addr := net.JoinHostPort(n.ip, strconv.Itoa(jolokiaPodPort))
 		if c, err := net.DialTimeout("tcp", addr, 5*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
 			if c != nil {
 				c.Close()

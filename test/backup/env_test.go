@@ -40,7 +40,11 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
-func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
+// TestMain runs the suite on the pod network when root (podnet.DefaultWhenRoot).
+func TestMain(m *testing.M) {
+	podnet.DefaultWhenRoot(os.Stderr)
+	os.Exit(controlplane.Main(m))
+}
 
 const (
 	cluster    = "test-cluster"
@@ -58,6 +62,9 @@ type env struct {
 	client versioned.Interface
 	s3     *emulators.S3Server
 	writes atomic.Int64 // API writes to cassandrabackups by operators of this env
+	// nodeCluster, when set, is the cluster name the env's fake nodes report (their pods
+	// are labelled with cluster all the same).
+	nodeCluster string
 }
 
 func newEnv(t testing.TB, s3 *emulators.S3Server) *env {
@@ -113,14 +120,18 @@ func (e *env) startNode(name, dc, rack string, seed uint64, size int) *node {
 		e.t.Fatal(err)
 	}
 	n := &node{e: e, name: name, dc: dc, ip: "127.0.0.1"}
-	cfg := fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4}
+	reported := cluster
+	if e.nodeCluster != "" {
+		reported = e.nodeCluster
+	}
+	cfg := fakecassandra.Config{ClusterName: reported, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4}
 	if network != nil {
 		if n.pod, err = network.NewPod(name); err != nil {
 			e.t.Fatal(err)
 		}
 		e.t.Cleanup(func() { n.pod.Close() })
 		n.ip = n.pod.IP.String()
-		cfg.Listen = "127.0.0.1:" + strconv.Itoa(backup.DefaultJolokiaPort)
+		cfg.Listen = "127.0.0.1:" + strconv.Itoa(jolokiaPodPort)
 		cfg.DataDirs = []string{e.t.TempDir()}
 		if err := n.pod.Do(func() (err error) { n.fake, err = fakecassandra.Start(cfg); return err }); err != nil {
 			e.t.Fatal(err)
@@ -165,6 +176,7 @@ func (n *node) url() string { return "http://" + net.JoinHostPort(n.ip, strconv.
 // jolokia is the node's Jolokia client as the agent in its pod reaches it.
 func (n *node) jolokia() *cassandra.Jolokia {
 	j := n.fake.Client()
+	j.UserAgent = agentUserAgent(n.name)
 	if n.pod != nil {
 		j.Client = n.pod.HTTPClient()
 	}
@@ -195,6 +207,26 @@ func (n *node) serve(ln net.Listener) {
 	n.mu.Lock()
 	n.server, n.hs, n.cancel = srv, hs, cancel
 	n.mu.Unlock()
+}
+
+// jolokiaPodPort is where a pod's Jolokia listens on the pod's own 127.0.0.1, as the
+// sample StatefulSet binds it.
+const jolokiaPodPort = 8778
+
+// agentUserAgent is the User-Agent of the Jolokia client of the agent of the named node:
+// any other caller of the node's Jolokia is not its agent.
+func agentUserAgent(name string) string { return "test-agent-of/" + name }
+
+// foreignJolokiaCalls returns the node's Jolokia requests that did not come from its
+// agent, by User-Agent.
+func (n *node) foreignJolokiaCalls() map[string]int {
+	out := map[string]int{}
+	for ua, count := range n.fake.Callers() {
+		if ua != agentUserAgent(n.name) {
+			out[ua] = count
+		}
+	}
+	return out
 }
 
 // stop stops the agent: its operations are cancelled and forgotten.
@@ -239,7 +271,7 @@ func (e *env) createPod(name, dc, rack, ip string, agentPort, jolokia int) {
 			Name: "cassandra", Image: "cassandra:4.1",
 			Ports: []corev1.ContainerPort{
 				{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)},
-				{Name: backup.DefaultJolokiaPortName, ContainerPort: int32(jolokia)},
+				{Name: "jolokia", ContainerPort: int32(jolokia)}, // pod-local: only the agent calls it
 			},
 		}}},
 	}

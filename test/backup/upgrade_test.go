@@ -2,7 +2,6 @@ package backup_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -29,7 +28,7 @@ func TestOperatorUpgradeMidBackup(t *testing.T) {
 		nodes = append(nodes, e.startNode("dc1-"+rack+"-0", "dc1", rack, uint64(20+i), 2_000_000))
 	}
 	for _, n := range nodes {
-		v, err := (&client.Client{}).Version(context.Background(), fmt.Sprintf("http://127.0.0.1:%d", n.port))
+		v, err := (&client.Client{}).Version(context.Background(), n.url())
 		if err != nil || v != version.OldestAgent {
 			t.Fatalf("agent of %s: version %q, %v; want %s (names none)", n.name, v, err, version.OldestAgent)
 		}

@@ -45,11 +45,12 @@ import (
 
 func main() {
 	var opts Options
+	podnet.DefaultWhenRoot(io.Discard) // without root, Run says in one line that pods share 127.0.0.1
 	flag.StringVar(&opts.Dir, "dir", "", "working directory (control plane, bucket, node data, logs); a temporary one, removed at exit, when empty")
 	flag.DurationVar(&opts.Linger, "linger", 0, "keep everything running this long after the verification, to look around with kubectl (Ctrl-C ends it)")
 	flag.BoolVar(&opts.InProcess, "in-process", false, "run the operator's controllers and webhook inside this program instead of the built cassandra-backup-operator binary")
 	flag.IntVar(&opts.DataKiB, "data-kib", 2048, "user data per node, KiB")
-	flag.BoolVar(&opts.PodNetwork, "pod-network", podnet.Enabled(), "run every pod in a network namespace of its own, with its own IP (needs root; falls back to 127.0.0.1 without it); default from "+podnet.EnvVar)
+	flag.BoolVar(&opts.PodNetwork, "pod-network", podnet.Enabled(), "run every pod in a network namespace of its own, with its own IP (needs root; falls back to 127.0.0.1 without it); default: as root unless "+podnet.EnvVar+"=0")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

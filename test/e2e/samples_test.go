@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -52,8 +53,24 @@ func TestSamplesStatefulSetAndAgentRBAC(t *testing.T) {
 			}
 		}
 	}
-	if ports[backup.DefaultAgentPortName] != backup.DefaultAgentPort || ports[backup.DefaultJolokiaPortName] != backup.DefaultJolokiaPort {
-		t.Errorf("container ports %v", ports)
+	if ports[backup.DefaultAgentPortName] != backup.DefaultAgentPort || ports["jolokia"] != 0 {
+		t.Errorf("container ports %v: want the agent's, and no Jolokia port (it is pod-local)", ports)
+	}
+	for _, c := range sts.Spec.Template.Spec.Containers {
+		probes := map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe}
+		for kind, p := range probes {
+			if p == nil || p.HTTPGet == nil {
+				continue
+			}
+			if c.Name != "backup-agent" {
+				t.Errorf("container %s: %s probe calls %s over HTTP: only the agent container probes the agent", c.Name, kind, p.HTTPGet.Path)
+			} else if p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != backup.DefaultAgentPortName {
+				t.Errorf("agent %s probe %s on %s: want /healthz (the agent's own process) on %s", kind, p.HTTPGet.Path, p.HTTPGet.Port.String(), backup.DefaultAgentPortName)
+			}
+		}
+		if c.Name == "backup-agent" && (c.ReadinessProbe == nil || c.LivenessProbe == nil) {
+			t.Errorf("the agent container lacks a readiness or liveness probe")
+		}
 	}
 	if strings.Join(mounted, ",") != "cassandra,backup-agent" {
 		t.Errorf("data volume mounted in %v", mounted)

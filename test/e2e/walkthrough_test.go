@@ -34,7 +34,11 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/podrunner"
 )
 
-func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
+// TestMain runs the suite on the pod network when root (podnet.DefaultWhenRoot).
+func TestMain(m *testing.M) {
+	podnet.DefaultWhenRoot(os.Stderr)
+	os.Exit(controlplane.Main(m))
+}
 
 const (
 	deadline   = 3 * time.Minute
@@ -225,6 +229,15 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		if n.Node != nodes[i].Name || n.Rack != nodes[i].Rack || n.HostID != nodes[i].Fake.HostID() || n.State != v1alpha1.BackupCompleted ||
 			n.Progress != "100%" || n.BytesTotal == 0 || n.BytesUploaded != n.BytesTotal {
 			t.Errorf("node %d: %+v", i, n)
+		}
+	}
+	// The operator (a binary, like the agents) talks to nodes only through their agents:
+	// every Jolokia request a node got came from an agent binary.
+	for _, n := range nodes {
+		for ua, count := range n.Fake.Callers() {
+			if !strings.HasPrefix(ua, "cassandra-backup-agent/") {
+				t.Errorf("node %s: %d Jolokia requests from %q, not from an agent", n.Name, count, ua)
+			}
 		}
 	}
 

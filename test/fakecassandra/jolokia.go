@@ -34,6 +34,12 @@ func (n *Node) serveJolokia(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the fake supports POST requests only", http.StatusMethodNotAllowed)
 		return
 	}
+	n.mu.Lock()
+	if n.agents == nil {
+		n.agents = map[string]int{}
+	}
+	n.agents[r.UserAgent()]++
+	n.mu.Unlock()
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -134,6 +140,8 @@ func (n *Node) read(req request) (any, *failure) {
 			return "NORMAL", nil
 		case "ReleaseVersion":
 			return n.cfg.Release, nil
+		case "PartitionerName":
+			return "org.apache.cassandra.dht.Murmur3Partitioner", nil
 		case "Keyspaces":
 			set := map[string]bool{}
 			for _, t := range n.tables {

@@ -82,6 +82,7 @@ type Node struct {
 	tables map[string]*table // keyed by ks.table
 	clock  time.Time
 	calls  map[string]int
+	agents map[string]int // Jolokia HTTP requests by User-Agent
 	hook   Hook
 }
 
@@ -356,6 +357,18 @@ func (n *Node) Calls(op string) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.calls[op]
+}
+
+// Callers returns how many Jolokia HTTP requests each User-Agent sent: a test that gives
+// the agent's Jolokia client its own User-Agent sees any other caller here.
+func (n *Node) Callers() map[string]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[string]int, len(n.agents))
+	for k, v := range n.agents {
+		out[k] = v
+	}
+	return out
 }
 
 // SchemaVersion returns the schema version: a name-based UUID of the schema, like Cassandra's.

@@ -2,12 +2,14 @@ package podnet
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sync"
 )
 
 // EnvVar names the environment variable that puts the test suites' pods on the pod
-// network: CASSBACKUP_PODNET=1. Unset or 0, pods share the test process's loopback.
+// network: CASSBACKUP_PODNET=1. With 0, pods share the test process's loopback; unset,
+// the suites that call DefaultWhenRoot use the pod network when running as root.
 const EnvVar = "CASSBACKUP_PODNET"
 
 // Enabled tells whether EnvVar asks for the pod network.
@@ -68,4 +70,19 @@ func FromEnv() (*Network, error) {
 		return nil, nil
 	}
 	return Shared()
+}
+
+// DefaultWhenRoot makes the pod network this process's default when it runs as root and
+// EnvVar is unset, by setting EnvVar=1; EnvVar=0 keeps loopback. Without root and with
+// EnvVar unset, it says in one line to w that pods share 127.0.0.1. The walkthrough,
+// test/backup, test/restore and the demo call it first thing.
+func DefaultWhenRoot(w io.Writer) {
+	if _, set := os.LookupEnv(EnvVar); set {
+		return
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintf(w, "podnet: not root, so test pods share 127.0.0.1 (%s=1 requires the pod network)\n", EnvVar)
+		return
+	}
+	os.Setenv(EnvVar, "1")
 }

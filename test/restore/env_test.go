@@ -48,7 +48,11 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
 )
 
-func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
+// TestMain runs the suite on the pod network when root (podnet.DefaultWhenRoot).
+func TestMain(m *testing.M) {
+	podnet.DefaultWhenRoot(os.Stderr)
+	os.Exit(controlplane.Main(m))
+}
 
 const (
 	secretName = "cloud-backup-secrets"

@@ -276,6 +276,12 @@ type Operation struct {
 	CompletionTime *time.Time `json:"completionTime,omitempty"`
 	// Transfer holds byte and file counts.
 	Transfer
+	// HostID is the host id of the node a backup operation backs up, once it is known;
+	// an addition to Icarus' operation, absent when empty.
+	HostID string `json:"hostId,omitempty"`
+	// SchemaVersion is the schema version a backup operation recorded; an addition to
+	// Icarus' operation, absent when empty.
+	SchemaVersion string `json:"schemaVersion,omitempty"`
 }
 
 // Transfer counts the bytes and files of an operation.
@@ -304,4 +310,29 @@ func (t Transfer) Progress() float64 {
 		p = 1
 	}
 	return p
+}
+
+// Identity is the node an agent runs beside, as the node reports it: what GET /identity
+// answers. The operator takes a node's identity from here and from nowhere else.
+type Identity struct {
+	// HostID is the node's host id.
+	HostID string `json:"hostId"`
+	// Cluster is the node's cluster name.
+	Cluster string `json:"cluster"`
+	// Datacenter is the node's datacenter.
+	Datacenter string `json:"datacenter"`
+	// Rack is the node's rack.
+	Rack string `json:"rack"`
+	// Tokens are the node's tokens.
+	Tokens []string `json:"tokens"`
+	// Release is the node's Cassandra release, e.g. 4.1.5.
+	Release string `json:"release"`
+	// SchemaVersion is the node's schema version.
+	SchemaVersion string `json:"schemaVersion"`
+	// DataDirs are the data directories the agent backs up.
+	DataDirs []string `json:"dataDirs"`
+	// Partitioner is the node's partitioner class; empty when the node does not say.
+	Partitioner string `json:"partitioner,omitempty"`
+	// AgentVersion is the agent's own version.
+	AgentVersion string `json:"agentVersion"`
 }

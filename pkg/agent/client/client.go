@@ -137,3 +137,20 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, want int
 	}
 	return nil
 }
+
+// ErrNoIdentity is returned by Identity for an agent that has no identity endpoint (an
+// Icarus sidecar, or an agent older than the endpoint).
+var ErrNoIdentity = errors.New("the agent has no identity API (GET /identity answered 404): the operator drives cassandra-backup-agent sidecars only, not Icarus")
+
+// Identity asks the agent at base who its node is.
+func (c *Client) Identity(ctx context.Context, base string) (api.Identity, error) {
+	var id api.Identity
+	err := c.do(ctx, http.MethodGet, base+"/identity", nil, http.StatusOK, &id)
+	if errors.Is(err, ErrNotFound) {
+		return id, fmt.Errorf("GET %s/identity: %w", base, ErrNoIdentity)
+	}
+	if err == nil && id.HostID == "" {
+		err = fmt.Errorf("GET %s/identity: the answer has no host id", base)
+	}
+	return id, err
+}

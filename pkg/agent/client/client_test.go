@@ -3,8 +3,12 @@ package client
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +49,9 @@ func TestClientAgainstAgent(t *testing.T) {
 	if op.State != api.StateCompleted || op.BytesTotal == 0 || op.BytesTransferred != op.BytesTotal {
 		t.Fatalf("operation: %+v", op)
 	}
+	if op.HostID != node.HostID() || op.SchemaVersion != node.SchemaVersion() {
+		t.Errorf("the operation names host %q, schema %q; the node is %q, %q", op.HostID, op.SchemaVersion, node.HostID(), node.SchemaVersion())
+	}
 	ops, err := c.List(context.Background(), hs.URL, api.TypeBackup)
 	if err != nil || len(ops) != 1 || ops[0].ID != op.ID || ops[0].SnapshotTag != "s1" {
 		t.Fatalf("list: %+v %v", ops, err)
@@ -65,5 +72,43 @@ func TestClientAgainstAgent(t *testing.T) {
 	}
 	if _, err := c.Get(context.Background(), "http://127.0.0.1:1", "x"); err == nil {
 		t.Error("an unreachable agent answered")
+	}
+}
+
+// TestClientIdentity reads a real agent's identity: what the node reports, with and
+// without the bearer token, and the error for an agent without the endpoint (Icarus).
+func TestClientIdentity(t *testing.T) {
+	dirs := []string{filepath.Join(t.TempDir(), "data")}
+	node := fakecassandra.New(t, fakecassandra.Config{ClusterName: "c1", Datacenter: "dc2", Rack: "r3", Release: "4.1.5", DataDirs: dirs, NumTokens: 4})
+	srv := agent.NewServer(context.Background(), &agent.Agent{Node: node.Client(), Hostname: "node-0"})
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.TokenFile = tok
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+
+	ctx := context.Background()
+	var apiErr *APIError
+	if _, err := (&Client{}).Identity(ctx, hs.URL); !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
+		t.Errorf("identity without the token: %v, want 401", err)
+	}
+	id, err := (&Client{Token: "s3cret"}).Identity(ctx, hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := api.Identity{HostID: node.HostID(), Cluster: "c1", Datacenter: "dc2", Rack: "r3", Tokens: node.Tokens(),
+		Release: "4.1.5", SchemaVersion: node.SchemaVersion(), DataDirs: dirs,
+		Partitioner: "org.apache.cassandra.dht.Murmur3Partitioner", AgentVersion: id.AgentVersion}
+	if !reflect.DeepEqual(id, want) || id.AgentVersion == "" {
+		t.Errorf("identity:\n got %+v\nwant %+v", id, want)
+	}
+
+	icarus := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(icarus.Close)
+	_, err = (&Client{}).Identity(ctx, icarus.URL)
+	if !errors.Is(err, ErrNoIdentity) || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "Icarus") {
+		t.Errorf("an agent without /identity: %v, want ErrNoIdentity", err)
 	}
 }

@@ -32,6 +32,21 @@ const (
 	ReasonNoPods = "NoPods"
 	// ReasonStorageUnavailable: the storage location could not be read.
 	ReasonStorageUnavailable = "StorageUnavailable"
+	// ReasonClusterNameMismatch: the nodes report another cluster or datacenter name
+	// than the spec; the message has both.
+	ReasonClusterNameMismatch = "ClusterNameMismatch"
+	// ReasonDataCenterMismatch: the CassandraDataCenter spec.cdc names has another cluster
+	// or datacenter than the spec.
+	ReasonDataCenterMismatch = "DataCenterMismatch"
+	// ReasonAgentWithoutIdentity: a pod's agent has no identity API (an Icarus sidecar).
+	ReasonAgentWithoutIdentity = "AgentWithoutIdentity"
+)
+
+// Event reasons of a backup.
+const (
+	// ReasonDataCenterNotFound: spec.cdc names no CassandraDataCenter; the backup went by
+	// pod labels.
+	ReasonDataCenterNotFound = "DataCenterNotFound"
 )
 
 // Ready reasons of a backup.

@@ -26,10 +26,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	krecord "k8s.io/client-go/tools/record"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
@@ -50,10 +50,6 @@ const (
 	DefaultAgentPortName = "backup-agent"
 	// DefaultAgentPort is the agent's port when no container port has the agent's name.
 	DefaultAgentPort = 4567
-	// DefaultJolokiaPortName is the name of the container port of the node's Jolokia agent.
-	DefaultJolokiaPortName = "jolokia"
-	// DefaultJolokiaPort is the Jolokia port when no container port has that name.
-	DefaultJolokiaPort = 8778
 	// DefaultPollInterval is the time between two looks at the agents' operations.
 	DefaultPollInterval = 2 * time.Second
 	// DefaultMaxAttempts is how many times a node's failing operation is submitted.
@@ -69,13 +65,8 @@ const (
 type Options struct {
 	// AgentPortName names the agent's container port; DefaultAgentPortName when empty.
 	AgentPortName string
-	// JolokiaPortName names the Jolokia container port; DefaultJolokiaPortName when empty.
-	JolokiaPortName string
 	// AgentAddress returns the agent's base URL for a pod; PodAgentAddress when nil.
 	AgentAddress func(pod *corev1.Pod) (string, error)
-	// Node returns node control (for the host id) for a pod; Jolokia on the pod's
-	// Jolokia port when nil.
-	Node func(pod *corev1.Pod) (cassandra.Node, error)
 	// Agents talks to the agents; a default client when nil.
 	Agents *client.Client
 	// External acts on the outside world; the agents (Agents) and the bucket's
@@ -100,22 +91,9 @@ func (c Options) withDefaults() Options {
 	if c.AgentPortName == "" {
 		c.AgentPortName = DefaultAgentPortName
 	}
-	if c.JolokiaPortName == "" {
-		c.JolokiaPortName = DefaultJolokiaPortName
-	}
 	if c.AgentAddress == nil {
 		name := c.AgentPortName
 		c.AgentAddress = func(pod *corev1.Pod) (string, error) { return PodAddress(pod, name, DefaultAgentPort, "") }
-	}
-	if c.Node == nil {
-		name := c.JolokiaPortName
-		c.Node = func(pod *corev1.Pod) (cassandra.Node, error) {
-			base, err := PodAddress(pod, name, DefaultJolokiaPort, "/jolokia/")
-			if err != nil {
-				return nil, err
-			}
-			return &cassandra.Jolokia{URL: base}, nil
-		}
 	}
 	if c.Agents == nil {
 		c.Agents = &client.Client{}
@@ -165,6 +143,10 @@ type Controller struct {
 	labels  informers.PodLabels
 	cfg     Options
 	ext     External
+
+	dcs       listers.CassandraDataCenterLister
+	dcsSynced func() bool
+	recorder  krecord.EventRecorder
 }
 
 // New builds the controller, with default Options, from the operator process's
@@ -185,6 +167,10 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		pods:    deps.Informers.PodLister(),
 		labels:  deps.Informers.PodLabels().OrDefault(),
 		cfg:     opts.withDefaults(),
+
+		dcs:       deps.Informers.CassandraDataCenterLister(),
+		dcsSynced: deps.Informers.CassandraDataCenters().HasSynced,
+		recorder:  deps.Recorder,
 	}
 	c.ext = c.cfg.External
 	if c.ext == nil {

@@ -24,10 +24,12 @@ import (
 // External is the outside world of a CassandraBackup, after crossplane-runtime's external
 // client: the remote backup in the bucket (Observe, Create, Delete), each node's backup
 // operation on its agent (ObserveNode, CreateNode, DeleteNode) and the identity of the
-// node a pod runs (Identify). It acts and reports; the handlers decide what happens next.
+// node a pod runs (Identify), all through the node's agent: the operator never talks to a
+// node itself. It acts and reports; the handlers decide what happens next.
 type External interface {
-	// Identify returns the host id of the Cassandra node the pod runs.
-	Identify(ctx context.Context, pod *corev1.Pod) (string, error)
+	// Identify returns the identity of the Cassandra node the pod runs, as its agent
+	// reports it; the error wraps client.ErrNoIdentity for an agent without the API.
+	Identify(ctx context.Context, pod *corev1.Pod) (api.Identity, error)
 	// Observe reads what the bucket holds of the spec's snapshot tag.
 	Observe(ctx context.Context, b *v1alpha1.CassandraBackup) (Observation, error)
 	// Create commits the backup of the nodes in status: it writes the topology file, the
@@ -229,15 +231,15 @@ func deleteKeys(ctx context.Context, p storage.Provider, keys ...string) error {
 	return nil
 }
 
-// Identify asks the node, through Options.Node (Jolokia on the pod's port by default).
-func (r *remote) Identify(ctx context.Context, pod *corev1.Pod) (string, error) {
-	node, err := r.cfg.Node(pod)
+// Identify asks the pod's agent (GET /identity).
+func (r *remote) Identify(ctx context.Context, pod *corev1.Pod) (api.Identity, error) {
+	addr, err := r.cfg.AgentAddress(pod)
 	if err != nil {
-		return "", err
+		return api.Identity{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return node.HostID(ctx)
+	return r.agents.Identity(ctx, addr)
 }
 
 // address returns the agent's address for a node's pod.

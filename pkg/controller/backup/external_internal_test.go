@@ -21,9 +21,16 @@ type fakeExternal struct {
 	submitted int
 	committed string
 	obs       Observation
+	// identity answers Identify; host id "h" of cluster c, datacenter dc1 when nil.
+	identity func(pod *corev1.Pod) (api.Identity, error)
 }
 
-func (f *fakeExternal) Identify(context.Context, *corev1.Pod) (string, error) { return "h", nil }
+func (f *fakeExternal) Identify(_ context.Context, pod *corev1.Pod) (api.Identity, error) {
+	if f.identity != nil {
+		return f.identity(pod)
+	}
+	return api.Identity{HostID: "h", Cluster: "c", Datacenter: "dc1"}, nil
+}
 
 func (f *fakeExternal) Observe(context.Context, *v1alpha1.CassandraBackup) (Observation, error) {
 	return f.obs, nil

@@ -406,7 +406,7 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 			return nil, err
 		}
 		n.IP = n.pod.IP.String()
-		cfg.Listen = "127.0.0.1:" + strconv.Itoa(backup.DefaultJolokiaPort)
+		cfg.Listen = "127.0.0.1:8778" // the pod's own loopback, as the sample binds Jolokia
 		err = n.pod.Do(func() (err error) {
 			n.Fake, err = fakecassandra.Start(cfg)
 			return err
@@ -489,7 +489,7 @@ func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack, ip 
 			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "cassandra", Image: "cassandra:4.1",
-				Ports: []corev1.ContainerPort{{Name: backup.DefaultJolokiaPortName, ContainerPort: int32(jolokiaPort)}}},
+				Ports: []corev1.ContainerPort{{Name: "jolokia", ContainerPort: int32(jolokiaPort)}}}, // pod-local: only the agent calls it
 			{Name: "agent", Image: AgentImage, Args: []string{"serve"},
 				Ports: []corev1.ContainerPort{{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)}}},
 		}},
