@@ -18,7 +18,7 @@ while IFS='=' read -r name path; do
   var=$(echo "$name" | tr 'a-z-' 'A-Z_')_BIN
   export "$var=$path"
   echo "$var=$path"
-done < <(hack/tools.sh kube-apiserver etcd controller-gen versitygw fake-gcs-server azurite helm thirdparty-crds)
+done < <(hack/tools.sh kube-apiserver kube-controller-manager etcd controller-gen versitygw fake-gcs-server azurite helm thirdparty-crds)
 
 echo "== go.mod is tidy (direct requirements marked direct, no stale ones)"
 go mod tidy -diff
