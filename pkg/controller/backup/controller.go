@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	kuberecord "k8s.io/client-go/tools/record"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
@@ -165,6 +166,8 @@ type Controller struct {
 	labels  informers.PodLabels
 	cfg     Options
 	ext     External
+	// recorder records the events the handlers emit themselves; nil records none.
+	recorder kuberecord.EventRecorder
 }
 
 // New builds the controller, with default Options, from the operator process's
@@ -186,6 +189,7 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		labels:  deps.Informers.PodLabels().OrDefault(),
 		cfg:     opts.withDefaults(),
 	}
+	c.recorder = deps.Recorder
 	c.ext = c.cfg.External
 	if c.ext == nil {
 		c.ext = &remote{open: c.openStorage, pods: c.pods, agents: c.cfg.Agents, cfg: c.cfg}
