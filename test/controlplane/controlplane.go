@@ -77,6 +77,8 @@ type ControlPlane struct {
 	etcd    *process
 	apiserv *process
 	kcm     *process
+	// kcmStartup is how long kube-controller-manager took to answer /healthz.
+	kcmStartup time.Duration
 }
 
 // Start runs etcd and kube-apiserver, waits until the API server is ready and installs
@@ -297,6 +299,7 @@ func (cp *ControlPlane) startControllerManager(ctx context.Context, bin string, 
 		return err
 	}
 	certDir := filepath.Join(cp.Dir, "kube-controller-manager")
+	started := time.Now()
 	cp.kcm, err = startProcess(bin, filepath.Join(cp.Dir, "kube-controller-manager.log"),
 		"--kubeconfig="+kubeconfig,
 		"--controllers=namespace,garbagecollector",
@@ -329,6 +332,7 @@ func (cp *ControlPlane) startControllerManager(ctx context.Context, bin string, 
 	if err != nil {
 		return fmt.Errorf("kube-controller-manager did not become healthy: %w\n%s", err, cp.kcm.logTail())
 	}
+	cp.kcmStartup = time.Since(started)
 	return nil
 }
 
