@@ -55,8 +55,8 @@ type Options struct {
 	// ControllerManager also runs kube-controller-manager (built from the same
 	// k8s.io/kubernetes as the API server) with the namespace and garbage-collector
 	// controllers, so namespaces finish deleting and owner references are collected.
-	// Off by default: the shared control plane's tests create objects whose owners do
-	// not exist, which the garbage collector would remove.
+	// Off by default (and for Shared): about 90 MiB and 0.5 s, and its garbage collector
+	// would act behind tests that assert what the operator alone does.
 	ControllerManager bool
 }
 
