@@ -230,20 +230,8 @@ func (cp *ControlPlane) startEtcd(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Timeout: time.Second}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		if cp.etcd.exited() {
-			return false, errors.New("etcd exited")
-		}
-		resp, err := hc.Get(client + "/health")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		return fmt.Errorf("etcd did not become healthy: %w\n%s", err, cp.etcd.logTail())
+	if err := cp.etcd.waitHealthy(ctx, "etcd", &http.Client{Timeout: time.Second}, client+"/health", 30*time.Second); err != nil {
+		return err
 	}
 	cp.etcdURL = client
 	return nil
@@ -318,19 +306,8 @@ func (cp *ControlPlane) startControllerManager(ctx context.Context, bin string, 
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback health check
 	}}
 	url := "https://127.0.0.1:" + strconv.Itoa(ports[0]) + "/healthz"
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
-		if cp.kcm.exited() {
-			return false, errors.New("kube-controller-manager exited")
-		}
-		resp, err := hc.Get(url)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		return fmt.Errorf("kube-controller-manager did not become healthy: %w\n%s", err, cp.kcm.logTail())
+	if err := cp.kcm.waitHealthy(ctx, "kube-controller-manager", hc, url, 60*time.Second); err != nil {
+		return err
 	}
 	cp.kcmStartup = time.Since(started)
 	return nil
@@ -498,6 +475,26 @@ func (p *process) stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// waitHealthy polls url until it answers 200 OK, failing early when the program exits;
+// the error carries the tail of its log.
+func (p *process) waitHealthy(ctx context.Context, name string, hc *http.Client, url string, timeout time.Duration) error {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		if p.exited() {
+			return false, errors.New(name + " exited")
+		}
+		resp, err := hc.Get(url)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s did not become healthy: %w\n%s", name, err, p.logTail())
+	}
+	return nil
 }
 
 // logTail returns the last lines of the program's log, for error messages.
