@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) and prints the path of the external programs the tests run:
-#   hack/tools.sh kube-apiserver etcd versitygw fake-gcs-server azurite controller-gen helm thirdparty-crds
+#   hack/tools.sh kube-apiserver kube-controller-manager etcd versitygw fake-gcs-server azurite controller-gen helm thirdparty-crds
 # (thirdparty-crds is a directory of CRDs, not a program: see build_thirdparty_crds.)
 # Binaries are cached outside the clone, keyed by version, in
 #   ${CASSBACKUP_CACHE:-$HOME/.cache/cassandra-backup-operator}/<name>-<version>/
@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${CASSBACKUP_CACHE:-$HOME/.cache/cassandra-backup-operator}
 
-# Pinned versions. The kube-apiserver and etcd versions also live in hack/tools/*/go.mod.
+# Pinned versions. The kube-apiserver (and kube-controller-manager) and etcd versions also live in hack/tools/*/go.mod.
 KUBE_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 VERSITYGW_VERSION=v1.8.0
@@ -47,6 +47,11 @@ build() {
 
 build_kube_apiserver() {
   (cd "$root/hack/tools/kube-apiserver" && go build -trimpath -ldflags='-s -w' -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+}
+# From the same module, so the same k8s.io/kubernetes as the API server; most of its
+# packages are already in Go's build cache after kube-apiserver.
+build_kube_controller_manager() {
+  (cd "$root/hack/tools/kube-apiserver" && go build -trimpath -ldflags='-s -w' -o "$out/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager)
 }
 build_etcd() {
   (cd "$root/hack/tools/etcd" && go build -trimpath -ldflags='-s -w' -o "$out/etcd" .)
@@ -97,6 +102,7 @@ build_azurite() {
 for tool in "$@"; do
   case $tool in
     kube-apiserver) build kube-apiserver "$KUBE_VERSION" kube-apiserver build_kube_apiserver ;;
+    kube-controller-manager) build kube-controller-manager "$KUBE_VERSION" kube-controller-manager build_kube_controller_manager ;;
     etcd) build etcd "$ETCD_VERSION" etcd build_etcd ;;
     versitygw) build versitygw "$VERSITYGW_VERSION" versitygw build_versitygw ;;
     fake-gcs-server) build fake-gcs-server "$FAKE_GCS_VERSION" fake-gcs-server build_fake_gcs ;;

@@ -65,6 +65,9 @@ type env struct {
 	// nodeCluster, when set, is the cluster name the env's fake nodes report (their pods
 	// are labelled with cluster all the same).
 	nodeCluster string
+	// onEvent, when set, also receives every event the env's operators record, even one
+	// the API refuses (in a terminating namespace).
+	onEvent func(*corev1.Event)
 }
 
 func newEnv(t testing.TB, s3 *emulators.S3Server) *env {
@@ -318,6 +321,9 @@ func (e *env) startOperator(cfg backup.Options) *operator {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background().WithName("operator")))
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	if e.onEvent != nil {
+		broadcaster.StartEventWatcher(e.onEvent)
+	}
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "cassandra-backup-operator"})
 	ctrl, err := backup.NewWithOptions(opdeps.Deps{KubeClient: kube, Client: client, Informers: set, Recorder: recorder}, cfg)
 	if err != nil {

@@ -273,7 +273,10 @@ func TestNamespacedInstall(t *testing.T) {
 		canI(t, cp, sa, "yes", "list", "pods", "-n", n)
 		canI(t, cp, sa, "yes", "patch", "cassandrabackups.cassandraoperator.instaclustr.com/status", "-n", n)
 		canI(t, cp, sa, "yes", "create", "configmaps", "-n", n)
+		// The watched namespace's own object (is it being deleted?): a Role grants it.
+		canI(t, cp, sa, "yes", "get", "namespaces/"+n, "-n", n)
 	}
+	canI(t, cp, sa, "no", "get", "namespaces/"+other, "-n", other)
 	canI(t, cp, sa, "no", "list", "pods", "-n", other)
 	canI(t, cp, sa, "no", "get", "secrets", "-n", other)
 	canI(t, cp, sa, "no", "watch", "cassandrabackups.cassandraoperator.instaclustr.com", "-A")

@@ -63,6 +63,8 @@ func TestKustomizationApplies(t *testing.T) {
 		{[]string{"create", "secrets", "-n", "default"}, "no"},
 		{[]string{"create", "secrets", "-n", "cassandra-backup-system"}, "yes"},
 		{[]string{"create", "events", "-n", "default"}, "yes"},
+		{[]string{"get", "namespaces/default"}, "yes"},
+		{[]string{"list", "namespaces"}, "no"},
 		{[]string{"update", "leases.coordination.k8s.io", "-n", "cassandra-backup-system"}, "yes"},
 		{[]string{"update", "leases.coordination.k8s.io", "-n", "default"}, "no"},
 		{[]string{"patch", "mutatingwebhookconfigurations/cassandra-backup-operator"}, "yes"},

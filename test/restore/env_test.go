@@ -114,7 +114,12 @@ func loadWebhookManifest(t *testing.T, name, url, ns string) *admissionregistrat
 
 func newEnv(t *testing.T, controller bool) *env {
 	t.Helper()
-	cp := controlplane.Shared(t)
+	return newEnvOn(t, controlplane.Shared(t), controller)
+}
+
+// newEnvOn is newEnv on a control plane of the test's own.
+func newEnvOn(t *testing.T, cp *controlplane.ControlPlane, controller bool) *env {
+	t.Helper()
 	_, tctx := ktesting.NewTestContext(t)
 	ctx, cancel := context.WithCancel(tctx)
 	kube := kubernetes.NewForConfigOrDie(cp.Config())

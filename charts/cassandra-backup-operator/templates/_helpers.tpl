@@ -74,6 +74,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch", "update"]
+# Whether a namespace is being deleted, when a Delete-policy backup's Secret is gone (in a
+# Role, this is the watched namespace's own object only).
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
 {{- end -}}
 
 {{/* Cluster-scoped in every mode: the caBundle of its own webhook configuration (built-in certificates). */}}

@@ -59,6 +59,11 @@ const (
 	ReasonRemoteBackupNotFound = "RemoteBackupNotFound"
 )
 
+// ReasonRemoteBackupRetained is the reason of the Warning event of a Delete-policy backup
+// released without deleting its remote backup: its namespace is being deleted and its
+// Secret is gone, so nothing can reach the bucket any more.
+const ReasonRemoteBackupRetained = "RemoteBackupRetained"
+
 // secretBackoff is the delay before the next look at a missing or invalid Secret.
 func (c *Controller) secretBackoff(retry int) time.Duration {
 	d := 2 * time.Second

@@ -146,7 +146,8 @@ type Controller struct {
 
 	dcs       listers.CassandraDataCenterLister
 	dcsSynced func() bool
-	recorder  krecord.EventRecorder
+	// recorder records the events the handlers emit themselves; nil records none.
+	recorder krecord.EventRecorder
 }
 
 // New builds the controller, with default Options, from the operator process's
