@@ -72,6 +72,9 @@ type Env struct {
 	// agent on the pod's port 4567, and status.podIP is the pod's address. When nil,
 	// nodes listen on free ports of 127.0.0.1, which is every pod's IP.
 	Network *podnet.Network
+	// OperatorArgs are added to the operator binary's arguments (StartOperatorBinary);
+	// a flag given here overrides the same flag given there.
+	OperatorArgs []string
 
 	// Kube and Client are clients of the cluster.
 	Kube   kubernetes.Interface
@@ -129,6 +132,8 @@ type Operator struct {
 	stop func()
 	// WebhookConfiguration is the name of the MutatingWebhookConfiguration it serves.
 	WebhookConfiguration string
+	// Pid is the operator process's id (StartOperatorBinary), 0 in-process.
+	Pid int
 }
 
 // Stop stops the controllers and webhook, and removes the webhook configuration.
@@ -245,6 +250,7 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 		// restore init containers.
 		args = append(args, a, "--agent-restore-arg="+a)
 	}
+	args = append(args, e.OperatorArgs...)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		removeHook()
@@ -261,7 +267,7 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	o := &Operator{WebhookConfiguration: hook}
+	o := &Operator{WebhookConfiguration: hook, Pid: cmd.Process.Pid}
 	o.stop = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
