@@ -64,7 +64,14 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, o); err != nil {
+	err := run(ctx, os.Stdout, o)
+	// Every pod's namespace went with its veth pair; the links are named after this process.
+	links, _ := filepath.Glob("/sys/class/net/" + podnet.LinkPrefix + strconv.Itoa(os.Getpid()) + "*")
+	fmt.Printf("\nleft behind: %d links of this process's pod network\n", len(links))
+	if err == nil && len(links) > 0 {
+		err = fmt.Errorf("links left behind: %v", links)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench/scale FAILED: %v\n", err)
 		os.Exit(1)
 	}
@@ -73,7 +80,8 @@ func main() {
 // result is what one run measured.
 type result struct {
 	nodes                         int
-	start, backup, restore        time.Duration
+	start, backup, plan, restore  time.Duration
+	initDone                      time.Duration // the last init container's exit, from the datacenter's creation
 	opCPU                         time.Duration
 	opPeakRSS                     int64
 	reconcilerWrites              map[string]float64 // by phase
@@ -256,10 +264,14 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	if err != nil {
 		return err
 	}
+	res.plan = time.Since(t0)
 	runner := &podrunner.Runner{Kube: env.Kube, Binaries: map[string]string{"cassandra-backup-agent": agentBin},
 		Root: filepath.Join(dir, "kubelet"), Env: []string{"AGENT_KUBECONFIG=" + cp.KubeconfigPath}, Network: network}
 	cleanups = append(cleanups, runner.Close)
-	var runErrs []error
+	var (
+		runErrs  []error
+		initDone time.Duration
+	)
 	for _, r := range racks {
 		for ord := range o.perRack {
 			pod := guide.RestoredPod(restore.InstaclustrPodName(dc, r, ord), dc)
@@ -275,11 +287,12 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 				if err == nil && (len(res) != 1 || res[0].ExitCode != 0) {
 					err = fmt.Errorf("init container of %s: %+v", pod.Name, res)
 				}
+				mu.Lock()
+				defer mu.Unlock()
 				if err != nil {
-					mu.Lock()
 					runErrs = append(runErrs, err)
-					mu.Unlock()
 				}
+				initDone = max(initDone, time.Since(t0))
 			}()
 		}
 	}
@@ -307,7 +320,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	res.restore = time.Since(t0)
+	res.restore, res.initDone = time.Since(t0), initDone
 	fmt.Fprintf(out, "restore COMPLETED in %s\n", res.restore.Round(100*time.Millisecond))
 	res.restoreStatus, res.restorePerNode = objectSize(dc, len(dc.Status.Restore.Nodes), dc.Status.Restore.Nodes)
 	rec2, api2, adm2, admSec2 := scrape()
@@ -449,8 +462,8 @@ func report(out io.Writer, o options, r result) {
 	n := float64(r.nodes)
 	fmt.Fprintf(out, "\n%d nodes (%d racks × %d), %d KiB per node, file:// bucket, run at %s UTC (load %s)\n\n",
 		r.nodes, o.racks, o.perRack, o.dataKiB, time.Now().UTC().Format("15:04 on 2006-01-02"), loadAverage())
-	fmt.Fprintf(out, "| nodes | pods started s | backup to COMPLETED s | restore to COMPLETED s | operator peak RSS MiB | operator CPU s | operator writes/node backup / restore | all API writes/node backup / restore | agent RSS MiB median / max | webhook admissions | admission ms mean | status bytes/node backup / restore |\n")
-	fmt.Fprintf(out, "|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---|\n")
+	fmt.Fprintf(out, "| nodes | pods started s | backup to COMPLETED s | restore plan s | init containers done s | restore to COMPLETED s | operator peak RSS MiB | operator CPU s | operator writes/node backup / restore | all API writes/node backup / restore | agent RSS MiB median / max | webhook admissions | admission ms mean | status bytes/node backup / restore |\n")
+	fmt.Fprintf(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---|\n")
 	med, top := int64(0), int64(0)
 	if len(r.agentRSS) > 0 {
 		med, top = r.agentRSS[len(r.agentRSS)/2], r.agentRSS[len(r.agentRSS)-1]
@@ -459,8 +472,8 @@ func report(out io.Writer, o options, r result) {
 	if r.admissions > 0 {
 		admMs = r.admissionSeconds / r.admissions * 1000
 	}
-	fmt.Fprintf(out, "| %d | %.1f | %.1f | %.1f | %.0f | %.1f | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f (%d agents) | %.0f | %.1f | %d / %d |\n",
-		r.nodes, r.start.Seconds(), r.backup.Seconds(), r.restore.Seconds(), mib(r.opPeakRSS), r.opCPU.Seconds(),
+	fmt.Fprintf(out, "| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.1f | %.2f / %.2f | %.2f / %.2f | %.0f / %.0f (%d agents) | %.0f | %.1f | %d / %d |\n",
+		r.nodes, r.start.Seconds(), r.backup.Seconds(), r.plan.Seconds(), r.initDone.Seconds(), r.restore.Seconds(), mib(r.opPeakRSS), r.opCPU.Seconds(),
 		r.reconcilerWrites["backup"]/n, r.reconcilerWrites["restore"]/n, r.apiWrites["backup"]/n, r.apiWrites["restore"]/n,
 		mib(med), mib(top), len(r.agentRSS), r.admissions, admMs, r.backupPerNode, r.restorePerNode)
 	fmt.Fprintf(out, "\nObject sizes: CassandraBackup %d bytes, CassandraDataCenter %d bytes.\n", r.backupStatus, r.restoreStatus)

@@ -10,5 +10,4 @@ while IFS='=' read -r name path; do
   export "$(echo "$name" | tr 'a-z-' 'A-Z_')_BIN=$path"
 done < <(hack/tools.sh kube-apiserver etcd)
 go run ./bench/scale "$@"
-ip netns list | grep -c . | sed 's/^/network namespaces left: /'
-echo "links left: $(ip link | grep -c cbk || true)"
+echo "named network namespaces: $(ip netns list | wc -l); cbk links (any live test process's): $(ip link | grep -c cbk || true)"
