@@ -90,6 +90,7 @@ type result struct {
 	admissions                    float64
 	admissionSeconds              float64
 	backupStatus, restoreStatus   int // bytes of the objects' JSON
+	planBytes                     int // bytes of the restore plan ConfigMap's JSON
 	backupPerNode, restorePerNode int // bytes per status.nodes[] entry
 	writesByResource              map[string]float64
 	backupPhaseResource           map[string]float64
@@ -265,6 +266,9 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		return err
 	}
 	res.plan = time.Since(t0)
+	if cm, err := env.Kube.CoreV1().ConfigMaps(namespace).Get(ctx, dc.Status.Restore.Plan, metav1.GetOptions{}); err == nil {
+		res.planBytes, _ = objectSize(cm, 0, nil)
+	}
 	runner := &podrunner.Runner{Kube: env.Kube, Binaries: map[string]string{"cassandra-backup-agent": agentBin},
 		Root: filepath.Join(dir, "kubelet"), Env: []string{"AGENT_KUBECONFIG=" + cp.KubeconfigPath}, Network: network}
 	cleanups = append(cleanups, runner.Close)
@@ -476,7 +480,8 @@ func report(out io.Writer, o options, r result) {
 		r.nodes, r.start.Seconds(), r.backup.Seconds(), r.plan.Seconds(), r.initDone.Seconds(), r.restore.Seconds(), mib(r.opPeakRSS), r.opCPU.Seconds(),
 		r.reconcilerWrites["backup"]/n, r.reconcilerWrites["restore"]/n, r.apiWrites["backup"]/n, r.apiWrites["restore"]/n,
 		mib(med), mib(top), len(r.agentRSS), r.admissions, admMs, r.backupPerNode, r.restorePerNode)
-	fmt.Fprintf(out, "\nObject sizes: CassandraBackup %d bytes, CassandraDataCenter %d bytes.\n", r.backupStatus, r.restoreStatus)
+	fmt.Fprintf(out, "\nObject sizes: CassandraBackup %d bytes, CassandraDataCenter %d bytes, restore plan ConfigMap %d bytes (%d per node).\n",
+		r.backupStatus, r.restoreStatus, r.planBytes, r.planBytes/r.nodes)
 	for _, phase := range []struct {
 		name string
 		m    map[string]float64
