@@ -310,15 +310,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		if failed != nil {
 			return false, guide.Final(failed)
 		}
-		r := dc.Status.Restore
-		if r.State == v1alpha1.RestoreFailed {
-			return false, guide.Final(fmt.Errorf("restore FAILED: %+v", r))
-		}
-		done := r.State == v1alpha1.RestoreCompleted && len(r.Nodes) == n
-		for _, x := range r.Nodes {
-			done = done && x.State == v1alpha1.RestoreCompleted
-		}
-		return done, fmt.Errorf("state %s", r.State)
+		return guide.RestoreDone(dc, n)
 	})
 	wg.Wait()
 	if err != nil {
@@ -464,8 +456,8 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 func report(out io.Writer, o options, r result) {
 	n := float64(r.nodes)
-	fmt.Fprintf(out, "\n%d nodes (%d racks × %d), %d KiB per node, file:// bucket, run at %s UTC (load %s)\n\n",
-		r.nodes, o.racks, o.perRack, o.dataKiB, time.Now().UTC().Format("15:04 on 2006-01-02"), loadAverage())
+	fmt.Fprintf(out, "\n%d nodes (%d racks × %d), %d KiB per node, file:// bucket, run at %s UTC\n\n",
+		r.nodes, o.racks, o.perRack, o.dataKiB, time.Now().UTC().Format("15:04 on 2006-01-02"))
 	fmt.Fprintf(out, "| nodes | pods started s | backup to COMPLETED s | restore plan s | init containers done s | restore to COMPLETED s | operator peak RSS MiB | operator CPU s | operator writes/node backup / restore | all API writes/node backup / restore | agent RSS MiB median / max | webhook admissions | admission ms mean | status bytes/node backup / restore |\n")
 	fmt.Fprintf(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---|\n")
 	med, top := int64(0), int64(0)
@@ -497,13 +489,4 @@ func report(out io.Writer, o options, r result) {
 		}
 		fmt.Fprintln(out)
 	}
-}
-
-func loadAverage() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -9,5 +9,6 @@ cd "$root"
 while IFS='=' read -r name path; do
   export "$(echo "$name" | tr 'a-z-' 'A-Z_')_BIN=$path"
 done < <(hack/tools.sh kube-apiserver etcd)
+echo "load average before: $(cut -d" " -f1-3 /proc/loadavg)"
 go run ./bench/scale "$@"
 echo "named network namespaces: $(ip netns list | wc -l); cbk links (any live test process's): $(ip link | grep -c cbk || true)"

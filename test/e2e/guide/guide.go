@@ -99,6 +99,23 @@ func (e *Env) AgentArgs() []string {
 	return args
 }
 
+// RestoreDone reports whether dc's restore is COMPLETED with all of its n pods; a FAILED
+// restore is a Final error, anything else says the state.
+func RestoreDone(dc *v1alpha1.CassandraDataCenter, n int) (bool, error) {
+	r := dc.Status.Restore
+	if r == nil {
+		return false, errors.New("no status.restore yet")
+	}
+	if r.State == v1alpha1.RestoreFailed {
+		return false, Final(fmt.Errorf("restore FAILED: %+v", r))
+	}
+	done := r.State == v1alpha1.RestoreCompleted && len(r.Nodes) == n
+	for _, x := range r.Nodes {
+		done = done && x.State == v1alpha1.RestoreCompleted
+	}
+	return done, fmt.Errorf("state %s", r.State)
+}
+
 // Final marks an error of a Poll condition as final: polling stops with it at once (a
 // FAILED state will not turn COMPLETED).
 func Final(err error) error { return &finalError{err} }
