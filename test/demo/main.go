@@ -318,15 +318,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		if failed != nil {
 			return false, guide.Final(failed)
 		}
-		r := dc.Status.Restore
-		if r.State == v1alpha1.RestoreFailed {
-			return false, guide.Final(fmt.Errorf("restore FAILED: %+v", r))
-		}
-		done := r.State == v1alpha1.RestoreCompleted && len(r.Nodes) == len(pods)
-		for _, n := range r.Nodes {
-			done = done && n.State == v1alpha1.RestoreCompleted
-		}
-		return done, fmt.Errorf("state %s", r.State)
+		return guide.RestoreDone(dc, len(pods))
 	})
 	if err != nil {
 		return err

@@ -72,6 +72,9 @@ type Env struct {
 	// agent on the pod's port 4567, and status.podIP is the pod's address. When nil,
 	// nodes listen on free ports of 127.0.0.1, which is every pod's IP.
 	Network *podnet.Network
+	// OperatorArgs are added to the operator binary's arguments (StartOperatorBinary);
+	// a flag given here overrides the same flag given there.
+	OperatorArgs []string
 
 	// Kube and Client are clients of the cluster.
 	Kube   kubernetes.Interface
@@ -94,6 +97,23 @@ func (e *Env) AgentArgs() []string {
 		args = append(args, "--gcs-endpoint="+e.Storage.GCSEndpoint)
 	}
 	return args
+}
+
+// RestoreDone reports whether dc's restore is COMPLETED with all of its n pods; a FAILED
+// restore is a Final error, anything else says the state.
+func RestoreDone(dc *v1alpha1.CassandraDataCenter, n int) (bool, error) {
+	r := dc.Status.Restore
+	if r == nil {
+		return false, errors.New("no status.restore yet")
+	}
+	if r.State == v1alpha1.RestoreFailed {
+		return false, Final(fmt.Errorf("restore FAILED: %+v", r))
+	}
+	done := r.State == v1alpha1.RestoreCompleted && len(r.Nodes) == n
+	for _, x := range r.Nodes {
+		done = done && x.State == v1alpha1.RestoreCompleted
+	}
+	return done, fmt.Errorf("state %s", r.State)
 }
 
 // Final marks an error of a Poll condition as final: polling stops with it at once (a
@@ -129,6 +149,8 @@ type Operator struct {
 	stop func()
 	// WebhookConfiguration is the name of the MutatingWebhookConfiguration it serves.
 	WebhookConfiguration string
+	// Pid is the operator process's id (StartOperatorBinary), 0 in-process.
+	Pid int
 }
 
 // Stop stops the controllers and webhook, and removes the webhook configuration.
@@ -245,6 +267,7 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 		// restore init containers.
 		args = append(args, a, "--agent-restore-arg="+a)
 	}
+	args = append(args, e.OperatorArgs...)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		removeHook()
@@ -261,7 +284,7 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	o := &Operator{WebhookConfiguration: hook}
+	o := &Operator{WebhookConfiguration: hook, Pid: cmd.Process.Pid}
 	o.stop = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
