@@ -40,6 +40,9 @@ fi
 if go list -deps ./cmd/cassandra-backup-operator | grep -x "$mod/pkg/agent"; then
   echo "hack/test.sh: the operator links pkg/agent (it needs only pkg/agent/api and pkg/agent/client)" >&2; exit 1
 fi
+if go list -deps ./cmd/cassandra-backup-operator | grep -x "$mod/pkg/cassandra/jolokia"; then
+  echo "hack/test.sh: the operator links the Jolokia client (node control belongs to the agent; the operator needs only pkg/cassandra)" >&2; exit 1
+fi
 if go list -deps $(go list ./cmd/... ./pkg/... | grep -v /storagetest$) | grep -E "^$mod/test/|/storagetest$"; then
   echo "hack/test.sh: production code imports test code" >&2; exit 1
 fi

@@ -26,6 +26,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
@@ -178,7 +179,7 @@ func serve(ctx context.Context, args []string) error {
 		return nil
 	})
 	listen := fs.String("listen", ":4567", "address of the operations API")
-	jolokia := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
+	jolokiaURL := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token API requests must carry")
 	metricsListen := fs.String("metrics-listen", "", "address of the Prometheus /metrics endpoint (unauthenticated); off when empty")
@@ -186,7 +187,7 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := klog.FromContext(ctx)
-	node := &cassandra.Jolokia{URL: *jolokia, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"),
+	node := &jolokia.Client{URL: *jolokiaURL, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"),
 		Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: "cassandra-backup-agent/" + version.Get().Version}
 	a, err := c.agent(node)
 	if err != nil {
@@ -199,7 +200,7 @@ func serve(ctx context.Context, args []string) error {
 	srv := &http.Server{Addr: *listen, Handler: version.AgentHandler(s.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("listen %s: %w", *listen, srv.ListenAndServe()) }()
-	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokia, "version", version.Get().Version)
+	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokiaURL, "version", version.Get().Version)
 	if *metricsListen != "" {
 		msrv := metricsServer(*metricsListen)
 		go func() { errc <- fmt.Errorf("metrics: listen %s: %w", *metricsListen, msrv.ListenAndServe()) }()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -191,7 +192,7 @@ func TestBackupFailureAfterSnapshotClearsIt(t *testing.T) {
 	e := newEnv(t, fakecassandra.Config{})
 	e.populate()
 	tb, _ := e.node.Table("ks1", "t2")
-	e.node.SetHook(func(req cassandra.JolokiaRequest) error {
+	e.node.SetHook(func(req jolokia.Request) error {
 		if strings.HasPrefix(req.Operation, "takeSnapshot") {
 			// An SSTable without Data.db makes the snapshot unreadable.
 			return os.WriteFile(filepath.Join(tb.Dirs[0], "nb-99-big-Index.db"), []byte("x"), 0o644)

@@ -109,8 +109,7 @@ func refresh(ctx context.Context, node Node, release string, dataDirs []string, 
 		return err
 	}
 	if err := node.LoadNewSSTables(ctx, keyspace, table); err != nil {
-		var je *JolokiaError
-		if !errors.As(err, &je) {
+		if !errors.Is(err, ErrRefused) {
 			// The node may still be loading them: leave the complete sets for it (or for
 			// its next start) rather than pull files from under it.
 			return fmt.Errorf("%w (the SSTables stay in %s)", err, tableDir)

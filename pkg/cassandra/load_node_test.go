@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
@@ -154,7 +155,7 @@ func TestLoadSSTables3xFailures(t *testing.T) {
 	dir, _ := stage(t, src, dst)
 
 	// The node fails the refresh: what was placed is taken back, the staged files stay.
-	dst.SetHook(func(req cassandra.JolokiaRequest) error {
+	dst.SetHook(func(req jolokia.Request) error {
 		if strings.HasPrefix(req.Operation, "loadNewSSTables") {
 			return errors.New("disk failure")
 		}

@@ -2,12 +2,17 @@ package cassandra
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 )
 
-// Node controls one Cassandra node.
+// ErrRefused matches (errors.Is) the error of a Node call that the node answered with a
+// failure (an exception), as opposed to one whose outcome is unknown (a transport error).
+var ErrRefused = errors.New("the node refused the call")
+
+// Node controls one Cassandra node (the agent's implementation is pkg/cassandra/jolokia).
 type Node interface {
 	// Flush writes the memtables of a keyspace (all of its tables when none are named) to SSTables.
 	Flush(ctx context.Context, keyspace string, tables ...string) error

@@ -69,6 +69,25 @@ func CheckAgent(operator, agent string) error {
 	return nil
 }
 
+// SupportedAgents describes the agent versions an operator of version operator drives,
+// e.g. "v0.2.x and v0.3.x" for v0.3.1; "any" for a development build.
+func SupportedAgents(operator string) string {
+	op, err := utilversion.ParseSemantic(operator)
+	if err != nil {
+		return "any"
+	}
+	oldest := op.Minor()
+	if oldest >= MaxAgentSkew {
+		oldest -= MaxAgentSkew
+	} else {
+		oldest = 0
+	}
+	if oldest == op.Minor() {
+		return fmt.Sprintf("v%d.%d.x", op.Major(), op.Minor())
+	}
+	return fmt.Sprintf("v%d.%d.x to v%d.%d.x", op.Major(), oldest, op.Major(), op.Minor())
+}
+
 // AgentHandler adds AgentHeader with this build's version to the responses of next, except
 // to callers it refuses (401, 403): an unauthenticated caller learns nothing.
 func AgentHandler(next http.Handler) http.Handler {

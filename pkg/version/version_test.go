@@ -134,3 +134,16 @@ func TestAgentHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestSupportedAgents(t *testing.T) {
+	for op, want := range map[string]string{
+		"v0.3.1": "v0.2.x to v0.3.x",
+		"v1.0.0": "v1.0.x",
+		"v0.1.0": "v0.0.x to v0.1.x",
+		"dev":    "any",
+	} {
+		if got := SupportedAgents(op); got != want {
+			t.Errorf("SupportedAgents(%s) = %q, want %q", op, got, want)
+		}
+	}
+}

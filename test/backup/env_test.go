@@ -28,7 +28,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
@@ -177,7 +177,7 @@ func (n *node) listen(port int) (net.Listener, error) {
 func (n *node) url() string { return "http://" + net.JoinHostPort(n.ip, strconv.Itoa(n.port)) }
 
 // jolokia is the node's Jolokia client as the agent in its pod reaches it.
-func (n *node) jolokia() *cassandra.Jolokia {
+func (n *node) jolokia() *jolokia.Client {
 	j := n.fake.Client()
 	j.UserAgent = agentUserAgent(n.name)
 	if n.pod != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 )
 
@@ -92,7 +92,7 @@ func TestNodeFailing(t *testing.T) {
 	for i, rack := range []string{"a", "b", "c"} {
 		nodes = append(nodes, e.startNode("dc1-"+rack+"-0", "dc1", rack, uint64(30+i), 50_000))
 	}
-	nodes[2].fake.SetHook(func(req cassandra.JolokiaRequest) error {
+	nodes[2].fake.SetHook(func(req jolokia.Request) error {
 		if strings.HasPrefix(req.Operation, "takeSnapshot") {
 			return errors.New("java.io.IOException: No space left on device")
 		}

@@ -2,13 +2,17 @@ package backup_test
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
 // TestOperatorUpgradeMidBackup replaces an operator binary of one release with the next
@@ -78,5 +82,50 @@ func (e *env) startOperatorBinary(bin, v string) *controlplane.Process {
 		if p.Exited() || time.Now().After(deadline) {
 			e.t.Fatalf("operator %s did not serve build_info version %s: %s", bin, v, p.LogTail())
 		}
+	}
+}
+
+// TestAgentVersionSkew runs a real agent binary of release v0.1.0 beside a fake node and
+// operators of releases it is outside the window of: an operator two minor versions
+// ahead, and one older than the agent. Each backup stops before any node is recorded or
+// submitted, with a Synced condition naming the node, the agent's version and the range
+// the operator drives.
+func TestAgentVersionSkew(t *testing.T) {
+	const agentVersion = "v0.1.0"
+	bin := controlplane.GoBuild(t, "./cmd/cassandra-backup-agent", "-ldflags", version.LDFlags(agentVersion, "old"))
+	for _, tt := range []struct{ name, operator, supported, why string }{
+		{"agent too old", "v0.3.0", "v0.2.x to v0.3.x", "older than the operator"},
+		{"agent newer", "v0.0.9", "v0.0.x", "newer than the operator"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, s3Server(t))
+			e.secret(secretName, nil)
+			fake := fakecassandra.New(t, fakecassandra.Config{ClusterName: cluster, Datacenter: "dc1", Rack: "a", Seed: 80, NumTokens: 4})
+			addr := controlplane.FreeAddr(t)
+			controlplane.Run(t, bin, "serve", "--listen="+addr, "--jolokia-url="+fake.URL(), "--hostname=dc1-a-0")
+			url := "http://" + addr
+			for end := time.Now().Add(deadline); ; time.Sleep(100 * time.Millisecond) {
+				v, err := (&client.Client{}).Version(context.Background(), url)
+				if err == nil && v == agentVersion {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("agent at %s: version %q, %v; want %s", url, v, err, agentVersion)
+				}
+			}
+			host, port, _ := net.SplitHostPort(addr)
+			p, _ := strconv.Atoi(port)
+			e.createPod("dc1-a-0", "dc1", "a", host, p, jolokiaPort(fake))
+			e.startOperator(backup.Options{Version: tt.operator})
+			e.create("skew", spec("dc1", "skew-1"))
+			b := e.syncedFalse("skew", backup.ReasonAgentVersionUnsupported, "dc1-a-0", agentVersion, tt.operator, tt.supported, tt.why)
+			if b.Status.Snapshot != "" || len(b.Status.Nodes) != 0 {
+				t.Errorf("the backup went on: %+v", b.Status)
+			}
+			ops, err := (&client.Client{}).List(context.Background(), url, "")
+			if err != nil || len(ops) != 0 {
+				t.Errorf("operations on the agent: %v, %v; want none", ops, err)
+			}
+		})
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 )
 
 // request is a Jolokia request as it arrives, arguments still raw.
@@ -80,7 +80,7 @@ func (n *Node) handle(raw json.RawMessage) map[string]any {
 		for i, a := range req.Arguments {
 			json.Unmarshal(a, &args[i])
 		}
-		if err := hook(cassandra.JolokiaRequest{Type: req.Type, MBean: req.MBean, Attribute: req.Attribute, Operation: req.Operation, Arguments: args}); err != nil {
+		if err := hook(jolokia.Request{Type: req.Type, MBean: req.MBean, Attribute: req.Attribute, Operation: req.Operation, Arguments: args}); err != nil {
 			return errorResponse(raw, failure{500, "java.io.IOException", err.Error()})
 		}
 	}
@@ -126,7 +126,7 @@ func notFound(mbean string) *failure {
 
 func (n *Node) read(req request) (any, *failure) {
 	switch req.MBean {
-	case cassandra.StorageServiceMBean:
+	case jolokia.StorageServiceMBean:
 		switch req.Attribute {
 		case "Tokens":
 			return n.tokens, nil
@@ -156,7 +156,7 @@ func (n *Node) read(req request) (any, *failure) {
 		case "AllDataFileLocations":
 			return n.cfg.DataDirs, nil
 		}
-	case cassandra.EndpointSnitchMBean:
+	case jolokia.EndpointSnitchMBean:
 		switch req.Attribute {
 		case "Datacenter":
 			return n.cfg.Datacenter, nil
@@ -184,14 +184,14 @@ var overloaded = map[string][]string{
 func (n *Node) exec(req request) (any, *failure) {
 	domain, props := objectName(req.MBean)
 	name, _, hasSig := strings.Cut(req.Operation, "(")
-	if sigs, ok := overloaded[name]; ok && !hasSig && req.MBean == cassandra.StorageServiceMBean {
+	if sigs, ok := overloaded[name]; ok && !hasSig && req.MBean == jolokia.StorageServiceMBean {
 		return nil, &failure{400, "java.lang.IllegalArgumentException",
 			fmt.Sprintf("Operation %s on MBean %s is overloaded. Signatures found: %s. Please use a signature to select the proper operation", name, req.MBean, strings.Join(sigs, ", "))}
 	}
 	args := req.Arguments
 	noOp := &failure{400, "java.lang.IllegalArgumentException", fmt.Sprintf("No operation %s found on MBean %s", req.Operation, req.MBean)}
 	switch {
-	case req.MBean == cassandra.StorageServiceMBean:
+	case req.MBean == jolokia.StorageServiceMBean:
 		switch req.Operation {
 		case "takeSnapshot(java.lang.String,java.util.Map,[Ljava.lang.String;)":
 			if len(args) != 3 {
@@ -253,7 +253,7 @@ func (n *Node) exec(req request) (any, *failure) {
 				return nil, thrown(err)
 			}
 			return nil, thrown(n.flush(sel))
-		case "loadNewSSTables", cassandra.OpLoadNewSSTables:
+		case "loadNewSSTables", jolokia.OpLoadNewSSTables:
 			if len(args) != 2 {
 				return nil, argCount(req, 2)
 			}
@@ -288,7 +288,7 @@ func (n *Node) exec(req request) (any, *failure) {
 			return nil, thrown(n.loadNewSSTables(t))
 		case n.legacy():
 			// Cassandra 3.x has no importNewSSTables: Jolokia finds no such operation.
-		case req.Operation == "importNewSSTables" || req.Operation == cassandra.OpImportNewSSTables:
+		case req.Operation == "importNewSSTables" || req.Operation == jolokia.OpImportNewSSTables:
 			if len(args) != 7 {
 				return nil, argCount(req, 7)
 			}

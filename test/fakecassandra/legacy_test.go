@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 )
 
 // copySSTable copies the files of s into dir, under generation gen.
@@ -51,7 +52,7 @@ func TestRelease3x(t *testing.T) {
 	}
 
 	// No importNewSSTables: Jolokia finds no such operation on the table's MBean.
-	var je *cassandra.JolokiaError
+	var je *jolokia.Error
 	if _, err := c.ImportSSTables(ctx, "ks", "t", []string{t.TempDir()}); !errors.As(err, &je) || je.Status != 400 || !strings.Contains(je.Message, "No operation") {
 		t.Errorf("import on 3.x: %v", err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 )
 
 // Config describes a fake node. Its zero value, with DataDirs set, is a usable node.
@@ -68,7 +69,7 @@ type Config struct {
 
 // Hook sees every Jolokia request before the node handles it; a non-nil error fails the
 // request the way a Java exception does.
-type Hook func(req cassandra.JolokiaRequest) error
+type Hook func(req jolokia.Request) error
 
 // Node is a running fake Cassandra node.
 type Node struct {
@@ -322,7 +323,7 @@ func contains(s []string, v string) bool {
 func (n *Node) URL() string { return "http://" + n.ln.Addr().String() + "/jolokia/" }
 
 // Client returns a pkg/cassandra client for the node.
-func (n *Node) Client() *cassandra.Jolokia { return &cassandra.Jolokia{URL: n.URL()} }
+func (n *Node) Client() *jolokia.Client { return &jolokia.Client{URL: n.URL()} }
 
 // Close stops the node's HTTP server; the data directory stays.
 func (n *Node) Close() error { return n.srv.Close() }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 )
 
 func TestNodeIdentity(t *testing.T) {
@@ -173,7 +174,7 @@ func TestFlushCreatesGenerations(t *testing.T) {
 			if err := tt.want(checkSSTables(t, n, "ks", "t")); err != nil {
 				t.Error(err)
 			}
-			var je *cassandra.JolokiaError
+			var je *jolokia.Error
 			if err := c.Flush(ctx, "nope"); !errors.As(err, &je) || !strings.Contains(je.Message, "nope") {
 				t.Errorf("flush of unknown keyspace: %v", err)
 			}
@@ -308,7 +309,7 @@ func TestSnapshots(t *testing.T) {
 		t.Errorf("manifest.json lists %d files, snapshot has %d", len(manifest.Files), nfiles)
 	}
 
-	var je *cassandra.JolokiaError
+	var je *jolokia.Error
 	if err := c.TakeSnapshot(ctx, "s1", cassandra.Entity{Keyspace: "ks2"}); !errors.As(err, &je) || je.Status != 500 || !strings.Contains(je.Message, "already exists") {
 		t.Errorf("second snapshot s1: %v", err)
 	}
@@ -390,7 +391,7 @@ func TestImportSSTables(t *testing.T) {
 	if left, _ := os.ReadDir(good); len(left) != 0 {
 		t.Errorf("import left %d files in the source directory", len(left))
 	}
-	var je *cassandra.JolokiaError
+	var je *jolokia.Error
 	if _, err := dst.Client().ImportSSTables(ctx, "ks", "nope", []string{good}); !errors.As(err, &je) || je.Status != 404 {
 		t.Errorf("import into unknown table: %v", err)
 	}
@@ -460,13 +461,13 @@ func TestJolokiaProtocol(t *testing.T) {
 func TestHook(t *testing.T) {
 	ctx := context.Background()
 	n := New(t, Config{})
-	n.SetHook(func(req cassandra.JolokiaRequest) error {
+	n.SetHook(func(req jolokia.Request) error {
 		if strings.HasPrefix(req.Operation, "takeSnapshot") {
 			return errors.New("disk full")
 		}
 		return nil
 	})
-	var je *cassandra.JolokiaError
+	var je *jolokia.Error
 	if err := n.Client().TakeSnapshot(ctx, "x"); !errors.As(err, &je) || !strings.Contains(je.Message, "disk full") {
 		t.Errorf("hooked snapshot: %v", err)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
 )
 
@@ -173,7 +173,7 @@ func TestJolokiaOnlyInsidePod(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("Jolokia at %s:8778 from the host side: %v, want connection refused", p.IP, err)
 	}
-	inside := &cassandra.Jolokia{URL: "http://127.0.0.1:8778/jolokia/", Client: p.HTTPClient()}
+	inside := &jolokia.Client{URL: "http://127.0.0.1:8778/jolokia/", Client: p.HTTPClient()}
 	id, err := inside.HostID(context.Background())
 	if err != nil || id != node.HostID() {
 		t.Errorf("Jolokia from inside the pod: host id %q, %v; want %s", id, err, node.HostID())

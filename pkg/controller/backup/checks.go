@@ -40,6 +40,10 @@ const (
 	ReasonDataCenterMismatch = "DataCenterMismatch"
 	// ReasonAgentWithoutIdentity: a pod's agent has no identity API (an Icarus sidecar).
 	ReasonAgentWithoutIdentity = "AgentWithoutIdentity"
+	// ReasonAgentVersionUnsupported: a pod's agent is outside the versions this operator
+	// drives (version.CheckAgent); the message names the nodes, their agents' versions and
+	// the supported range.
+	ReasonAgentVersionUnsupported = "AgentVersionUnsupported"
 )
 
 // Event reasons of a backup.

@@ -39,6 +39,7 @@ import (
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"  // file:// locations
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/gcs"   // gcp:// locations
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/s3"    // s3:// locations
+	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 )
 
 // Name is the controller's name: its queue, finalizer and annotations derive from it.
@@ -85,6 +86,9 @@ type Options struct {
 	MaxSecretBackoff time.Duration
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
+	// Version is the operator's version, which the agents' versions are checked against
+	// (version.CheckAgent); this build's when empty.
+	Version string
 }
 
 func (c Options) withDefaults() Options {
@@ -112,6 +116,9 @@ func (c Options) withDefaults() Options {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Version == "" {
+		c.Version = version.Get().Version
 	}
 	return c
 }

@@ -213,3 +213,71 @@ func TestStartUnreachableAgentTimesOut(t *testing.T) {
 		t.Errorf("status: %+v", st)
 	}
 }
+
+// An agent outside the supported skew (too old, or newer than the operator; one that
+// reports no version counts as the oldest) keeps the backup from starting with a reason
+// naming the node, the agent's version and the supported range, retried with backoff;
+// nothing is recorded or submitted. Agents within the window, and development builds,
+// start it.
+func TestStartAgentVersionUnsupported(t *testing.T) {
+	for _, tt := range []struct {
+		name, operator, agent string
+		ok                    bool
+	}{
+		{"same", "v0.3.0", "v0.3.2", true},
+		{"one minor older", "v0.3.1", "v0.2.0", true},
+		{"too old", "v0.3.0", "v0.1.4", false},
+		{"no version", "v0.3.0", "", false},
+		{"newer", "v0.3.0", "v0.4.0", false},
+		{"dev operator", "dev", "v0.1.0", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ext := &fakeExternal{ops: map[string]api.Operation{}, identity: func(pod *corev1.Pod) (api.Identity, error) {
+				id := api.Identity{HostID: "h-" + pod.Name, Cluster: "c", Datacenter: "dc1", AgentVersion: "v0.3.0"}
+				if pod.Name == "p-1" {
+					id.AgentVersion = tt.agent
+				}
+				return id, nil
+			}}
+			c, _ := startEnv(t, ext)
+			c.cfg.Version = tt.operator
+			c.ext = ext
+			b := newBackup()
+			if tt.ok {
+				if err := startErr(t, c, b); err != nil || len(b.Status.Nodes) != 2 {
+					t.Fatalf("start: %v, status %+v", err, b.Status)
+				}
+				return
+			}
+			var delays []time.Duration
+			for retry := 0; retry < 3; retry++ {
+				_, err := c.start(context.Background(), &event{Object: b, Retry: retry})
+				agent := tt.agent
+				if agent == "" {
+					agent = "v0.1.0"
+				}
+				if reconciler.ReasonOf(err) != ReasonAgentVersionUnsupported {
+					t.Fatalf("start: %v, want %s", err, ReasonAgentVersionUnsupported)
+				}
+				for _, want := range []string{"p-1", agent, tt.operator, "v0.2.x to v0.3.x"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("message %q does not name %q", err, want)
+					}
+				}
+				if strings.Contains(err.Error(), "p-0") {
+					t.Errorf("message %q names the supported node p-0", err)
+				}
+				var tmp *reconciler.TemporaryError
+				if errors.As(err, &tmp) {
+					delays = append(delays, tmp.Delay)
+				}
+			}
+			if len(delays) != 3 || delays[0] < time.Second || delays[2] <= delays[0] {
+				t.Errorf("retry delays %v: want a growing backoff from at least a second", delays)
+			}
+			if b.Status.Snapshot != "" || len(b.Status.Nodes) != 0 || ext.submitted != 0 {
+				t.Errorf("the backup started: %+v, %d submitted", b.Status, ext.submitted)
+			}
+		})
+	}
+}

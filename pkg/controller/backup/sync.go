@@ -17,6 +17,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 )
 
 // The handlers, in the order they run for a new or changed spec. Each one is done at once
@@ -119,10 +120,11 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 
 // identify asks every pod's agent who its node is, before anything is uploaded: the
 // nodes' own cluster and datacenter names must be the spec's, since the backup is stored
-// under the spec's names and a restore looks for it there.
+// under the spec's names and a restore looks for it there; and every agent's version must
+// be one this operator drives (version.CheckAgent), else no node is driven at all.
 func (c *Controller) identify(ctx context.Context, b *v1alpha1.CassandraBackup, pods []*corev1.Pod) ([]v1alpha1.NodeBackupStatus, error) {
 	nodes := make([]v1alpha1.NodeBackupStatus, 0, len(pods))
-	var mismatches []string
+	var mismatches, skewed []string
 	for _, pod := range pods {
 		id, err := c.ext.Identify(ctx, pod)
 		switch {
@@ -130,6 +132,13 @@ func (c *Controller) identify(ctx context.Context, b *v1alpha1.CassandraBackup, 
 			return nil, reconciler.Reasonf(ReasonAgentWithoutIdentity, "node %s: %v; run the cassandra-backup-agent sidecar (see the README's upgrade notes)", pod.Name, err)
 		case err != nil:
 			return nil, &identifyError{pod: pod.Name, err: err}
+		}
+		agent := id.AgentVersion
+		if agent == "" {
+			agent = version.OldestAgent
+		}
+		if err := version.CheckAgent(c.cfg.Version, agent); err != nil {
+			skewed = append(skewed, fmt.Sprintf("node %s: %v", pod.Name, err))
 		}
 		if id.Cluster != b.Spec.Cluster || id.Datacenter != b.Spec.Datacenter {
 			mismatches = append(mismatches, fmt.Sprintf("node %s reports cluster %q, datacenter %q", pod.Name, id.Cluster, id.Datacenter))
@@ -140,6 +149,11 @@ func (c *Controller) identify(ctx context.Context, b *v1alpha1.CassandraBackup, 
 		}
 		nodes = append(nodes, v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: rack, HostID: id.HostID,
 			State: v1alpha1.BackupPending, Progress: "0%"})
+	}
+	if len(skewed) > 0 {
+		return nil, reconciler.Reasonf(ReasonAgentVersionUnsupported,
+			"operator %s drives agents %s; %s; nothing was submitted",
+			c.cfg.Version, version.SupportedAgents(c.cfg.Version), strings.Join(skewed, "; "))
 	}
 	if len(mismatches) > 0 {
 		return nil, reconciler.Reasonf(ReasonClusterNameMismatch,

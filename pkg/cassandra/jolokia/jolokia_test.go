@@ -1,4 +1,4 @@
-package cassandra
+package jolokia
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 )
 
 // recorder is a Jolokia endpoint that records the request body and answers with a fixed response.
@@ -34,19 +36,19 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	io.WriteString(w, r.response)
 }
 
-func TestJolokiaRequests(t *testing.T) {
+func TestRequests(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name     string
-		call     func(j *Jolokia) (any, error)
+		call     func(j *Client) (any, error)
 		response string
 		want     map[string]any
 		result   any
 	}{
 		{
 			name: "take snapshot",
-			call: func(j *Jolokia) (any, error) {
-				return nil, j.TakeSnapshot(ctx, "t1", Entity{Keyspace: "ks1"}, Entity{Keyspace: "ks2", Table: "t"})
+			call: func(j *Client) (any, error) {
+				return nil, j.TakeSnapshot(ctx, "t1", cassandra.Entity{Keyspace: "ks1"}, cassandra.Entity{Keyspace: "ks2", Table: "t"})
 			},
 			response: `{"request":{},"value":null,"timestamp":1,"status":200}`,
 			want: map[string]any{"type": "exec", "mbean": StorageServiceMBean,
@@ -55,42 +57,42 @@ func TestJolokiaRequests(t *testing.T) {
 		},
 		{
 			name:     "clear snapshot of all keyspaces",
-			call:     func(j *Jolokia) (any, error) { return nil, j.ClearSnapshot(ctx, "t1") },
+			call:     func(j *Client) (any, error) { return nil, j.ClearSnapshot(ctx, "t1") },
 			response: `{"value":null,"status":200}`,
 			want: map[string]any{"type": "exec", "mbean": StorageServiceMBean,
 				"operation": "clearSnapshot(java.lang.String,[Ljava.lang.String;)", "arguments": []any{"t1", []any{}}},
 		},
 		{
 			name:     "flush",
-			call:     func(j *Jolokia) (any, error) { return nil, j.Flush(ctx, "ks", "a", "b") },
+			call:     func(j *Client) (any, error) { return nil, j.Flush(ctx, "ks", "a", "b") },
 			response: `{"value":null,"status":200}`,
 			want: map[string]any{"type": "exec", "mbean": StorageServiceMBean,
 				"operation": "forceKeyspaceFlush(java.lang.String,[Ljava.lang.String;)", "arguments": []any{"ks", []any{"a", "b"}}},
 		},
 		{
 			name:     "tokens",
-			call:     func(j *Jolokia) (any, error) { return j.Tokens(ctx) },
+			call:     func(j *Client) (any, error) { return j.Tokens(ctx) },
 			response: `{"value":["-9","3"],"status":200}`,
 			want:     map[string]any{"type": "read", "mbean": StorageServiceMBean, "attribute": "Tokens"},
 			result:   []string{"-9", "3"},
 		},
 		{
 			name:     "host id",
-			call:     func(j *Jolokia) (any, error) { return j.HostID(ctx) },
+			call:     func(j *Client) (any, error) { return j.HostID(ctx) },
 			response: `{"value":"6b3f1c0e-0000-4000-8000-000000000001","status":200}`,
 			want:     map[string]any{"type": "read", "mbean": StorageServiceMBean, "attribute": "LocalHostId"},
 			result:   "6b3f1c0e-0000-4000-8000-000000000001",
 		},
 		{
 			name:     "schema version",
-			call:     func(j *Jolokia) (any, error) { return j.SchemaVersion(ctx) },
+			call:     func(j *Client) (any, error) { return j.SchemaVersion(ctx) },
 			response: `{"value":"59adb24e-f3cd-3e02-97f0-5b395827453f","status":200}`,
 			want:     map[string]any{"type": "read", "mbean": StorageServiceMBean, "attribute": "SchemaVersion"},
 			result:   "59adb24e-f3cd-3e02-97f0-5b395827453f",
 		},
 		{
 			name:     "import",
-			call:     func(j *Jolokia) (any, error) { return j.ImportSSTables(ctx, "ks", "t", []string{"/d/x"}) },
+			call:     func(j *Client) (any, error) { return j.ImportSSTables(ctx, "ks", "t", []string{"/d/x"}) },
 			response: `{"value":[],"status":200}`,
 			want: map[string]any{"type": "exec", "mbean": "org.apache.cassandra.db:type=Tables,keyspace=ks,table=t",
 				"operation": "importNewSSTables(java.util.Set,boolean,boolean,boolean,boolean,boolean,boolean)",
@@ -99,14 +101,14 @@ func TestJolokiaRequests(t *testing.T) {
 		},
 		{
 			name:     "release version",
-			call:     func(j *Jolokia) (any, error) { return j.ReleaseVersion(ctx) },
+			call:     func(j *Client) (any, error) { return j.ReleaseVersion(ctx) },
 			response: `{"value":"3.11.17","status":200}`,
 			want:     map[string]any{"type": "read", "mbean": StorageServiceMBean, "attribute": "ReleaseVersion"},
 			result:   "3.11.17",
 		},
 		{
 			name:     "refresh",
-			call:     func(j *Jolokia) (any, error) { return nil, j.LoadNewSSTables(ctx, "ks", "t") },
+			call:     func(j *Client) (any, error) { return nil, j.LoadNewSSTables(ctx, "ks", "t") },
 			response: `{"value":null,"status":200}`,
 			want: map[string]any{"type": "exec", "mbean": StorageServiceMBean,
 				"operation": "loadNewSSTables(java.lang.String,java.lang.String)", "arguments": []any{"ks", "t"}},
@@ -117,7 +119,7 @@ func TestJolokiaRequests(t *testing.T) {
 			rec := &recorder{response: tt.response, user: "cassandra"}
 			srv := httptest.NewServer(rec)
 			defer srv.Close()
-			j := &Jolokia{URL: srv.URL + "/jolokia/", Username: "cassandra", Password: "pw"}
+			j := &Client{URL: srv.URL + "/jolokia/", Username: "cassandra", Password: "pw"}
 			res, err := tt.call(j)
 			if err != nil {
 				t.Fatal(err)
@@ -132,23 +134,26 @@ func TestJolokiaRequests(t *testing.T) {
 	}
 }
 
-func TestJolokiaErrors(t *testing.T) {
+func TestErrors(t *testing.T) {
 	ctx := context.Background()
 	rec := &recorder{response: `{"request":{},"error_type":"java.io.IOException","error":"java.io.IOException : Snapshot t1 already exists.","status":500}`}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	j := &Jolokia{URL: srv.URL + "/jolokia/"}
+	j := &Client{URL: srv.URL + "/jolokia/"}
 	err := j.TakeSnapshot(ctx, "t1")
-	var je *JolokiaError
+	var je *Error
 	if !errors.As(err, &je) || je.Status != 500 || je.Type != "java.io.IOException" {
-		t.Fatalf("err = %v, want a JolokiaError", err)
+		t.Fatalf("err = %v, want an *Error", err)
+	}
+	if !errors.Is(err, cassandra.ErrRefused) {
+		t.Errorf("err = %v does not match cassandra.ErrRefused", err)
 	}
 	if !strings.Contains(err.Error(), "takeSnapshot") || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("error lacks context: %v", err)
 	}
 
 	rec.user = "someone"
-	if _, err := j.Tokens(ctx); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := j.Tokens(ctx); err == nil || !strings.Contains(err.Error(), "401") || errors.Is(err, cassandra.ErrRefused) {
 		t.Errorf("unauthenticated: err = %v", err)
 	}
 	rec.user = ""

@@ -1,4 +1,8 @@
-package cassandra
+// Package jolokia is the agent's node control over Jolokia (JMX over HTTP JSON): a
+// cassandra.Node that flushes, snapshots, reads tokens, host id and schema version, and
+// loads or imports SSTables. Only the agent (and the tests' fake node) import it; the
+// operator links none of it.
+package jolokia
 
 import (
 	"bytes"
@@ -8,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 )
 
 // MBean and operation names of Cassandra's JMX interface, as Jolokia addresses them.
@@ -36,8 +42,8 @@ func TableMBean(keyspace, table string) string {
 	return "org.apache.cassandra.db:type=Tables,keyspace=" + keyspace + ",table=" + table
 }
 
-// JolokiaRequest is one Jolokia request (protocol version 7, POST form).
-type JolokiaRequest struct {
+// Request is one Jolokia request (protocol version 7, POST form).
+type Request struct {
 	// Type is read, write or exec.
 	Type string `json:"type"`
 	// MBean is the MBean's object name.
@@ -50,8 +56,8 @@ type JolokiaRequest struct {
 	Arguments []any `json:"arguments,omitempty"`
 }
 
-// JolokiaResponse is Jolokia's answer to one request.
-type JolokiaResponse struct {
+// Response is Jolokia's answer to one request.
+type Response struct {
 	// Request echoes the request.
 	Request json.RawMessage `json:"request,omitempty"`
 	// Value is the attribute value or operation result.
@@ -66,8 +72,8 @@ type JolokiaResponse struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Jolokia is a Node reached through a Jolokia agent (JMX over HTTP JSON).
-type Jolokia struct {
+// Client is a cassandra.Node reached through a Jolokia agent (JMX over HTTP JSON).
+type Client struct {
 	// URL is the agent's endpoint, e.g. http://127.0.0.1:8778/jolokia/.
 	URL string
 	// Client sends the requests; nil means http.DefaultClient.
@@ -78,10 +84,10 @@ type Jolokia struct {
 	UserAgent string
 }
 
-var _ Node = (*Jolokia)(nil)
+var _ cassandra.Node = (*Client)(nil)
 
-// JolokiaError is a failed Jolokia request.
-type JolokiaError struct {
+// Error is a failed Jolokia request.
+type Error struct {
 	// Status is Jolokia's status code.
 	Status int
 	// Type is the Java exception class.
@@ -91,12 +97,15 @@ type JolokiaError struct {
 }
 
 // Error returns the exception class and message.
-func (e *JolokiaError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("jolokia status %d: %s: %s", e.Status, e.Type, e.Message)
 }
 
+// Is makes every Error match cassandra.ErrRefused: Jolokia answered, the node refused.
+func (e *Error) Is(target error) bool { return target == cassandra.ErrRefused }
+
 // Do sends one request and decodes its value into out (when out is not nil).
-func (j *Jolokia) Do(ctx context.Context, req JolokiaRequest, out any) error {
+func (j *Client) Do(ctx context.Context, req Request, out any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
@@ -128,12 +137,12 @@ func (j *Jolokia) Do(ctx context.Context, req JolokiaRequest, out any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("http %s: %s", resp.Status, strings.TrimSpace(string(truncate(data, 512))))
 	}
-	var jr JolokiaResponse
+	var jr Response
 	if err := json.Unmarshal(data, &jr); err != nil {
 		return fmt.Errorf("decode response: %w", err)
 	}
 	if jr.Status != http.StatusOK {
-		return &JolokiaError{Status: jr.Status, Type: jr.ErrorType, Message: jr.Error}
+		return &Error{Status: jr.Status, Type: jr.ErrorType, Message: jr.Error}
 	}
 	if out == nil {
 		return nil
@@ -151,18 +160,18 @@ func truncate(b []byte, n int) []byte {
 	return b
 }
 
-func (j *Jolokia) read(ctx context.Context, mbean, attr string, out any) error {
-	if err := j.Do(ctx, JolokiaRequest{Type: "read", MBean: mbean, Attribute: attr}, out); err != nil {
+func (j *Client) read(ctx context.Context, mbean, attr string, out any) error {
+	if err := j.Do(ctx, Request{Type: "read", MBean: mbean, Attribute: attr}, out); err != nil {
 		return fmt.Errorf("read %s: %w", attr, err)
 	}
 	return nil
 }
 
-func (j *Jolokia) exec(ctx context.Context, mbean, op string, out any, args ...any) error {
+func (j *Client) exec(ctx context.Context, mbean, op string, out any, args ...any) error {
 	if args == nil {
 		args = []any{}
 	}
-	if err := j.Do(ctx, JolokiaRequest{Type: "exec", MBean: mbean, Operation: op, Arguments: args}, out); err != nil {
+	if err := j.Do(ctx, Request{Type: "exec", MBean: mbean, Operation: op, Arguments: args}, out); err != nil {
 		name, _, _ := strings.Cut(op, "(")
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -177,12 +186,12 @@ func nonNil(s []string) []string {
 }
 
 // Flush writes the memtables of keyspace (the named tables, or all) to SSTables.
-func (j *Jolokia) Flush(ctx context.Context, keyspace string, tables ...string) error {
+func (j *Client) Flush(ctx context.Context, keyspace string, tables ...string) error {
 	return j.exec(ctx, StorageServiceMBean, OpForceKeyspaceFlush, nil, keyspace, nonNil(tables))
 }
 
 // TakeSnapshot flushes and snapshots entities (all keyspaces when none) under tag.
-func (j *Jolokia) TakeSnapshot(ctx context.Context, tag string, entities ...Entity) error {
+func (j *Client) TakeSnapshot(ctx context.Context, tag string, entities ...cassandra.Entity) error {
 	names := make([]string, len(entities))
 	for i, e := range entities {
 		names[i] = e.String()
@@ -191,36 +200,36 @@ func (j *Jolokia) TakeSnapshot(ctx context.Context, tag string, entities ...Enti
 }
 
 // ClearSnapshot removes snapshot tag from keyspaces (all keyspaces when none).
-func (j *Jolokia) ClearSnapshot(ctx context.Context, tag string, keyspaces ...string) error {
+func (j *Client) ClearSnapshot(ctx context.Context, tag string, keyspaces ...string) error {
 	return j.exec(ctx, StorageServiceMBean, OpClearSnapshot, nil, tag, nonNil(keyspaces))
 }
 
 // Tokens returns the node's tokens (StorageService attribute Tokens).
-func (j *Jolokia) Tokens(ctx context.Context) ([]string, error) {
+func (j *Client) Tokens(ctx context.Context) ([]string, error) {
 	var t []string
 	return t, j.read(ctx, StorageServiceMBean, "Tokens", &t)
 }
 
 // HostID returns the node's host id (StorageService attribute LocalHostId).
-func (j *Jolokia) HostID(ctx context.Context) (string, error) {
+func (j *Client) HostID(ctx context.Context) (string, error) {
 	var s string
 	return s, j.read(ctx, StorageServiceMBean, "LocalHostId", &s)
 }
 
 // SchemaVersion returns the node's schema version (StorageService attribute SchemaVersion).
-func (j *Jolokia) SchemaVersion(ctx context.Context) (string, error) {
+func (j *Client) SchemaVersion(ctx context.Context) (string, error) {
 	var s string
 	return s, j.read(ctx, StorageServiceMBean, "SchemaVersion", &s)
 }
 
 // ClusterName returns the cluster name (StorageService attribute ClusterName).
-func (j *Jolokia) ClusterName(ctx context.Context) (string, error) {
+func (j *Client) ClusterName(ctx context.Context) (string, error) {
 	var s string
 	return s, j.read(ctx, StorageServiceMBean, "ClusterName", &s)
 }
 
 // Location returns the node's datacenter and rack (EndpointSnitchInfo attributes).
-func (j *Jolokia) Location(ctx context.Context) (dc, rack string, err error) {
+func (j *Client) Location(ctx context.Context) (dc, rack string, err error) {
 	if err := j.read(ctx, EndpointSnitchMBean, "Datacenter", &dc); err != nil {
 		return "", "", err
 	}
@@ -231,38 +240,38 @@ func (j *Jolokia) Location(ctx context.Context) (dc, rack string, err error) {
 }
 
 // OperationMode returns the node's operation mode (StorageService attribute OperationMode).
-func (j *Jolokia) OperationMode(ctx context.Context) (string, error) {
+func (j *Client) OperationMode(ctx context.Context) (string, error) {
 	var s string
 	return s, j.read(ctx, StorageServiceMBean, "OperationMode", &s)
 }
 
 // Keyspaces returns all keyspace names (StorageService attribute Keyspaces).
-func (j *Jolokia) Keyspaces(ctx context.Context) ([]string, error) {
+func (j *Client) Keyspaces(ctx context.Context) ([]string, error) {
 	var s []string
 	return s, j.read(ctx, StorageServiceMBean, "Keyspaces", &s)
 }
 
 // DataDirs returns the data file locations (StorageService attribute AllDataFileLocations).
-func (j *Jolokia) DataDirs(ctx context.Context) ([]string, error) {
+func (j *Client) DataDirs(ctx context.Context) ([]string, error) {
 	var s []string
 	return s, j.read(ctx, StorageServiceMBean, "AllDataFileLocations", &s)
 }
 
 // ReleaseVersion returns the node's Cassandra release, e.g. 3.11.17 (StorageService attribute ReleaseVersion).
-func (j *Jolokia) ReleaseVersion(ctx context.Context) (string, error) {
+func (j *Client) ReleaseVersion(ctx context.Context) (string, error) {
 	var s string
 	return s, j.read(ctx, StorageServiceMBean, "ReleaseVersion", &s)
 }
 
 // Partitioner returns the node's partitioner class (StorageService attribute PartitionerName).
-func (j *Jolokia) Partitioner(ctx context.Context) (string, error) {
+func (j *Client) Partitioner(ctx context.Context) (string, error) {
 	var s string
 	return s, j.read(ctx, StorageServiceMBean, "PartitionerName", &s)
 }
 
 // LoadNewSSTables makes keyspace.table load the SSTables that appeared in its live
 // directories (StorageService.loadNewSSTables, nodetool refresh).
-func (j *Jolokia) LoadNewSSTables(ctx context.Context, keyspace, table string) error {
+func (j *Client) LoadNewSSTables(ctx context.Context, keyspace, table string) error {
 	if err := j.exec(ctx, StorageServiceMBean, OpLoadNewSSTables, nil, keyspace, table); err != nil {
 		return fmt.Errorf("refresh %s.%s: %w", keyspace, table, err)
 	}
@@ -272,7 +281,7 @@ func (j *Jolokia) LoadNewSSTables(ctx context.Context, keyspace, table string) e
 // ImportSSTables loads the SSTables in dirs into keyspace.table through
 // ColumnFamilyStoreMBean.importNewSSTables with nodetool import's defaults, and returns the
 // directories that failed to import.
-func (j *Jolokia) ImportSSTables(ctx context.Context, keyspace, table string, dirs []string) ([]string, error) {
+func (j *Client) ImportSSTables(ctx context.Context, keyspace, table string, dirs []string) ([]string, error) {
 	var failed []string
 	err := j.exec(ctx, TableMBean(keyspace, table), OpImportNewSSTables, &failed,
 		nonNil(dirs), true, true, true, true, true, false)
