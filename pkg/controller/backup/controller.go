@@ -4,8 +4,9 @@
 //
 //   - validate (checks.go): the spec, and the Secret with the guide's rules;
 //   - observe: justCreate imports a remote backup found by External.Observe;
-//   - start: picks the nodes and the snapshot, checks the tag is unused, and records them
-//     in status before any agent is contacted;
+//   - start: picks the nodes and the snapshot, checks each node's identity, agent version
+//     and spec.cdc (identify.go) and that the tag is unused, and records them in status
+//     before any agent is contacted;
 //   - await-nodes: External.CreateNode / ObserveNode / DeleteNode drive one operation per
 //     node on its agent, by requeue (nodes.go decides retries, resubmission, timeouts);
 //   - commit: External.Create writes the topology file, the backup's commit point;
