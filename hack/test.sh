@@ -18,6 +18,11 @@ if [[ $(id -u) != 0 && -z ${CASSBACKUP_PODNET:-} ]]; then
 fi
 hack/debs.sh ip:iproute2
 
+# No test may reach a cloud metadata address: the SDKs' default credential chains (S3
+# without keys, GCS and Azure without keys) are pointed at a closed local port, so a test
+# that forgets to serve its own fails at once instead of calling 169.254.169.254.
+export AWS_EC2_METADATA_DISABLED=true GCE_METADATA_HOST=127.0.0.1:9 IDENTITY_ENDPOINT=http://127.0.0.1:9/msi/token IDENTITY_HEADER=closed
+
 # The programs the tests start. Building kube-apiserver takes ~11 min on 2 cores the
 # first time, kube-controller-manager ~8 min more (it shares most packages in Go's build
 # cache; ~15 min alone with an empty one); afterwards both come from the cache (see

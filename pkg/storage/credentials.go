@@ -27,12 +27,15 @@ const (
 	KeyAzureStorageAccount = "azurestorageaccount"
 	// KeyAzureStorageKey is the Azure storage account key (base64).
 	KeyAzureStorageKey = "azurestoragekey"
+	// KeyAzureSASToken is a shared access signature for the account or the container
+	// (the query string, with or without its leading "?"), used instead of the key.
+	KeyAzureSASToken = "azuresastoken"
 	// KeyGCP is a Google service-account JSON document.
 	KeyGCP = "gcp"
 )
 
 var secretKeys = []string{KeyAWSAccessKeyID, KeyAWSSecretAccessKey, KeyAWSRegion, KeyAWSEndpoint,
-	KeyAzureStorageAccount, KeyAzureStorageKey, KeyGCP}
+	KeyAzureStorageAccount, KeyAzureStorageKey, KeyAzureSASToken, KeyGCP}
 
 // Credentials are the cloud credentials of one Secret. Their values never appear when a
 // Credentials is printed, formatted or marshalled: only the names of the keys that are set.
@@ -121,11 +124,12 @@ var envKeys = map[string]string{
 	KeyAWSEndpoint:         "AWS_ENDPOINT_URL_S3",
 	KeyAzureStorageAccount: "AZURE_STORAGE_ACCOUNT",
 	KeyAzureStorageKey:     "AZURE_STORAGE_KEY",
+	KeyAzureSASToken:       "AZURE_STORAGE_SAS_TOKEN",
 }
 
 // EnvCredentials returns a source that reads the process environment at each use:
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3,
-// AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY, and for gcp the file named by
+// AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN, and for gcp the file named by
 // GOOGLE_APPLICATION_CREDENTIALS.
 func EnvCredentials() CredentialSource {
 	return CredentialSourceFunc(func(context.Context) (Credentials, error) {
@@ -244,40 +248,69 @@ func validRegion(r string) bool {
 	return true
 }
 
+// AzureAuth is how an Azure Blob client authenticates, chosen by the Secret's shape.
+type AzureAuth string
+
+const (
+	// AzureSharedKey signs requests with the account key (azurestoragekey).
+	AzureSharedKey AzureAuth = "SharedKey"
+	// AzureSAS appends a shared access signature (azuresastoken) to every request.
+	AzureSAS AzureAuth = "SAS"
+	// AzureIdentity takes Microsoft Entra tokens from the pod's identity: workload
+	// identity when its environment is present (AZURE_FEDERATED_TOKEN_FILE, set by the
+	// AKS workload identity webhook), else the managed identity of the node.
+	AzureIdentity AzureAuth = "Identity"
+)
+
 // Azure is what an Azure Blob client needs.
 type Azure struct {
 	// Account is the storage account name.
 	Account string
-	// Key is the base64 account key.
+	// Auth is how requests are authenticated.
+	Auth AzureAuth
+	// Key is the base64 account key (SharedKey).
 	Key string
+	// SAS is the shared access signature, without a leading "?" (SAS).
+	SAS string
 }
 
-// String redacts the key.
+// String redacts the key and the signature.
 func (a Azure) String() string {
-	return fmt.Sprintf("storage.Azure{Account:%q Key: redacted}", a.Account)
+	return fmt.Sprintf("storage.Azure{Account:%q Auth:%s secrets: redacted}", a.Account, a.Auth)
 }
 
 // Format makes every fmt verb print String.
 func (a Azure) Format(f fmt.State, _ rune) { fmt.Fprint(f, a.String()) }
 
-// Azure returns the Azure account and key; azure:// needs both.
+// Azure returns the account and how to authenticate: the account key, a SAS token, or
+// (neither set) the pod's Microsoft Entra identity. azure:// always needs the account.
 func (c Credentials) Azure() (Azure, error) {
-	a := Azure{Account: c.data[KeyAzureStorageAccount], Key: c.data[KeyAzureStorageKey]}
-	var missing []string
+	a := Azure{Account: c.data[KeyAzureStorageAccount], Key: c.data[KeyAzureStorageKey],
+		SAS: strings.TrimPrefix(c.data[KeyAzureSASToken], "?")}
 	if a.Account == "" {
-		missing = append(missing, KeyAzureStorageAccount)
-	}
-	if a.Key == "" {
-		missing = append(missing, KeyAzureStorageKey)
-	}
-	if len(missing) > 0 {
-		return Azure{}, fmt.Errorf("azure:// needs %s and %s in the secret; missing: %s", KeyAzureStorageAccount, KeyAzureStorageKey, strings.Join(missing, ", "))
+		return Azure{}, fmt.Errorf("azure:// needs %s in the secret, with %s, or %s, or neither to use the pod's workload or managed identity",
+			KeyAzureStorageAccount, KeyAzureStorageKey, KeyAzureSASToken)
 	}
 	if len(a.Account) < 3 || len(a.Account) > 24 || !lowerAlnum(a.Account) {
 		return Azure{}, fmt.Errorf("%s must be 3 to 24 lower-case letters and digits", KeyAzureStorageAccount)
 	}
-	if _, err := base64.StdEncoding.DecodeString(a.Key); err != nil {
-		return Azure{}, fmt.Errorf("%s is not valid base64", KeyAzureStorageKey)
+	switch {
+	case a.Key != "" && a.SAS != "":
+		return Azure{}, fmt.Errorf("secret sets both %s and %s: keep one", KeyAzureStorageKey, KeyAzureSASToken)
+	case a.Key != "":
+		if _, err := base64.StdEncoding.DecodeString(a.Key); err != nil {
+			return Azure{}, fmt.Errorf("%s is not valid base64", KeyAzureStorageKey)
+		}
+		a.Auth = AzureSharedKey
+	case a.SAS != "":
+		// Errors never quote the token: it is a credential.
+		q, err := url.ParseQuery(a.SAS)
+		if err != nil || q.Get("sig") == "" || q.Get("sv") == "" {
+			return Azure{}, fmt.Errorf("%s is not a shared access signature (a query string with sv= and sig=)", KeyAzureSASToken)
+		}
+		a.Auth = AzureSAS
+	default:
+		a.Auth = AzureIdentity
 	}
 	return a, nil
 }
@@ -293,29 +326,40 @@ func lowerAlnum(s string) bool {
 
 // GCP is what a Google Cloud Storage client needs.
 type GCP struct {
-	// JSON is the service-account JSON; nil means unauthenticated (emulators only).
+	// JSON is the service-account JSON; nil means ADC or Anonymous.
 	JSON []byte
 	// ProjectID is the service account's project, used to create buckets.
 	ProjectID string
+	// ADC means no key was given: Application Default Credentials (GKE Workload
+	// Identity's metadata server, or GOOGLE_APPLICATION_CREDENTIALS of the process).
+	ADC bool
+	// Anonymous means unauthenticated requests, only to an emulator on plain HTTP.
+	Anonymous bool
 }
 
 // String redacts the JSON.
 func (g GCP) String() string {
-	return fmt.Sprintf("storage.GCP{ProjectID:%q JSON: %d bytes, redacted}", g.ProjectID, len(g.JSON))
+	return fmt.Sprintf("storage.GCP{ProjectID:%q ADC:%t Anonymous:%t JSON: %d bytes, redacted}", g.ProjectID, g.ADC, g.Anonymous, len(g.JSON))
 }
 
 // Format makes every fmt verb print String.
 func (g GCP) Format(f fmt.State, _ rune) { fmt.Fprint(f, g.String()) }
 
-// GCP returns the service-account JSON. gcp:// needs it unless anonymous is allowed,
-// which is the case only with a configured endpoint override (an emulator).
-func (c Credentials) GCP(anonymousAllowed bool) (GCP, error) {
+// GCSAnonymous reports whether a Secret without the gcp key means unauthenticated
+// requests for this endpoint override: only for an emulator on plain HTTP, where a
+// bearer token would travel in clear. Every other endpoint, the public one included,
+// gets Application Default Credentials.
+func GCSAnonymous(endpoint string) bool { return strings.HasPrefix(endpoint, "http://") }
+
+// GCP returns the service-account JSON, or without it Application Default Credentials
+// (Workload Identity), or anonymous access for an emulator (see GCSAnonymous).
+func (c Credentials) GCP(endpoint string) (GCP, error) {
 	raw, ok := c.data[KeyGCP]
 	if !ok {
-		if anonymousAllowed {
-			return GCP{}, nil
+		if GCSAnonymous(endpoint) {
+			return GCP{Anonymous: true}, nil
 		}
-		return GCP{}, fmt.Errorf("gcp:// needs the %s key (service-account JSON) in the secret", KeyGCP)
+		return GCP{ADC: true}, nil
 	}
 	var doc struct {
 		Type      string `json:"type"`

@@ -35,7 +35,7 @@ func TestCredentialsNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := c.GCP(false)
+	g, err := c.GCP("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,11 +103,14 @@ func TestValidation(t *testing.T) {
 		e.syncedFalse("azure-nosecret", backup.ReasonInvalidSpec, "azurestorageaccount", "set spec.secret")
 		e.oneWarning("azure-nosecret")
 	})
-	t.Run("gcp without the gcp key", func(t *testing.T) {
+	// Without the gcp key a backup uses Workload Identity, which this machine has not:
+	// the check here is of a key that is not a service account's.
+	t.Run("gcp key of a user", func(t *testing.T) {
+		e.secret("gcp-user", func(d map[string][]byte) { d["gcp"] = []byte(`{"type":"authorized_user"}`) })
 		s := spec("dc1", "gcp-1")
-		s.StorageLocation = "gcp://cassandra-bucket"
-		e.create("gcp-nokey", s)
-		e.syncedFalse("gcp-nokey", backup.ReasonInvalidSecret, "gcp:// needs the gcp key", "fix the secret "+secretName)
+		s.StorageLocation, s.Secret = "gcp://cassandra-bucket", "gcp-user"
+		e.create("gcp-user", s)
+		e.syncedFalse("gcp-user", backup.ReasonInvalidSecret, `gcp JSON has type "authorized_user"`, "fix the secret gcp-user")
 	})
 	t.Run("bad entities", func(t *testing.T) {
 		s := spec("dc1", "entities-1")

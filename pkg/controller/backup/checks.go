@@ -149,7 +149,7 @@ func (c *Controller) credentials(ctx context.Context, b *v1alpha1.CassandraBacku
 	case "azure":
 		_, err = creds.Azure()
 	case "gcp":
-		_, err = creds.GCP(c.cfg.Storage.GCSEndpoint != "")
+		_, err = creds.GCP(c.cfg.Storage.GCSEndpoint)
 	}
 	if err != nil {
 		return creds, reconciler.Reasonf(reason, "%v: %s", err, fix)

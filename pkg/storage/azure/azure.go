@@ -81,10 +81,6 @@ func (p *Provider) build(creds storage.Credentials) (*container.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := azblob.NewSharedKeyCredential(a.Account, a.Key)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a valid account key", storage.KeyAzureStorageKey)
-	}
 	httpc := p.cfg.HTTPClient
 	if httpc == nil {
 		httpc = storage.HTTPClient(p.cfg.Timeouts)
@@ -101,9 +97,9 @@ func (p *Provider) build(creds storage.Credentials) (*container.Client, error) {
 			MaxRetryDelay: p.cfg.Retry.MaxBackoff,
 		},
 	}}
-	svc, err := azblob.NewClientWithSharedKeyCredential(u, cred, opts)
+	svc, err := newClient(a, u, opts)
 	if err != nil {
-		return nil, fmt.Errorf("azure client: %w", err)
+		return nil, err
 	}
 	return svc.ServiceClient().NewContainerClient(p.bucket), nil
 }

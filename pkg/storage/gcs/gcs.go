@@ -1,5 +1,6 @@
 // Package gcs is the storage.Provider for gcp:// locations: Google Cloud Storage through
-// cloud.google.com/go/storage, authenticated with the Secret's service-account JSON.
+// cloud.google.com/go/storage, authenticated with the Secret's service-account JSON or,
+// without one, Application Default Credentials (GKE Workload Identity).
 // Uploads are resumable uploads sent chunk by chunk.
 package gcs
 
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/auth/credentials"
 	gcs "cloud.google.com/go/storage"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
@@ -35,13 +37,14 @@ type Provider struct {
 // client is an SDK client and the project its credentials belong to.
 type client struct {
 	*gcs.Client
-	project string
+	// project returns the project buckets are created in.
+	project func(context.Context) (string, error)
 }
 
 var _ storage.Provider = (*Provider)(nil)
 
-// Open returns the Provider of loc's bucket. It checks once that the Secret has a
-// service-account JSON (unless Config.GCSEndpoint points at an emulator).
+// Open returns the Provider of loc's bucket. It checks once that the Secret's gcp key,
+// when set, is a service-account JSON.
 func Open(ctx context.Context, loc storage.Location, cfg storage.Config) (storage.Provider, error) {
 	if err := storage.ValidateBucket(storage.SchemeGCP, loc.Bucket); err != nil {
 		return nil, err
@@ -56,7 +59,7 @@ func Open(ctx context.Context, loc storage.Location, cfg storage.Config) (storag
 	if err != nil {
 		return nil, fmt.Errorf("resolve credentials: %w", err)
 	}
-	if _, err := creds.GCP(cfg.GCSEndpoint != ""); err != nil {
+	if _, err := creds.GCP(cfg.GCSEndpoint); err != nil {
 		return nil, err
 	}
 	p := &Provider{bucket: loc.Bucket, cfg: cfg}
@@ -65,7 +68,7 @@ func Open(ctx context.Context, loc storage.Location, cfg storage.Config) (storag
 }
 
 func (p *Provider) build(creds storage.Credentials) (*client, error) {
-	g, err := creds.GCP(p.cfg.GCSEndpoint != "")
+	g, err := creds.GCP(p.cfg.GCSEndpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -77,16 +80,29 @@ func (p *Provider) build(creds storage.Credentials) (*client, error) {
 	if httpc == nil {
 		httpc = storage.HTTPClient(p.cfg.Timeouts)
 	}
-	if g.JSON == nil {
+	project := func(context.Context) (string, error) { return g.ProjectID, nil }
+	switch {
+	case g.Anonymous:
 		opts = append(opts, option.WithoutAuthentication(), option.WithHTTPClient(httpc))
-	} else {
+		project = func(context.Context) (string, error) { return "emulator", nil }
+	default:
 		// Authenticated requests go over the same transport, with its timeouts.
 		base := httpc.Transport
 		if base == nil {
 			base = http.DefaultTransport
 		}
-		rt, err := htransport.NewTransport(context.Background(), base,
-			option.WithAuthCredentialsJSON(option.ServiceAccount, g.JSON), option.WithScopes(gcs.ScopeFullControl))
+		auth := option.WithAuthCredentialsJSON(option.ServiceAccount, g.JSON)
+		if g.ADC {
+			// GOOGLE_APPLICATION_CREDENTIALS, gcloud's file, else the metadata server
+			// (GKE Workload Identity; GCE_METADATA_HOST moves it).
+			creds, err := credentials.DetectDefault(&credentials.DetectOptions{
+				Scopes: []string{gcs.ScopeFullControl}, Client: httpc})
+			if err != nil {
+				return nil, fmt.Errorf("gcs: the secret has no %s key and no Application Default Credentials were found (Workload Identity, GOOGLE_APPLICATION_CREDENTIALS): %w", storage.KeyGCP, err)
+			}
+			auth, project = option.WithAuthCredentials(creds), creds.ProjectID
+		}
+		rt, err := htransport.NewTransport(context.Background(), base, auth, option.WithScopes(gcs.ScopeFullControl))
 		if err != nil {
 			return nil, fmt.Errorf("gcs credentials: %w", err)
 		}
@@ -101,10 +117,6 @@ func (p *Provider) build(creds storage.Credentials) (*client, error) {
 	// whose content does not change, so a repeated write is harmless.
 	c.SetRetry(gcs.WithPolicy(gcs.RetryAlways), gcs.WithMaxAttempts(p.cfg.Retry.MaxAttempts),
 		gcs.WithBackoff(gax.Backoff{Initial: p.cfg.Retry.FirstBackoff(), Max: p.cfg.Retry.MaxBackoff, Multiplier: 2}))
-	project := g.ProjectID
-	if project == "" {
-		project = "emulator"
-	}
 	return &client{Client: c, project: project}, nil
 }
 
@@ -133,7 +145,11 @@ func (p *Provider) CreateBucket(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = c.Bucket(p.bucket).Create(ctx, c.project, nil)
+	project, err := c.project(ctx)
+	if err != nil || project == "" {
+		return fmt.Errorf("create bucket %s: the credentials name no project to create it in: %v", p.bucket, err)
+	}
+	err = c.Bucket(p.bucket).Create(ctx, project, nil)
 	if isStatus(err, http.StatusConflict) {
 		return fmt.Errorf("create bucket %s: %w", p.bucket, storage.ErrBucketExists)
 	}
