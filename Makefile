@@ -1,6 +1,6 @@
 # The two commands of the README. Both do their own set-up on a fresh machine.
 
-.PHONY: test demo codegen verify-codegen images manifests verify-manifests chart
+.PHONY: test demo codegen verify-codegen images manifests verify-manifests chart plugin
 
 # Release identity of `make images`: the newest v* tag (else v0.1.0-dev) and the commit.
 VERSION ?= $(shell git describe --tags --match 'v*' --dirty 2>/dev/null || echo v0.1.0-dev)
@@ -45,3 +45,15 @@ images:
 	go -C hack/tools/images run . -root "$(CURDIR)" -out "$(CURDIR)/_output/images" \
 		-version "$(VERSION)" -commit "$(COMMIT)" -source-date-epoch "$(SOURCE_DATE_EPOCH)" \
 		-repository "$(REPOSITORY)" -platforms "$(PLATFORMS)"
+
+# The kubectl plugin for every release platform: _output/plugin/kubectl-cassandra_backup-<os>-<arch>,
+# static, with the release version (kubectl cassandra-backup --version).
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+plugin:
+	@for p in $(PLUGIN_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "_output/plugin/kubectl-cassandra_backup-$$os-$$arch$$ext"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath \
+			-ldflags "-X github.com/cassbackup/cassandra-backup-operator/pkg/version.Version=$(VERSION) -X github.com/cassbackup/cassandra-backup-operator/pkg/version.Commit=$(COMMIT)" \
+			-o _output/plugin/kubectl-cassandra_backup-$$os-$$arch$$ext ./cmd/kubectl-cassandra_backup || exit 1; \
+	done
