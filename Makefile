@@ -54,6 +54,6 @@ plugin:
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		echo "_output/plugin/kubectl-cassandra_backup-$$os-$$arch$$ext"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath \
-			-ldflags "-X github.com/cassbackup/cassandra-backup-operator/pkg/version.Version=$(VERSION) -X github.com/cassbackup/cassandra-backup-operator/pkg/version.Commit=$(COMMIT)" \
+			-ldflags "-s -w -X github.com/cassbackup/cassandra-backup-operator/pkg/version.Version=$(VERSION) -X github.com/cassbackup/cassandra-backup-operator/pkg/version.Commit=$(COMMIT)" \
 			-o _output/plugin/kubectl-cassandra_backup-$$os-$$arch$$ext ./cmd/kubectl-cassandra_backup || exit 1; \
 	done
