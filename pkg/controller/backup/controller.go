@@ -183,7 +183,7 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	}
 	c.ext = c.cfg.External
 	if c.ext == nil {
-		c.ext = &remote{open: c.openStorage, pods: c.pods, agents: c.cfg.Agents, cfg: c.cfg}
+		c.ext = &remote{open: c.openStorage, pods: c.pods, agents: c.cfg.Agents, cfg: c.cfg, backups: c.backups}
 	}
 	ro := ReconcilerOptions(deps)
 	ro.Name = Name
