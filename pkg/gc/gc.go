@@ -23,13 +23,13 @@
 package gc
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"bytes"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -197,10 +197,8 @@ func (c *Collector) CollectNode(ctx context.Context, node layout.Node) (Result, 
 		}
 		res.Objects++
 	}
-	if s, ok := c.Storage.(storage.UploadSweeper); ok {
-		if res.Uploads, err = s.AbortUploads(ctx, node.Prefix()+"/", started); err != nil {
-			return res, err
-		}
+	if res.Uploads, err = storage.AbortUploads(ctx, c.Storage, node.Prefix()+"/", started); err != nil {
+		return res, err
 	}
 	for _, k := range stale {
 		if err := c.delete(ctx, k); err != nil {

@@ -14,3 +14,18 @@ type UploadSweeper interface {
 	// before, and returns how many it aborted.
 	AbortUploads(ctx context.Context, prefix string, before time.Time) (int, error)
 }
+
+// AbortUploads aborts p's incomplete uploads under prefix initiated before before, when
+// its backend keeps them (UploadSweeper); other backends have none to abort.
+func AbortUploads(ctx context.Context, p Provider, prefix string, before time.Time) (int, error) {
+	if c, ok := p.(checked); ok {
+		p = c.Provider
+	}
+	if s, ok := p.(UploadSweeper); ok {
+		if err := ValidateKey(prefix + "x"); err != nil {
+			return 0, err
+		}
+		return s.AbortUploads(ctx, prefix, before)
+	}
+	return 0, nil
+}

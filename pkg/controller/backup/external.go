@@ -39,6 +39,11 @@ type External interface {
 	// Delete removes the backup from the bucket: its topology files, the data objects its
 	// manifests reference and no other manifest does, then its manifests.
 	Delete(ctx context.Context, b *v1alpha1.CassandraBackup) error
+	// Collect collects the garbage of the backup's nodes with the given host ids (what
+	// failed attempts left: objects under revision keys no manifest references, incomplete
+	// uploads), honouring backups in flight: the error wraps a *gc.BusyError for a node
+	// one of them holds.
+	Collect(ctx context.Context, b *v1alpha1.CassandraBackup, hostIDs []string) error
 	// ObserveNode reads the node's operation; the error wraps client.ErrNotFound when the
 	// agent does not know it (it restarted).
 	ObserveNode(ctx context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus) (api.Operation, error)

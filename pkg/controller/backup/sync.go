@@ -172,6 +172,7 @@ func (c *Controller) awaitNodes(ctx context.Context, ev *event) (reconciler.Resu
 		st.CompletionTime = &end
 		reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonBackupFailed, strings.Join(failures, "; "), b.Generation))
 		klog.FromContext(ctx).Info("Backup failed", "failures", failures)
+		c.collectAttempts(ctx, b)
 	}
 	return reconciler.Result{}, nil
 }
@@ -196,6 +197,7 @@ func (c *Controller) commit(ctx context.Context, ev *event) (reconciler.Result, 
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, reconciler.ReasonAvailable,
 		fmt.Sprintf("all %d nodes backed up; committed by %s", len(st.Nodes), key), b.Generation))
 	klog.FromContext(ctx).Info("Backup completed", "topology", key)
+	c.collectAttempts(ctx, b)
 	return reconciler.Result{}, nil
 }
 
