@@ -54,6 +54,12 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 		return err
 	}
 	tr.SetNode(id.node.HostID, id.schemaVersion)
+	// The marker goes before the dedup check and is removed after the manifest (pkg/gc).
+	done, err := a.announce(ctx, p, id.node, &req)
+	if err != nil {
+		return err
+	}
+	defer done()
 	dirs, err := a.dataDirs(ctx, &req)
 	if err != nil {
 		return err

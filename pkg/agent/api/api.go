@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -150,6 +151,10 @@ type Request struct {
 	DataDirs []string `json:"dataDirs,omitempty"`
 	// SkipRefreshing skips re-touching the objects a backup reuses (see MetadataDirective).
 	SkipRefreshing bool `json:"skipRefreshing,omitempty"`
+	// BackupUID is the UID of the CassandraBackup a backup belongs to: it names the
+	// backup's in-flight marker, which the garbage collector (pkg/gc) honours while the
+	// backup runs.
+	BackupUID string `json:"backupUid,omitempty"`
 
 	// RestorationStrategyType is IN_PLACE, HARDLINKS or IMPORT (restore).
 	RestorationStrategyType string `json:"restorationStrategyType,omitempty"`
@@ -191,6 +196,9 @@ func DecodeRequest(r io.Reader) (Request, error) {
 	return req, req.Validate()
 }
 
+// uidRE matches a Kubernetes UID (and any name that can be one object key segment).
+var uidRE = regexp.MustCompile(`^[0-9a-zA-Z][0-9a-zA-Z-]{0,63}$`)
+
 // Validate checks the request's fields.
 func (r *Request) Validate() error {
 	switch r.Type {
@@ -208,6 +216,9 @@ func (r *Request) Validate() error {
 	}
 	if _, err := cassandra.ParseEntities(r.Entities); err != nil {
 		return fmt.Errorf("field entities: %w", err)
+	}
+	if r.BackupUID != "" && !uidRE.MatchString(r.BackupUID) {
+		return fmt.Errorf("field backupUid: %q is not a UID", r.BackupUID)
 	}
 	if r.Timeout < 0 {
 		return fmt.Errorf("field timeout: %d is negative", r.Timeout)

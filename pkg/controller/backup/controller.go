@@ -10,8 +10,10 @@
 //   - await-nodes: External.CreateNode / ObserveNode / DeleteNode drive one operation per
 //     node on its agent, by requeue (nodes.go decides retries, resubmission, timeouts);
 //   - commit: External.Create writes the topology file, the backup's commit point;
-//   - delete: cancels operations and, with deletionPolicy Delete, External.Delete removes
-//     what no other backup references.
+//   - delete (deletion.go): held while a datacenter restores from the backup; cancels
+//     operations and, with deletionPolicy Delete (and spec.deleteImported for an import),
+//     External.Delete removes it through the one garbage collector, pkg/gc, which honours
+//     backups in flight (collect.go).
 //
 // The External in production talks to the agents (pkg/agent/client) and reads the bucket
 // through layout.Catalog. Ready and Synced carry the reasons declared in checks.go.
@@ -183,7 +185,7 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	}
 	c.ext = c.cfg.External
 	if c.ext == nil {
-		c.ext = &remote{open: c.openStorage, pods: c.pods, agents: c.cfg.Agents, cfg: c.cfg}
+		c.ext = &remote{open: c.openStorage, pods: c.pods, agents: c.cfg.Agents, cfg: c.cfg, backups: c.backups}
 	}
 	ro := ReconcilerOptions(deps)
 	ro.Name = Name

@@ -17,6 +17,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
@@ -38,6 +39,11 @@ type External interface {
 	// Delete removes the backup from the bucket: its topology files, the data objects its
 	// manifests reference and no other manifest does, then its manifests.
 	Delete(ctx context.Context, b *v1alpha1.CassandraBackup) error
+	// Collect collects the garbage of the backup's nodes with the given host ids (what
+	// failed attempts left: objects under revision keys no manifest references, incomplete
+	// uploads), honouring backups in flight: the error wraps a *gc.BusyError for a node
+	// one of them holds.
+	Collect(ctx context.Context, b *v1alpha1.CassandraBackup, hostIDs []string) error
 	// ObserveNode reads the node's operation; the error wraps client.ErrNotFound when the
 	// agent does not know it (it restarted).
 	ObserveNode(ctx context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus) (api.Operation, error)
@@ -74,6 +80,8 @@ type remote struct {
 	pods   corelisters.PodLister
 	agents *client.Client
 	cfg    Options
+	// backups tell the collector which markers' backups are still in flight.
+	backups listers.CassandraBackupLister
 }
 
 // Observe reads the bucket with the backup's Secret.
@@ -176,58 +184,27 @@ func (r *remote) Create(ctx context.Context, b *v1alpha1.CassandraBackup) (strin
 	return key, nil
 }
 
-// Delete removes the topology files first (the backup is no longer committed), then per
-// node the unshared data objects and, last, the manifests, so that an interrupted
-// deletion can be resumed.
+// Delete removes the backup through the one garbage collector (pkg/gc): the topology
+// files first (the backup is no longer committed), then each node's manifests of the tag,
+// then each node's unreferenced data objects, unless a backup in flight holds the node
+// (the error then wraps a *gc.BusyError, and Delete is called again later).
 func (r *remote) Delete(ctx context.Context, b *v1alpha1.CassandraBackup) error {
 	p, err := r.open(ctx, b)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	cat := layout.Catalog{Storage: p}
-	tag, cluster := b.Status.Snapshot, b.Spec.Cluster
-	refs, err := cat.Topologies(ctx, cluster, tag)
+	var hosts []string
+	for _, n := range b.Status.Nodes {
+		if n.HostID != "" {
+			hosts = append(hosts, n.HostID)
+		}
+	}
+	res, err := r.collector(p).DeleteBackup(ctx, b.Spec.Cluster, b.Spec.Datacenter, b.Status.Snapshot, hosts)
 	if err != nil {
 		return err
 	}
-	for _, ref := range refs {
-		if err := deleteKeys(ctx, p, ref.Key); err != nil {
-			return err
-		}
-	}
-	removed := 0
-	for _, n := range b.Status.Nodes {
-		if n.HostID == "" {
-			continue
-		}
-		node := layout.Node{Cluster: cluster, Datacenter: b.Spec.Datacenter, HostID: n.HostID}
-		objects, manifests, err := cat.References(ctx, node, tag)
-		if err != nil {
-			return err
-		}
-		for k, shared := range objects {
-			if !shared {
-				if err := deleteKeys(ctx, p, node.Key(k)); err != nil {
-					return err
-				}
-				removed++
-			}
-		}
-		if err := deleteKeys(ctx, p, manifests...); err != nil {
-			return err
-		}
-	}
-	klog.FromContext(ctx).Info("Remote backup deleted", "snapshot", tag, "dataObjects", removed)
-	return nil
-}
-
-func deleteKeys(ctx context.Context, p storage.Provider, keys ...string) error {
-	for _, k := range keys {
-		if err := p.Delete(ctx, k); err != nil {
-			return fmt.Errorf("delete %s: %w", k, err)
-		}
-	}
+	klog.FromContext(ctx).Info("Remote backup deleted", "snapshot", b.Status.Snapshot, "dataObjects", res.Objects, "staleMarkers", res.Markers, "uploads", res.Uploads)
 	return nil
 }
 

@@ -43,6 +43,10 @@ func (f *fakeExternal) Create(_ context.Context, b *v1alpha1.CassandraBackup) (s
 
 func (f *fakeExternal) Delete(context.Context, *v1alpha1.CassandraBackup) error { return nil }
 
+func (f *fakeExternal) Collect(context.Context, *v1alpha1.CassandraBackup, []string) error {
+	return nil
+}
+
 func (f *fakeExternal) ObserveNode(_ context.Context, _ *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus) (api.Operation, error) {
 	op, ok := f.ops[n.OperationID]
 	if !ok {

@@ -51,6 +51,7 @@ func (c *Controller) observe(ctx context.Context, ev *event) (reconciler.Result,
 	st.CompletionTime = &now
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, reconciler.ReasonAvailable,
 		fmt.Sprintf("imported the remote backup committed by %s (%d nodes)", obs.Topology, len(obs.Nodes)), b.Generation))
+	c.markImportDeletion(b)
 	return reconciler.Result{}, nil
 }
 
@@ -171,6 +172,7 @@ func (c *Controller) awaitNodes(ctx context.Context, ev *event) (reconciler.Resu
 		st.CompletionTime = &end
 		reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonBackupFailed, strings.Join(failures, "; "), b.Generation))
 		klog.FromContext(ctx).Info("Backup failed", "failures", failures)
+		c.collectAttempts(ctx, b)
 	}
 	return reconciler.Result{}, nil
 }
@@ -195,52 +197,8 @@ func (c *Controller) commit(ctx context.Context, ev *event) (reconciler.Result, 
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, reconciler.ReasonAvailable,
 		fmt.Sprintf("all %d nodes backed up; committed by %s", len(st.Nodes), key), b.Generation))
 	klog.FromContext(ctx).Info("Backup completed", "topology", key)
+	c.collectAttempts(ctx, b)
 	return reconciler.Result{}, nil
-}
-
-// delete cancels operations still running and, with deletionPolicy Delete, removes the
-// backup from the bucket. When that fails because the Secret is gone and the namespace is
-// being deleted, the remote backup is retained and the finalizer released: nothing can
-// recreate the Secret in a terminating namespace, so retrying would hold the namespace
-// forever. A Secret missing from a live namespace is retried (it may come back).
-func (c *Controller) delete(ctx context.Context, ev *event) (reconciler.Result, error) {
-	b := ev.Object
-	if b.Status.Snapshot != "" && !final(b.Status.State) && !b.Spec.JustCreate {
-		c.cancelNodes(ctx, b)
-	}
-	if b.Spec.DeletionPolicy != v1alpha1.DeletionPolicyDelete || b.Status.Snapshot == "" {
-		return reconciler.Result{}, nil
-	}
-	if err := c.ext.Delete(ctx, b); err != nil {
-		if c.secretGoneForGood(ctx, b) {
-			msg := fmt.Sprintf("the Secret %s is gone and namespace %s is being deleted: the remote backup of snapshot %s at %s is retained, not deleted; remove it by hand if it is not wanted",
-				b.Spec.Secret, b.Namespace, b.Status.Snapshot, b.Spec.StorageLocation)
-			klog.FromContext(ctx).Info("Remote backup retained", "reason", ReasonRemoteBackupRetained, "message", msg)
-			if c.recorder != nil {
-				c.recorder.Event(b, corev1.EventTypeWarning, ReasonRemoteBackupRetained, msg)
-			}
-			return reconciler.Result{}, nil
-		}
-		return reconciler.Result{}, c.storageUnavailable(fmt.Errorf("delete the remote backup: %w", err), ev)
-	}
-	return reconciler.Result{}, nil
-}
-
-// secretGoneForGood reports whether the backup's Secret does not exist and cannot come
-// back: its namespace is being deleted. An error reading either is not "gone for good".
-func (c *Controller) secretGoneForGood(ctx context.Context, b *v1alpha1.CassandraBackup) bool {
-	if b.Spec.Secret == "" {
-		return false
-	}
-	if _, err := c.credentials(ctx, b); reconciler.ReasonOf(err) != ReasonSecretNotFound {
-		return false
-	}
-	ns, err := c.kube.CoreV1().Namespaces().Get(ctx, b.Namespace, metav1.GetOptions{})
-	if err != nil {
-		klog.FromContext(ctx).Info("Cannot tell whether the namespace is being deleted; the remote backup's deletion is retried", "err", err)
-		return false
-	}
-	return ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating
 }
 
 // storageUnavailable is a storage failure, retried with the Secret's backoff (the Secret

@@ -168,6 +168,13 @@ type CassandraBackupSpec struct {
 	// +optional
 	// +kubebuilder:default=Retain
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// DeleteImported lets deletionPolicy Delete remove the remote backup of a justCreate
+	// import, which another CassandraBackup (often in another Kubernetes cluster) took
+	// and may still need. Without it, deleting an import retains the remote backup and
+	// says so in a Warning event.
+	// +optional
+	DeleteImported bool `json:"deleteImported,omitempty"`
 }
 
 // BackupState is the state of a backup, or of one node's part of it.

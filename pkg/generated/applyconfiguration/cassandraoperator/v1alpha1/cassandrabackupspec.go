@@ -84,6 +84,11 @@ type CassandraBackupSpecApplyConfiguration struct {
 	// Retain (the default) leaves the bucket alone; Delete removes the backup's manifests,
 	// its topology and every data object no other backup references.
 	DeletionPolicy *cassandraoperatorv1alpha1.DeletionPolicy `json:"deletionPolicy,omitempty"`
+	// DeleteImported lets deletionPolicy Delete remove the remote backup of a justCreate
+	// import, which another CassandraBackup (often in another Kubernetes cluster) took
+	// and may still need. Without it, deleting an import retains the remote backup and
+	// says so in a Warning event.
+	DeleteImported *bool `json:"deleteImported,omitempty"`
 }
 
 // CassandraBackupSpecApplyConfiguration constructs a declarative configuration of the CassandraBackupSpec type for use with
@@ -225,5 +230,13 @@ func (b *CassandraBackupSpecApplyConfiguration) WithTimeout(value v1.Duration) *
 // If called multiple times, the DeletionPolicy field is set to the value of the last call.
 func (b *CassandraBackupSpecApplyConfiguration) WithDeletionPolicy(value cassandraoperatorv1alpha1.DeletionPolicy) *CassandraBackupSpecApplyConfiguration {
 	b.DeletionPolicy = &value
+	return b
+}
+
+// WithDeleteImported sets the DeleteImported field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the DeleteImported field is set to the value of the last call.
+func (b *CassandraBackupSpecApplyConfiguration) WithDeleteImported(value bool) *CassandraBackupSpecApplyConfiguration {
+	b.DeleteImported = &value
 	return b
 }
