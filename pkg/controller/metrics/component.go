@@ -7,14 +7,17 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 )
 
-// Component exports backup and restore metrics while it runs (on the leader).
+// Component exports backup and restore metrics, and logs every state change of a backup
+// or restore (one line each), while it runs (on the leader).
 type Component struct {
-	active atomic.Bool
+	active      atomic.Bool
+	transitions *transitions
 }
 
 // New registers the metrics on the operator's registry and the transition handlers on its
@@ -30,6 +33,7 @@ func NewWithClock(deps operator.Deps, now func() time.Time) (*Component, error) 
 	}
 	c := &Component{}
 	t := newTransitions(&c.active, now)
+	c.transitions = t
 	col := &collector{backups: deps.Informers.CassandraBackupLister(), dcs: deps.Informers.CassandraDataCenterLister(), active: &c.active}
 	for _, m := range append(t.collectors(), col) {
 		if err := deps.Registry.Register(m); err != nil {
@@ -59,6 +63,8 @@ func NewWithClock(deps operator.Deps, now func() time.Time) (*Component, error) 
 
 // Run exports the metrics until ctx ends (the process stops leading).
 func (c *Component) Run(ctx context.Context, _ int) error {
+	logger := klog.FromContext(ctx).WithName("transitions")
+	c.transitions.logger.Store(&logger)
 	c.active.Store(true)
 	defer c.active.Store(false)
 	<-ctx.Done()

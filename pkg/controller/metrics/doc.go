@@ -7,7 +7,9 @@
 //     operator restart or a change of leader;
 //   - an informer handler observes each backup's and each restore's move into a final
 //     state (completed, failed, cancelled) into duration and size histograms, once, on the
-//     process that leads when it happens.
+//     process that leads when it happens. The same handler logs one line per state
+//     change ("Backup state changed", "Restore state changed", with the object, from and
+//     to), at error level with the nodes' messages when a backup or restore failed.
 //
 // The webhook's admission metrics live with the webhook (pkg/webhook/metrics.go), client-go's
 // REST client and leader-election metrics with the process (pkg/operator/clientmetrics.go).

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/klog/v2"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 )
@@ -13,6 +14,7 @@ import (
 // transitions observes backups and restores entering a final state.
 type transitions struct {
 	active          *atomic.Bool
+	logger          atomic.Pointer[klog.Logger]
 	now             func() time.Time
 	duration        *prometheus.HistogramVec
 	size            *prometheus.HistogramVec
@@ -20,7 +22,7 @@ type transitions struct {
 }
 
 func newTransitions(active *atomic.Bool, now func() time.Time) *transitions {
-	return &transitions{
+	t := &transitions{
 		active: active, now: now,
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: Duration, Help: "Duration of CassandraBackups from start to completion, by namespace, cluster, datacenter and result.",
@@ -37,6 +39,9 @@ func newTransitions(active *atomic.Bool, now func() time.Time) *transitions {
 			Buckets: prometheus.ExponentialBuckets(10, 3, 10),
 		}, []string{"namespace", "cluster", "datacenter", "result"}),
 	}
+	logger := klog.Background()
+	t.logger.Store(&logger)
+	return t
 }
 
 func (t *transitions) collectors() []prometheus.Collector {
@@ -47,9 +52,13 @@ func finalBackup(s v1alpha1.BackupState) bool {
 	return s == v1alpha1.BackupCompleted || s == v1alpha1.BackupFailed || s == v1alpha1.BackupCancelled
 }
 
-// backup observes b when it has just become final (old was not).
+// backup logs b's state change and observes b when it has just become final.
 func (t *transitions) backup(old, b *v1alpha1.CassandraBackup) {
-	if !t.active.Load() || finalBackup(old.Status.State) || !finalBackup(b.Status.State) {
+	if !t.active.Load() {
+		return
+	}
+	logBackup(*t.logger.Load(), old, b)
+	if finalBackup(old.Status.State) || !finalBackup(b.Status.State) {
 		return
 	}
 	result := strings.ToLower(string(b.Status.State))
@@ -73,9 +82,13 @@ func finalRestore(st *v1alpha1.RestoreStatus) bool {
 	return st != nil && (st.State == v1alpha1.RestoreCompleted || st.State == v1alpha1.RestoreFailed)
 }
 
-// restore observes dc's restore when it has just ended.
+// restore logs dc's restore state change and observes the restore when it has just ended.
 func (t *transitions) restore(old, dc *v1alpha1.CassandraDataCenter) {
-	if !t.active.Load() || dc.Spec.Restore == nil || finalRestore(old.Status.Restore) || !finalRestore(dc.Status.Restore) {
+	if !t.active.Load() || dc.Spec.Restore == nil {
+		return
+	}
+	logRestore(*t.logger.Load(), old, dc)
+	if finalRestore(old.Status.Restore) || !finalRestore(dc.Status.Restore) {
 		return
 	}
 	d := max(t.now().Sub(dc.CreationTimestamp.Time).Seconds(), 0)
