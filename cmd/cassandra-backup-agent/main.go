@@ -288,7 +288,9 @@ func restore(ctx context.Context, argv []string) error {
 	errTimeout := fmt.Errorf("the restore did not finish within --timeout=%s", args.Timeout)
 	ctx, cancel := context.WithTimeoutCause(ctx, args.Timeout, errTimeout)
 	defer cancel()
+	stopProgress := tr.LogProgress(klog.NewContext(ctx, logger), nil, "Restore progress")
 	res, err := a.Restore(klog.NewContext(ctx, logger), spec, tr)
+	stopProgress()
 	if err != nil {
 		if context.Cause(ctx) == errTimeout {
 			return fmt.Errorf("%w: %w", errTimeout, err)

@@ -177,6 +177,7 @@ func (s *Server) run(ctx context.Context, o *op) {
 	s.mu.Unlock()
 	ended := s.Agent.Metrics.started(req.Type)
 	defer func() { ended(o.state(&s.mu), time.Since(start)) }()
+	defer o.tracker.LogProgress(ctx, nil, "Operation progress")()
 
 	var err error
 	switch req.Type {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/e2e/guide"
 )
 
@@ -89,9 +91,11 @@ func (m metrics) expect(t *testing.T, what, name string, want map[string]string,
 }
 
 // checkBackupMetrics checks the operator's and the agents' metrics after backup b completed.
-func checkBackupMetrics(t *testing.T, operatorURL, ns string, nodes []*guide.Node, b *v1alpha1.CassandraBackup, provider string) {
+// It returns the scrapes.
+func checkBackupMetrics(t *testing.T, operatorURL, ns string, nodes []*guide.Node, b *v1alpha1.CassandraBackup, provider string) []metrics {
 	t.Helper()
 	op := scrape(t, operatorURL)
+	all := []metrics{op}
 	dc := map[string]string{"namespace": ns, "cluster": b.Spec.Cluster, "datacenter": b.Spec.Datacenter}
 	op.expect(t, "operator", "cassandra_backup_backups", map[string]string{"namespace": ns, "state": "COMPLETED"}, 1)
 	op.expect(t, "operator", "cassandra_backup_backups", map[string]string{"namespace": ns, "state": "FAILED"}, 0)
@@ -116,6 +120,7 @@ func checkBackupMetrics(t *testing.T, operatorURL, ns string, nodes []*guide.Nod
 	var agentFiles float64
 	for _, n := range nodes {
 		m := scrape(t, n.MetricsURL)
+		all = append(all, m)
 		up, _ := m.value("cassandra_backup_agent_bytes_total", map[string]string{"direction": "uploaded"})
 		sk, _ := m.value("cassandra_backup_agent_bytes_total", map[string]string{"direction": "skipped"})
 		f, _ := m.value("cassandra_backup_agent_files_total", map[string]string{"direction": "uploaded"})
@@ -132,10 +137,12 @@ func checkBackupMetrics(t *testing.T, operatorURL, ns string, nodes []*guide.Nod
 	if agentFiles != files {
 		t.Errorf("agents: %v files uploaded, want %v", agentFiles, files)
 	}
+	return all
 }
 
 // checkRestoreMetrics checks the operator's metrics after dc's restore completed.
-func checkRestoreMetrics(t *testing.T, operatorURL string, dc *v1alpha1.CassandraDataCenter, pods int) {
+// It returns the scrape.
+func checkRestoreMetrics(t *testing.T, operatorURL string, dc *v1alpha1.CassandraDataCenter, pods int) metrics {
 	t.Helper()
 	op := scrape(t, operatorURL)
 	labels := map[string]string{"namespace": dc.Namespace, "cluster": dc.Spec.Cluster, "datacenter": dc.Spec.Datacenter}
@@ -143,6 +150,39 @@ func checkRestoreMetrics(t *testing.T, operatorURL string, dc *v1alpha1.Cassandr
 	labels["result"] = "completed"
 	op.expect(t, "operator", "cassandra_backup_restore_duration_seconds_count", labels, 1)
 	op.expect(t, "operator", "cassandra_backup_webhook_admissions_total", map[string]string{"result": "patched"}, float64(pods))
+	return op
+}
+
+// checkDashboardMetrics checks that the scrapes (of a real operator and agents) export
+// every metric the chart's dashboard reads (dashboards/metrics.txt, which the promtool
+// module's test keeps equal to what the dashboard's queries select).
+func checkDashboardMetrics(t *testing.T, scrapes ...metrics) {
+	t.Helper()
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "charts", "cassandra-backup-operator", "dashboards", "metrics.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range strings.Fields(string(b)) {
+		found := false
+		for _, m := range scrapes {
+			base := name
+			for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+				if b, ok := strings.CutSuffix(name, suffix); ok && m[b] != nil && m[b].GetType() == dto.MetricType_HISTOGRAM {
+					base = b
+				}
+			}
+			if m[base] != nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the dashboard reads %s, which neither the operator nor the agents export", name)
+		}
+	}
 }
 
 // checkJSONLog checks the log of a process run with --logging-format=json: every line is a

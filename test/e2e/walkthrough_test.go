@@ -249,7 +249,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		}
 	}
 	scheme, _, _ := strings.Cut(location, "://")
-	checkBackupMetrics(t, opMetricsA, a.Namespace, nodes, b, scheme)
+	scrapes := checkBackupMetrics(t, opMetricsA, a.Namespace, nodes, b, scheme)
 	checkJSONLog(t, filepath.Join(a.Dir, "operator.log"), "Backup state changed")
 
 	// The operator (a binary, like the agents) talks to nodes only through their agents:
@@ -406,7 +406,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkRestoreMetrics(t, opMetricsB, dc, len(nodes))
+	checkDashboardMetrics(t, append(scrapes, checkRestoreMetrics(t, opMetricsB, dc, len(nodes)))...)
 	checkJSONLog(t, filepath.Join(bEnv.Dir, "operator.log"), "Restore state changed")
 	var pairs []string
 	for _, n := range dc.Status.Restore.Nodes {
