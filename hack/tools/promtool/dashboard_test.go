@@ -45,6 +45,7 @@ func TestDashboardQueries(t *testing.T) {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatal(err)
 	}
+	promql := parser.NewParser(parser.Options{})
 	seen := map[string]bool{}
 	queries := 0
 	for _, p := range d.Panels {
@@ -53,7 +54,7 @@ func TestDashboardQueries(t *testing.T) {
 		}
 		for _, tg := range p.Targets {
 			queries++
-			expr, err := parser.ParseExpr(grafana.Replace(tg.Expr))
+			expr, err := promql.ParseExpr(grafana.Replace(tg.Expr))
 			if err != nil {
 				t.Errorf("panel %q: %q: %v", p.Title, tg.Expr, err)
 				continue
