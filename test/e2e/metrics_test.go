@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -35,6 +36,20 @@ func scrape(t *testing.T, url string) metrics {
 		t.Fatalf("parse %s: %v", url, err)
 	}
 	return fams
+}
+
+// scrapeUntil scrapes url until it has a sample name{want} (at most 30 s), and returns the
+// last scrape.
+func scrapeUntil(t *testing.T, url, name string, want map[string]string) metrics {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m := scrape(t, url)
+		if _, ok := m.value(name, want); ok || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // value returns the sample of name (a histogram's name_count or name_sum too) whose labels
@@ -94,13 +109,14 @@ func (m metrics) expect(t *testing.T, what, name string, want map[string]string,
 // It returns the scrapes.
 func checkBackupMetrics(t *testing.T, operatorURL, ns string, nodes []*guide.Node, b *v1alpha1.CassandraBackup, provider string) []metrics {
 	t.Helper()
-	op := scrape(t, operatorURL)
-	all := []metrics{op}
 	dc := map[string]string{"namespace": ns, "cluster": b.Spec.Cluster, "datacenter": b.Spec.Datacenter}
+	completed := map[string]string{"namespace": ns, "cluster": b.Spec.Cluster, "datacenter": b.Spec.Datacenter, "result": "completed"}
+	// The operator's cache (and so its metrics) follows the API server by a watch event.
+	op := scrapeUntil(t, operatorURL, "cassandra_backup_duration_seconds_count", completed)
+	all := []metrics{op}
 	op.expect(t, "operator", "cassandra_backup_backups", map[string]string{"namespace": ns, "state": "COMPLETED"}, 1)
 	op.expect(t, "operator", "cassandra_backup_backups", map[string]string{"namespace": ns, "state": "FAILED"}, 0)
 	op.expect(t, "operator", "cassandra_backup_last_success_timestamp_seconds", dc, float64(b.Status.CompletionTime.Unix()))
-	completed := map[string]string{"namespace": ns, "cluster": b.Spec.Cluster, "datacenter": b.Spec.Datacenter, "result": "completed"}
 	op.expect(t, "operator", "cassandra_backup_duration_seconds_count", completed, 1)
 	op.expect(t, "operator", "cassandra_backup_duration_seconds_sum", completed, b.Status.CompletionTime.Sub(b.Status.StartTime.Time).Seconds())
 	var total, moved, skipped, files float64
@@ -144,8 +160,8 @@ func checkBackupMetrics(t *testing.T, operatorURL, ns string, nodes []*guide.Nod
 // It returns the scrape.
 func checkRestoreMetrics(t *testing.T, operatorURL string, dc *v1alpha1.CassandraDataCenter, pods int) metrics {
 	t.Helper()
-	op := scrape(t, operatorURL)
 	labels := map[string]string{"namespace": dc.Namespace, "cluster": dc.Spec.Cluster, "datacenter": dc.Spec.Datacenter}
+	op := scrapeUntil(t, operatorURL, "cassandra_backup_restore_duration_seconds_count", map[string]string{"namespace": dc.Namespace, "datacenter": dc.Spec.Datacenter, "result": "completed"})
 	op.expect(t, "operator", "cassandra_backup_restore_state", map[string]string{"namespace": dc.Namespace, "datacenter": dc.Spec.Datacenter, "state": "COMPLETED"}, 1)
 	labels["result"] = "completed"
 	op.expect(t, "operator", "cassandra_backup_restore_duration_seconds_count", labels, 1)
