@@ -32,7 +32,7 @@ while IFS='=' read -r name path; do
   var=$(echo "$name" | tr 'a-z-' 'A-Z_')_BIN
   export "$var=$path"
   echo "$var=$path"
-done < <(hack/tools.sh kube-apiserver kube-controller-manager etcd controller-gen versitygw fake-gcs-server azurite helm thirdparty-crds)
+done < <(hack/tools.sh kube-apiserver kube-controller-manager etcd controller-gen versitygw fake-gcs-server azurite helm promtool thirdparty-crds)
 
 echo "== go.mod is tidy (direct requirements marked direct, no stale ones)"
 go mod tidy -diff
@@ -69,5 +69,11 @@ go test -count=1 -timeout 45m "$@" ./...
 echo "== images (hack/tools/images)"
 go -C hack/tools/images vet ./...
 go -C hack/tools/images test -count=1 -timeout 30m "$@" ./...
+
+# promtool's module (Prometheus stays out of the main go.mod): its test parses every query
+# of the chart's Grafana dashboard with the PromQL parser.
+echo "== dashboard queries (hack/tools/promtool)"
+go -C hack/tools/promtool vet ./...
+go -C hack/tools/promtool test -count=1 "$@" ./...
 
 echo "== hack/test.sh passed in $((SECONDS - start))s"

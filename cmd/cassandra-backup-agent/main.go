@@ -27,6 +27,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/logging"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
@@ -101,6 +102,7 @@ type common struct {
 	gcsEndpoint   string
 	hostname      string
 	dataDirs      []string
+	logs          *logging.Options
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -112,7 +114,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.azureEndpoint, "azure-endpoint", "", "Azure Blob endpoint override ({account} is replaced)")
 	fs.StringVar(&c.gcsEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint override")
 	fs.StringVar(&c.hostname, "hostname", host, "this node's host name (pod name)")
-	klog.InitFlags(fs)
+	c.logs = logging.AddFlags(fs)
 }
 
 // agent builds the Agent: Secrets come from Kubernetes when a configuration is found,
@@ -186,11 +188,19 @@ func serve(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := c.logs.Apply(); err != nil {
+		return err
+	}
 	logger := klog.FromContext(ctx)
 	node := &jolokia.Client{URL: *jolokiaURL, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"),
 		Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: "cassandra-backup-agent/" + version.Get().Version}
 	a, err := c.agent(node)
 	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(version.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.Metrics, err = agent.NewMetrics(reg); err != nil {
 		return err
 	}
 	opsCtx, cancelOps := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
@@ -202,7 +212,7 @@ func serve(ctx context.Context, args []string) error {
 	go func() { errc <- fmt.Errorf("listen %s: %w", *listen, srv.ListenAndServe()) }()
 	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokiaURL, "version", version.Get().Version)
 	if *metricsListen != "" {
-		msrv := metricsServer(*metricsListen)
+		msrv := metricsServer(*metricsListen, reg)
 		go func() { errc <- fmt.Errorf("metrics: listen %s: %w", *metricsListen, msrv.ListenAndServe()) }()
 		defer msrv.Close()
 		logger.Info("Serving metrics", "address", *metricsListen)
@@ -220,11 +230,10 @@ func serve(ctx context.Context, args []string) error {
 	return err
 }
 
-// metricsServer serves the agent's Prometheus registry on /metrics: build_info and the Go
-// runtime's and process's metrics.
-func metricsServer(addr string) *http.Server {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(version.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+// metricsServer serves the agent's Prometheus registry on /metrics: build_info, the
+// operations' and transfers' metrics (pkg/agent/metrics.go), the Go runtime's and the
+// process's.
+func metricsServer(addr string, reg *prometheus.Registry) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -241,6 +250,9 @@ func restore(ctx context.Context, argv []string) error {
 	concurrency := fs.Int("concurrent-connections", 10, "files downloaded at once")
 	bandwidth := fs.String("bandwidth", "", "download rate cap, e.g. 50MBPS")
 	if err := parse(fs, argv); err != nil {
+		return err
+	}
+	if err := c.logs.Apply(); err != nil {
 		return err
 	}
 	if len(args.DataDirs) == 0 {
@@ -276,7 +288,9 @@ func restore(ctx context.Context, argv []string) error {
 	errTimeout := fmt.Errorf("the restore did not finish within --timeout=%s", args.Timeout)
 	ctx, cancel := context.WithTimeoutCause(ctx, args.Timeout, errTimeout)
 	defer cancel()
+	stopProgress := tr.LogProgress(klog.NewContext(ctx, logger), nil, "Restore progress")
 	res, err := a.Restore(klog.NewContext(ctx, logger), spec, tr)
+	stopProgress()
 	if err != nil {
 		if context.Cause(ctx) == errTimeout {
 			return fmt.Errorf("%w: %w", errTimeout, err)

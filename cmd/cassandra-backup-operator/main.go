@@ -5,11 +5,13 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	_ "time/tzdata" // the image has no zoneinfo of its own
 
 	"k8s.io/klog/v2"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/logging"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
@@ -18,14 +20,17 @@ import (
 func main() {
 	var cfg operator.Config
 	cfg.BindFlags(flag.CommandLine)
-	klog.InitFlags(flag.CommandLine)
+	logs := logging.AddFlags(flag.CommandLine)
 	printVersion := flag.Bool("version", false, "Print the version, commit and Go version, and exit.")
 	flag.Parse()
 	if *printVersion {
 		version.Print(os.Stdout, "cassandra-backup-operator")
 		return
 	}
-	klog.EnableContextualLogging(true)
+	if err := logs.Apply(); err != nil {
+		fmt.Fprintln(os.Stderr, "cassandra-backup-operator:", err)
+		os.Exit(2)
+	}
 
 	sctx, stop := signals.Context(context.Background())
 	defer stop()

@@ -34,6 +34,8 @@ type Agent struct {
 	Storage storage.Config
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Metrics count the operations and their transfers; nil records nothing.
+	Metrics *Metrics
 }
 
 func (a *Agent) now() time.Time {

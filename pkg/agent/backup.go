@@ -128,7 +128,7 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 	err = eachFile(ctx, len(uploads), req.Concurrency(), func(ctx context.Context, i int) error {
 		u := uploads[i]
 		var e layout.Entry
-		err := retryFile(ctx, func(ctx context.Context) (err error) {
+		err := retryFile(ctx, tr, func(ctx context.Context) (err error) {
 			e, err = a.uploadFile(ctx, p, u, stored, refresh, lim, tr)
 			return err
 		})

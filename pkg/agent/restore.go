@@ -214,7 +214,7 @@ func download(ctx context.Context, p storage.Provider, node layout.Node, m *layo
 	}
 	wb := startWriteback()
 	err := eachFile(ctx, len(files), concurrency, func(ctx context.Context, i int) error {
-		return retryFile(ctx, func(ctx context.Context) error {
+		return retryFile(ctx, tr, func(ctx context.Context) error {
 			return downloadFile(ctx, p, node.Key(files[i].ObjectKey), paths[i], files[i].Entry, lim, tr, wb)
 		})
 	})

@@ -148,7 +148,7 @@ func (s *Server) Submit(req api.Request) api.Operation {
 	octx, cancel := context.WithTimeout(ctx, req.TimeLimit())
 	o := &op{
 		Operation: api.Operation{Request: req, ID: uuid.NewString(), CreationTime: time.Now().UTC(), State: api.StatePending, Errors: []api.Error{}},
-		tracker:   &Tracker{},
+		tracker:   s.Agent.Metrics.Tracker(req.Type, req.StorageLocation),
 		cancel:    cancel,
 		done:      make(chan struct{}),
 	}
@@ -175,6 +175,9 @@ func (s *Server) run(ctx context.Context, o *op) {
 	o.State, o.StartTime = api.StateRunning, &start
 	req := o.Request
 	s.mu.Unlock()
+	ended := s.Agent.Metrics.started(req.Type)
+	defer func() { ended(o.state(&s.mu), time.Since(start)) }()
+	defer o.tracker.LogProgress(ctx, nil, "Operation progress")()
 
 	var err error
 	switch req.Type {
@@ -203,6 +206,13 @@ func (s *Server) run(ctx context.Context, o *op) {
 	default:
 		o.State = api.StateCompleted
 	}
+}
+
+// state returns o's state under mu.
+func (o *op) state(mu *sync.Mutex) api.State {
+	mu.Lock()
+	defer mu.Unlock()
+	return o.State
 }
 
 // view returns the API form of o; the caller holds s.mu.

@@ -24,6 +24,7 @@ type Tracker struct {
 	bytesTotal, bytesTransferred, bytesSkipped atomic.Int64
 	filesTotal, filesTransferred, filesSkipped atomic.Int64
 	node                                       atomic.Pointer[trackedNode]
+	counters                                   *counters // nil: no metrics
 }
 
 // trackedNode is the node an operation backs up.
@@ -49,15 +50,40 @@ func (t *Tracker) AddTotal(files int, bytes int64) {
 }
 
 // Transferred counts n bytes moved.
-func (t *Tracker) Transferred(n int64) { t.bytesTransferred.Add(n) }
+func (t *Tracker) Transferred(n int64) {
+	t.bytesTransferred.Add(n)
+	if t.counters != nil {
+		t.counters.bytes.Add(float64(n))
+	}
+}
 
 // FileDone counts a file as moved.
-func (t *Tracker) FileDone() { t.filesTransferred.Add(1) }
+func (t *Tracker) FileDone() {
+	t.filesTransferred.Add(1)
+	if t.counters != nil {
+		t.counters.files.Inc()
+	}
+}
 
 // Skipped counts a file of size bytes that was already in place.
 func (t *Tracker) Skipped(size int64) {
 	t.filesSkipped.Add(1)
 	t.bytesSkipped.Add(size)
+	if t.counters != nil {
+		t.counters.skippedFiles.Inc()
+		t.counters.skippedBytes.Add(float64(size))
+	}
+}
+
+// failedTry counts a failed try of a file's transfer, and whether it is tried again.
+func (t *Tracker) failedTry(again bool) {
+	if t == nil || t.counters == nil {
+		return
+	}
+	t.counters.errors.Inc()
+	if again {
+		t.counters.retries.Inc()
+	}
 }
 
 // Snapshot returns the counts.
@@ -184,12 +210,18 @@ var fileBackoff = time.Second
 // retryFile calls fn until it succeeds, fileAttempts times at most. It gives up at once
 // when ctx is done or the error cannot heal by itself: a missing object or bucket, a
 // local file that is missing or not ours to read or write.
-func retryFile(ctx context.Context, fn func(ctx context.Context) error) error {
+// Each failed try counts in tr's metrics.
+func retryFile(ctx context.Context, tr *Tracker, fn func(ctx context.Context) error) error {
 	var err error
 	for try := 1; ; try++ {
-		if err = fn(ctx); err == nil || try >= fileAttempts || ctx.Err() != nil || permanent(err) {
+		if err = fn(ctx); err == nil {
+			return nil
+		}
+		if try >= fileAttempts || ctx.Err() != nil || permanent(err) {
+			tr.failedTry(false)
 			return err
 		}
+		tr.failedTry(true)
 		select {
 		case <-time.After(fileBackoff << (try - 1)):
 		case <-ctx.Done():

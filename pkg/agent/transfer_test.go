@@ -203,7 +203,7 @@ func TestRetryFile(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			calls := 0
-			err := retryFile(t.Context(), func(context.Context) error {
+			err := retryFile(t.Context(), nil, func(context.Context) error {
 				calls++
 				if calls <= len(c.errs) {
 					return c.errs[calls-1]

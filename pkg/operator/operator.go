@@ -109,6 +109,9 @@ func Run(ctx context.Context, cfg Config, controllers ...NewFunc) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := registerClientMetrics(reg); err != nil {
+		return err
+	}
 	leading := prometheus.NewGauge(prometheus.GaugeOpts{Name: "operator_leader", Help: "1 while this process runs the controllers."})
 	reg.MustRegister(leading)
 

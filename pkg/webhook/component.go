@@ -28,11 +28,19 @@ func New(deps operator.Deps) (operator.Component, error) {
 	if cfg.WebhookPort == 0 {
 		return nil, nil
 	}
+	var metrics *Metrics
+	if deps.Registry != nil {
+		var err error
+		if metrics, err = NewMetrics(deps.Registry); err != nil {
+			return nil, fmt.Errorf("webhook metrics: %w", err)
+		}
+	}
 	c := &component{server: &Server{
-		Addr:   net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
-		Lookup: &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Labels: deps.Informers.PodLabels()},
-		Config: Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
-		Ready:  deps.Informers.Synced,
+		Metrics: metrics,
+		Addr:    net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
+		Lookup:  &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Labels: deps.Informers.PodLabels()},
+		Config:  Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
+		Ready:   deps.Informers.Synced,
 	}}
 	if cfg.WebhookMountedCerts {
 		files := &FileCertificates{CertFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSCertKey), KeyFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSPrivateKeyKey)}

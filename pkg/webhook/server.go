@@ -58,6 +58,8 @@ type Server struct {
 	// Ready, when set, reports whether the caches are synced: until then /readyz fails and
 	// pods the webhook is asked about are denied (so none starts without its restore).
 	Ready func() bool
+	// Metrics count the answers; nil records nothing.
+	Metrics *Metrics
 }
 
 // Handler returns the HTTP handler: the mutation at Path, /healthz and /readyz.
@@ -145,6 +147,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 func (s *Server) serveMutate(w http.ResponseWriter, r *http.Request) {
 	logger := klog.FromContext(r.Context())
+	start, result := time.Now(), ResultError
+	defer func() { s.Metrics.observe(result, start) }()
 	max := s.MaxBodyBytes
 	if max <= 0 {
 		max = DefaultMaxBodyBytes
@@ -173,6 +177,7 @@ func (s *Server) serveMutate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := s.Review(review.Request)
+	result = resultOf(resp)
 	if !resp.Allowed {
 		logger.V(2).Info("Pod denied", "pod", klog.KRef(review.Request.Namespace, review.Request.Name), "reason", resp.Result.Message)
 	}

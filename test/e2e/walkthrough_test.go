@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,20 @@ func kubectl(t *testing.T, cp *controlplane.ControlPlane, stdin []byte, args ...
 	return out
 }
 
+// observed has the env's operator binary serve its metrics on a free loopback port, lead
+// through a Lease and log JSON; it returns the metrics URL.
+func observed(t *testing.T, e *guide.Env) string {
+	t.Helper()
+	port, err := controlplane.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	e.OperatorArgs = append(e.OperatorArgs, "--metrics-bind-address="+addr, "--leader-elect", "--leader-elect-namespace="+e.Namespace,
+		"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms", "--logging-format=json")
+	return "http://" + addr + "/metrics"
+}
+
 // startOperator runs the operator binary over the env's namespace.
 func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string) *guide.Operator {
 	t.Helper()
@@ -195,6 +210,8 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	// Cluster A: the operator, three nodes over three racks, the guide's Secret and backup.
 	a := guide.NewEnv(cpA.Config(), cpA.KubeconfigPath, cpA.Namespace(t), agentBin, t.TempDir(), st)
 	a.Network = network
+	a.AgentMetrics = true
+	opMetricsA := observed(t, a)
 	startOperator(t, ctx, a, operatorBin)
 	kubectl(t, cpA, secret, "apply", "-n", a.Namespace, "-f", "-")
 	var nodes []*guide.Node
@@ -231,6 +248,10 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 			t.Errorf("node %d: %+v", i, n)
 		}
 	}
+	scheme, _, _ := strings.Cut(location, "://")
+	scrapes := checkBackupMetrics(t, opMetricsA, a.Namespace, nodes, b, scheme)
+	checkJSONLog(t, filepath.Join(a.Dir, "operator.log"), "Backup state changed")
+
 	// The operator (a binary, like the agents) talks to nodes only through their agents:
 	// every Jolokia request a node got came from an agent binary.
 	for _, n := range nodes {
@@ -276,6 +297,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	// justCreate backup imports it, and a datacenter restores it.
 	bEnv := guide.NewEnv(cpB.Config(), cpB.KubeconfigPath, cpB.Namespace(t), agentBin, t.TempDir(), st)
 	bEnv.Network = network
+	opMetricsB := observed(t, bEnv)
 	startOperator(t, ctx, bEnv, operatorBin)
 	kubectl(t, cpB, secret, "apply", "-n", bEnv.Namespace, "-f", "-")
 	kubectl(t, cpB, backupYAML(location, true), "apply", "-n", bEnv.Namespace, "-f", "-")
@@ -384,6 +406,8 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkDashboardMetrics(t, append(scrapes, checkRestoreMetrics(t, opMetricsB, dc, len(nodes)))...)
+	checkJSONLog(t, filepath.Join(bEnv.Dir, "operator.log"), "Restore state changed")
 	var pairs []string
 	for _, n := range dc.Status.Restore.Nodes {
 		pairs = append(pairs, n.Pod+"<-"+n.SourceNode)

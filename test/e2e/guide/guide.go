@@ -75,6 +75,9 @@ type Env struct {
 	// OperatorArgs are added to the operator binary's arguments (StartOperatorBinary);
 	// a flag given here overrides the same flag given there.
 	OperatorArgs []string
+	// AgentMetrics has every node's agent serve its Prometheus metrics
+	// (--metrics-listen), at Node.MetricsURL.
+	AgentMetrics bool
 
 	// Kube and Client are clients of the cluster.
 	Kube   kubernetes.Interface
@@ -362,6 +365,10 @@ func WebhookConfiguration(name, url, ns string) (*admissionregistrationv1.Mutati
 	return &cfg, nil
 }
 
+// AgentMetricsPort is the agent's metrics port in a pod of its own (the chart's and the
+// sample's).
+const AgentMetricsPort = 9102
+
 // Node is a fake Cassandra node with the real agent binary as its sidecar, and its Pod
 // registered in the API server as running.
 type Node struct {
@@ -375,6 +382,8 @@ type Node struct {
 	IP string
 	// AgentURL is the agent's operations API.
 	AgentURL string
+	// MetricsURL is the agent's /metrics when Env.AgentMetrics is set.
+	MetricsURL string
 
 	pod   *podnet.Pod
 	agent *exec.Cmd
@@ -459,6 +468,16 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 	}
 	args := append([]string{"serve", "--listen=" + listen + strconv.Itoa(port), "--jolokia-url=" + n.Fake.URL(),
 		"--kubeconfig=" + e.Kubeconfig, "--hostname=" + name}, e.AgentArgs()...)
+	if e.AgentMetrics {
+		mport := AgentMetricsPort
+		if e.Network == nil {
+			if mport, err = controlplane.FreePort(); err != nil {
+				return nil, err
+			}
+		}
+		n.MetricsURL = "http://" + net.JoinHostPort(n.IP, strconv.Itoa(mport)) + "/metrics"
+		args = append(args, "--metrics-listen="+listen+strconv.Itoa(mport), "--logging-format=json")
+	}
 	cmd := exec.Command(e.AgentBinary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
