@@ -68,6 +68,10 @@ type Config struct {
 	// WebhookConfiguration is the MutatingWebhookConfiguration whose caBundle the
 	// operator keeps; none when empty.
 	WebhookConfiguration string
+	// WebhookRestoreGuard says the restore guard (the chart's ValidatingAdmissionPolicy)
+	// is installed: until its caches sync the webhook admits pods unchanged, and the guard
+	// holds back those of datacenters with a pending restore.
+	WebhookRestoreGuard bool
 	// WebhookCertIPs are IP addresses the created certificate is valid for (a webhook
 	// called by url, as in the local demo).
 	WebhookCertIPs []string
@@ -113,6 +117,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.WebhookCertSecret, "webhook-cert-secret", "cassandra-backup-operator-webhook-cert", "Secret in the operator's namespace holding the CA and serving certificate the replicas share.")
 	fs.StringVar(&c.WebhookService, "webhook-service", "cassandra-backup-operator", "The webhook's Service, named in the certificate.")
 	fs.StringVar(&c.WebhookConfiguration, "webhook-configuration", "cassandra-backup-operator", "MutatingWebhookConfiguration whose caBundle the operator keeps; empty for none.")
+	fs.BoolVar(&c.WebhookRestoreGuard, "webhook-restore-guard", false, "The restore guard ValidatingAdmissionPolicy is installed: while its caches sync the webhook admits pods unchanged instead of denying them.")
 	fs.Var((*stringList)(&c.WebhookCertIPs), "webhook-cert-ip", "IP address the created certificate is valid for (repeatable), for a webhook called by url.")
 	fs.StringVar(&c.AzureEndpoint, "azure-endpoint", "", "Azure Blob endpoint template with {account}, e.g. http://127.0.0.1:10000/{account}; the public cloud when empty.")
 	fs.StringVar(&c.GCSEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint, e.g. http://127.0.0.1:4443/storage/v1/; the public one when empty.")

@@ -33,6 +33,7 @@ func New(deps operator.Deps) (operator.Component, error) {
 		Lookup: &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Labels: deps.Informers.PodLabels()},
 		Config: Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
 		Ready:  deps.Informers.Synced,
+		Guard:  cfg.WebhookRestoreGuard,
 	}}
 	if cfg.WebhookMountedCerts {
 		files := &FileCertificates{CertFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSCertKey), KeyFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSPrivateKeyKey)}

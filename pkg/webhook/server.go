@@ -58,6 +58,10 @@ type Server struct {
 	// Ready, when set, reports whether the caches are synced: until then /readyz fails and
 	// pods the webhook is asked about are denied (so none starts without its restore).
 	Ready func() bool
+	// Guard says the restore guard ValidatingAdmissionPolicy is installed (the chart's
+	// restoreGuard): until Ready, pods are then admitted unchanged, with a warning, and the
+	// guard denies those of a datacenter with a pending restore.
+	Guard bool
 }
 
 // Handler returns the HTTP handler: the mutation at Path, /healthz and /readyz.
@@ -203,8 +207,13 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 		pod.Name = req.Name
 	}
 	// Before the caches hold every datacenter and plan, a restoring pod would look like
-	// a pod of no datacenter and start empty: refuse, its controller retries.
+	// a pod of no datacenter and start empty: the restore guard refuses it when installed,
+	// else the webhook does; its controller retries.
 	if s.Ready != nil && !s.Ready() {
+		if s.Guard {
+			resp.Warnings = []string{"the restore webhook is starting: pod admitted unchanged; the restore guard holds back pods of restoring datacenters"}
+			return resp
+		}
 		return denied(resp, http.StatusServiceUnavailable, "the restore webhook is starting: its caches of datacenters and restore plans are not synced yet; retry")
 	}
 	dc, err := s.Lookup.Datacenter(&pod)
