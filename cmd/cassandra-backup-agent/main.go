@@ -29,6 +29,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/serving"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
@@ -183,6 +184,9 @@ func serve(ctx context.Context, args []string) error {
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token API requests must carry")
 	metricsListen := fs.String("metrics-listen", "", "address of the Prometheus /metrics endpoint (unauthenticated); off when empty")
+	maxOps := fs.Int("max-operations", agent.DefaultMaxOperations, "operations pending or running at once; beyond, a submission is answered 429 with Retry-After")
+	var timeouts serving.Timeouts
+	timeouts.Register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -197,12 +201,13 @@ func serve(ctx context.Context, args []string) error {
 	defer cancelOps()
 	s := agent.NewServer(opsCtx, a)
 	s.TokenFile = *tokenFile
-	srv := &http.Server{Addr: *listen, Handler: version.AgentHandler(s.Handler()), ReadHeaderTimeout: 10 * time.Second}
+	s.MaxOperations = *maxOps
+	srv := timeouts.Server(*listen, version.AgentHandler(s.Handler()))
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("listen %s: %w", *listen, srv.ListenAndServe()) }()
 	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokiaURL, "version", version.Get().Version)
 	if *metricsListen != "" {
-		msrv := metricsServer(*metricsListen)
+		msrv := metricsServer(*metricsListen, timeouts)
 		go func() { errc <- fmt.Errorf("metrics: listen %s: %w", *metricsListen, msrv.ListenAndServe()) }()
 		defer msrv.Close()
 		logger.Info("Serving metrics", "address", *metricsListen)
@@ -222,12 +227,12 @@ func serve(ctx context.Context, args []string) error {
 
 // metricsServer serves the agent's Prometheus registry on /metrics: build_info and the Go
 // runtime's and process's metrics.
-func metricsServer(addr string) *http.Server {
+func metricsServer(addr string, timeouts serving.Timeouts) *http.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(version.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return timeouts.Server(addr, mux)
 }
 
 func restore(ctx context.Context, argv []string) error {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/serving"
 )
 
 // Config is how the operator process runs. The zero value, after Defaults, runs every
@@ -49,6 +50,8 @@ type Config struct {
 	MetricsAddr string
 	// HealthAddr serves /healthz and /readyz; "0" disables.
 	HealthAddr string
+	// HTTPTimeouts bound clients of the metrics, health and webhook servers.
+	HTTPTimeouts serving.Timeouts
 
 	// WebhookPort is the port of the admission webhook server; 0 disables the webhook.
 	WebhookPort int
@@ -108,6 +111,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "Time between tries to acquire or renew the Lease.")
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; 0 disables.")
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables.")
+	c.HTTPTimeouts.Register(fs)
 	fs.Var((*float32Value)(&c.QPS), "kube-api-qps", "Queries per second to the API server.")
 	fs.IntVar(&c.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.IntVar(&c.WebhookPort, "webhook-port", 9443, "Port of the admission webhook server; 0 disables the webhook.")

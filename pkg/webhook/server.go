@@ -24,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/serving"
 )
 
 // Defaults of Server.
@@ -62,6 +63,8 @@ type Server struct {
 	// restoreGuard): until Ready, pods are then admitted unchanged, with a warning, and the
 	// guard denies those of a datacenter with a pending restore.
 	Guard bool
+	// Timeouts bound slow and idle clients; zero fields take package serving's defaults.
+	Timeouts serving.Timeouts
 }
 
 // Handler returns the HTTP handler: the mutation at Path, /healthz and /readyz.
@@ -111,16 +114,9 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) HTTPServer() *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	return &http.Server{
-		Handler:           s.Handler(),
-		TLSConfig:         s.TLSConfig(),
-		Protocols:         &protocols,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := s.Timeouts.Server("", s.Handler())
+	srv.TLSConfig, srv.Protocols = s.TLSConfig(), &protocols
+	return srv
 }
 
 // Serve serves on ln until ctx ends.

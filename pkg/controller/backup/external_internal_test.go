@@ -21,6 +21,8 @@ type fakeExternal struct {
 	submitted int
 	committed string
 	obs       Observation
+	// createErr, when set, is CreateNode's answer (an agent refusing).
+	createErr error
 	// identity answers Identify; host id "h" of cluster c, datacenter dc1 when nil.
 	identity func(pod *corev1.Pod) (api.Identity, error)
 }
@@ -52,6 +54,9 @@ func (f *fakeExternal) ObserveNode(_ context.Context, _ *v1alpha1.CassandraBacku
 }
 
 func (f *fakeExternal) CreateNode(_ context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus) (api.Operation, bool, error) {
+	if f.createErr != nil {
+		return api.Operation{}, false, f.createErr
+	}
 	f.submitted++
 	op := api.Operation{ID: fmt.Sprintf("op-%d", f.submitted), State: api.StateRunning, Request: request(b)}
 	f.ops[op.ID] = op
