@@ -21,12 +21,7 @@ func TestBusyAgentIsNoAttempt(t *testing.T) {
 	busy := fmt.Errorf("POST http://agent/operations: %w", &client.APIError{Status: 429, Message: "the agent runs 2 operations, its limit: retry in 3s", RetryAfter: 3 * time.Second})
 	ext := &fakeExternal{ops: map[string]api.Operation{}, createErr: busy}
 	c := &Controller{cfg: Options{PollInterval: 10 * time.Second}.withDefaults(), ext: ext}
-	start := metav1.NewTime(time.Now())
-	b := &v1alpha1.CassandraBackup{
-		Spec: v1alpha1.CassandraBackupSpec{Cluster: "c", Datacenter: "dc1", SnapshotTag: "t", StorageLocation: "s3://b"},
-		Status: v1alpha1.CassandraBackupStatus{Snapshot: "t", State: v1alpha1.BackupPending, StartTime: &start,
-			Nodes: []v1alpha1.NodeBackupStatus{{Node: "p-0", HostID: "h", State: v1alpha1.BackupPending}}},
-	}
+	b := pendingBackup()
 	ev := &event{Object: b}
 	for i := range 3 * (c.cfg.MaxAttempts + 5) {
 		res, err := c.awaitNodes(context.Background(), ev)

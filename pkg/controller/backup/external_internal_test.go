@@ -67,17 +67,22 @@ func (f *fakeExternal) DeleteNode(context.Context, *v1alpha1.CassandraBackup, *v
 	return nil
 }
 
+// pendingBackup is a backup started now, of one pending node p-0.
+func pendingBackup() *v1alpha1.CassandraBackup {
+	start := metav1.NewTime(time.Now())
+	return &v1alpha1.CassandraBackup{
+		Spec: v1alpha1.CassandraBackupSpec{Cluster: "c", Datacenter: "dc1", SnapshotTag: "t", StorageLocation: "s3://b"},
+		Status: v1alpha1.CassandraBackupStatus{Snapshot: "t", State: v1alpha1.BackupPending, StartTime: &start,
+			Nodes: []v1alpha1.NodeBackupStatus{{Node: "p-0", HostID: "h", State: v1alpha1.BackupPending}}},
+	}
+}
+
 // The handlers read as steps over External: submit, resubmit an operation the agent
 // forgot, complete, commit.
 func TestHandlersOverExternal(t *testing.T) {
 	ext := &fakeExternal{ops: map[string]api.Operation{}}
 	c := &Controller{cfg: Options{}.withDefaults(), ext: ext}
-	start := metav1.NewTime(time.Now())
-	b := &v1alpha1.CassandraBackup{
-		Spec: v1alpha1.CassandraBackupSpec{Cluster: "c", Datacenter: "dc1", SnapshotTag: "t", StorageLocation: "s3://b"},
-		Status: v1alpha1.CassandraBackupStatus{Snapshot: "t", State: v1alpha1.BackupPending, StartTime: &start,
-			Nodes: []v1alpha1.NodeBackupStatus{{Node: "p-0", HostID: "h", State: v1alpha1.BackupPending}}},
-	}
+	b := pendingBackup()
 	ev := &event{Object: b}
 	await := func() reconciler.Result {
 		t.Helper()
