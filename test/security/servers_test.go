@@ -32,6 +32,7 @@ type serversTarget struct {
 // serversBound; with no read or idle timeout a server holds it (and a goroutine) forever.
 func TestServersShedSlowClients(t *testing.T) {
 	bin := serversBinaries(t)
+	t.Cleanup(func() { os.RemoveAll(bin) }) // the one test of this file that runs them
 	cp := serversControlPlane(t)
 	ns := cp.Namespace(t)
 
