@@ -30,6 +30,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/logging"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/serving"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure"
@@ -185,6 +186,9 @@ func serve(ctx context.Context, args []string) error {
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token API requests must carry")
 	metricsListen := fs.String("metrics-listen", "", "address of the Prometheus /metrics endpoint (unauthenticated); off when empty")
+	maxOps := fs.Int("max-operations", agent.DefaultMaxOperations, "operations pending or running at once; beyond, a submission is answered 429 with Retry-After")
+	var timeouts serving.Timeouts
+	timeouts.Register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -207,12 +211,13 @@ func serve(ctx context.Context, args []string) error {
 	defer cancelOps()
 	s := agent.NewServer(opsCtx, a)
 	s.TokenFile = *tokenFile
-	srv := &http.Server{Addr: *listen, Handler: version.AgentHandler(s.Handler()), ReadHeaderTimeout: 10 * time.Second}
+	s.MaxOperations = *maxOps
+	srv := timeouts.Server(*listen, version.AgentHandler(s.Handler()))
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("listen %s: %w", *listen, srv.ListenAndServe()) }()
 	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokiaURL, "version", version.Get().Version)
 	if *metricsListen != "" {
-		msrv := metricsServer(*metricsListen, reg)
+		msrv := metricsServer(*metricsListen, reg, timeouts)
 		go func() { errc <- fmt.Errorf("metrics: listen %s: %w", *metricsListen, msrv.ListenAndServe()) }()
 		defer msrv.Close()
 		logger.Info("Serving metrics", "address", *metricsListen)
@@ -233,10 +238,10 @@ func serve(ctx context.Context, args []string) error {
 // metricsServer serves the agent's Prometheus registry on /metrics: build_info, the
 // operations' and transfers' metrics (pkg/agent/metrics.go), the Go runtime's and the
 // process's.
-func metricsServer(addr string, reg *prometheus.Registry) *http.Server {
+func metricsServer(addr string, reg *prometheus.Registry, timeouts serving.Timeouts) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return timeouts.Server(addr, mux)
 }
 
 func restore(ctx context.Context, argv []string) error {

@@ -29,11 +29,19 @@ type Server struct {
 	TokenFile string
 	// TTL is how long finished operations are kept; 0 means an hour, as in Icarus.
 	TTL time.Duration
+	// MaxOperations caps the operations pending or running at once (DefaultMaxOperations
+	// when 0); beyond it a submission is refused with 429 and Retry-After (limit.go).
+	MaxOperations int
+	// RetryAfter is the Retry-After of that refusal; DefaultRetryAfter when 0.
+	RetryAfter time.Duration
 
 	ctx context.Context
 	mu  sync.Mutex
 	ops map[string]*op
 	wg  sync.WaitGroup
+
+	slotsOnce sync.Once
+	slots     chan struct{}
 }
 
 type op struct {
@@ -134,13 +142,22 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	o := s.Submit(req)
+	o, err := s.Submit(req)
+	var busy *BusyError
+	if errors.As(err, &busy) {
+		writeBusy(w, busy)
+		return
+	}
 	w.Header().Set("Location", "/operations/"+o.ID)
 	writeJSON(w, http.StatusCreated, o)
 }
 
-// Submit starts an operation and returns it as submitted.
-func (s *Server) Submit(req api.Request) api.Operation {
+// Submit starts an operation and returns it as submitted; a *BusyError when
+// MaxOperations are pending or running.
+func (s *Server) Submit(req api.Request) (api.Operation, error) {
+	if err := s.acquire(); err != nil {
+		return api.Operation{}, err
+	}
 	ctx := s.ctx
 	if ctx == nil {
 		ctx = context.Background()
@@ -161,7 +178,7 @@ func (s *Server) Submit(req api.Request) api.Operation {
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go s.run(octx, o)
-	return view
+	return view, nil
 }
 
 func (s *Server) run(ctx context.Context, o *op) {
@@ -188,6 +205,7 @@ func (s *Server) run(ctx context.Context, o *op) {
 	default:
 		err = fmt.Errorf("unknown operation type %q", req.Type)
 	}
+	s.release() // before the final state shows: who sees it ended may submit again
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/serving"
 )
 
 // Config is how the operator process runs. The zero value, after Defaults, runs every
@@ -49,6 +50,8 @@ type Config struct {
 	MetricsAddr string
 	// HealthAddr serves /healthz and /readyz; "0" disables.
 	HealthAddr string
+	// HTTPTimeouts bound clients of the metrics, health and webhook servers.
+	HTTPTimeouts serving.Timeouts
 
 	// WebhookPort is the port of the admission webhook server; 0 disables the webhook.
 	WebhookPort int
@@ -68,6 +71,10 @@ type Config struct {
 	// WebhookConfiguration is the MutatingWebhookConfiguration whose caBundle the
 	// operator keeps; none when empty.
 	WebhookConfiguration string
+	// WebhookRestoreGuard says the restore guard (the chart's ValidatingAdmissionPolicy)
+	// is installed: until its caches sync the webhook admits pods unchanged, and the guard
+	// holds back those of datacenters with a pending restore.
+	WebhookRestoreGuard bool
 	// WebhookCertIPs are IP addresses the created certificate is valid for (a webhook
 	// called by url, as in the local demo).
 	WebhookCertIPs []string
@@ -104,6 +111,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "Time between tries to acquire or renew the Lease.")
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; 0 disables.")
 	fs.StringVar(&c.HealthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables.")
+	c.HTTPTimeouts.Register(fs)
 	fs.Var((*float32Value)(&c.QPS), "kube-api-qps", "Queries per second to the API server.")
 	fs.IntVar(&c.Burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	fs.IntVar(&c.WebhookPort, "webhook-port", 9443, "Port of the admission webhook server; 0 disables the webhook.")
@@ -113,6 +121,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.WebhookCertSecret, "webhook-cert-secret", "cassandra-backup-operator-webhook-cert", "Secret in the operator's namespace holding the CA and serving certificate the replicas share.")
 	fs.StringVar(&c.WebhookService, "webhook-service", "cassandra-backup-operator", "The webhook's Service, named in the certificate.")
 	fs.StringVar(&c.WebhookConfiguration, "webhook-configuration", "cassandra-backup-operator", "MutatingWebhookConfiguration whose caBundle the operator keeps; empty for none.")
+	fs.BoolVar(&c.WebhookRestoreGuard, "webhook-restore-guard", false, "The restore guard ValidatingAdmissionPolicy is installed: while its caches sync the webhook admits pods unchanged instead of denying them.")
 	fs.Var((*stringList)(&c.WebhookCertIPs), "webhook-cert-ip", "IP address the created certificate is valid for (repeatable), for a webhook called by url.")
 	fs.StringVar(&c.AzureEndpoint, "azure-endpoint", "", "Azure Blob endpoint template with {account}, e.g. http://127.0.0.1:10000/{account}; the public cloud when empty.")
 	fs.StringVar(&c.GCSEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint, e.g. http://127.0.0.1:4443/storage/v1/; the public one when empty.")

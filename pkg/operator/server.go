@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,7 +25,7 @@ func serve(ctx context.Context, cfg Config, reg *prometheus.Registry, synced *at
 			out.shutdown(ctx)
 			return fmt.Errorf("listen on %s: %w", addr, err)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		srv := cfg.HTTPTimeouts.Server("", h)
 		out = append(out, srv)
 		go func() {
 			if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {

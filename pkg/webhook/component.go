@@ -36,11 +36,13 @@ func New(deps operator.Deps) (operator.Component, error) {
 		}
 	}
 	c := &component{server: &Server{
-		Metrics: metrics,
-		Addr:    net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
-		Lookup:  &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Labels: deps.Informers.PodLabels()},
-		Config:  Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
-		Ready:   deps.Informers.Synced,
+		Metrics:  metrics,
+		Addr:     net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
+		Lookup:   &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Labels: deps.Informers.PodLabels()},
+		Config:   Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
+		Ready:    deps.Informers.Synced,
+		Guard:    cfg.WebhookRestoreGuard,
+		Timeouts: cfg.HTTPTimeouts,
 	}}
 	if cfg.WebhookMountedCerts {
 		files := &FileCertificates{CertFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSCertKey), KeyFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSPrivateKeyKey)}

@@ -35,8 +35,12 @@ type CacheLookup struct {
 	// spec.datacenter, or its name) and its cluster; Instaclustr's when empty.
 	Labels informers.PodLabels
 
+	// MaxDecodedPlans bounds the decoded plans kept; DefaultMaxDecodedPlans when 0.
+	MaxDecodedPlans int
+
 	// decoded caches decoded plans by ConfigMap uid, for the resourceVersion decoded.
-	decoded sync.Map
+	decoded     planCache
+	decodedOnce sync.Once
 }
 
 // decodedPlan is a plan decoded from one resourceVersion of its ConfigMap.
@@ -113,12 +117,11 @@ func (l *CacheLookup) Plan(dc *v1alpha1.CassandraDataCenter) (*plan.Plan, error)
 	if !owned {
 		return nil, nil
 	}
-	if v, ok := l.decoded.Load(cm.UID); ok {
-		if d := v.(*decodedPlan); d.resourceVersion == cm.ResourceVersion {
-			return d.plan, d.err
-		}
+	l.decodedOnce.Do(func() { l.decoded.max = l.MaxDecodedPlans })
+	if d, ok := l.decoded.get(cm.UID, cm.ResourceVersion); ok {
+		return d.plan, d.err
 	}
 	p, err := plan.Decode(cm)
-	l.decoded.Store(cm.UID, &decodedPlan{resourceVersion: cm.ResourceVersion, plan: p, err: err})
+	l.decoded.put(cm.UID, &decodedPlan{resourceVersion: cm.ResourceVersion, plan: p, err: err})
 	return p, err
 }

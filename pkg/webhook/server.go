@@ -24,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/serving"
 )
 
 // Defaults of Server.
@@ -60,6 +61,12 @@ type Server struct {
 	Ready func() bool
 	// Metrics count the answers; nil records nothing.
 	Metrics *Metrics
+	// Guard says the restore guard ValidatingAdmissionPolicy is installed (the chart's
+	// restoreGuard): until Ready, pods are then admitted unchanged, with a warning, and the
+	// guard denies those of a datacenter with a pending restore.
+	Guard bool
+	// Timeouts bound slow and idle clients; zero fields take package serving's defaults.
+	Timeouts serving.Timeouts
 }
 
 // Handler returns the HTTP handler: the mutation at Path, /healthz and /readyz.
@@ -109,16 +116,9 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) HTTPServer() *http.Server {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	return &http.Server{
-		Handler:           s.Handler(),
-		TLSConfig:         s.TLSConfig(),
-		Protocols:         &protocols,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := s.Timeouts.Server("", s.Handler())
+	srv.TLSConfig, srv.Protocols = s.TLSConfig(), &protocols
+	return srv
 }
 
 // Serve serves on ln until ctx ends.
@@ -208,8 +208,13 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 		pod.Name = req.Name
 	}
 	// Before the caches hold every datacenter and plan, a restoring pod would look like
-	// a pod of no datacenter and start empty: refuse, its controller retries.
+	// a pod of no datacenter and start empty: the restore guard refuses it when installed,
+	// else the webhook does; its controller retries.
 	if s.Ready != nil && !s.Ready() {
+		if s.Guard {
+			resp.Warnings = []string{"the restore webhook is starting: pod admitted unchanged; the restore guard holds back pods of restoring datacenters"}
+			return resp
+		}
 		return denied(resp, http.StatusServiceUnavailable, "the restore webhook is starting: its caches of datacenters and restore plans are not synced yet; retry")
 	}
 	dc, err := s.Lookup.Datacenter(&pod)

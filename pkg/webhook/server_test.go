@@ -138,6 +138,12 @@ func TestReviewDenies(t *testing.T) {
 	if resp := starting.Review(req.Request); resp.Allowed || resp.Result.Code != http.StatusServiceUnavailable || !strings.Contains(resp.Result.Message, "not synced") {
 		t.Errorf("before sync: %+v", resp)
 	}
+	// With the restore guard installed: admitted unchanged, with a warning (the guard
+	// holds back the pods of restoring datacenters).
+	starting.Guard = true
+	if resp := starting.Review(req.Request); !resp.Allowed || resp.Patch != nil || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "restore guard") {
+		t.Errorf("before sync, guarded: %+v", resp)
+	}
 	// Anything but a pod CREATE is let through.
 	req.Request.Operation = admissionv1.Update
 	if resp := s.Review(req.Request); !resp.Allowed || resp.Patch != nil {

@@ -197,7 +197,7 @@ func TestDefaultValues(t *testing.T) {
 	for kind, n := range map[string]int{
 		"CustomResourceDefinition": 2, "ServiceAccount": 1, "ClusterRole": 2, "ClusterRoleBinding": 1,
 		"Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 1, "MutatingWebhookConfiguration": 1,
-		"Namespace": 0, "PodDisruptionBudget": 0, "ServiceMonitor": 0, "Certificate": 0, "Issuer": 0,
+		"Namespace": 0, "PodDisruptionBudget": 1, "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1, "ServiceMonitor": 0, "Certificate": 0, "Issuer": 0,
 	} {
 		if got[kind] != n {
 			t.Errorf("%d %s, want %d (all: %v)", got[kind], kind, n, got)
@@ -205,11 +205,11 @@ func TestDefaultValues(t *testing.T) {
 	}
 	cfg, dep := r.operatorArgs(t)
 	if len(cfg.Namespaces) != 0 || !cfg.LeaderElect || cfg.LeaderElectionNamespace != ns ||
-		cfg.WebhookConfiguration != "cassandra-backup-operator" || cfg.WebhookMountedCerts || cfg.WebhookService != "cassandra-backup-operator" {
+		cfg.WebhookConfiguration != "cassandra-backup-operator" || cfg.WebhookMountedCerts || cfg.WebhookService != "cassandra-backup-operator" || !cfg.WebhookRestoreGuard {
 		t.Errorf("operator config %+v", cfg)
 	}
-	if *dep.Spec.Replicas != 2 || dep.Spec.Template.Spec.Affinity != nil {
-		t.Errorf("replicas %d, affinity %v; want 2 and none", *dep.Spec.Replicas, dep.Spec.Template.Spec.Affinity)
+	if aff := dep.Spec.Template.Spec.Affinity; *dep.Spec.Replicas != 2 || aff == nil || aff.PodAntiAffinity == nil || len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Errorf("replicas %d, affinity %v; want 2 and a preferred anti-affinity", *dep.Spec.Replicas, aff)
 	}
 	c := dep.Spec.Template.Spec.Containers[0]
 	if c.Image != "ghcr.io/cassbackup/cassandra-backup-operator:v0.1.0" || c.Env[0].Value != "ghcr.io/cassbackup/cassandra-backup-agent:v0.1.0" {
@@ -217,6 +217,9 @@ func TestDefaultValues(t *testing.T) {
 	}
 	var hook admissionv1.MutatingWebhookConfiguration
 	r.one(t, "MutatingWebhookConfiguration", &hook)
+	if p := hook.Webhooks[0].FailurePolicy; p == nil || *p != admissionv1.Ignore {
+		t.Errorf("webhook failurePolicy %v, want Ignore beside the restore guard", p)
+	}
 	if sel := hook.Webhooks[0].NamespaceSelector.MatchExpressions[0]; sel.Operator != "NotIn" || !slices.Equal(sel.Values, []string{ns, "kube-system"}) {
 		t.Errorf("webhook namespaceSelector %+v", sel)
 	}
@@ -263,6 +266,9 @@ func TestNamespacedInstall(t *testing.T) {
 	}
 	var hook admissionv1.MutatingWebhookConfiguration
 	r.one(t, "MutatingWebhookConfiguration", &hook)
+	if p := hook.Webhooks[0].FailurePolicy; p == nil || *p != admissionv1.Ignore {
+		t.Errorf("webhook failurePolicy %v, want Ignore beside the restore guard", p)
+	}
 	if sel := hook.Webhooks[0].NamespaceSelector.MatchExpressions[0]; sel.Operator != "In" || !slices.Equal(sel.Values, []string{a, b}) {
 		t.Errorf("webhook namespaceSelector %+v, want In [%s %s]", sel, a, b)
 	}
@@ -383,9 +389,16 @@ func TestDisruptionBudgetAndAntiAffinity(t *testing.T) {
 		t.Errorf("affinity %+v, want the node affinity and a preferred anti-affinity", aff)
 	}
 
-	// One replica with a budget would block every drain: the chart refuses.
-	if _, err := helm(t, "template", "cbo-ha", chartDir(t), "--set", "replicas=1", "--set", "podDisruptionBudget.enabled=true"); err == nil || !strings.Contains(err.Error(), "needs replicas >= 2") {
-		t.Errorf("replicas=1 with a PodDisruptionBudget: err %v, want a refusal", err)
+	// One replica with a budget would block every drain: no budget then.
+	if r, _ := render(t, "cbo-ha", ns, []string{"replicas=1", "podDisruptionBudget.enabled=true"}); kinds(r)["PodDisruptionBudget"] != 0 {
+		t.Errorf("replicas=1: a PodDisruptionBudget rendered")
+	}
+	// The restore guard off: the webhook fails closed, no policy.
+	r, _ = render(t, "cbo-ha", ns, []string{"restoreGuard.enabled=false"})
+	var hook admissionv1.MutatingWebhookConfiguration
+	r.one(t, "MutatingWebhookConfiguration", &hook)
+	if cfg, _ := r.operatorArgs(t); kinds(r)["ValidatingAdmissionPolicy"] != 0 || *hook.Webhooks[0].FailurePolicy != admissionv1.Fail || cfg.WebhookRestoreGuard {
+		t.Errorf("restoreGuard.enabled=false: policies %d, failurePolicy %s, --webhook-restore-guard %v", kinds(r)["ValidatingAdmissionPolicy"], *hook.Webhooks[0].FailurePolicy, cfg.WebhookRestoreGuard)
 	}
 }
 

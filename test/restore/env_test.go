@@ -94,7 +94,7 @@ func loadWebhookManifest(t *testing.T, name, url, ns string) *admissionregistrat
 		t.Fatalf("manifests/webhook has %d webhooks", len(cfg.Webhooks))
 	}
 	w := &cfg.Webhooks[0]
-	if *w.FailurePolicy != admissionregistrationv1.Fail || *w.SideEffects != admissionregistrationv1.SideEffectClassNone || *w.TimeoutSeconds != 5 ||
+	if *w.FailurePolicy != admissionregistrationv1.Ignore || *w.SideEffects != admissionregistrationv1.SideEffectClassNone || *w.TimeoutSeconds != 5 ||
 		len(w.AdmissionReviewVersions) != 1 || w.AdmissionReviewVersions[0] != "v1" || w.Rules[0].Operations[0] != admissionregistrationv1.Create ||
 		w.Rules[0].Resources[0] != "pods" || w.ObjectSelector.MatchExpressions[0].Key != dcLabel {
 		t.Fatalf("manifests/webhook does not say what the issue asks: %+v", w)

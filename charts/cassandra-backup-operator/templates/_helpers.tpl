@@ -122,3 +122,20 @@ subjects:
   name: {{ include "cbo.fullname" .root }}
   namespace: {{ .root.Release.Namespace }}
 {{- end -}}
+
+{{/* The namespaces whose pods the webhook and the restore guard see. */}}
+{{- define "cbo.podNamespaceSelector" -}}
+matchExpressions:
+{{- with .Values.watchNamespaces }}
+# A namespaced install: only the watched namespaces.
+- key: kubernetes.io/metadata.name
+  operator: In
+  values: [{{ range $i, $ns := . }}{{ if $i }}, {{ end }}{{ $ns | quote }}{{ end }}]
+{{- else }}
+# Never the operator's own namespace (the webhook must not block its own pods) nor
+# kube-system.
+- key: kubernetes.io/metadata.name
+  operator: NotIn
+  values: [{{ .Release.Namespace | quote }}, "kube-system"]
+{{- end }}
+{{- end -}}

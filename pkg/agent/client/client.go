@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +28,14 @@ type APIError struct {
 	Status int
 	// Message is the agent's message, or the start of the body.
 	Message string
+	// RetryAfter is the answer's Retry-After (429 from an agent at its operation limit,
+	// 503), 0 when it has none.
+	RetryAfter time.Duration
 }
+
+// Busy reports an agent at its limit of concurrent operations (429 Too Many Requests):
+// nothing was started, the request may be sent again after RetryAfter.
+func (e *APIError) Busy() bool { return e.Status == http.StatusTooManyRequests }
 
 func (e *APIError) Error() string {
 	return fmt.Sprintf("agent answered %d: %s", e.Status, e.Message)
@@ -128,7 +136,7 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, want int
 		if len(text) > 512 {
 			text = text[:512]
 		}
-		return fmt.Errorf("%s %s: %w", method, u, &APIError{Status: resp.StatusCode, Message: text})
+		return fmt.Errorf("%s %s: %w", method, u, &APIError{Status: resp.StatusCode, Message: text, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))})
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -136,6 +144,15 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, want int
 		}
 	}
 	return nil
+}
+
+// retryAfter parses a Retry-After header in seconds (the agent's form); 0 otherwise.
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(min(n, 3600)) * time.Second
 }
 
 // ErrNoIdentity is returned by Identity for an agent that has no identity endpoint (an

@@ -21,6 +21,8 @@ type fakeExternal struct {
 	submitted int
 	committed string
 	obs       Observation
+	// createErr, when set, is CreateNode's answer (an agent refusing).
+	createErr error
 	// identity answers Identify; host id "h" of cluster c, datacenter dc1 when nil.
 	identity func(pod *corev1.Pod) (api.Identity, error)
 }
@@ -56,6 +58,9 @@ func (f *fakeExternal) ObserveNode(_ context.Context, _ *v1alpha1.CassandraBacku
 }
 
 func (f *fakeExternal) CreateNode(_ context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus) (api.Operation, bool, error) {
+	if f.createErr != nil {
+		return api.Operation{}, false, f.createErr
+	}
 	f.submitted++
 	op := api.Operation{ID: fmt.Sprintf("op-%d", f.submitted), State: api.StateRunning, Request: request(b)}
 	f.ops[op.ID] = op
@@ -66,17 +71,22 @@ func (f *fakeExternal) DeleteNode(context.Context, *v1alpha1.CassandraBackup, *v
 	return nil
 }
 
+// pendingBackup is a backup started now, of one pending node p-0.
+func pendingBackup() *v1alpha1.CassandraBackup {
+	start := metav1.NewTime(time.Now())
+	return &v1alpha1.CassandraBackup{
+		Spec: v1alpha1.CassandraBackupSpec{Cluster: "c", Datacenter: "dc1", SnapshotTag: "t", StorageLocation: "s3://b"},
+		Status: v1alpha1.CassandraBackupStatus{Snapshot: "t", State: v1alpha1.BackupPending, StartTime: &start,
+			Nodes: []v1alpha1.NodeBackupStatus{{Node: "p-0", HostID: "h", State: v1alpha1.BackupPending}}},
+	}
+}
+
 // The handlers read as steps over External: submit, resubmit an operation the agent
 // forgot, complete, commit.
 func TestHandlersOverExternal(t *testing.T) {
 	ext := &fakeExternal{ops: map[string]api.Operation{}}
 	c := &Controller{cfg: Options{}.withDefaults(), ext: ext}
-	start := metav1.NewTime(time.Now())
-	b := &v1alpha1.CassandraBackup{
-		Spec: v1alpha1.CassandraBackupSpec{Cluster: "c", Datacenter: "dc1", SnapshotTag: "t", StorageLocation: "s3://b"},
-		Status: v1alpha1.CassandraBackupStatus{Snapshot: "t", State: v1alpha1.BackupPending, StartTime: &start,
-			Nodes: []v1alpha1.NodeBackupStatus{{Node: "p-0", HostID: "h", State: v1alpha1.BackupPending}}},
-	}
+	b := pendingBackup()
 	ev := &event{Object: b}
 	await := func() reconciler.Result {
 		t.Helper()

@@ -23,8 +23,7 @@ import (
 func (c *Controller) awaitNode(ctx context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus, now, deadline time.Time) time.Duration {
 	logger := klog.FromContext(ctx).WithValues("node", n.Node)
 	if n.OperationID == "" {
-		c.createNode(ctx, b, n, now, deadline)
-		return 0
+		return c.createNode(ctx, b, n, now, deadline)
 	}
 	op, err := c.ext.ObserveNode(ctx, b, n)
 	switch {
@@ -79,22 +78,25 @@ func (c *Controller) awaitNode(ctx context.Context, b *v1alpha1.CassandraBackup,
 // Options.MaxAttempts+5 times already: the node fails.
 var errGaveUp = errors.New("submitted too many times")
 
-// createNode gets the node an operation: adopted or submitted.
-func (c *Controller) createNode(ctx context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus, now, deadline time.Time) {
+// createNode gets the node an operation: adopted or submitted. It returns how soon to
+// look again (0: the default).
+func (c *Controller) createNode(ctx context.Context, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus, now, deadline time.Time) time.Duration {
 	op, submitted, err := c.ext.CreateNode(ctx, b, n)
 	var apiErr *client.APIError
 	switch {
 	case errors.Is(err, errGaveUp):
 		n.State = v1alpha1.BackupFailed
 		n.Message = fmt.Sprintf("submitted %d times without completing: giving up (%s)", n.Attempts, n.Message)
-		return
+		return 0
 	case errors.As(err, &apiErr) && apiErr.Status == 400:
 		n.State = v1alpha1.BackupFailed
 		n.Message = "the agent refused the request: " + apiErr.Message
-		return
+		return 0
+	case errors.As(err, &apiErr) && apiErr.Busy():
+		return c.busy(ctx, n, apiErr, now, deadline)
 	case err != nil:
 		c.unreachable(ctx, n, err, now, deadline)
-		return
+		return 0
 	}
 	if submitted {
 		n.Attempts++
@@ -110,6 +112,25 @@ func (c *Controller) createNode(ctx context.Context, b *v1alpha1.CassandraBackup
 	}
 	n.Message = ""
 	record(n, &op)
+	return 0
+}
+
+// busy notes an agent at its limit of concurrent operations: nothing started, so it is no
+// attempt (n.Attempts stays); the submission is retried after the agent's Retry-After,
+// until the backup's deadline.
+func (c *Controller) busy(ctx context.Context, n *v1alpha1.NodeBackupStatus, e *client.APIError, now, deadline time.Time) time.Duration {
+	msg := "agent busy: " + e.Message
+	if !now.Before(deadline) {
+		n.State = v1alpha1.BackupFailed
+		n.Message = msg + "; gave up at the backup's timeout"
+		n.CompletionTime = timePtr(nil, now)
+		return 0
+	}
+	if n.Message != msg {
+		klog.FromContext(ctx).Info("Agent at its operation limit, retrying", "node", n.Node, "retryAfter", e.RetryAfter)
+	}
+	n.Message = msg
+	return max(e.RetryAfter, time.Second)
 }
 
 // unreachable notes an agent that cannot be reached; past the deadline the node fails.
