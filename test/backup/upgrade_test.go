@@ -102,7 +102,7 @@ func TestAgentVersionSkew(t *testing.T) {
 			e.secret(secretName, nil)
 			fake := fakecassandra.New(t, fakecassandra.Config{ClusterName: cluster, Datacenter: "dc1", Rack: "a", Seed: 80, NumTokens: 4})
 			addr := controlplane.FreeAddr(t)
-			controlplane.Run(t, bin, "serve", "--listen="+addr, "--jolokia-url="+fake.URL(), "--hostname=dc1-a-0")
+			controlplane.Run(t, bin, "serve", "--insecure-skip-auth", "--listen="+addr, "--jolokia-url="+fake.URL(), "--hostname=dc1-a-0")
 			url := "http://" + addr
 			for end := time.Now().Add(deadline); ; time.Sleep(100 * time.Millisecond) {
 				v, err := (&client.Client{}).Version(context.Background(), url)
