@@ -175,8 +175,11 @@ func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
 		broadcaster.Shutdown()
 		return nil, err
 	}
+	if err := e.EnsureOperatorAccount(ctx); err != nil {
+		return fail(err)
+	}
 	deps := operator.Deps{KubeClient: e.Kube, Client: e.Client, Informers: set, Recorder: recorder}
-	bc, err := backup.NewWithOptions(deps, backup.Options{Storage: e.Storage, PollInterval: 300 * time.Millisecond, ImportInterval: 2 * time.Second, MaxSecretBackoff: 2 * time.Second})
+	bc, err := backup.NewWithOptions(deps, backup.Options{Storage: e.Storage, Agents: e.AgentClient(), PollInterval: 300 * time.Millisecond, ImportInterval: 2 * time.Second, MaxSecretBackoff: 2 * time.Second})
 	if err != nil {
 		return fail(err)
 	}
@@ -243,6 +246,9 @@ func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
 // first; the operator keeps its caBundle. The process gets SIGKILL if this one dies; its
 // log goes to logPath. It returns once the API server calls the webhook.
 func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Operator, error) {
+	if err := e.EnsureOperatorAccount(ctx); err != nil {
+		return nil, err
+	}
 	port, err := controlplane.FreePort()
 	if err != nil {
 		return nil, err
@@ -261,7 +267,8 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 	args := []string{"--kubeconfig=" + e.Kubeconfig, "--namespace=" + e.Namespace,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--webhook-port=" + strconv.Itoa(port), "--webhook-bind-address=127.0.0.1", "--webhook-cert-ip=127.0.0.1",
-		"--webhook-configuration=" + hook, "--agent-image=" + AgentImage}
+		"--webhook-configuration=" + hook, "--agent-image=" + AgentImage,
+		"--agent-service-account=" + e.Namespace + "/" + OperatorServiceAccount}
 	for _, a := range e.AgentArgs() {
 		// The operator reads backups with the same endpoints, and hands them to the
 		// restore init containers.
@@ -458,7 +465,7 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 		return nil, err
 	}
 	args := append([]string{"serve", "--listen=" + listen + strconv.Itoa(port), "--jolokia-url=" + n.Fake.URL(),
-		"--kubeconfig=" + e.Kubeconfig, "--hostname=" + name}, e.AgentArgs()...)
+		"--kubeconfig=" + e.Kubeconfig, "--pod-namespace=" + e.Namespace, "--hostname=" + name}, e.AgentArgs()...)
 	cmd := exec.Command(e.AgentBinary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
@@ -474,7 +481,7 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 			return false, fmt.Errorf("agent exited: %s", tail(filepath.Join(e.Dir, name, "agent.log")))
 		default:
 		}
-		resp, err := http.Get(n.AgentURL + "/status")
+		resp, err := http.Get(n.AgentURL + "/readyz")
 		if err != nil {
 			return false, err
 		}
