@@ -1,7 +1,12 @@
 package chart_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,4 +47,28 @@ func TestAgentNetworkPolicy(t *testing.T) {
 		t.Errorf("NetworkPolicies without networkPolicy.enabled: %v", kinds(off))
 	}
 	apply(t, cp, manifest)
+
+	// examples/networkpolicy is the chart's policy for the kustomize install.
+	r, _ = render(t, "cassandra-backup-operator", "cassandra-backup-system", []string{"watchNamespaces={" + a + "}", "networkPolicy.enabled=true", "releaseLabels=false"})
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "examples", "networkpolicy", "agent-networkpolicy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example map[string]any
+	if err := yaml.Unmarshal(data, &example); err != nil {
+		t.Fatal(err)
+	}
+	got := r.of("NetworkPolicy")
+	if len(got) != 1 {
+		t.Fatalf("%d NetworkPolicies for one namespace", len(got))
+	}
+	want, _ := json.Marshal(example["spec"])
+	have, _ := json.Marshal(got[0].Object["spec"])
+	if string(want) != string(have) {
+		t.Errorf("examples/networkpolicy differs from the chart's rendering:\n%s\n%s", want, have)
+	}
 }

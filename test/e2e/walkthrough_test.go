@@ -195,6 +195,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	// Cluster A: the operator, three nodes over three racks, the guide's Secret and backup.
 	a := guide.NewEnv(cpA.Config(), cpA.KubeconfigPath, cpA.Namespace(t), agentBin, t.TempDir(), st)
 	a.Network = network
+	a.OwnAccounts = true // the shipped RBAC, the operator's and the agents' own tokens
 	startOperator(t, ctx, a, operatorBin)
 	kubectl(t, cpA, secret, "apply", "-n", a.Namespace, "-f", "-")
 	var nodes []*guide.Node
@@ -276,6 +277,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	// justCreate backup imports it, and a datacenter restores it.
 	bEnv := guide.NewEnv(cpB.Config(), cpB.KubeconfigPath, cpB.Namespace(t), agentBin, t.TempDir(), st)
 	bEnv.Network = network
+	bEnv.OwnAccounts = true
 	startOperator(t, ctx, bEnv, operatorBin)
 	kubectl(t, cpB, secret, "apply", "-n", bEnv.Namespace, "-f", "-")
 	kubectl(t, cpB, backupYAML(location, true), "apply", "-n", bEnv.Namespace, "-f", "-")
@@ -305,8 +307,12 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		t.Fatal(err)
 	}
 
+	agentKubeconfig, err := bEnv.AgentKubeconfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runner := &podrunner.Runner{Kube: bEnv.Kube, Binaries: map[string]string{"cassandra-backup-agent": agentBin},
-		Root: t.TempDir(), Env: []string{"AGENT_KUBECONFIG=" + cpB.KubeconfigPath}, Network: network}
+		Root: t.TempDir(), Env: []string{"AGENT_KUBECONFIG=" + agentKubeconfig}, Network: network}
 	t.Cleanup(runner.Close)
 	var restored int64
 	for i, src := range nodes {

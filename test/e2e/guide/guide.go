@@ -72,6 +72,10 @@ type Env struct {
 	// agent on the pod's port 4567, and status.podIP is the pod's address. When nil,
 	// nodes listen on free ports of 127.0.0.1, which is every pod's IP.
 	Network *podnet.Network
+	// OwnAccounts runs the operator binary and the agents on their own ServiceAccounts'
+	// tokens with the shipped RBAC (InstallShippedRBAC), not as cluster administrators,
+	// so a missing rule fails.
+	OwnAccounts bool
 	// OperatorArgs are added to the operator binary's arguments (StartOperatorBinary);
 	// a flag given here overrides the same flag given there.
 	OperatorArgs []string
@@ -246,14 +250,15 @@ func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
 // first; the operator keeps its caBundle. The process gets SIGKILL if this one dies; its
 // log goes to logPath. It returns once the API server calls the webhook.
 func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Operator, error) {
-	if err := e.EnsureOperatorAccount(ctx); err != nil {
+	id, err := e.operatorIdentity(ctx)
+	if err != nil {
 		return nil, err
 	}
 	port, err := controlplane.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	hook := "cassandra-backup-" + e.Namespace
+	hook := id.webhook
 	cfg, err := WebhookConfiguration(hook, "https://127.0.0.1:"+strconv.Itoa(port)+webhook.DefaultPath, e.Namespace)
 	if err != nil {
 		return nil, err
@@ -264,11 +269,11 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 	removeHook := func() {
 		e.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), hook, metav1.DeleteOptions{})
 	}
-	args := []string{"--kubeconfig=" + e.Kubeconfig, "--namespace=" + e.Namespace,
+	args := []string{"--kubeconfig=" + id.kubeconfig, "--namespace=" + e.Namespace,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--webhook-port=" + strconv.Itoa(port), "--webhook-bind-address=127.0.0.1", "--webhook-cert-ip=127.0.0.1",
-		"--webhook-configuration=" + hook, "--agent-image=" + AgentImage,
-		"--agent-service-account=" + e.Namespace + "/" + OperatorServiceAccount}
+		"--webhook-configuration=" + hook, "--agent-image=" + AgentImage}
+	args = append(args, id.args...)
 	for _, a := range e.AgentArgs() {
 		// The operator reads backups with the same endpoints, and hands them to the
 		// restore init containers.
@@ -281,7 +286,7 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+e.Namespace)
+	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+id.namespace)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -460,12 +465,16 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 		}
 	}
 	n.AgentURL = "http://" + net.JoinHostPort(n.IP, strconv.Itoa(port))
+	agentKubeconfig, err := e.AgentKubeconfig(ctx)
+	if err != nil {
+		return nil, err
+	}
 	logf, err := os.Create(filepath.Join(e.Dir, name, "agent.log"))
 	if err != nil {
 		return nil, err
 	}
 	args := append([]string{"serve", "--listen=" + listen + strconv.Itoa(port), "--jolokia-url=" + n.Fake.URL(),
-		"--kubeconfig=" + e.Kubeconfig, "--pod-namespace=" + e.Namespace, "--hostname=" + name}, e.AgentArgs()...)
+		"--kubeconfig=" + agentKubeconfig, "--pod-namespace=" + e.Namespace, "--hostname=" + name}, e.AgentArgs()...)
 	cmd := exec.Command(e.AgentBinary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
