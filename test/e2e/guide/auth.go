@@ -2,20 +2,14 @@ package guide
 
 import (
 	"context"
-	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
 // OperatorServiceAccount is the ServiceAccount, in the Env's namespace, whose tokens the
-// operator sends to the agents (they authorize its requests with SubjectAccessReviews).
-const OperatorServiceAccount = "cassandra-backup-operator"
+// operator sends to the agents when it runs as the administrator.
+const OperatorServiceAccount = controlplane.OperatorAccount
 
 // AgentClient is the operator's client of the agents: tokens of OperatorServiceAccount
 // minted with the TokenRequest API for the namespace's audience.
@@ -23,28 +17,10 @@ func (e *Env) AgentClient() *client.Client {
 	return &client.Client{Tokens: &client.TokenRequester{Kube: e.Kube, Namespace: e.Namespace, Name: OperatorServiceAccount}}
 }
 
-// EnsureOperatorAccount creates OperatorServiceAccount and what the agents check it may do
-// in the namespace: drive operations, and read the namespace's Secrets.
+// EnsureOperatorAccount creates OperatorServiceAccount and its rights on the agents.
 func (e *Env) EnsureOperatorAccount(ctx context.Context) error {
-	name := OperatorServiceAccount
-	_, err := e.Kube.CoreV1().ServiceAccounts(e.Namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create ServiceAccount %s: %w", name, err)
-	}
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name + "-agents"}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{api.OperationsGroup}, Resources: []string{api.OperationsResource + "/" + api.OperationsSubresource}, Verbs: []string{"get", "create", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
-	}}
-	if _, err := e.Kube.RbacV1().Roles(e.Namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create Role %s: %w", role.Name, err)
-	}
-	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: e.Namespace, Name: name}}}
-	if _, err := e.Kube.RbacV1().RoleBindings(e.Namespace).Create(ctx, rb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create RoleBinding %s: %w", rb.Name, err)
-	}
-	return nil
+	_, err := controlplane.EnsureOperatorAccount(ctx, e.Kube, e.Namespace)
+	return err
 }
 
 // operatorRun is who the operator binary runs as.
