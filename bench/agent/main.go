@@ -336,7 +336,7 @@ func agentBackup(name, agentBin, bucket, tag string, skipRefreshing bool, node *
 		return result{}, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	serve := exec.Command(agentBin, "serve", "--listen", addr, "--jolokia-url", node.URL())
+	serve := exec.Command(agentBin, "serve", "--insecure-skip-auth", "--listen", addr, "--jolokia-url", node.URL()) // a data-path benchmark without a control plane
 	serve.Env = env
 	serve.Stderr = os.Stderr
 	if err := serve.Start(); err != nil {

@@ -184,7 +184,8 @@ func serve(ctx context.Context, args []string) error {
 	listen := fs.String("listen", ":4567", "address of the operations API")
 	jolokiaURL := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
-	tokenFile := fs.String("token-file", "", "file holding the bearer token API requests must carry")
+	var auth authFlags
+	auth.register(fs)
 	metricsListen := fs.String("metrics-listen", "", "address of the Prometheus /metrics endpoint (unauthenticated); off when empty")
 	maxOps := fs.Int("max-operations", agent.DefaultMaxOperations, "operations pending or running at once; beyond, a submission is answered 429 with Retry-After")
 	var timeouts serving.Timeouts
@@ -210,7 +211,9 @@ func serve(ctx context.Context, args []string) error {
 	opsCtx, cancelOps := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
 	defer cancelOps()
 	s := agent.NewServer(opsCtx, a)
-	s.TokenFile = *tokenFile
+	if s.Guard, err = auth.guard(ctx, &c); err != nil {
+		return err
+	}
 	s.MaxOperations = *maxOps
 	srv := timeouts.Server(*listen, version.AgentHandler(s.Handler()))
 	errc := make(chan error, 2)

@@ -25,7 +25,7 @@ import (
 func startServe(t *testing.T, bin string, node *fakecassandra.Node, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
 	addr := controlplane.FreeAddr(t)
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", addr, "--jolokia-url", node.URL(), "--hostname", "node-0"}, extra...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--insecure-skip-auth", "--listen", addr, "--jolokia-url", node.URL(), "--hostname", "node-0"}, extra...)...)
 	cmd.Env = append(os.Environ(), "KUBERNETES_SERVICE_HOST=")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

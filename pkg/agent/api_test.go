@@ -111,7 +111,7 @@ func TestAPIBearerToken(t *testing.T) {
 	if err := os.WriteFile(tok, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.server.TokenFile = tok
+	e.server.Guard = BearerFile(tok)
 	for _, tt := range []struct {
 		header string
 		code   int
@@ -192,7 +192,7 @@ func TestAPIIdentityAndProbes(t *testing.T) {
 	if err := os.WriteFile(tok, []byte("s3cret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.server.TokenFile = tok
+	e.server.Guard = BearerFile(tok)
 	get := func(path, token string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", e.url+path, nil)
@@ -225,7 +225,7 @@ func TestAPIIdentityAndProbes(t *testing.T) {
 		}
 	}
 
-	e.server.TokenFile = ""
+	e.server.Guard = nil
 	o := e.submit(e.request(api.TypeBackup, "ident"))
 	if o.State != api.StateCompleted || o.HostID != e.node.HostID() || o.SchemaVersion != e.node.SchemaVersion() {
 		t.Errorf("backup operation: state %s, host %q, schema %q", o.State, o.HostID, o.SchemaVersion)

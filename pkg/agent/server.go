@@ -2,15 +2,12 @@ package agent
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +21,9 @@ import (
 type Server struct {
 	// Agent runs the operations.
 	Agent *Agent
-	// TokenFile, when set, holds the bearer token every request must carry; it is read at
-	// each request, so the token can be rotated.
-	TokenFile string
+	// Guard admits each request except the probes (KubeAuth in production); nil admits
+	// every request.
+	Guard Guard
 	// TTL is how long finished operations are kept; 0 means an hour, as in Icarus.
 	TTL time.Duration
 	// MaxOperations caps the operations pending or running at once (DefaultMaxOperations
@@ -58,7 +55,7 @@ func NewServer(ctx context.Context, a *Agent) *Server {
 }
 
 // Handler returns the API's HTTP handler: the probes /healthz and /readyz, open to all
-// and revealing nothing, and behind the bearer check every other endpoint: the operations,
+// and revealing nothing, and behind the Guard every other endpoint: the operations,
 // /status and /identity.
 func (s *Server) Handler() http.Handler {
 	api := http.NewServeMux()
@@ -104,26 +101,6 @@ func (s *Server) identity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, id)
-}
-
-func (s *Server) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.TokenFile != "" {
-			want, err := os.ReadFile(s.TokenFile)
-			if err != nil {
-				writeError(w, http.StatusInternalServerError, "read token file: "+err.Error())
-				return
-			}
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			tok := strings.TrimSpace(string(want))
-			if !ok || tok == "" || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="cassandra-backup-agent"`)
-				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

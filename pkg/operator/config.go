@@ -89,6 +89,15 @@ type Config struct {
 	// AgentRestoreArgs are appended to the restore init container's arguments.
 	AgentRestoreArgs []string
 
+	// AgentTokenFile, when set, is the file of the token sent to the agents, re-read at
+	// every request (a projected ServiceAccount token); {namespace} is replaced by the
+	// agents' namespace, whose audience (api.Audience) the token must carry. When empty,
+	// tokens are minted with the TokenRequest API for AgentServiceAccount.
+	AgentTokenFile string
+	// AgentServiceAccount is namespace/name of the ServiceAccount whose tokens are sent to
+	// the agents; the operator's own (SelfSubjectReview) when empty.
+	AgentServiceAccount string
+
 	// QPS and Burst limit the API client; 50 and 100 when zero.
 	QPS   float32
 	Burst int
@@ -126,6 +135,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AzureEndpoint, "azure-endpoint", "", "Azure Blob endpoint template with {account}, e.g. http://127.0.0.1:10000/{account}; the public cloud when empty.")
 	fs.StringVar(&c.GCSEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint, e.g. http://127.0.0.1:4443/storage/v1/; the public one when empty.")
 	fs.StringVar(&c.AgentImage, "agent-image", "ghcr.io/cassbackup/cassandra-backup-agent:v0.1.0", "Image of the restore init container.")
+	fs.StringVar(&c.AgentTokenFile, "agent-token-file", "", "File of the ServiceAccount token sent to the agents, re-read at every request; {namespace} is replaced by the agents' namespace (audience cassandra-backup-agent.<namespace>). Empty: tokens minted with the TokenRequest API.")
+	fs.StringVar(&c.AgentServiceAccount, "agent-service-account", "", "namespace/name of the ServiceAccount whose tokens (TokenRequest API, one audience per namespace) are sent to the agents; the operator's own when empty.")
 	fs.Var((*stringList)(&c.AgentRestoreArgs), "agent-restore-arg", "Argument appended to the restore init container's command (repeatable), e.g. --gcs-endpoint=….")
 }
 

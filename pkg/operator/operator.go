@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -81,6 +82,11 @@ type NewFunc func(Deps) (Component, error)
 // until it loses the leader Lease (then returns an error after draining).
 func Run(ctx context.Context, cfg Config, controllers ...NewFunc) (err error) {
 	cfg.Defaults()
+	if sa := cfg.AgentServiceAccount; sa != "" {
+		if ns, name, ok := strings.Cut(sa, "/"); !ok || ns == "" || name == "" {
+			return fmt.Errorf("--agent-service-account=%q: want namespace/name", sa)
+		}
+	}
 	logger := klog.FromContext(ctx)
 	restCfg, err := restConfig(cfg)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
@@ -68,14 +69,27 @@ type env struct {
 	// onEvent, when set, also receives every event the env's operators record, even one
 	// the API refuses (in a terminating namespace).
 	onEvent func(*corev1.Event)
+	// agents is the operator's client of the env's agents, which authenticate and
+	// authorize every call (controlplane.EnsureOperatorAccount).
+	agents *client.Client
 }
 
 func newEnv(t testing.TB, s3 *emulators.S3Server) *env {
 	t.Helper()
-	cp := controlplane.Shared(t)
+	return newEnvOn(t, controlplane.Shared(t), s3)
+}
+
+// newEnvOn is newEnv on a control plane of the test's own.
+func newEnvOn(t testing.TB, cp *controlplane.ControlPlane, s3 *emulators.S3Server) *env {
+	t.Helper()
 	e := &env{t: t, cp: cp, ns: cp.Namespace(t), s3: s3}
 	e.kube = kubernetes.NewForConfigOrDie(cp.Config())
 	e.client = versioned.NewForConfigOrDie(cp.Config())
+	agents, err := controlplane.EnsureOperatorAccount(e.ctx(), e.kube, e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.agents = agents
 	return e
 }
 
@@ -199,6 +213,7 @@ func (n *node) serve(ln net.Listener) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &agent.Agent{Node: n.jolokia(), Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
 	srv := agent.NewServer(ctx, a)
+	srv.Guard = &agent.KubeAuth{Kube: n.e.kube, Namespace: n.e.ns}
 	h := srv.Handler()
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/operations" {
@@ -325,6 +340,9 @@ func (e *env) startOperator(cfg backup.Options) *operator {
 		broadcaster.StartEventWatcher(e.onEvent)
 	}
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "cassandra-backup-operator"})
+	if cfg.Agents == nil {
+		cfg.Agents = e.agents
+	}
 	ctrl, err := backup.NewWithOptions(opdeps.Deps{KubeClient: kube, Client: client, Informers: set, Recorder: recorder}, cfg)
 	if err != nil {
 		e.t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
@@ -156,7 +155,7 @@ func TestAdoptsOperationOfCrashedOperator(t *testing.T) {
 	req := api.Request{Type: api.TypeBackup, StorageLocation: s.StorageLocation, SnapshotTag: s.SnapshotTag,
 		Insecure: true, CreateMissingBucket: true, K8sNamespace: e.ns, K8sSecretName: secretName, DC: "dc1",
 		Bandwidth: &api.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}}
-	orphan, err := (&client.Client{}).Submit(e.ctx(), n.url(), req)
+	orphan, err := e.agents.Submit(e.ctx(), n.url(), req)
 	if err != nil {
 		t.Fatal(err)
 	}

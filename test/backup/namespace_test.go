@@ -11,11 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
@@ -35,9 +33,7 @@ func TestNamespaceDeletionSecretGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cp.Stop)
-	e := &env{t: t, cp: cp, ns: cp.Namespace(t), s3: s3Server(t)}
-	e.kube = kubernetes.NewForConfigOrDie(cp.Config())
-	e.client = versioned.NewForConfigOrDie(cp.Config())
+	e := newEnvOn(t, cp, s3Server(t))
 	var mu sync.Mutex
 	var recorded []corev1.Event
 	e.onEvent = func(ev *corev1.Event) {

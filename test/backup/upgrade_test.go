@@ -32,7 +32,7 @@ func TestOperatorUpgradeMidBackup(t *testing.T) {
 		nodes = append(nodes, e.startNode("dc1-"+rack+"-0", "dc1", rack, uint64(20+i), 2_000_000))
 	}
 	for _, n := range nodes {
-		v, err := (&client.Client{}).Version(context.Background(), n.url())
+		v, err := e.agents.Version(context.Background(), n.url())
 		if err != nil || v != version.OldestAgent {
 			t.Fatalf("agent of %s: version %q, %v; want %s (names none)", n.name, v, err, version.OldestAgent)
 		}
@@ -74,6 +74,7 @@ func (e *env) startOperatorBinary(bin, v string) *controlplane.Process {
 	e.t.Helper()
 	metrics := controlplane.FreeAddr(e.t)
 	p := controlplane.Run(e.t, bin, "--kubeconfig="+e.cp.KubeconfigPath, "--namespace="+e.ns,
+		"--agent-service-account="+e.ns+"/"+controlplane.OperatorAccount,
 		"--metrics-bind-address="+metrics, "--health-probe-bind-address=0", "--webhook-port=0")
 	for deadline := time.Now().Add(deadline); ; time.Sleep(100 * time.Millisecond) {
 		if got := controlplane.ScrapeBuildInfo(metrics)["version"]; got == v {
@@ -102,7 +103,7 @@ func TestAgentVersionSkew(t *testing.T) {
 			e.secret(secretName, nil)
 			fake := fakecassandra.New(t, fakecassandra.Config{ClusterName: cluster, Datacenter: "dc1", Rack: "a", Seed: 80, NumTokens: 4})
 			addr := controlplane.FreeAddr(t)
-			controlplane.Run(t, bin, "serve", "--listen="+addr, "--jolokia-url="+fake.URL(), "--hostname=dc1-a-0")
+			controlplane.Run(t, bin, "serve", "--insecure-skip-auth", "--listen="+addr, "--jolokia-url="+fake.URL(), "--hostname=dc1-a-0")
 			url := "http://" + addr
 			for end := time.Now().Add(deadline); ; time.Sleep(100 * time.Millisecond) {
 				v, err := (&client.Client{}).Version(context.Background(), url)

@@ -195,7 +195,7 @@ func TestDefaultValues(t *testing.T) {
 	r, manifest := render(t, "cassandra-backup-operator", ns, nil)
 	got := kinds(r)
 	for kind, n := range map[string]int{
-		"CustomResourceDefinition": 2, "ServiceAccount": 1, "ClusterRole": 2, "ClusterRoleBinding": 1,
+		"CustomResourceDefinition": 2, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 1, "NetworkPolicy": 0,
 		"Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 1, "MutatingWebhookConfiguration": 1,
 		"Namespace": 0, "PodDisruptionBudget": 1, "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1, "ServiceMonitor": 0, "Certificate": 0, "Issuer": 0,
 	} {
@@ -230,6 +230,9 @@ func TestDefaultValues(t *testing.T) {
 	canI(t, cp, sa, "yes", "patch", "mutatingwebhookconfigurations/cassandra-backup-operator")
 	canI(t, cp, sa, "yes", "create", "secrets", "-n", ns)
 	canI(t, cp, sa, "no", "list", "secrets", "-A")
+	canI(t, cp, sa, "yes", "create", "cassandrabackups.cassandraoperator.instaclustr.com", "--subresource=operations", "-A")
+	canI(t, cp, sa, "yes", "create", "serviceaccounts/cassandra-backup-operator", "--subresource=token", "-n", ns)
+	canI(t, cp, sa, "no", "create", "serviceaccounts/default", "--subresource=token", "-n", ns)
 }
 
 // A namespaced install watching two namespaces: Roles there instead of the ClusterRole;
@@ -289,6 +292,18 @@ func TestNamespacedInstall(t *testing.T) {
 	canI(t, cp, sa, "yes", "update", "leases.coordination.k8s.io", "-n", ns)
 	canI(t, cp, sa, "yes", "patch", "mutatingwebhookconfigurations/cbo-ns-cassandra-backup-operator")
 	canI(t, cp, sa, "no", "patch", "mutatingwebhookconfigurations/cassandra-backup-operator")
+	// The agents' API: the operator drives operations in the watched namespaces only, with
+	// tokens of its own ServiceAccount; the agents there may review tokens and access.
+	canI(t, cp, sa, "yes", "create", "cassandrabackups.cassandraoperator.instaclustr.com", "--subresource=operations", "-n", a)
+	canI(t, cp, sa, "no", "create", "cassandrabackups.cassandraoperator.instaclustr.com", "--subresource=operations", "-n", other)
+	canI(t, cp, sa, "yes", "create", "serviceaccounts/cbo-ns-cassandra-backup-operator", "--subresource=token", "-n", ns)
+	canI(t, cp, sa, "no", "create", "serviceaccounts/cassandra", "--subresource=token", "-n", a)
+	for _, n := range []string{a, b} {
+		agent := "system:serviceaccount:" + n + ":cassandra"
+		canI(t, cp, agent, "yes", "create", "tokenreviews.authentication.k8s.io")
+		canI(t, cp, agent, "yes", "create", "subjectaccessreviews.authorization.k8s.io")
+	}
+	canI(t, cp, "system:serviceaccount:"+other+":cassandra", "no", "create", "tokenreviews.authentication.k8s.io")
 
 	// Watching its own namespace too: one Role there, with the watch rules and the Lease.
 	r, _ = render(t, "cbo-ns", ns, []string{"watchNamespaces={" + a + "," + ns + "}"})

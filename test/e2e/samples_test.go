@@ -87,10 +87,30 @@ func TestSamplesStatefulSetAndAgentRBAC(t *testing.T) {
 		{[]string{"get", "secrets", "-n", "default"}, "no"},
 		{[]string{"create", "secrets", "-n", ns}, "no"},
 		{[]string{"get", "pods", "-n", ns}, "no"},
+		{[]string{"create", "tokenreviews.authentication.k8s.io"}, "no"}, // not bound yet
+		{[]string{"create", "cassandrabackups.cassandraoperator.instaclustr.com", "--subresource=operations", "-n", ns}, "no"},
 	} {
 		out, _ := cp.Kubectl(context.Background(), nil, append([]string{"auth", "can-i", as}, c.args...)...)
 		if got := strings.TrimSpace(out); got != c.want {
 			t.Errorf("agent can-i %s: %q, want %q", strings.Join(c.args, " "), got, c.want)
+		}
+	}
+
+	// The README's step for each Cassandra namespace: the agents verify their callers.
+	sa := ns + ":" + sts.Spec.Template.Spec.ServiceAccountName
+	kubectl(t, cp, nil, "create", "clusterrolebinding", "cassandra-backup-agent-auth-"+ns, "--clusterrole=cassandra-backup-agent-auth", "--serviceaccount="+sa)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "tokenreviews.authentication.k8s.io"}, "yes"},
+		{[]string{"create", "subjectaccessreviews.authorization.k8s.io"}, "yes"},
+		{[]string{"create", "serviceaccounts/cassandra", "--subresource=token", "-n", ns}, "no"},
+		{[]string{"list", "secrets", "-n", ns}, "no"},
+	} {
+		out, _ := cp.Kubectl(context.Background(), nil, append([]string{"auth", "can-i", as}, c.args...)...)
+		if got := strings.TrimSpace(out); got != c.want {
+			t.Errorf("bound agent can-i %s: %q, want %q", strings.Join(c.args, " "), got, c.want)
 		}
 	}
 }

@@ -212,6 +212,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	a.Network = network
 	a.AgentMetrics = true
 	opMetricsA := observed(t, a)
+	a.OwnAccounts = true // the shipped RBAC, the operator's and the agents' own tokens
 	startOperator(t, ctx, a, operatorBin)
 	kubectl(t, cpA, secret, "apply", "-n", a.Namespace, "-f", "-")
 	var nodes []*guide.Node
@@ -298,6 +299,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	bEnv := guide.NewEnv(cpB.Config(), cpB.KubeconfigPath, cpB.Namespace(t), agentBin, t.TempDir(), st)
 	bEnv.Network = network
 	opMetricsB := observed(t, bEnv)
+	bEnv.OwnAccounts = true
 	startOperator(t, ctx, bEnv, operatorBin)
 	kubectl(t, cpB, secret, "apply", "-n", bEnv.Namespace, "-f", "-")
 	kubectl(t, cpB, backupYAML(location, true), "apply", "-n", bEnv.Namespace, "-f", "-")
@@ -327,8 +329,12 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		t.Fatal(err)
 	}
 
+	agentKubeconfig, err := bEnv.AgentKubeconfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runner := &podrunner.Runner{Kube: bEnv.Kube, Binaries: map[string]string{"cassandra-backup-agent": agentBin},
-		Root: t.TempDir(), Env: []string{"AGENT_KUBECONFIG=" + cpB.KubeconfigPath}, Network: network}
+		Root: t.TempDir(), Env: []string{"AGENT_KUBECONFIG=" + agentKubeconfig}, Network: network}
 	t.Cleanup(runner.Close)
 	var restored int64
 	for i, src := range nodes {

@@ -71,6 +71,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
+# Drive the agents: they authorize each call with a SubjectAccessReview on this
+# subresource (RBAC only; the API server serves nothing there), in the agent's namespace.
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackups/operations"]
+  verbs: ["get", "create", "delete"]
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch", "update"]
@@ -95,6 +100,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   verbs: ["get", "create", "update"]
+# Tokens of its own ServiceAccount for the agents, one audience per namespace.
+- apiGroups: [""]
+  resources: ["serviceaccounts/token"]
+  resourceNames: [{{ include "cbo.fullname" . | quote }}]
+  verbs: ["create"]
 {{- if include "cbo.builtinCerts" . }}
 - apiGroups: [""]
   resources: ["secrets"]

@@ -177,7 +177,7 @@ type Request struct {
 // DecodeRequest decodes and validates a request; the error names the offending field.
 func DecodeRequest(r io.Reader) (Request, error) {
 	var req Request
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(r, MaxRequestBytes))
 	if err != nil {
 		return req, fmt.Errorf("read request: %w", err)
 	}

@@ -47,6 +47,22 @@ type Client struct {
 	HTTP *http.Client
 	// Token, when set, is sent as a bearer token.
 	Token string
+	// Tokens, when set, gives the bearer token of each request, for the agents of
+	// Namespace (see For); it wins over Token.
+	Tokens TokenSource
+	// Namespace is the namespace of the agents this client talks to.
+	Namespace string
+}
+
+// For returns a copy of c for the agents of a namespace: their tokens are bound to
+// that namespace's audience.
+func (c *Client) For(namespace string) *Client {
+	var cc Client
+	if c != nil {
+		cc = *c
+	}
+	cc.Namespace = namespace
+	return &cc
 }
 
 var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
@@ -110,8 +126,12 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, want int
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if c != nil && c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+	tok, err := c.token(ctx)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {

@@ -85,7 +85,7 @@ func TestClientIdentity(t *testing.T) {
 	if err := os.WriteFile(tok, []byte("s3cret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv.TokenFile = tok
+	srv.Guard = agent.BearerFile(tok)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 

@@ -17,8 +17,12 @@ func (c *Client) Version(ctx context.Context, base string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("GET %s/status: %w", base, err)
 	}
-	if c != nil && c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+	tok, err := c.token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("GET %s/status: %w", base, err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {

@@ -22,7 +22,7 @@ func TestVersion(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv.TokenFile = tokenFile
+	srv.Guard = agent.BearerFile(tokenFile)
 	current := httptest.NewServer(version.AgentHandler(srv.Handler()))
 	old := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { current.Close(); old.Close() })

@@ -163,7 +163,7 @@ type Controller struct {
 // New builds the controller, with default Options, from the operator process's
 // dependencies: it is the operator.NewFunc listed in cmd/cassandra-backup-operator.
 func New(deps operator.Deps) (operator.Component, error) {
-	return NewWithOptions(deps, Options{Storage: deps.StorageConfig()})
+	return NewWithOptions(deps, Options{Storage: deps.StorageConfig(), Agents: deps.AgentClient()})
 }
 
 // NewWithOptions builds the controller from the operator's dependencies; call it before

@@ -216,7 +216,7 @@ func (r *remote) Identify(ctx context.Context, pod *corev1.Pod) (api.Identity, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return r.agents.Identity(ctx, addr)
+	return r.agents.For(pod.Namespace).Identity(ctx, addr)
 }
 
 // address returns the agent's address for a node's pod.
@@ -237,7 +237,7 @@ func (r *remote) ObserveNode(ctx context.Context, b *v1alpha1.CassandraBackup, n
 	if err != nil {
 		return api.Operation{}, err
 	}
-	return r.agents.Get(ctx, addr, n.OperationID)
+	return r.agents.For(b.Namespace).Get(ctx, addr, n.OperationID)
 }
 
 // CreateNode adopts or submits the node's operation.
@@ -247,7 +247,8 @@ func (r *remote) CreateNode(ctx context.Context, b *v1alpha1.CassandraBackup, n 
 		return api.Operation{}, false, err
 	}
 	req := request(b)
-	ops, err := r.agents.List(ctx, addr, api.TypeBackup)
+	agents := r.agents.For(b.Namespace)
+	ops, err := agents.List(ctx, addr, api.TypeBackup)
 	if err != nil {
 		return api.Operation{}, false, err
 	}
@@ -261,7 +262,7 @@ func (r *remote) CreateNode(ctx context.Context, b *v1alpha1.CassandraBackup, n 
 	if int(n.Attempts) >= r.cfg.MaxAttempts+5 {
 		return api.Operation{}, false, errGaveUp
 	}
-	op, err := r.agents.Submit(ctx, addr, req)
+	op, err := agents.Submit(ctx, addr, req)
 	return op, err == nil, err
 }
 
@@ -271,7 +272,7 @@ func (r *remote) DeleteNode(ctx context.Context, b *v1alpha1.CassandraBackup, n 
 	if err != nil {
 		return err
 	}
-	if err := r.agents.Cancel(ctx, addr, n.OperationID); err != nil && !errors.Is(err, client.ErrNotFound) {
+	if err := r.agents.For(b.Namespace).Cancel(ctx, addr, n.OperationID); err != nil && !errors.Is(err, client.ErrNotFound) {
 		return err
 	}
 	return nil

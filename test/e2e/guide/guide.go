@@ -72,6 +72,10 @@ type Env struct {
 	// agent on the pod's port 4567, and status.podIP is the pod's address. When nil,
 	// nodes listen on free ports of 127.0.0.1, which is every pod's IP.
 	Network *podnet.Network
+	// OwnAccounts runs the operator binary and the agents on their own ServiceAccounts'
+	// tokens with the shipped RBAC (InstallShippedRBAC), not as cluster administrators,
+	// so a missing rule fails.
+	OwnAccounts bool
 	// OperatorArgs are added to the operator binary's arguments (StartOperatorBinary);
 	// a flag given here overrides the same flag given there.
 	OperatorArgs []string
@@ -178,8 +182,11 @@ func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
 		broadcaster.Shutdown()
 		return nil, err
 	}
+	if err := e.EnsureOperatorAccount(ctx); err != nil {
+		return fail(err)
+	}
 	deps := operator.Deps{KubeClient: e.Kube, Client: e.Client, Informers: set, Recorder: recorder}
-	bc, err := backup.NewWithOptions(deps, backup.Options{Storage: e.Storage, PollInterval: 300 * time.Millisecond, ImportInterval: 2 * time.Second, MaxSecretBackoff: 2 * time.Second})
+	bc, err := backup.NewWithOptions(deps, backup.Options{Storage: e.Storage, Agents: e.AgentClient(), PollInterval: 300 * time.Millisecond, ImportInterval: 2 * time.Second, MaxSecretBackoff: 2 * time.Second})
 	if err != nil {
 		return fail(err)
 	}
@@ -246,11 +253,15 @@ func (e *Env) StartOperator(ctx context.Context) (*Operator, error) {
 // first; the operator keeps its caBundle. The process gets SIGKILL if this one dies; its
 // log goes to logPath. It returns once the API server calls the webhook.
 func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Operator, error) {
+	id, err := e.operatorIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
 	port, err := controlplane.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	hook := "cassandra-backup-" + e.Namespace
+	hook := id.webhook
 	cfg, err := WebhookConfiguration(hook, "https://127.0.0.1:"+strconv.Itoa(port)+webhook.DefaultPath, e.Namespace)
 	if err != nil {
 		return nil, err
@@ -261,10 +272,11 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 	removeHook := func() {
 		e.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), hook, metav1.DeleteOptions{})
 	}
-	args := []string{"--kubeconfig=" + e.Kubeconfig, "--namespace=" + e.Namespace,
+	args := []string{"--kubeconfig=" + id.kubeconfig, "--namespace=" + e.Namespace,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--webhook-port=" + strconv.Itoa(port), "--webhook-bind-address=127.0.0.1", "--webhook-cert-ip=127.0.0.1",
 		"--webhook-configuration=" + hook, "--agent-image=" + AgentImage}
+	args = append(args, id.args...)
 	for _, a := range e.AgentArgs() {
 		// The operator reads backups with the same endpoints, and hands them to the
 		// restore init containers.
@@ -277,7 +289,7 @@ func (e *Env) StartOperatorBinary(ctx context.Context, bin, logPath string) (*Op
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+e.Namespace)
+	cmd.Env = append(os.Environ(), "POD_NAMESPACE="+id.namespace)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -462,12 +474,16 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 		}
 	}
 	n.AgentURL = "http://" + net.JoinHostPort(n.IP, strconv.Itoa(port))
+	agentKubeconfig, err := e.AgentKubeconfig(ctx)
+	if err != nil {
+		return nil, err
+	}
 	logf, err := os.Create(filepath.Join(e.Dir, name, "agent.log"))
 	if err != nil {
 		return nil, err
 	}
 	args := append([]string{"serve", "--listen=" + listen + strconv.Itoa(port), "--jolokia-url=" + n.Fake.URL(),
-		"--kubeconfig=" + e.Kubeconfig, "--hostname=" + name}, e.AgentArgs()...)
+		"--kubeconfig=" + agentKubeconfig, "--pod-namespace=" + e.Namespace, "--hostname=" + name}, e.AgentArgs()...)
 	if e.AgentMetrics {
 		mport := AgentMetricsPort
 		if e.Network == nil {
@@ -493,7 +509,7 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 			return false, fmt.Errorf("agent exited: %s", tail(filepath.Join(e.Dir, name, "agent.log")))
 		default:
 		}
-		resp, err := http.Get(n.AgentURL + "/status")
+		resp, err := http.Get(n.AgentURL + "/readyz")
 		if err != nil {
 			return false, err
 		}
