@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/schedule"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
@@ -13,5 +14,6 @@ import (
 var components = []operator.NewFunc{
 	backup.New,
 	restore.New,
+	schedule.New,
 	webhook.New,
 }
