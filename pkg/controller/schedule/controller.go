@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	krecord "k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -90,7 +91,11 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	if deps.Client == nil || deps.Informers == nil {
 		return nil, fmt.Errorf("schedule controller: Client and Informers are required")
 	}
-	m, err := NewMetrics(deps.Registry)
+	var reg prometheus.Registerer
+	if deps.Registry != nil {
+		reg = deps.Registry
+	}
+	m, err := NewMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
