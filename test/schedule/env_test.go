@@ -3,6 +3,7 @@ package schedule_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +152,36 @@ func newSchedule(name, cron string, ret *v1alpha1.Retention) *v1alpha1.Cassandra
 				StorageLocation: "s3://cassandra-bucket", Secret: "cloud-backup-secrets"},
 		},
 	}
+}
+
+// metric returns the value of a schedule metric of the env's registry, named as
+// name or name{result="..."}, summed over the env's schedules; -1 when absent.
+func (e *env) metric(name string) float64 {
+	e.t.Helper()
+	base, result, _ := strings.Cut(strings.TrimSuffix(name, "\"}"), `{result="`)
+	families, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sum, found := 0.0, false
+	for _, f := range families {
+		if f.GetName() != base {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] != e.ns || (result != "" && labels["result"] != result) {
+				continue
+			}
+			found = true
+			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	if !found {
+		return -1
+	}
+	return sum
 }

@@ -134,4 +134,18 @@ func TestWeekOfHourlyRuns(t *testing.T) {
 	if want := int64(runs - len(w.have)); s.Status.Expired != want {
 		t.Errorf("status.expired %d; want %d", s.Status.Expired, want)
 	}
+	want := map[string]float64{
+		"cassandra_backup_schedule_last_success_timestamp_seconds": float64(s.Status.LastSuccessfulTime.Unix()),
+		"cassandra_backup_schedule_period_seconds":                  3600,
+		"cassandra_backup_schedule_retention_deletions_total":       float64(s.Status.Expired),
+		`cassandra_backup_schedule_runs_total{result="started"}`:    float64(runs),
+	}
+	for name, v := range want {
+		if got := e.metric(name); got != v {
+			t.Errorf("%s = %v; want %v", name, got, v)
+		}
+	}
+	if got := e.metric(`cassandra_backup_schedule_runs_total{result="failed"}`); got < 10 {
+		t.Errorf("failed runs counted: %v; want the week's FAILED runs seen finishing (at least 10)", got)
+	}
 }
