@@ -2,6 +2,7 @@ package schedule_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/schedule"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
 // TestStartingDeadlineSkipsLateRuns: after an outage longer than the starting deadline,
@@ -72,6 +74,17 @@ func TestSuspendAndInvalidSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.until(start.Add(3*time.Hour), "the fixed schedule runs", func() bool { return len(e.backups("bad")) == 1 })
+
+	out, err := controlplane.Shared(t).Kubectl(context.Background(), nil, "get", "cassandrabackupschedules", "-n", e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubectl get cassandrabackupschedules:\n%s", out)
+	for _, col := range []string{"SCHEDULE", "SUSPEND", "ACTIVE", "LAST SUCCESS", "NEXT RUN"} {
+		if !strings.Contains(strings.SplitN(out, "\n", 2)[0], col) {
+			t.Errorf("kubectl get shows no %s column", col)
+		}
+	}
 }
 
 func reason(s *v1alpha1.CassandraBackupSchedule) string {

@@ -185,7 +185,7 @@ type CassandraBackupScheduleStatus struct {
 	Active []string `json:"active,omitempty"`
 	// ActiveCount is the number of runs not finished yet.
 	// +optional
-	ActiveCount int32 `json:"activeCount,omitempty"`
+	ActiveCount int32 `json:"activeCount"`
 	// Completed is the number of COMPLETED backups the schedule holds.
 	// +optional
 	Completed int32 `json:"completed,omitempty"`

@@ -84,6 +84,10 @@ type CassandraBackupSpecApplyConfiguration struct {
 	// Retain (the default) leaves the bucket alone; Delete removes the backup's manifests,
 	// its topology and every data object no other backup references.
 	DeletionPolicy *cassandraoperatorv1alpha1.DeletionPolicy `json:"deletionPolicy,omitempty"`
+	// Cancel stops a backup that has not finished: every node's operation is cancelled
+	// (each agent clears its snapshot) and the backup ends CANCELLED, with what was
+	// uploaded left in status and in the bucket. A finished backup is not affected.
+	Cancel *bool `json:"cancel,omitempty"`
 }
 
 // CassandraBackupSpecApplyConfiguration constructs a declarative configuration of the CassandraBackupSpec type for use with
@@ -225,5 +229,13 @@ func (b *CassandraBackupSpecApplyConfiguration) WithTimeout(value v1.Duration) *
 // If called multiple times, the DeletionPolicy field is set to the value of the last call.
 func (b *CassandraBackupSpecApplyConfiguration) WithDeletionPolicy(value cassandraoperatorv1alpha1.DeletionPolicy) *CassandraBackupSpecApplyConfiguration {
 	b.DeletionPolicy = &value
+	return b
+}
+
+// WithCancel sets the Cancel field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Cancel field is set to the value of the last call.
+func (b *CassandraBackupSpecApplyConfiguration) WithCancel(value bool) *CassandraBackupSpecApplyConfiguration {
+	b.Cancel = &value
 	return b
 }
