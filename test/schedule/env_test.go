@@ -2,8 +2,10 @@ package schedule_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,15 +32,21 @@ func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }
 
 // env is one test's namespace on the shared control plane and a fake clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ns     string
 	kube   kubernetes.Interface
 	client versioned.Interface
 	clock  *clocktesting.FakeClock
 	reg    *prometheus.Registry
+	// writes counts the operator's API writes (not GET, LIST or WATCH).
+	writes atomic.Int64
+	// step is how far until moves the clock at a time.
+	step time.Duration
+	// patience is how long until waits in real time.
+	patience time.Duration
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	cp := controlplane.Shared(t)
 	return &env{
 		t: t, ns: cp.Namespace(t),
@@ -46,6 +54,9 @@ func newEnv(t *testing.T) *env {
 		client: versioned.NewForConfigOrDie(cp.Config()),
 		clock:  clocktesting.NewFakeClock(time.Now()),
 		reg:    prometheus.NewRegistry(),
+
+		patience: 30 * time.Second,
+		step:     time.Minute,
 	}
 }
 
@@ -66,15 +77,26 @@ func (e *env) start(opts schedule.Options) *op {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = time.Minute
 	}
-	set := informers.New(e.kube, e.client, informers.Config{Namespaces: []string{e.ns}})
+	config := controlplane.Shared(e.t).Config()
+	config.QPS, config.Burst = 500, 1000
+	config.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method != http.MethodGet {
+				e.writes.Add(1)
+			}
+			return rt.RoundTrip(r)
+		})
+	}
+	kube, client := kubernetes.NewForConfigOrDie(config), versioned.NewForConfigOrDie(config)
+	set := informers.New(kube, client, informers.Config{Namespaces: []string{e.ns}})
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background().WithName("operator")))
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: e.kube.CoreV1().Events("")})
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: e.kube.CoreV1().Events("")}) // not counted
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Name})
-	ctrl, err := schedule.NewWithOptions(operator.Deps{KubeClient: e.kube, Client: e.client, Informers: set, Recorder: recorder, Registry: e.reg}, opts)
+	ctrl, err := schedule.NewWithOptions(operator.Deps{KubeClient: kube, Client: client, Informers: set, Recorder: recorder, Registry: e.reg}, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -130,13 +152,16 @@ func (e *env) get(name string) *v1alpha1.CassandraBackupSchedule {
 // fails the test when cond never does.
 func (e *env) until(limit time.Time, what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(e.patience)
 	for !cond() {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("at %s: %s: not within 30 s", e.clock.Now().UTC().Format(time.RFC3339), what)
+			e.t.Fatalf("at %s: %s: not within %s", e.clock.Now().UTC().Format(time.RFC3339), what, e.patience)
 		}
-		if e.clock.Now().Add(time.Minute).Before(limit) {
-			e.clock.Step(time.Minute)
+		switch now := e.clock.Now(); {
+		case now.Add(e.step).Before(limit):
+			e.clock.Step(e.step)
+		case now.Add(time.Second).Before(limit): // near the limit: short retries still come due
+			e.clock.Step(time.Second)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -185,3 +210,7 @@ func (e *env) metric(name string) float64 {
 	}
 	return sum
 }
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

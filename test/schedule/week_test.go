@@ -136,9 +136,9 @@ func TestWeekOfHourlyRuns(t *testing.T) {
 	}
 	want := map[string]float64{
 		"cassandra_backup_schedule_last_success_timestamp_seconds": float64(s.Status.LastSuccessfulTime.Unix()),
-		"cassandra_backup_schedule_period_seconds":                  3600,
-		"cassandra_backup_schedule_retention_deletions_total":       float64(s.Status.Expired),
-		`cassandra_backup_schedule_runs_total{result="started"}`:    float64(runs),
+		"cassandra_backup_schedule_period_seconds":                 3600,
+		"cassandra_backup_schedule_retention_deletions_total":      float64(s.Status.Expired),
+		`cassandra_backup_schedule_runs_total{result="started"}`:   float64(runs),
 	}
 	for name, v := range want {
 		if got := e.metric(name); got != v {
