@@ -4,6 +4,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/metrics"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/schedule"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
@@ -15,5 +16,6 @@ var components = []operator.NewFunc{
 	backup.New,
 	restore.New,
 	metrics.New,
+	schedule.New,
 	webhook.New,
 }

@@ -96,7 +96,10 @@ type Set struct {
 	dcs        Informer
 	pods       Informer
 	configMaps Informer
-	starters   []interface {
+	// own are the per-namespace factories of the project's kinds, for informers made on demand.
+	own       []externalversions.SharedInformerFactory
+	schedules Informer
+	starters  []interface {
 		Start(<-chan struct{})
 		Shutdown()
 	}
@@ -128,6 +131,7 @@ func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config
 		pods = append(pods, podFactory.Core().V1().Pods().Informer())
 		cms = append(cms, cmFactory.Core().V1().ConfigMaps().Informer())
 		s.starters = append(s.starters, own, podFactory, cmFactory)
+		s.own = append(s.own, own)
 	}
 	s.backups, s.dcs, s.pods, s.configMaps = combine(backups), combine(dcs), combine(pods), combine(cms)
 	return s
@@ -182,10 +186,24 @@ func (s *Set) Shutdown() {
 
 // WaitForCacheSync blocks until every informer has synced or ctx ends; false means ctx ended.
 func (s *Set) WaitForCacheSync(ctx context.Context) bool {
-	return cache.WaitForCacheSync(ctx.Done(), s.backups.HasSynced, s.dcs.HasSynced, s.pods.HasSynced, s.configMaps.HasSynced)
+	return cache.WaitForCacheSync(ctx.Done(), s.synced()...)
+}
+
+// synced returns the HasSynced funcs of every informer asked for.
+func (s *Set) synced() []cache.InformerSynced {
+	fns := []cache.InformerSynced{s.backups.HasSynced, s.dcs.HasSynced, s.pods.HasSynced, s.configMaps.HasSynced}
+	if s.schedules != nil {
+		fns = append(fns, s.schedules.HasSynced)
+	}
+	return fns
 }
 
 // Synced reports whether every informer has synced.
 func (s *Set) Synced() bool {
-	return s.backups.HasSynced() && s.dcs.HasSynced() && s.pods.HasSynced() && s.configMaps.HasSynced()
+	for _, fn := range s.synced() {
+		if !fn() {
+			return false
+		}
+	}
+	return true
 }

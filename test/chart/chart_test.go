@@ -195,7 +195,7 @@ func TestDefaultValues(t *testing.T) {
 	r, manifest := render(t, "cassandra-backup-operator", ns, nil)
 	got := kinds(r)
 	for kind, n := range map[string]int{
-		"CustomResourceDefinition": 2, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 1, "NetworkPolicy": 0,
+		"CustomResourceDefinition": 3, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 1, "NetworkPolicy": 0,
 		"Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 1, "MutatingWebhookConfiguration": 1,
 		"Namespace": 0, "PodDisruptionBudget": 1, "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1, "ServiceMonitor": 0, "Certificate": 0, "Issuer": 0,
 	} {

@@ -59,6 +59,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: ["cassandraoperator.instaclustr.com"]
   resources: ["cassandrabackups/finalizers", "cassandradatacenters/finalizers"]
   verbs: ["update"]
+# Schedules: watch them, write their status; create the backups of each run and delete
+# the ones retention expires.
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackupschedules"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackupschedules/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackups"]
+  verbs: ["create", "delete"]
 # Pods of Cassandra datacenters: find the agents, follow restore init containers.
 - apiGroups: [""]
   resources: ["pods"]

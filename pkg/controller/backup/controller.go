@@ -220,14 +220,16 @@ func ReconcilerOptions(deps operator.Deps) reconciler.Options[*v1alpha1.Cassandr
 	}
 }
 
-// handlers is the controller: for a new and for a changed spec, validate, observe
-// (justCreate), start, await-nodes and commit, in this order; on deletion, delete.
+// handlers is the controller: for a new and for a changed spec, cancel (spec.cancel),
+// validate, observe (justCreate), start, await-nodes and commit, in this order; on
+// deletion, delete.
 func (c *Controller) handlers() []reconciler.Registration[*v1alpha1.CassandraBackup] {
 	var regs []reconciler.Registration[*v1alpha1.CassandraBackup]
 	for _, h := range []struct {
 		id string
 		fn reconciler.HandlerFunc[*v1alpha1.CassandraBackup]
 	}{
+		{"cancel", c.cancel},
 		{"validate", c.validate},
 		{"observe", c.observe},
 		{"start", c.start},

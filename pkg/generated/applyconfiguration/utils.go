@@ -32,8 +32,16 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=cassandraoperator.instaclustr.com, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupTemplate"):
+		return &cassandraoperatorv1alpha1.BackupTemplateApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackup"):
 		return &cassandraoperatorv1alpha1.CassandraBackupApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupSchedule"):
+		return &cassandraoperatorv1alpha1.CassandraBackupScheduleApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupScheduleSpec"):
+		return &cassandraoperatorv1alpha1.CassandraBackupScheduleSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupScheduleStatus"):
+		return &cassandraoperatorv1alpha1.CassandraBackupScheduleStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupSpec"):
 		return &cassandraoperatorv1alpha1.CassandraBackupSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupStatus"):
@@ -54,6 +62,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.RestoreSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestoreStatus"):
 		return &cassandraoperatorv1alpha1.RestoreStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("Retention"):
+		return &cassandraoperatorv1alpha1.RetentionApplyConfiguration{}
 
 	}
 	return nil

@@ -175,6 +175,11 @@ type CassandraBackupSpec struct {
 	// says so in a Warning event.
 	// +optional
 	DeleteImported bool `json:"deleteImported,omitempty"`
+	// Cancel stops a backup that has not finished: every node's operation is cancelled
+	// (each agent clears its snapshot) and the backup ends CANCELLED, with what was
+	// uploaded left in status and in the bucket. A finished backup is not affected.
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
 }
 
 // BackupState is the state of a backup, or of one node's part of it.

@@ -89,6 +89,10 @@ type CassandraBackupSpecApplyConfiguration struct {
 	// and may still need. Without it, deleting an import retains the remote backup and
 	// says so in a Warning event.
 	DeleteImported *bool `json:"deleteImported,omitempty"`
+	// Cancel stops a backup that has not finished: every node's operation is cancelled
+	// (each agent clears its snapshot) and the backup ends CANCELLED, with what was
+	// uploaded left in status and in the bucket. A finished backup is not affected.
+	Cancel *bool `json:"cancel,omitempty"`
 }
 
 // CassandraBackupSpecApplyConfiguration constructs a declarative configuration of the CassandraBackupSpec type for use with
@@ -238,5 +242,13 @@ func (b *CassandraBackupSpecApplyConfiguration) WithDeletionPolicy(value cassand
 // If called multiple times, the DeleteImported field is set to the value of the last call.
 func (b *CassandraBackupSpecApplyConfiguration) WithDeleteImported(value bool) *CassandraBackupSpecApplyConfiguration {
 	b.DeleteImported = &value
+	return b
+}
+
+// WithCancel sets the Cancel field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Cancel field is set to the value of the last call.
+func (b *CassandraBackupSpecApplyConfiguration) WithCancel(value bool) *CassandraBackupSpecApplyConfiguration {
+	b.Cancel = &value
 	return b
 }

@@ -26,6 +26,14 @@ type CassandraBackupListerExpansion interface{}
 // CassandraBackupNamespaceLister.
 type CassandraBackupNamespaceListerExpansion interface{}
 
+// CassandraBackupScheduleListerExpansion allows custom methods to be added to
+// CassandraBackupScheduleLister.
+type CassandraBackupScheduleListerExpansion interface{}
+
+// CassandraBackupScheduleNamespaceListerExpansion allows custom methods to be added to
+// CassandraBackupScheduleNamespaceLister.
+type CassandraBackupScheduleNamespaceListerExpansion interface{}
+
 // CassandraDataCenterListerExpansion allows custom methods to be added to
 // CassandraDataCenterLister.
 type CassandraDataCenterListerExpansion interface{}

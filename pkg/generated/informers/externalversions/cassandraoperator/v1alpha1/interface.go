@@ -26,6 +26,8 @@ import (
 type Interface interface {
 	// CassandraBackups returns a CassandraBackupInformer.
 	CassandraBackups() TypedCassandraBackupInformer
+	// CassandraBackupSchedules returns a CassandraBackupScheduleInformer.
+	CassandraBackupSchedules() TypedCassandraBackupScheduleInformer
 	// CassandraDataCenters returns a CassandraDataCenterInformer.
 	CassandraDataCenters() TypedCassandraDataCenterInformer
 }
@@ -44,6 +46,11 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // CassandraBackups returns a TypedCassandraBackupInformer.
 func (v *version) CassandraBackups() TypedCassandraBackupInformer {
 	return &cassandraBackupInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// CassandraBackupSchedules returns a TypedCassandraBackupScheduleInformer.
+func (v *version) CassandraBackupSchedules() TypedCassandraBackupScheduleInformer {
+	return &cassandraBackupScheduleInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // CassandraDataCenters returns a TypedCassandraDataCenterInformer.

@@ -29,6 +29,7 @@ import (
 type CassandraoperatorV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	CassandraBackupsGetter
+	CassandraBackupSchedulesGetter
 	CassandraDataCentersGetter
 }
 
@@ -39,6 +40,10 @@ type CassandraoperatorV1alpha1Client struct {
 
 func (c *CassandraoperatorV1alpha1Client) CassandraBackups(namespace string) CassandraBackupInterface {
 	return newCassandraBackups(c, namespace)
+}
+
+func (c *CassandraoperatorV1alpha1Client) CassandraBackupSchedules(namespace string) CassandraBackupScheduleInterface {
+	return newCassandraBackupSchedules(c, namespace)
 }
 
 func (c *CassandraoperatorV1alpha1Client) CassandraDataCenters(namespace string) CassandraDataCenterInterface {

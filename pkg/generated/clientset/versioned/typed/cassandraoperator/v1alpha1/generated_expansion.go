@@ -20,4 +20,6 @@ package v1alpha1
 
 type CassandraBackupExpansion interface{}
 
+type CassandraBackupScheduleExpansion interface{}
+
 type CassandraDataCenterExpansion interface{}

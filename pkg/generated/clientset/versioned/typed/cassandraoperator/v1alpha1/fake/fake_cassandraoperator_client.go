@@ -32,6 +32,10 @@ func (c *FakeCassandraoperatorV1alpha1) CassandraBackups(namespace string) v1alp
 	return newFakeCassandraBackups(c, namespace)
 }
 
+func (c *FakeCassandraoperatorV1alpha1) CassandraBackupSchedules(namespace string) v1alpha1.CassandraBackupScheduleInterface {
+	return newFakeCassandraBackupSchedules(c, namespace)
+}
+
 func (c *FakeCassandraoperatorV1alpha1) CassandraDataCenters(namespace string) v1alpha1.CassandraDataCenterInterface {
 	return newFakeCassandraDataCenters(c, namespace)
 }

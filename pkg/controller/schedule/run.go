@@ -1,0 +1,113 @@
+package schedule
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
+)
+
+// ReasonNameTaken: a run's name belongs to a CassandraBackup the schedule did not create.
+const ReasonNameTaken = "NameTaken"
+
+// runDue starts the newest run due since the last one, once: it is skipped past the
+// starting deadline, and waits while another run is active under concurrencyPolicy Forbid.
+// A run that exists already (an operator that stopped after creating it) is recorded, not
+// created again.
+func (c *Controller) runDue(ctx context.Context, s *v1alpha1.CassandraBackupSchedule, tt Timetable, runs []Run, now time.Time) error {
+	st := &s.Status
+	if len(runs) > 0 && (st.LastScheduleTime == nil || st.LastScheduleTime.Time.Before(runs[0].Time)) {
+		st.LastScheduleTime = &metav1.Time{Time: runs[0].Time}
+	}
+	if s.Spec.Suspend {
+		return nil
+	}
+	after := s.CreationTimestamp.Time
+	for _, t := range []*metav1.Time{st.LastScheduleTime, st.LastSkippedTime} {
+		if t != nil && t.Time.After(after) {
+			after = t.Time
+		}
+	}
+	slot := tt.Missed(after, now)
+	if slot.IsZero() {
+		reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, ReasonScheduled, "", s.Generation))
+		return nil
+	}
+	if d := s.Spec.StartingDeadline; d != nil && now.Sub(slot) > d.Duration {
+		st.Skipped++
+		st.LastSkippedTime = &metav1.Time{Time: slot}
+		c.metrics.skipped(s)
+		c.event(s, corev1.EventTypeWarning, ReasonRunSkipped, "Skipped the run of %s: not started within the starting deadline %s",
+			slot.UTC().Format(time.RFC3339), d.Duration)
+		return nil
+	}
+	if s.Spec.ConcurrencyPolicy != v1alpha1.ConcurrencyAllow && len(st.Active) > 0 {
+		reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, ReasonWaiting,
+			fmt.Sprintf("the run of %s waits for %s to finish (concurrencyPolicy Forbid)", slot.UTC().Format(time.RFC3339), st.Active[0]), s.Generation))
+		return nil
+	}
+	name := RunName(s.Name, slot)
+	backups := c.client.CassandraoperatorV1alpha1().CassandraBackups(s.Namespace)
+	_, err := backups.Create(ctx, newBackup(s, name, slot), metav1.CreateOptions{FieldManager: "cassandra-backup-operator/" + Name})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		got, gerr := backups.Get(ctx, name, metav1.GetOptions{})
+		if gerr != nil {
+			return fmt.Errorf("read run %s: %w", name, gerr)
+		}
+		if got.Labels[LabelSchedule] != s.Name {
+			return reconciler.Permanent(reconciler.Reasonf(ReasonNameTaken,
+				"the run of %s is named %s, and a CassandraBackup the schedule did not create has that name", slot.UTC().Format(time.RFC3339), name))
+		}
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		return reconciler.Permanent(reconciler.WithReason(ReasonCreateFailed, fmt.Errorf("create run %s from the template: %w", name, err)))
+	case err != nil:
+		return reconciler.WithReason(ReasonCreateFailed, fmt.Errorf("create run %s: %w", name, err))
+	default:
+		if err := c.cfg.Failpoint(FailpointCreated); err != nil {
+			return err
+		}
+		c.metrics.started(s)
+		c.event(s, corev1.EventTypeNormal, ReasonRunCreated, "Created backup %s for the run of %s", name, slot.UTC().Format(time.RFC3339))
+	}
+	st.LastScheduleTime = &metav1.Time{Time: slot}
+	reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, ReasonScheduled, "", s.Generation))
+	return nil
+}
+
+// newBackup is the CassandraBackup of the run due at slot: the template, with the run's
+// name as snapshot tag, deletionPolicy Delete, the schedule's label and the slot's annotation.
+func newBackup(s *v1alpha1.CassandraBackupSchedule, name string, slot time.Time) *v1alpha1.CassandraBackup {
+	t := s.Spec.DeepCopy().Template
+	return &v1alpha1.CassandraBackup{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Namespace:   s.Namespace,
+			Labels:      map[string]string{LabelSchedule: s.Name},
+			Annotations: map[string]string{AnnotationSlot: slot.UTC().Format(time.RFC3339)},
+		},
+		Spec: v1alpha1.CassandraBackupSpec{
+			CDC:                    t.CDC,
+			Cluster:                t.Cluster,
+			Datacenter:             t.Datacenter,
+			StorageLocation:        t.StorageLocation,
+			SnapshotTag:            name,
+			Secret:                 t.Secret,
+			Entities:               t.Entities,
+			CreateMissingBucket:    t.CreateMissingBucket,
+			SkipBucketVerification: t.SkipBucketVerification,
+			Insecure:               t.Insecure,
+			MetadataDirective:      t.MetadataDirective,
+			ConcurrentConnections:  t.ConcurrentConnections,
+			Bandwidth:              t.Bandwidth,
+			Timeout:                t.Timeout,
+			DeletionPolicy:         v1alpha1.DeletionPolicyDelete,
+		},
+	}
+}
