@@ -80,7 +80,7 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 	if err != nil {
 		return err
 	}
-	manifest := &layout.Manifest{Tokens: id.tokens, SchemaVersion: id.schemaVersion}
+	manifest := &layout.Manifest{Tokens: id.tokens, SchemaVersion: id.schemaVersion, Partitioner: id.partitioner}
 	manifest.Snapshot.Name = req.SnapshotTag
 	var uploads []upload
 	for _, s := range snaps {

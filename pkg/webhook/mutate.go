@@ -244,7 +244,7 @@ func initContainer(p *plan.Plan, pp plan.PodPlan, mount corev1.VolumeMount, toke
 	root := path.Dir(cfg.DataDir)
 	args := plan.Args{
 		StorageLocation: p.StorageLocation, SnapshotTag: p.SnapshotTag, Cluster: p.SourceCluster,
-		Datacenter: p.SourceDatacenter, HostID: pp.HostID, NewCluster: true, DataDirs: []string{cfg.DataDir},
+		Datacenter: p.SourceDatacenter, HostID: pp.HostID, ManifestKey: pp.ManifestKey(), NewCluster: true, DataDirs: []string{cfg.DataDir},
 		CommitLogDir:   under(mount, path.Join(root, "commitlog")),
 		HintsDir:       under(mount, path.Join(root, "hints")),
 		SavedCachesDir: under(mount, path.Join(root, "saved_caches")),

@@ -145,7 +145,8 @@ func TestMutate(t *testing.T) {
 				}
 				ic := pod.Spec.InitContainers[0]
 				want := []string{"restore", "--storage-location=s3://cassandra-bucket", "--snapshot-tag=tag1", "--cluster=test-cluster", "--dc=dc1",
-					"--host-id=11111111-2222-3333-4444-555555555555", "--new-cluster", "--data-dir=/var/lib/cassandra/data",
+					"--host-id=11111111-2222-3333-4444-555555555555",
+					"--manifest-key=test-cluster/dc1/11111111-2222-3333-4444-555555555555/manifests/tag1-x-1.json", "--new-cluster", "--data-dir=/var/lib/cassandra/data",
 					"--commitlog-dir=/var/lib/cassandra/commitlog", "--hints-dir=/var/lib/cassandra/hints", "--saved-caches-dir=/var/lib/cassandra/saved_caches",
 					"--tokens-file=/var/lib/cassandra/restore-tokens.yaml", "--marker-file=/var/lib/cassandra/data/restore_done",
 					"--k8s-secret-name=cloud-backup-secrets", "--insecure"}
