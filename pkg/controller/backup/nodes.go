@@ -231,6 +231,7 @@ func request(b *v1alpha1.CassandraBackup) api.Request {
 		Insecure:               s.Insecure,
 		CreateMissingBucket:    s.CreateMissingBucket,
 		SkipBucketVerification: s.SkipBucketVerification,
+		BackupUID:              string(b.UID),
 	}
 	if s.Secret != "" {
 		req.K8sNamespace, req.K8sSecretName = b.Namespace, s.Secret
