@@ -168,11 +168,13 @@ func (c Catalog) Backup(ctx context.Context, cluster, datacenter, tag string) (R
 	}
 	var nodes []NodeBackup
 	for _, h := range top.Topology {
-		if h.DC != "" && h.DC != datacenter {
-			continue
-		}
+		// Every host, not only the datacenter's: a name with syntax in it is a tampered
+		// topology.
 		if err := h.Validate(); err != nil {
 			return ref, nil, &RefusedError{Key: ref.Key, Err: err}
+		}
+		if h.DC != "" && h.DC != datacenter {
+			continue
 		}
 		node := Node{Cluster: cluster, Datacenter: datacenter, HostID: h.NodeID}
 		if err := node.Validate(); err != nil {
