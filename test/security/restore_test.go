@@ -49,7 +49,9 @@ func (e *restoreEnv) restoreTamperedBucket(t *testing.T) {
 		{"token", "-javaagent:/var/lib/cassandra/data/ks1/evil.jar", func(m *layout.Manifest, _ *layout.Topology) {
 			m.Tokens = []string{"0 -javaagent:/var/lib/cassandra/data/ks1/evil.jar"}
 		}},
-		{"yaml token", "authenticator", func(m *layout.Manifest, _ *layout.Topology) { m.Tokens = []string{"0\nauthenticator: AllowAllAuthenticator"} }},
+		{"yaml token", "authenticator", func(m *layout.Manifest, _ *layout.Topology) {
+			m.Tokens = []string{"0\nauthenticator: AllowAllAuthenticator"}
+		}},
 		{"host id", "../../other", func(_ *layout.Manifest, top *layout.Topology) { top.Topology[0].NodeID = "../../other" }},
 		{"datacenter", "dc1 -Dx=$(id)", func(_ *layout.Manifest, top *layout.Topology) { top.Topology[0].DC = "dc1 -Dx=$(id)" }},
 	} {
