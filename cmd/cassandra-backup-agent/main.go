@@ -273,7 +273,7 @@ func restore(ctx context.Context, argv []string) error {
 			Entities: args.Entities, NewCluster: args.NewCluster, K8sNamespace: *namespace, K8sSecretName: args.SecretName,
 			Insecure: args.Insecure, ConcurrentConnections: *concurrency, DataDirs: args.DataDirs,
 		},
-		Cluster: args.Cluster, Datacenter: args.Datacenter, HostID: args.HostID,
+		Cluster: args.Cluster, Datacenter: args.Datacenter, HostID: args.HostID, ManifestKey: args.ManifestKey,
 		CommitLogDir: args.CommitLogDir, HintsDir: args.HintsDir, SavedCachesDir: args.SavedCachesDir,
 		TokensFile: args.TokensFile, MarkerFile: args.MarkerFile,
 	}

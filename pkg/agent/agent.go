@@ -102,6 +102,7 @@ type identity struct {
 	node          layout.Node
 	schemaVersion string
 	tokens        []string
+	partitioner   string
 }
 
 // identify asks the node for its identity; a per-node storage location overrides the prefix.
@@ -123,6 +124,9 @@ func (a *Agent) identify(ctx context.Context, loc storage.Location) (identity, e
 	if id.tokens, err = a.Node.Tokens(ctx); err != nil {
 		return id, err
 	}
+	// Optional: the manifest then records no partitioner, and its tokens are checked
+	// with the generic rule.
+	id.partitioner, _ = a.Node.Partitioner(ctx)
 	if !loc.Global() {
 		id.node = layout.Node{Cluster: loc.Cluster, Datacenter: loc.DC, HostID: loc.Node}
 	}

@@ -54,6 +54,12 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 		return err
 	}
 	tr.SetNode(id.node.HostID, id.schemaVersion)
+	if done, err := existingBackup(ctx, layout.Catalog{Storage: p}, id, req); err != nil || done {
+		if done {
+			logger.Info("Backup already done: the node's manifest of the tag is this backup's", "backupUID", req.BackupUID)
+		}
+		return err
+	}
 	// The marker goes before the dedup check and is removed after the manifest (pkg/gc).
 	done, err := a.announce(ctx, p, id.node, &req)
 	if err != nil {
@@ -86,7 +92,7 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 	if err != nil {
 		return err
 	}
-	manifest := &layout.Manifest{Tokens: id.tokens, SchemaVersion: id.schemaVersion}
+	manifest := &layout.Manifest{Tokens: id.tokens, SchemaVersion: id.schemaVersion, Partitioner: id.partitioner, BackupUID: req.BackupUID}
 	manifest.Snapshot.Name = req.SnapshotTag
 	var uploads []upload
 	for _, s := range snaps {

@@ -316,8 +316,11 @@ func TestRestoreMarkerAndResume(t *testing.T) {
 		t.Errorf("restore of another tag with the marker present: %v", err)
 	}
 
-	// A killed restore (no marker, one file missing, one truncated, one stray) resumes.
-	os.Remove(spec.MarkerFile)
+	// A killed restore (only the start marker, one file missing, one truncated, one
+	// stray) resumes.
+	if err := os.Rename(spec.MarkerFile, startedFile(spec)); err != nil {
+		t.Fatal(err)
+	}
 	os.Remove(filepath.Join(spec.DataDirs[0], paths[0]))
 	if err := os.Truncate(filepath.Join(spec.DataDirs[0], paths[1]), 3); err != nil {
 		t.Fatal(err)

@@ -38,6 +38,9 @@ type RestoreSpec struct {
 	Cluster, Datacenter string
 	// HostID is the source node's host id; when empty, Hostname is looked up in the topology.
 	HostID string
+	// ManifestKey is the bucket key of the planned manifest; any other is refused. Empty
+	// (plans from before it was passed): the tag's manifest, when the node has only one.
+	ManifestKey string
 	// Hostname is this pod's name, matched against the backup's topology.
 	Hostname string
 	// CommitLogDir, HintsDir and SavedCachesDir are wiped (when set).
@@ -98,11 +101,14 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	if err != nil {
 		return res, err
 	}
-	ref, m, err := layout.Catalog{Storage: p}.Manifest(ctx, node, spec.SnapshotTag)
+	manifestKey, m, err := plannedManifest(ctx, layout.Catalog{Storage: p}, node, spec)
 	if err != nil {
 		return res, err
 	}
-	res.Key = plan.RestoreKey(spec.StorageLocation, ref.Key)
+	res.Key = plan.RestoreKey(spec.StorageLocation, manifestKey)
+	if err := claimDataDirs(spec, res.Key); err != nil {
+		return res, err
+	}
 	m = m.Filter(func(ks, table string) bool {
 		if cassandra.IsSystemKeyspace(ks) {
 			return !spec.NewCluster || ks == "system_schema"
@@ -136,8 +142,9 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		if err := file.WriteAtomic(spec.MarkerFile, []byte(res.Key+"\n")); err != nil {
 			return res, fmt.Errorf("write marker: %w", err)
 		}
+		_ = os.Remove(startedFile(spec))
 	}
-	logger.V(1).Info("Restore complete", "manifest", ref.Key, "transfer", tr.Snapshot())
+	logger.V(1).Info("Restore complete", "manifest", manifestKey, "transfer", tr.Snapshot())
 	return res, nil
 }
 
@@ -153,6 +160,9 @@ func markerDone(spec RestoreSpec) (string, bool) {
 		return "", false
 	}
 	key := strings.TrimSpace(string(b))
+	if want := planKey(spec); want != "" {
+		return key, key == want
+	}
 	loc, manifestKey, ok := plan.ParseRestoreKey(key)
 	if !ok || loc != spec.StorageLocation {
 		return "", false
@@ -187,12 +197,18 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 		if !ok {
 			return n, fmt.Errorf("host %s is not in topology %s", spec.Hostname, ref.Key)
 		}
+		if err := h.Validate(); err != nil {
+			return n, &layout.RefusedError{Key: ref.Key, Err: err}
+		}
 		n.HostID = h.NodeID
 		if n.Datacenter == "" {
 			n.Datacenter = h.DC
 		}
 	}
 	if err := n.Validate(); err != nil {
+		return n, fmt.Errorf("source node: %w", err)
+	}
+	if err := layout.ValidateHostID(n.HostID); err != nil {
 		return n, fmt.Errorf("source node: %w", err)
 	}
 	return n, nil

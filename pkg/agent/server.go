@@ -115,6 +115,10 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	req, err := api.DecodeRequest(r.Body)
+	if err == nil {
+		req.BackupUID = r.Header.Get(api.HeaderBackupUID)
+		err = api.ValidateBackupUID(req.BackupUID)
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

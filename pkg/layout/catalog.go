@@ -95,7 +95,7 @@ func (c Catalog) Topology(ctx context.Context, cluster, tag string) (Ref, *Topol
 	}
 	top, err := DecodeTopology(raw)
 	if err != nil {
-		return ref, nil, fmt.Errorf("topology %s refused: %w", ref.Key, err)
+		return ref, nil, &RefusedError{Key: ref.Key, Err: err}
 	}
 	return ref, top, nil
 }
@@ -138,7 +138,7 @@ func (c Catalog) ReadManifest(ctx context.Context, key string) (*Manifest, error
 		return nil, err
 	}
 	if err := m.Validate(); err != nil {
-		return nil, fmt.Errorf("manifest %s refused: %w", key, err)
+		return nil, &RefusedError{Key: key, Err: err}
 	}
 	return m, nil
 }
@@ -168,6 +168,11 @@ func (c Catalog) Backup(ctx context.Context, cluster, datacenter, tag string) (R
 	}
 	var nodes []NodeBackup
 	for _, h := range top.Topology {
+		// Every host, not only the datacenter's: a name with syntax in it is a tampered
+		// topology.
+		if err := h.Validate(); err != nil {
+			return ref, nil, &RefusedError{Key: ref.Key, Err: err}
+		}
 		if h.DC != "" && h.DC != datacenter {
 			continue
 		}

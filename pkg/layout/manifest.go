@@ -28,6 +28,12 @@ type Manifest struct {
 	Tokens []string `json:"tokens"`
 	// SchemaVersion is the node's schema version at the time of the backup.
 	SchemaVersion string `json:"schemaVersion"`
+	// Partitioner is the node's partitioner class, which gives Tokens their syntax; empty
+	// in manifests written before it was recorded (and by Esop).
+	Partitioner string `json:"partitioner,omitempty"`
+	// BackupUID is the uid of the CassandraBackup that wrote the manifest; empty when the
+	// request named none.
+	BackupUID string `json:"backupUid,omitempty"`
 }
 
 // Snapshot is the snapshot part of a manifest.
@@ -139,7 +145,7 @@ func (m *Manifest) updateTable(keyspace, table string, change func(*Table)) {
 
 // Filter returns a copy of the manifest with only the tables keep accepts.
 func (m *Manifest) Filter(keep func(keyspace, table string) bool) *Manifest {
-	out := &Manifest{Snapshot: Snapshot{Name: m.Snapshot.Name, Keyspaces: map[string]Keyspace{}}, Tokens: m.Tokens, SchemaVersion: m.SchemaVersion}
+	out := &Manifest{Snapshot: Snapshot{Name: m.Snapshot.Name, Keyspaces: map[string]Keyspace{}}, Tokens: m.Tokens, SchemaVersion: m.SchemaVersion, Partitioner: m.Partitioner, BackupUID: m.BackupUID}
 	for ksName, ks := range m.Snapshot.Keyspaces {
 		tables := map[string]Table{}
 		for tName, t := range ks.Tables {
@@ -161,6 +167,15 @@ var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func (m *Manifest) Validate() error {
 	if err := segment(m.Snapshot.Name); err != nil {
 		return fmt.Errorf("manifest snapshot name: %w", err)
+	}
+	if err := ValidatePartitioner(m.Partitioner); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	if err := ValidateTokens(m.Partitioner, m.Tokens); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	if err := m.validateNames(); err != nil {
+		return fmt.Errorf("manifest: %w", err)
 	}
 	for _, f := range m.Files() {
 		if err := f.validate(); err != nil {

@@ -54,6 +54,9 @@ func DecodeTopology(data []byte) (*Topology, error) {
 	if t.ClusterName == "" {
 		return nil, fmt.Errorf("topology: no cluster name")
 	}
+	if err := ValidateName("cluster", t.ClusterName); err != nil {
+		return nil, fmt.Errorf("topology: %w", err)
+	}
 	if t.Timestamp < 0 {
 		return nil, fmt.Errorf("topology: negative timestamp %d", t.Timestamp)
 	}

@@ -26,6 +26,10 @@ type Args struct {
 	Cluster, Datacenter string
 	// HostID is the host id of the source node.
 	HostID string
+	// ManifestKey is the bucket key of the one manifest the plan restores; the agent
+	// refuses any other. Empty in the pods of plans from before it was passed: the agent
+	// then restores the tag's manifest only when the node has exactly one.
+	ManifestKey string
 	// NewCluster restores into a new cluster: of the system keyspaces only system_schema.
 	NewCluster bool
 	// DataDirs are the Cassandra data directories to restore into.
@@ -56,6 +60,9 @@ func (a Args) Flags() []string {
 		"--cluster=" + a.Cluster,
 		"--dc=" + a.Datacenter,
 		"--host-id=" + a.HostID,
+	}
+	if a.ManifestKey != "" {
+		out = append(out, "--manifest-key="+a.ManifestKey)
 	}
 	if a.NewCluster {
 		out = append(out, "--new-cluster")
@@ -92,6 +99,7 @@ func (a *Args) Register(fs *flag.FlagSet) {
 	fs.StringVar(&a.Cluster, "cluster", "", "cluster name of the backup")
 	fs.StringVar(&a.Datacenter, "dc", "", "datacenter of the backup")
 	fs.StringVar(&a.HostID, "host-id", "", "host id of the source node")
+	fs.StringVar(&a.ManifestKey, "manifest-key", "", "bucket key of the manifest to restore; any other is refused (empty: the tag's only manifest)")
 	fs.BoolVar(&a.NewCluster, "new-cluster", false, "restore into a new cluster: of the system keyspaces keep only system_schema")
 	fs.Func("data-dir", "Cassandra data directory (repeatable, or comma separated)", func(v string) error {
 		a.DataDirs = append(a.DataDirs, splitList(v)...)

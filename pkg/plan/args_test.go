@@ -10,7 +10,7 @@ import (
 // TestArgsRoundTrip checks that what the webhook writes is what the agent reads.
 func TestArgsRoundTrip(t *testing.T) {
 	for _, a := range []Args{
-		{StorageLocation: "s3://b", SnapshotTag: "t", Cluster: "c", Datacenter: "dc1", HostID: "h", NewCluster: true,
+		{StorageLocation: "s3://b", SnapshotTag: "t", Cluster: "c", Datacenter: "dc1", HostID: "h", ManifestKey: "c/dc1/h/manifests/t-v-1.json", NewCluster: true,
 			DataDirs: []string{"/d"}, CommitLogDir: "/c", HintsDir: "/h", SavedCachesDir: "/s", TokensFile: "/t.yaml",
 			MarkerFile: "/d/m", SecretName: "sec", Entities: "ks1,ks2.t", Insecure: true, Timeout: 90 * time.Minute},
 		{StorageLocation: "file:///x", SnapshotTag: "t", DataDirs: []string{"/a", "/b"}, TokensFile: "/t", MarkerFile: "/m", Timeout: DefaultTimeout},

@@ -90,6 +90,12 @@ type PodPlan struct {
 	Tokens []string `json:"-"`
 }
 
+// ManifestKey returns the bucket key of the manifest the pod restores, from RestoreKey.
+func (pp PodPlan) ManifestKey() string {
+	_, key, _ := ParseRestoreKey(pp.RestoreKey)
+	return key
+}
+
 // JVMOptions returns the JVM options that make a restored node keep its tokens.
 func JVMOptions(tokens []string) string {
 	return "-Dcassandra.initial_token=" + strings.Join(tokens, ",") + " -Dcassandra.auto_bootstrap=false"

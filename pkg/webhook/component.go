@@ -43,6 +43,7 @@ func New(deps operator.Deps) (operator.Component, error) {
 		Ready:    deps.Informers.Synced,
 		Guard:    cfg.WebhookRestoreGuard,
 		Timeouts: cfg.HTTPTimeouts,
+		Recorder: deps.Recorder,
 	}}
 	if cfg.WebhookMountedCerts {
 		files := &FileCertificates{CertFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSCertKey), KeyFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSPrivateKeyKey)}

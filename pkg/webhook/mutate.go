@@ -92,6 +92,9 @@ type Decision struct {
 	Patch []Operation
 	// Warnings are shown to the client that creates the pod.
 	Warnings []string
+	// EventReason, when set, asks for a Normal event with this reason and Message on the
+	// pod's datacenter: an admission worth telling its owner about.
+	EventReason string
 }
 
 // PatchJSON returns the patch encoded, or nil when there is none.
@@ -128,6 +131,11 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *plan.Plan, cfg
 	}
 	if dc.Spec.Restore == nil {
 		return allow("datacenter " + dc.Name + " does not restore")
+	}
+	if restoreCompleted(dc) {
+		d := allow(fmt.Sprintf("pod %s is created without a restore: the restore of datacenter %s from backup %s is COMPLETED, and a restore never runs over a live datacenter (remove spec.restore to end it)", pod.Name, dc.Name, dc.Spec.Restore.BackupName))
+		d.EventReason = ReasonRestoreCompletedPodUnchanged
+		return d
 	}
 	for _, c := range pod.Spec.InitContainers {
 		if c.Name == InitContainerName {
@@ -188,6 +196,17 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *plan.Plan, cfg
 	}
 }
 
+// ReasonRestoreCompletedPodUnchanged is the event reason of a pod admitted unchanged
+// because its datacenter's restore is COMPLETED.
+const ReasonRestoreCompletedPodUnchanged = "RestoreCompletedPodUnchanged"
+
+// restoreCompleted reports whether dc's current spec.restore has COMPLETED: its pods
+// then hold live data, and a new pod (a deleted one recreated) must not restore over it.
+func restoreCompleted(dc *v1alpha1.CassandraDataCenter) bool {
+	st := dc.Status.Restore
+	return st != nil && st.State == v1alpha1.RestoreCompleted && st.BackupName == dc.Spec.Restore.BackupName
+}
+
 // why returns the datacenter's Ready message, as "(…)", when it explains a wait.
 func why(dc *v1alpha1.CassandraDataCenter) string {
 	if dc.Status.Restore == nil {
@@ -244,7 +263,7 @@ func initContainer(p *plan.Plan, pp plan.PodPlan, mount corev1.VolumeMount, toke
 	root := path.Dir(cfg.DataDir)
 	args := plan.Args{
 		StorageLocation: p.StorageLocation, SnapshotTag: p.SnapshotTag, Cluster: p.SourceCluster,
-		Datacenter: p.SourceDatacenter, HostID: pp.HostID, NewCluster: true, DataDirs: []string{cfg.DataDir},
+		Datacenter: p.SourceDatacenter, HostID: pp.HostID, ManifestKey: pp.ManifestKey(), NewCluster: true, DataDirs: []string{cfg.DataDir},
 		CommitLogDir:   under(mount, path.Join(root, "commitlog")),
 		HintsDir:       under(mount, path.Join(root, "hints")),
 		SavedCachesDir: under(mount, path.Join(root, "saved_caches")),

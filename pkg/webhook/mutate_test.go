@@ -30,6 +30,16 @@ func testDC(restoring bool) *v1alpha1.CassandraDataCenter {
 	return dc
 }
 
+// completedDC is a restoring datacenter whose restore of b1 is COMPLETED.
+func completedDC(change ...func(*v1alpha1.CassandraDataCenter)) *v1alpha1.CassandraDataCenter {
+	dc := testDC(true)
+	dc.Status.Restore = &v1alpha1.RestoreStatus{BackupName: "b1", State: v1alpha1.RestoreCompleted}
+	for _, c := range change {
+		c(dc)
+	}
+	return dc
+}
+
 func testPlan(t testing.TB, dc *v1alpha1.CassandraDataCenter, backup string) *plan.Plan {
 	t.Helper()
 	p := &plan.Plan{
@@ -135,6 +145,15 @@ func TestMutate(t *testing.T) {
 			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true, message: "no source node"},
 		{name: "no data volume", pod: testPod(planned, func(p *corev1.Pod) { p.Spec.Containers[1].VolumeMounts = p.Spec.Containers[1].VolumeMounts[:1] }), dc: testDC(true),
 			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: false, message: "mounts no volume over the data directory"},
+		{name: "restore completed: a recreated pod is admitted unchanged", pod: testPod(planned), dc: completedDC(),
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true,
+			message: "is COMPLETED", check: func(t *testing.T, _ *corev1.Pod, d Decision) {
+				if d.EventReason != ReasonRestoreCompletedPodUnchanged {
+					t.Errorf("event reason %q", d.EventReason)
+				}
+			}},
+		{name: "completed for another backup: injected", pod: testPod(planned), dc: completedDC(func(dc *v1alpha1.CassandraDataCenter) { dc.Status.Restore.BackupName = "b0" }),
+			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true, patched: true},
 		{name: "already injected", pod: testPod(planned, func(p *corev1.Pod) { p.Spec.InitContainers = []corev1.Container{{Name: "restore"}} }), dc: testDC(true),
 			plan: func(t *testing.T, dc *v1alpha1.CassandraDataCenter) *plan.Plan { return testPlan(t, dc, "b1") }, allowed: true},
 		{name: "bare pod", pod: testPod(planned), dc: testDC(true),
@@ -145,7 +164,8 @@ func TestMutate(t *testing.T) {
 				}
 				ic := pod.Spec.InitContainers[0]
 				want := []string{"restore", "--storage-location=s3://cassandra-bucket", "--snapshot-tag=tag1", "--cluster=test-cluster", "--dc=dc1",
-					"--host-id=11111111-2222-3333-4444-555555555555", "--new-cluster", "--data-dir=/var/lib/cassandra/data",
+					"--host-id=11111111-2222-3333-4444-555555555555",
+					"--manifest-key=test-cluster/dc1/11111111-2222-3333-4444-555555555555/manifests/tag1-x-1.json", "--new-cluster", "--data-dir=/var/lib/cassandra/data",
 					"--commitlog-dir=/var/lib/cassandra/commitlog", "--hints-dir=/var/lib/cassandra/hints", "--saved-caches-dir=/var/lib/cassandra/saved_caches",
 					"--tokens-file=/var/lib/cassandra/restore-tokens.yaml", "--marker-file=/var/lib/cassandra/data/restore_done",
 					"--k8s-secret-name=cloud-backup-secrets", "--insecure"}

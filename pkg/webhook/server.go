@@ -21,6 +21,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
@@ -67,6 +68,9 @@ type Server struct {
 	Guard bool
 	// Timeouts bound slow and idle clients; zero fields take package serving's defaults.
 	Timeouts serving.Timeouts
+	// Recorder, when set, records the events decisions ask for (Decision.EventReason) on
+	// the pod's datacenter; dry-run requests record none.
+	Recorder record.EventRecorder
 }
 
 // Handler returns the HTTP handler: the mutation at Path, /healthz and /readyz.
@@ -230,6 +234,9 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 	d := Mutate(&pod, dc, plan, s.Config)
 	if !d.Allowed {
 		return denied(resp, http.StatusForbidden, d.Message)
+	}
+	if d.EventReason != "" && s.Recorder != nil && (req.DryRun == nil || !*req.DryRun) {
+		s.Recorder.Event(dc, corev1.EventTypeNormal, d.EventReason, d.Message)
 	}
 	resp.Warnings = d.Warnings
 	patch, err := d.PatchJSON()

@@ -245,13 +245,15 @@ func TestRestoreEndToEnd(t *testing.T) {
 		return seen["RestorePlanned"] && seen["PodRestored"] && seen["RestoreCompleted"], fmt.Errorf("events %v", seen)
 	})
 
-	// spec.restore changes: re-planned for the new backup.
+	// Another backup: spec.restore cannot change (CEL), it is removed and set again, and
+	// re-planned for the new backup.
 	for _, n := range nodes {
 		if err := n.node.WriteSSTable("ks2", "t3", 999); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.backup("backup-2", s3, location, "snap-2", nodes, v1alpha1.BackupCompleted)
+	e.patchDC(cdc, `{"spec":{"restore":null}}`)
 	e.patchDC(cdc, `{"spec":{"restore":{"backupName":"backup-2"}}}`)
 	e.poll("the new plan", func() (bool, error) {
 		cm, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(e.ctx, plan.ConfigMapName(cdc), metav1.GetOptions{})

@@ -151,11 +151,6 @@ type Request struct {
 	DataDirs []string `json:"dataDirs,omitempty"`
 	// SkipRefreshing skips re-touching the objects a backup reuses (see MetadataDirective).
 	SkipRefreshing bool `json:"skipRefreshing,omitempty"`
-	// BackupUID is the UID of the CassandraBackup a backup belongs to: it names the
-	// backup's in-flight marker, which the garbage collector (pkg/gc) honours while the
-	// backup runs.
-	BackupUID string `json:"backupUid,omitempty"`
-
 	// RestorationStrategyType is IN_PLACE, HARDLINKS or IMPORT (restore).
 	RestorationStrategyType string `json:"restorationStrategyType,omitempty"`
 	// RestorationPhase is Icarus' phase of a global restore (restore).
@@ -172,7 +167,17 @@ type Request struct {
 	Rename map[string]string `json:"rename,omitempty"`
 	// SourceHostID is the host id whose backup to restore; default this node's (restore).
 	SourceHostID string `json:"sourceHostId,omitempty"`
+	// BackupUID is the uid of the CassandraBackup a backup is for; it also names the
+	// backup's in-flight marker, which the garbage collector (pkg/gc) honours while the
+	// backup runs. It travels in the HeaderBackupUID header, not in the body: agents built
+	// before it refuse unknown body fields, and ignore the header.
+	BackupUID string `json:"-"`
 }
+
+// HeaderBackupUID carries Request.BackupUID: a repeated backup of the same uid reports
+// the existing result; a backup of another uid (or none) of a snapshot tag that already
+// has a committed backup at the location is refused.
+const HeaderBackupUID = "Cassandra-Backup-Uid"
 
 // DecodeRequest decodes and validates a request; the error names the offending field.
 func DecodeRequest(r io.Reader) (Request, error) {
@@ -346,4 +351,13 @@ type Identity struct {
 	Partitioner string `json:"partitioner,omitempty"`
 	// AgentVersion is the agent's own version.
 	AgentVersion string `json:"agentVersion"`
+}
+
+// ValidateBackupUID checks a backup uid from HeaderBackupUID: empty, or up to 64 letters,
+// digits and dashes (a Kubernetes uid).
+func ValidateBackupUID(uid string) error {
+	if len(uid) > 64 || strings.Trim(uid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+		return fmt.Errorf("header %s: %q is not a uid", HeaderBackupUID, uid)
+	}
+	return nil
 }

@@ -81,7 +81,11 @@ func (c *Client) Submit(ctx context.Context, base string, req api.Request) (api.
 		return api.Operation{}, fmt.Errorf("encode request: %w", err)
 	}
 	var op api.Operation
-	if err := c.do(ctx, http.MethodPost, base+"/operations", body, http.StatusCreated, &op); err != nil {
+	var hdr http.Header
+	if req.BackupUID != "" {
+		hdr = http.Header{api.HeaderBackupUID: {req.BackupUID}}
+	}
+	if err := c.doWith(ctx, http.MethodPost, base+"/operations", hdr, body, http.StatusCreated, &op); err != nil {
 		return api.Operation{}, err
 	}
 	if op.ID == "" {
@@ -114,6 +118,11 @@ func (c *Client) Cancel(ctx context.Context, base, id string) error {
 }
 
 func (c *Client) do(ctx context.Context, method, u string, body []byte, want int, out any) error {
+	return c.doWith(ctx, method, u, nil, body, want, out)
+}
+
+// doWith is do with extra request headers.
+func (c *Client) doWith(ctx context.Context, method, u string, hdr http.Header, body []byte, want int, out any) error {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -126,6 +135,9 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, want int
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	tok, err := c.token(ctx)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, u, err)

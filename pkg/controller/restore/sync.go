@@ -88,6 +88,9 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		secret = b.Spec.Secret
 	}
 	sources, err := c.bucket.Nodes(ctx, b, secret)
+	if refused(err) {
+		return reconciler.Result{}, c.refuse(dc, ReasonBackupRefused, refusedMsg(b, err))
+	}
 	if err != nil {
 		msg := fmt.Sprintf("read backup %s from %s: %v", b.Name, b.Spec.StorageLocation, err)
 		return reconciler.Result{}, c.waiting(dc, ReasonBackupUnreadable, msg)
@@ -96,10 +99,7 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 	pairs, err := Map(targets, sources)
 	if err != nil {
 		msg := fmt.Sprintf("cannot restore backup %s into datacenter %s: %v", b.Name, dc.Name, err)
-		st.State = v1alpha1.RestoreFailed
-		reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonTooFewNodes, msg, dc.Generation))
-		c.event(dc, corev1.EventTypeWarning, ReasonTooFewNodes, msg)
-		return reconciler.Result{}, reconciler.Permanent(reconciler.WithReason(ReasonTooFewNodes, errors.New(msg)))
+		return reconciler.Result{}, c.refuse(dc, ReasonTooFewNodes, msg)
 	}
 	p := &plan.Plan{
 		Restore: *r, Backup: b.Name, StorageLocation: b.Spec.StorageLocation, SnapshotTag: b.Spec.SnapshotTag,
@@ -109,6 +109,9 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 	for pod, s := range pairs {
 		p.Pods[pod] = plan.PodPlan{SourceNode: s.Hostname, Rack: s.Rack, HostID: s.HostID, Tokens: s.Tokens,
 			RestoreKey: plan.RestoreKey(b.Spec.StorageLocation, s.ManifestKey)}
+	}
+	if err := p.Validate(); err != nil {
+		return reconciler.Result{}, c.refuse(dc, ReasonBackupRefused, refusedMsg(b, err))
 	}
 	cm, err := p.ConfigMap(dc)
 	if err != nil {

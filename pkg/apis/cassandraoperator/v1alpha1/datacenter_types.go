@@ -56,8 +56,10 @@ type CassandraDataCenterSpec struct {
 	Racks []Rack `json:"racks,omitempty"`
 
 	// Restore, when set, makes every new pod of this datacenter restore its node's data
-	// from a backup before Cassandra starts.
+	// from a backup before Cassandra starts. Once set it cannot change, only be removed:
+	// pointing a restored datacenter at another backup would restore over its live data.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.restore cannot change once set; remove it first (a restore never runs over a live datacenter)"
 	Restore *RestoreSpec `json:"restore,omitempty"`
 }
 

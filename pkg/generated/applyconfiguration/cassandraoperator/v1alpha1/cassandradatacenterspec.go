@@ -35,7 +35,8 @@ type CassandraDataCenterSpecApplyConfiguration struct {
 	// rack, then by ordinal.
 	Racks []RackApplyConfiguration `json:"racks,omitempty"`
 	// Restore, when set, makes every new pod of this datacenter restore its node's data
-	// from a backup before Cassandra starts.
+	// from a backup before Cassandra starts. Once set it cannot change, only be removed:
+	// pointing a restored datacenter at another backup would restore over its live data.
 	Restore *RestoreSpecApplyConfiguration `json:"restore,omitempty"`
 }
 
