@@ -27,6 +27,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/mgmtapi"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/signals"
@@ -46,6 +47,9 @@ const usage = `usage: cassandra-backup-agent serve|restore [flags]
 
 Every flag can also be set through the environment: --snapshot-tag is AGENT_SNAPSHOT_TAG.
 `
+
+// defaultDataDir is Cassandra's data directory in both profiles' pods.
+const defaultDataDir = "/var/lib/cassandra/data"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -181,14 +185,31 @@ func serve(ctx context.Context, args []string) error {
 	listen := fs.String("listen", ":4567", "address of the operations API")
 	jolokiaURL := fs.String("jolokia-url", "http://127.0.0.1:8778/jolokia/", "Jolokia endpoint of the Cassandra node")
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
+	nodeControl := fs.String("node-control", "jolokia", "how the agent controls Cassandra: jolokia (Instaclustr-shaped pods) or management-api (cass-operator / K8ssandra pods)")
+	mgmtURL := fs.String("management-api-url", mgmtapi.DefaultURL, "Management API of the Cassandra node (http://host:port or unix:///path.sock), with --node-control=management-api")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token API requests must carry")
 	metricsListen := fs.String("metrics-listen", "", "address of the Prometheus /metrics endpoint (unauthenticated); off when empty")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	logger := klog.FromContext(ctx)
-	node := &jolokia.Client{URL: *jolokiaURL, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"),
-		Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: "cassandra-backup-agent/" + version.Get().Version}
+	userAgent := "cassandra-backup-agent/" + version.Get().Version
+	var node cassandra.Node
+	endpoint := *jolokiaURL
+	switch *nodeControl {
+	case "jolokia":
+		node = &jolokia.Client{URL: *jolokiaURL, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"),
+			Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: userAgent}
+	case "management-api":
+		dirs := c.dataDirs
+		if len(dirs) == 0 {
+			dirs = []string{defaultDataDir}
+		}
+		node = &mgmtapi.Client{URL: *mgmtURL, DataDirectories: dirs, Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: userAgent}
+		endpoint = *mgmtURL
+	default:
+		return fmt.Errorf("--node-control=%q: want jolokia or management-api", *nodeControl)
+	}
 	a, err := c.agent(node)
 	if err != nil {
 		return err
@@ -200,7 +221,7 @@ func serve(ctx context.Context, args []string) error {
 	srv := &http.Server{Addr: *listen, Handler: version.AgentHandler(s.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("listen %s: %w", *listen, srv.ListenAndServe()) }()
-	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokiaURL, "version", version.Get().Version)
+	logger.Info("Serving the operations API", "address", *listen, "nodeControl", *nodeControl, "endpoint", endpoint, "version", version.Get().Version)
 	if *metricsListen != "" {
 		msrv := metricsServer(*metricsListen)
 		go func() { errc <- fmt.Errorf("metrics: listen %s: %w", *metricsListen, msrv.ListenAndServe()) }()
@@ -244,7 +265,7 @@ func restore(ctx context.Context, argv []string) error {
 		return err
 	}
 	if len(args.DataDirs) == 0 {
-		args.DataDirs = []string{"/var/lib/cassandra/data"}
+		args.DataDirs = []string{defaultDataDir}
 	}
 	c.dataDirs = args.DataDirs
 	spec := agent.RestoreSpec{
