@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
@@ -81,6 +82,9 @@ type Config struct {
 	AgentImage string
 	// AgentRestoreArgs are appended to the restore init container's arguments.
 	AgentRestoreArgs []string
+	// DefaultProfile names the pod profile (pkg/profile) used where neither a pod's labels
+	// nor an annotation say otherwise; instaclustr when empty.
+	DefaultProfile string
 
 	// QPS and Burst limit the API client; 50 and 100 when zero.
 	QPS   float32
@@ -118,6 +122,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GCSEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint, e.g. http://127.0.0.1:4443/storage/v1/; the public one when empty.")
 	fs.StringVar(&c.AgentImage, "agent-image", "ghcr.io/cassbackup/cassandra-backup-agent:v0.1.0", "Image of the restore init container.")
 	fs.Var((*stringList)(&c.AgentRestoreArgs), "agent-restore-arg", "Argument appended to the restore init container's command (repeatable), e.g. --gcs-endpoint=….")
+	fs.StringVar(&c.DefaultProfile, "default-profile", profile.Instaclustr, "Pod profile (instaclustr or cass-operator) of datacenters and backups whose pods' labels or profile annotation do not say.")
 }
 
 // Defaults fills the fields left zero.

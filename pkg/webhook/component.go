@@ -29,10 +29,11 @@ func New(deps operator.Deps) (operator.Component, error) {
 		return nil, nil
 	}
 	c := &component{server: &Server{
-		Addr:   net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
-		Lookup: &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Labels: deps.Informers.PodLabels()},
-		Config: Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
-		Ready:  deps.Informers.Synced,
+		Addr:     net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
+		Lookup:   &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Profiles: deps.Informers.Profiles()},
+		Profiles: deps.Informers.Profiles(),
+		Config:   Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
+		Ready:    deps.Informers.Synced,
 	}}
 	if cfg.WebhookMountedCerts {
 		files := &FileCertificates{CertFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSCertKey), KeyFile: filepath.Join(cfg.WebhookCertDir, corev1.TLSPrivateKeyKey)}
