@@ -362,15 +362,17 @@ func WebhookConfiguration(name, url, ns string) (*admissionregistrationv1.Mutati
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
 		return nil, fmt.Errorf("manifests/webhook: %w", err)
 	}
-	if len(cfg.Webhooks) != 1 {
-		return nil, fmt.Errorf("manifests/webhook has %d webhooks, want 1", len(cfg.Webhooks))
+	if len(cfg.Webhooks) != len(profile.Shipped()) {
+		return nil, fmt.Errorf("manifests/webhook has %d webhooks, want one per pod profile", len(cfg.Webhooks))
 	}
 	cfg.Name = name
-	w := &cfg.Webhooks[0]
-	w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
-	w.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{ns}},
-	}}
+	for i := range cfg.Webhooks {
+		w := &cfg.Webhooks[i]
+		w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
+		w.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{ns}},
+		}}
+	}
 	return &cfg, nil
 }
 
