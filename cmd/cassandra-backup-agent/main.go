@@ -27,6 +27,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/mgmtapi"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/logging"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
@@ -48,6 +49,9 @@ const usage = `usage: cassandra-backup-agent serve|restore [flags]
 
 Every flag can also be set through the environment: --snapshot-tag is AGENT_SNAPSHOT_TAG.
 `
+
+// defaultDataDir is Cassandra's data directory in both profiles' pods.
+const defaultDataDir = "/var/lib/cassandra/data"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -186,6 +190,8 @@ func serve(ctx context.Context, args []string) error {
 	jolokiaUser := fs.String("jolokia-user", "", "Jolokia user (password from AGENT_JOLOKIA_PASSWORD)")
 	var auth authFlags
 	auth.register(fs)
+	nodeControl := fs.String("node-control", "jolokia", "how the agent controls Cassandra: jolokia (Instaclustr-shaped pods) or management-api (cass-operator / K8ssandra pods)")
+	mgmtURL := fs.String("management-api-url", mgmtapi.DefaultURL, "Management API of the Cassandra node (http://host:port or unix:///path.sock), with --node-control=management-api")
 	metricsListen := fs.String("metrics-listen", "", "address of the Prometheus /metrics endpoint (unauthenticated); off when empty")
 	maxOps := fs.Int("max-operations", agent.DefaultMaxOperations, "operations pending or running at once; beyond, a submission is answered 429 with Retry-After")
 	var timeouts serving.Timeouts
@@ -197,8 +203,23 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := klog.FromContext(ctx)
-	node := &jolokia.Client{URL: *jolokiaURL, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"),
-		Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: "cassandra-backup-agent/" + version.Get().Version}
+	userAgent := "cassandra-backup-agent/" + version.Get().Version
+	var node cassandra.Node
+	endpoint := *jolokiaURL
+	switch *nodeControl {
+	case "jolokia":
+		node = &jolokia.Client{URL: *jolokiaURL, Username: *jolokiaUser, Password: os.Getenv("AGENT_JOLOKIA_PASSWORD"),
+			Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: userAgent}
+	case "management-api":
+		dirs := c.dataDirs
+		if len(dirs) == 0 {
+			dirs = []string{defaultDataDir}
+		}
+		node = &mgmtapi.Client{URL: *mgmtURL, DataDirectories: dirs, Client: &http.Client{Timeout: 10 * time.Minute}, UserAgent: userAgent}
+		endpoint = *mgmtURL
+	default:
+		return fmt.Errorf("--node-control=%q: want jolokia or management-api", *nodeControl)
+	}
 	a, err := c.agent(node)
 	if err != nil {
 		return err
@@ -218,7 +239,7 @@ func serve(ctx context.Context, args []string) error {
 	srv := timeouts.Server(*listen, version.AgentHandler(s.Handler()))
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("listen %s: %w", *listen, srv.ListenAndServe()) }()
-	logger.Info("Serving the operations API", "address", *listen, "jolokia", *jolokiaURL, "version", version.Get().Version)
+	logger.Info("Serving the operations API", "address", *listen, "nodeControl", *nodeControl, "endpoint", endpoint, "version", version.Get().Version)
 	if *metricsListen != "" {
 		msrv := metricsServer(*metricsListen, reg, timeouts)
 		go func() { errc <- fmt.Errorf("metrics: listen %s: %w", *metricsListen, msrv.ListenAndServe()) }()
@@ -264,7 +285,7 @@ func restore(ctx context.Context, argv []string) error {
 		return err
 	}
 	if len(args.DataDirs) == 0 {
-		args.DataDirs = []string{"/var/lib/cassandra/data"}
+		args.DataDirs = []string{defaultDataDir}
 	}
 	c.dataDirs = args.DataDirs
 	spec := agent.RestoreSpec{

@@ -153,7 +153,14 @@ func TestKilledAgentBackupResubmitted(t *testing.T) {
 	if len(manifests) != 1 {
 		t.Fatalf("manifests: %v", manifests)
 	}
-	data, _ := os.ReadFile(manifests[0])
+	checkManifest(t, node, manifests[0], objects)
+}
+
+// checkManifest decodes the manifest at path and checks that every file it names is in
+// the bucket (objects) under node's prefix.
+func checkManifest(t *testing.T, node *fakecassandra.Node, path string, objects map[string]bool) *layout.Manifest {
+	t.Helper()
+	data, _ := os.ReadFile(path)
 	m, err := layout.DecodeManifest(data)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +171,7 @@ func TestKilledAgentBackupResubmitted(t *testing.T) {
 			t.Errorf("manifest names %s, which is not in the bucket", f.ObjectKey)
 		}
 	}
+	return m
 }
 
 func TestRestoreCommand(t *testing.T) {
@@ -270,5 +278,53 @@ func TestRestoreTimeout(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "did not finish within --timeout=2s") {
 		t.Errorf("the error does not name the timeout:\n%s", out)
+	}
+}
+
+// TestServeManagementAPI backs up a cass-operator node through its Management API: the
+// agent takes, uploads and clears the snapshot without a Jolokia call.
+func TestServeManagementAPI(t *testing.T) {
+	bin := controlplane.GoBuild(t, "./cmd/cassandra-backup-agent")
+	node := fakecassandra.New(t, fakecassandra.Config{ManagementAPI: true})
+	if err := node.WriteSSTable("ks", "t", 4000); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Write("ks", "t", 1000); err != nil { // in the memtable: the snapshot flushes it
+		t.Fatal(err)
+	}
+	bucket := filepath.Join(t.TempDir(), "b")
+	_, url := startServe(t, bin, node, "--node-control=management-api", "--management-api-url="+node.ManagementAPIURL(),
+		"--jolokia-url=http://127.0.0.1:1/jolokia/", "--data-dir="+strings.Join(node.DataDirs(), ","))
+	id := submit(t, url, api.Request{Type: api.TypeBackup, StorageLocation: "file://" + bucket, SnapshotTag: "m", CreateMissingBucket: true})
+	o := waitFor(t, url, id, func(o api.Operation) bool { return o.State.Final() })
+	if o.State != api.StateCompleted {
+		t.Fatalf("backup through the Management API: %+v", o)
+	}
+	if node.Calls("takeSnapshot") != 1 || node.Calls("clearSnapshot") < 1 || node.SnapshotExists("m") {
+		t.Errorf("snapshot calls %d, clear calls %d, left %v", node.Calls("takeSnapshot"), node.Calls("clearSnapshot"), node.SnapshotExists("m"))
+	}
+	if n := len(node.Callers()); n != 0 {
+		t.Errorf("%d Jolokia callers, want none", n)
+	}
+	manifests, objects := bucketState(t, bucket)
+	if len(manifests) != 1 {
+		t.Fatalf("manifests: %v", manifests)
+	}
+	m := checkManifest(t, node, manifests[0], objects)
+	if len(m.Tokens) != len(node.Tokens()) {
+		t.Errorf("manifest tokens %v, want %v", m.Tokens, node.Tokens())
+	}
+	ss, _ := node.SSTables("ks", "t")
+	count := 0
+	for _, f := range m.Files() {
+		if strings.Contains(f.ObjectKey, "/ks/t-") && strings.HasSuffix(f.ObjectKey, "-Data.db") {
+			count++
+		}
+	}
+	if count != len(ss) || count != 2 {
+		t.Errorf("%d Data.db of ks.t backed up, %d live", count, len(ss))
+	}
+	if _, err := exec.Command(bin, "serve", "--node-control=nodetool").CombinedOutput(); err == nil {
+		t.Error("--node-control=nodetool: no error")
 	}
 }

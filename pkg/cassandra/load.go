@@ -39,7 +39,8 @@ func MajorVersion(release string) (int, error) {
 // LoadSSTables loads the SSTables staged in dir (one table's verified download, on the
 // file system of dataDirs[0]) into the live table keyspace.table.
 //
-// Cassandra 4.0 and later import them with importNewSSTables. Cassandra 3.x has no import:
+// Cassandra 4.0 and later import them with importNewSSTables. Cassandra 3.x has no import,
+// nor has a node controlled through the Management API (CanImport): there
 // the SSTables are hard-linked into the table's directory under dataDirs[0] with fresh
 // generations, Data.db last, and loadNewSSTables (nodetool refresh) picks them up. The
 // node's release decides which before anything changes, rather than the text and status of
@@ -55,7 +56,7 @@ func LoadSSTables(ctx context.Context, node Node, dataDirs []string, keyspace, t
 		return err
 	}
 	switch {
-	case major >= 4:
+	case major >= 4 && CanImport(node):
 		failed, err := node.ImportSSTables(ctx, keyspace, table, []string{dir})
 		if err != nil {
 			return err
@@ -64,7 +65,7 @@ func LoadSSTables(ctx context.Context, node Node, dataDirs []string, keyspace, t
 			return fmt.Errorf("import into %s.%s: Cassandra refused the SSTables in %s", keyspace, table, strings.Join(failed, ", "))
 		}
 		return nil
-	case major == 3:
+	case major >= 3:
 		if len(dataDirs) == 0 {
 			return errors.New("refresh: no data directories")
 		}
@@ -74,7 +75,7 @@ func LoadSSTables(ctx context.Context, node Node, dataDirs []string, keyspace, t
 	}
 }
 
-// refresh is LoadSSTables for Cassandra 3.x.
+// refresh is LoadSSTables for Cassandra 3.x and for a node that cannot import.
 func refresh(ctx context.Context, node Node, release string, dataDirs []string, keyspace, table, dir string) error {
 	staged, err := ReadSSTables(dir)
 	if err != nil {
@@ -83,8 +84,12 @@ func refresh(ctx context.Context, node Node, release string, dataDirs []string, 
 	if len(staged) == 0 {
 		return nil
 	}
+	major, err := MajorVersion(release)
+	if err != nil {
+		return err
+	}
 	for _, s := range staged {
-		if err := checkRefreshable(s, release); err != nil {
+		if err := checkRefreshable(s, release, major); err != nil {
 			return err
 		}
 	}
@@ -117,7 +122,7 @@ func refresh(ctx context.Context, node Node, release string, dataDirs []string, 
 		unplace(tableDir, plan)
 		return err
 	}
-	// Cassandra 3.x renames every new SSTable it loads; one still under its placed name was skipped.
+	// Cassandra renames every new SSTable it loads; one still under its placed name was skipped.
 	var skipped []placement
 	for _, p := range plan {
 		if p.links[len(p.links)-1].placedAt(tableDir) {
@@ -140,10 +145,10 @@ func refresh(ctx context.Context, node Node, release string, dataDirs []string, 
 	return nil
 }
 
-// checkRefreshable rejects staged SSTables that Cassandra 3.x cannot load: newer formats,
-// time-UUID generations, secondary index SSTables, incomplete component sets (per TOC.txt)
+// checkRefreshable rejects staged SSTables that the node's release cannot load (see
+// readable), secondary index SSTables, incomplete component sets (per TOC.txt)
 // and a Data.db that does not match its Digest.crc32.
-func checkRefreshable(s SSTable, release string) error {
+func checkRefreshable(s SSTable, release string, major int) error {
 	if s.Index != "" {
 		return fmt.Errorf("sstable %s of index %s: index SSTables are rebuilt, not loaded", s.Name, s.Index)
 	}
@@ -151,7 +156,7 @@ func checkRefreshable(s SSTable, release string) error {
 	if err != nil {
 		return err
 	}
-	if d.Format != "big" || d.UUIDGeneration() || d.Version[0] > 'm' {
+	if !readable(d, release, major) {
 		return fmt.Errorf("sstable %s: Cassandra %s cannot read this format (a backup of a newer release?)", s.Name, release)
 	}
 	have := map[string]bool{}
@@ -395,4 +400,20 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	return os.Link(out.Name(), dst)
+}
+
+// readable reports whether Cassandra release (of major version major) reads an SSTable of
+// d's format, version and generation: 3.x reads big up to version m* with numeric
+// generations; 4.0 big up to n*; 4.1 adds time-UUID generations; 5.0 reads big and bti up
+// to o* and d*.
+func readable(d Descriptor, release string, major int) bool {
+	switch {
+	case major == 3:
+		return d.Format == "big" && !d.UUIDGeneration() && d.Version[0] <= 'm'
+	case major == 4:
+		uuidOK := !strings.HasPrefix(strings.TrimSpace(release), "4.0")
+		return d.Format == "big" && d.Version[0] <= 'n' && (uuidOK || !d.UUIDGeneration())
+	default:
+		return d.Format == "big" && d.Version[0] <= 'o' || d.Format == "bti" && d.Version[0] <= 'd'
+	}
 }

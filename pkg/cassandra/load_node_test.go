@@ -129,6 +129,48 @@ func TestLoadSSTables4x(t *testing.T) {
 	}
 }
 
+// TestLoadSSTablesManagementAPI loads into a Cassandra 4 node controlled through the
+// Management API, which has no import: the SSTables are placed in the table directory and
+// the table refreshed.
+func TestLoadSSTablesManagementAPI(t *testing.T) {
+	ctx := context.Background()
+	src := fakecassandra.New(t, fakecassandra.Config{Seed: 1})
+	writeSSTables(t, src, 2, 2000)
+	dst := fakecassandra.New(t, fakecassandra.Config{Seed: 2, ManagementAPI: true, DataDirs: []string{t.TempDir(), t.TempDir()}})
+	writeSSTables(t, dst, 2, 500)
+	before := liveData(t, dst)
+	dir, staged := stage(t, src, dst)
+	if err := cassandra.LoadSSTables(ctx, dst.ManagementAPIClient(), dst.DataDirs(), "ks", "t", dir); err != nil {
+		t.Fatal(err)
+	}
+	after := liveData(t, dst)
+	for d := range staged {
+		if !after[d] {
+			t.Error("a staged SSTable is not live")
+		}
+	}
+	if len(after) != len(before)+len(staged) {
+		t.Errorf("%d live SSTables, want %d", len(after), len(before)+len(staged))
+	}
+	if dst.Calls("importNewSSTables") != 0 || dst.Calls("loadNewSSTables") != 1 {
+		t.Errorf("calls: import %d, refresh %d", dst.Calls("importNewSSTables"), dst.Calls("loadNewSSTables"))
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("%d files left in the staging directory", len(left))
+	}
+	// A backup of a newer format than the node reads is refused before anything is placed.
+	newer := fakecassandra.New(t, fakecassandra.Config{Seed: 3, Release: "5.0.2", Version: "oa"})
+	writeSSTables(t, newer, 1, 100)
+	files := tableFiles(t, dst)
+	oaDir, _ := stage(t, newer, dst)
+	if err := cassandra.LoadSSTables(ctx, dst.ManagementAPIClient(), dst.DataDirs(), "ks", "t", oaDir); err == nil || !strings.Contains(err.Error(), "cannot read this format") {
+		t.Errorf("oa SSTables into 4.1: %v", err)
+	}
+	if got := tableFiles(t, dst); len(got) != len(files) {
+		t.Errorf("refused SSTables reached the table: %v", got)
+	}
+}
+
 // tableFiles returns the names of the files directly in the table directories of n's ks.t.
 func tableFiles(t *testing.T, n *fakecassandra.Node) []string {
 	t.Helper()

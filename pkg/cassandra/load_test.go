@@ -109,7 +109,7 @@ func TestPlaceAndRollBack(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c, got, want)
 		}
 	}
-	if err := checkRefreshable(placed[0], "3.11.17"); err != nil {
+	if err := checkRefreshable(placed[0], "3.11.17", 3); err != nil {
 		t.Errorf("placed SSTable: %v", err)
 	}
 
@@ -173,14 +173,14 @@ func TestCheckRefreshable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = checkRefreshable(ss[0], "3.11.17")
+			err = checkRefreshable(ss[0], "3.11.17", 3)
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Errorf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
 	}
 	idx := SSTable{Name: "mc-1-big", Index: ".t_idx"}
-	if err := checkRefreshable(idx, "3.11.17"); err == nil {
+	if err := checkRefreshable(idx, "3.11.17", 3); err == nil {
 		t.Error("index SSTable accepted")
 	}
 }

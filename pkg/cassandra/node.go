@@ -12,7 +12,25 @@ import (
 // failure (an exception), as opposed to one whose outcome is unknown (a transport error).
 var ErrRefused = errors.New("the node refused the call")
 
-// Node controls one Cassandra node (the agent's implementation is pkg/cassandra/jolokia).
+// ErrNoImport matches the error of ImportSSTables on a Node whose control has no import
+// (the Management API); LoadSSTables refreshes such a node instead.
+var ErrNoImport = errors.New("this node control cannot import SSTables")
+
+// Importer is implemented by a Node that can tell whether ImportSSTables works; a Node
+// that does not implement it can import.
+type Importer interface {
+	// CanImport reports whether ImportSSTables is available.
+	CanImport() bool
+}
+
+// CanImport reports whether node can import SSTables (see Importer).
+func CanImport(node Node) bool {
+	i, ok := node.(Importer)
+	return !ok || i.CanImport()
+}
+
+// Node controls one Cassandra node (the agent's implementations are pkg/cassandra/jolokia
+// and pkg/cassandra/mgmtapi).
 type Node interface {
 	// Flush writes the memtables of a keyspace (all of its tables when none are named) to SSTables.
 	Flush(ctx context.Context, keyspace string, tables ...string) error

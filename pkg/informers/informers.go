@@ -1,8 +1,9 @@
 // Package informers wires the shared informer factories the operator runs on: the
-// project's kinds, pods of Cassandra datacenters (filtered by label, so the operator's
-// memory does not grow with unrelated pods) and restore-plan ConfigMaps (filtered the
-// same way), over all namespaces or a chosen few. PodLabels names the pod labels once, for
-// the pod informer's selector and its users. There is no informer on Secrets: they are
+// project's kinds, pods of Cassandra datacenters (one informer per pod profile, filtered
+// by the profile's datacenter label, so the operator's memory does not grow with
+// unrelated pods) and restore-plan ConfigMaps (filtered the
+// same way), over all namespaces or a chosen few. pkg/profile names the pod labels once,
+// for the pod informers' selectors and their users. There is no informer on Secrets: they are
 // read on demand, at the moment of use (pkg/secret).
 package informers
 
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -21,56 +21,33 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/informers/externalversions"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 )
 
-// Pod labels of Instaclustr's cassandra-operator, the labels the guide's setup uses: the
-// defaults of PodLabels.
+// Pod labels of Instaclustr's cassandra-operator, the labels the guide's setup uses
+// (pkg/profile owns them).
 const (
 	// LabelCluster carries the Cassandra cluster name.
-	LabelCluster = "cassandra-operator.instaclustr.com/cluster"
+	LabelCluster = profile.InstaclustrCluster
 	// LabelDatacenter carries the Cassandra datacenter name.
-	LabelDatacenter = "cassandra-operator.instaclustr.com/datacenter"
+	LabelDatacenter = profile.InstaclustrDatacenter
 	// LabelRack carries the Cassandra rack.
-	LabelRack = "cassandra-operator.instaclustr.com/rack"
+	LabelRack = profile.InstaclustrRack
 )
 
-// PodLabels names the labels that carry a Cassandra pod's cluster, datacenter and rack:
-// the one source of the pod labels. The pod informer selects on Datacenter, the backup
-// controller finds a datacenter's pods and racks with them, the webhook a pod's
-// datacenter. Empty fields take Instaclustr's labels.
-type PodLabels struct {
-	// Cluster, Datacenter and Rack are label keys.
-	Cluster, Datacenter, Rack string
-}
-
-// OrDefault returns l with Instaclustr's labels in place of empty fields.
-func (l PodLabels) OrDefault() PodLabels {
-	if l.Cluster == "" {
-		l.Cluster = LabelCluster
-	}
-	if l.Datacenter == "" {
-		l.Datacenter = LabelDatacenter
-	}
-	if l.Rack == "" {
-		l.Rack = LabelRack
-	}
-	return l
-}
-
-// Selector selects the pods of a datacenter of a cluster.
-func (l PodLabels) Selector(cluster, datacenter string) labels.Selector {
-	l = l.OrDefault()
-	return labels.SelectorFromSet(labels.Set{l.Cluster: cluster, l.Datacenter: datacenter})
-}
+// PodLabels names the labels that carry a Cassandra pod's cluster, datacenter and rack
+// (profile.Labels): each profile's pod informer selects on its Datacenter label.
+type PodLabels = profile.Labels
 
 // Config says what the informers watch. The zero value watches all namespaces, the pods
-// that carry Instaclustr's datacenter label and the ConfigMaps carrying plan.Label, with
-// no resync.
+// of every shipped profile (those that carry its datacenter label) and the ConfigMaps
+// carrying plan.Label, with no resync.
 type Config struct {
 	// Namespaces to watch; all namespaces when empty.
 	Namespaces []string
-	// Labels are the pod labels; the informer caches the pods that carry Labels.Datacenter.
-	Labels PodLabels
+	// Profiles are the pod profiles; one pod informer per profile caches the pods that
+	// carry its datacenter label (one label selector cannot match two label keys).
+	Profiles profile.Registry
 	// ConfigMapSelector is a label selector for the ConfigMaps to cache; plan.Label when empty.
 	ConfigMapSelector string
 	// Resync is how often every cached object is handed to the handlers again; never when 0.
@@ -91,10 +68,11 @@ type Informer interface {
 // Set is the operator's informers: build controllers from them, then Start.
 type Set struct {
 	namespaces []string
-	labels     PodLabels
+	profiles   profile.Registry
 	backups    Informer
 	dcs        Informer
 	pods       Informer
+	podsOf     map[string]Informer // by profile name
 	configMaps Informer
 	// own are the per-namespace factories of the project's kinds, for informers made on demand.
 	own       []externalversions.SharedInformerFactory
@@ -107,8 +85,6 @@ type Set struct {
 
 // New creates the informers; nothing runs until Start.
 func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config) *Set {
-	cfg.Labels = cfg.Labels.OrDefault()
-	podSelector := cfg.Labels.Datacenter
 	if cfg.ConfigMapSelector == "" {
 		cfg.ConfigMapSelector = plan.Label
 	}
@@ -116,22 +92,32 @@ func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
-	s := &Set{namespaces: namespaces, labels: cfg.Labels}
+	s := &Set{namespaces: namespaces, profiles: cfg.Profiles, podsOf: map[string]Informer{}}
 	var backups, dcs, pods, cms []cache.SharedIndexInformer
+	byProfile := map[string][]cache.SharedIndexInformer{}
 	for _, ns := range namespaces {
 		own := externalversions.NewSharedInformerFactoryWithOptions(client, cfg.Resync, externalversions.WithNamespace(ns))
-		podFactory := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, cfg.Resync,
-			kubeinformers.WithNamespace(ns),
-			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podSelector }))
+		for _, p := range cfg.Profiles.All() {
+			selector := p.Labels.OrDefault().Datacenter
+			podFactory := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, cfg.Resync,
+				kubeinformers.WithNamespace(ns),
+				kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector }))
+			inf := podFactory.Core().V1().Pods().Informer()
+			pods = append(pods, inf)
+			byProfile[p.Name] = append(byProfile[p.Name], inf)
+			s.starters = append(s.starters, podFactory)
+		}
 		cmFactory := kubeinformers.NewSharedInformerFactoryWithOptions(kubeClient, cfg.Resync,
 			kubeinformers.WithNamespace(ns),
 			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = cfg.ConfigMapSelector }))
 		backups = append(backups, own.Cassandraoperator().V1alpha1().CassandraBackups().Informer())
 		dcs = append(dcs, own.Cassandraoperator().V1alpha1().CassandraDataCenters().Informer())
-		pods = append(pods, podFactory.Core().V1().Pods().Informer())
 		cms = append(cms, cmFactory.Core().V1().ConfigMaps().Informer())
-		s.starters = append(s.starters, own, podFactory, cmFactory)
+		s.starters = append(s.starters, own, cmFactory)
 		s.own = append(s.own, own)
+	}
+	for name, infs := range byProfile {
+		s.podsOf[name] = combine(infs)
 	}
 	s.backups, s.dcs, s.pods, s.configMaps = combine(backups), combine(dcs), combine(pods), combine(cms)
 	return s
@@ -153,14 +139,28 @@ func (s *Set) CassandraDataCenterLister() listers.CassandraDataCenterLister {
 	return listers.NewCassandraDataCenterLister(s.dcs.Indexer())
 }
 
-// PodLabels are the pod labels the pod informer selects on.
-func (s *Set) PodLabels() PodLabels { return s.labels }
+// PodLabels are the default profile's pod labels.
+func (s *Set) PodLabels() PodLabels { return s.profiles.DefaultProfile().Labels }
 
-// Pods is the informer of the selected pods.
+// Profiles are the pod profiles whose pods the informers cache.
+func (s *Set) Profiles() profile.Registry { return s.profiles }
+
+// Pods is the informer of the pods of every profile. A pod that carries the labels of two
+// profiles is cached twice, and listed twice by PodLister.
 func (s *Set) Pods() Informer { return s.pods }
 
-// PodLister lists the selected pods from the cache.
+// PodLister lists the pods of every profile from the cache.
 func (s *Set) PodLister() corelisters.PodLister { return corelisters.NewPodLister(s.pods.Indexer()) }
+
+// ProfilePodLister lists the pods of one profile (those that carry its datacenter label);
+// nil for an unknown profile.
+func (s *Set) ProfilePodLister(name string) corelisters.PodLister {
+	inf, ok := s.podsOf[name]
+	if !ok {
+		return nil
+	}
+	return corelisters.NewPodLister(inf.Indexer())
+}
 
 // ConfigMaps is the informer of the selected ConfigMaps.
 func (s *Set) ConfigMaps() Informer { return s.configMaps }

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/serving"
 )
@@ -88,6 +89,9 @@ type Config struct {
 	AgentImage string
 	// AgentRestoreArgs are appended to the restore init container's arguments.
 	AgentRestoreArgs []string
+	// DefaultProfile names the pod profile (pkg/profile) used where neither a pod's labels
+	// nor an annotation say otherwise; instaclustr when empty.
+	DefaultProfile string
 
 	// AgentTokenFile, when set, is the file of the token sent to the agents, re-read at
 	// every request (a projected ServiceAccount token); {namespace} is replaced by the
@@ -138,6 +142,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AgentTokenFile, "agent-token-file", "", "File of the ServiceAccount token sent to the agents, re-read at every request; {namespace} is replaced by the agents' namespace (audience cassandra-backup-agent.<namespace>). Empty: tokens minted with the TokenRequest API.")
 	fs.StringVar(&c.AgentServiceAccount, "agent-service-account", "", "namespace/name of the ServiceAccount whose tokens (TokenRequest API, one audience per namespace) are sent to the agents; the operator's own when empty.")
 	fs.Var((*stringList)(&c.AgentRestoreArgs), "agent-restore-arg", "Argument appended to the restore init container's command (repeatable), e.g. --gcs-endpoint=….")
+	fs.StringVar(&c.DefaultProfile, "default-profile", profile.Instaclustr, "Pod profile (instaclustr or cass-operator) of datacenters and backups whose pods' labels or profile annotation do not say.")
 }
 
 // Defaults fills the fields left zero.

@@ -32,6 +32,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	ownscheme "github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned/scheme"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 )
@@ -131,7 +132,11 @@ func Run(ctx context.Context, cfg Config, controllers ...NewFunc) (err error) {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: Name})
 
-	set := informers.New(kubeClient, client, informers.Config{Namespaces: cfg.Namespaces, Resync: cfg.Resync})
+	profiles, err := profile.NewRegistry(cfg.DefaultProfile)
+	if err != nil {
+		return fmt.Errorf("--default-profile: %w", err)
+	}
+	set := informers.New(kubeClient, client, informers.Config{Namespaces: cfg.Namespaces, Resync: cfg.Resync, Profiles: profiles})
 	deps := Deps{
 		KubeClient: kubeClient, Client: client, Informers: set, Recorder: recorder,
 		Metrics: metrics, QueueMetrics: queueMetrics, Registry: reg, Config: cfg,

@@ -38,7 +38,8 @@ func New(deps operator.Deps) (operator.Component, error) {
 	c := &component{server: &Server{
 		Metrics:  metrics,
 		Addr:     net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
-		Lookup:   &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Labels: deps.Informers.PodLabels()},
+		Lookup:   &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Profiles: deps.Informers.Profiles()},
+		Profiles: deps.Informers.Profiles(),
 		Config:   Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
 		Ready:    deps.Informers.Synced,
 		Guard:    cfg.WebhookRestoreGuard,

@@ -12,8 +12,8 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 )
 
 // Lookup finds what the mutation needs for a pod. Implementations must not do I/O beyond
@@ -31,9 +31,9 @@ type CacheLookup struct {
 	Datacenters listers.CassandraDataCenterLister
 	// ConfigMaps lists the plan ConfigMaps.
 	ConfigMaps corelisters.ConfigMapLister
-	// Labels name the pod labels holding its datacenter (the CassandraDataCenter's
-	// spec.datacenter, or its name) and its cluster; Instaclustr's when empty.
-	Labels informers.PodLabels
+	// Profiles detect a pod's profile, whose labels hold its datacenter (the
+	// CassandraDataCenter's spec.datacenter, or its name) and its cluster.
+	Profiles profile.Registry
 
 	// MaxDecodedPlans bounds the decoded plans kept; DefaultMaxDecodedPlans when 0.
 	MaxDecodedPlans int
@@ -55,8 +55,11 @@ type decodedPlan struct {
 // both are set. Among several, the one named by the label wins, then the one with a
 // restore plan listing the pod.
 func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter, error) {
-	lbl := l.Labels.OrDefault()
-	dcLabel, clLabel := lbl.Datacenter, lbl.Cluster
+	prof, ok := podProfile(l.Profiles, pod)
+	if !ok {
+		return nil, nil
+	}
+	dcLabel, clLabel := prof.Labels.Datacenter, prof.Labels.Cluster
 	want, ok := pod.Labels[dcLabel]
 	if !ok || want == "" {
 		return nil, nil

@@ -25,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/serving"
 )
 
@@ -53,8 +54,11 @@ type Server struct {
 	Certificates CertSource
 	// Lookup finds pods' datacenters and plans in caches.
 	Lookup Lookup
-	// Config is the injection configuration.
+	// Config is the injection configuration; a pod's profile (Profiles) supplies the
+	// Cassandra container and data directory it leaves empty.
 	Config Config
+	// Profiles detect a pod's profile; the zero value knows the shipped ones.
+	Profiles profile.Registry
 	// MaxBodyBytes bounds a request body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
 	// Ready, when set, reports whether the caches are synced: until then /readyz fails and
@@ -231,14 +235,15 @@ func (s *Server) Review(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 			return denied(resp, http.StatusInternalServerError, err.Error())
 		}
 	}
-	d := Mutate(&pod, dc, plan, s.Config)
+	cfg, warnings := s.configFor(&pod)
+	d := Mutate(&pod, dc, plan, cfg)
 	if !d.Allowed {
 		return denied(resp, http.StatusForbidden, d.Message)
 	}
 	if d.EventReason != "" && s.Recorder != nil && (req.DryRun == nil || !*req.DryRun) {
 		s.Recorder.Event(dc, corev1.EventTypeNormal, d.EventReason, d.Message)
 	}
-	resp.Warnings = d.Warnings
+	resp.Warnings = append(warnings, d.Warnings...)
 	patch, err := d.PatchJSON()
 	if err != nil {
 		return denied(resp, http.StatusInternalServerError, err.Error())

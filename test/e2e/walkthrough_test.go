@@ -26,6 +26,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -158,10 +159,28 @@ func TestGuideWalkthrough(t *testing.T) {
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
 			start := time.Now()
-			walkthrough(t, cpA, cpB, agentBin, operatorBin, p)
+			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.InstaclustrProfile)
 			t.Logf("%s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
+	// The same walkthrough with cass-operator's pods: their labels and names, the agents
+	// controlling the nodes through the Management API, the datacenter annotated with the
+	// profile. The backup is the guide's, unchanged: its pods are found by their labels.
+	for _, p := range providers[:2] { // file and s3
+		t.Run("cass-operator/"+p.name, func(t *testing.T) {
+			start := time.Now()
+			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.CassOperatorProfile)
+			t.Logf("cass-operator %s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// datacenterYAMLFor is datacenterYAML, annotated with prof unless prof is the default.
+func datacenterYAMLFor(prof profile.Profile) string {
+	if prof.Name == profile.Instaclustr {
+		return datacenterYAML
+	}
+	return strings.Replace(datacenterYAML, "  labels:\n", "  annotations:\n    "+profile.Annotation+": "+prof.Name+"\n  labels:\n", 1)
 }
 
 func kubectl(t *testing.T, cp *controlplane.ControlPlane, stdin []byte, args ...string) string {
@@ -198,7 +217,7 @@ func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string) 
 	return op
 }
 
-func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, operatorBin string, p provider) {
+func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, operatorBin string, p provider, prof profile.Profile) {
 	_, ctx := ktesting.NewTestContext(t)
 	location, secret, st := p.setup(t)
 	// With CASSBACKUP_PODNET=1 every pod runs in a network namespace of its own.
@@ -213,11 +232,13 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	a.AgentMetrics = true
 	opMetricsA := observed(t, a)
 	a.OwnAccounts = true // the shipped RBAC, the operator's and the agents' own tokens
+	a.Profile = prof
 	startOperator(t, ctx, a, operatorBin)
 	kubectl(t, cpA, secret, "apply", "-n", a.Namespace, "-f", "-")
 	var nodes []*guide.Node
 	for i, rack := range []string{"west1-a", "west1-b", "west1-c"} {
-		n, err := a.StartNode(ctx, "cassandra-test-dc-cassandra-"+rack+"-0", cluster, dcName, rack, uint64(10+i), []guide.Table{
+		name := prof.PodName(profile.NameParts{Cluster: cluster, Datacenter: dcName, Resource: "test-dc-cassandra", Rack: rack})
+		n, err := a.StartNode(ctx, name, cluster, dcName, rack, uint64(10+i), []guide.Table{
 			{Keyspace: "ks1", Name: "t1", Size: 20_000 + 1000*i}, {Keyspace: "ks1", Name: "t2", Size: 3000}, {Keyspace: "ks2", Name: "t3", Size: 5000 + i}})
 		if err != nil {
 			t.Fatal(err)
@@ -257,9 +278,12 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	// every Jolokia request a node got came from an agent binary.
 	for _, n := range nodes {
 		for ua, count := range n.Fake.Callers() {
-			if !strings.HasPrefix(ua, "cassandra-backup-agent/") {
-				t.Errorf("node %s: %d Jolokia requests from %q, not from an agent", n.Name, count, ua)
+			if !strings.HasPrefix(ua, "cassandra-backup-agent/") || prof.NodeControl != profile.Jolokia {
+				t.Errorf("node %s: %d Jolokia requests from %q, not from an agent through Jolokia", n.Name, count, ua)
 			}
+		}
+		if n.Fake.Calls("takeSnapshot") != 1 {
+			t.Errorf("node %s: %d snapshots, want 1", n.Name, n.Fake.Calls("takeSnapshot"))
 		}
 	}
 
@@ -314,7 +338,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubectl(t, cpB, []byte(datacenterYAML), "apply", "-n", bEnv.Namespace, "-f", "-")
+	kubectl(t, cpB, []byte(datacenterYAMLFor(prof)), "apply", "-n", bEnv.Namespace, "-f", "-")
 	dcs := bEnv.Client.CassandraoperatorV1alpha1().CassandraDataCenters(bEnv.Namespace)
 	var dc *v1alpha1.CassandraDataCenter
 	err = guide.Poll(ctx, "the restore plan", deadline, func() (bool, error) {
@@ -338,8 +362,8 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	t.Cleanup(runner.Close)
 	var restored int64
 	for i, src := range nodes {
-		name := restore.InstaclustrPodName(dc, src.Rack, 0)
-		pod := guide.RestoredPod(name, dc)
+		name := restore.ProfilePodName(prof)(dc, src.Rack, 0)
+		pod := guide.ProfilePod(prof, name, dc)
 		err := guide.Poll(ctx, "pod "+name+" to be admitted", deadline, func() (bool, error) {
 			created, err := bEnv.Kube.CoreV1().Pods(bEnv.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 			if err == nil {
@@ -419,7 +443,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		pairs = append(pairs, n.Pod+"<-"+n.SourceNode)
 	}
 	sort.Strings(pairs)
-	t.Logf("%s: restored %d bytes byte-identical over 3 pods: %s", p.name, restored, strings.Join(pairs, " "))
+	t.Logf("%s (%s): restored %d bytes byte-identical over 3 pods: %s", p.name, prof.Name, restored, strings.Join(pairs, " "))
 }
 
 // regexpNode matches the describe line of a node's name.

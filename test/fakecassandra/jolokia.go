@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -143,16 +142,7 @@ func (n *Node) read(req request) (any, *failure) {
 		case "PartitionerName":
 			return "org.apache.cassandra.dht.Murmur3Partitioner", nil
 		case "Keyspaces":
-			set := map[string]bool{}
-			for _, t := range n.tables {
-				set[t.ks] = true
-			}
-			var ks []string
-			for k := range set {
-				ks = append(ks, k)
-			}
-			sort.Strings(ks)
-			return ks, nil
+			return n.keyspaces(), nil
 		case "AllDataFileLocations":
 			return n.cfg.DataDirs, nil
 		}

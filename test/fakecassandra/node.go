@@ -29,6 +29,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/mgmtapi"
 )
 
 // Config describes a fake node. Its zero value, with DataDirs set, is a usable node.
@@ -62,6 +63,10 @@ type Config struct {
 	UUIDGenerations bool
 	// NoSystemTables skips creating the system keyspaces on a fresh data directory.
 	NoSystemTables bool
+	// ManagementAPI makes the node a cass-operator one, controlled through the Management API
+	// (served on the same listener as Jolokia, under /api/): SSTables that appear in a table
+	// directory stay unloaded until a refresh, as on a 3.x release.
+	ManagementAPI bool
 	// Listen is the address Jolokia listens on; "127.0.0.1:0" (a free loopback port)
 	// when empty. A pod's node listens on the pod's own 127.0.0.1:8778.
 	Listen string
@@ -219,6 +224,7 @@ func Start(cfg Config) (*Node, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/jolokia", n.serveJolokia)
 	mux.HandleFunc("/jolokia/", n.serveJolokia)
+	n.mgmtRoutes(mux)
 	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go n.srv.Serve(ln)
 	return n, nil
@@ -232,7 +238,7 @@ func (n *Node) load() error {
 	}
 	for _, t := range tables {
 		tb := &table{ks: t.Keyspace, name: t.Name, id: t.ID, nextGen: 1}
-		if n.legacy() {
+		if n.tracksLoads() {
 			tb.live = map[string]bool{}
 		}
 		for _, dir := range t.Dirs {
@@ -304,6 +310,11 @@ func scrubOrphans(dir string, live map[string]bool) error {
 	return nil
 }
 
+// tracksLoads reports whether SSTables that appear in a table directory stay unloaded until
+// a refresh: on a 3.x release, and on a node controlled through the Management API (whose
+// restores into a running node place files and refresh).
+func (n *Node) tracksLoads() bool { return n.legacy() || n.cfg.ManagementAPI }
+
 // legacy reports whether the node plays a Cassandra 3.x release.
 func (n *Node) legacy() bool {
 	major, _ := cassandra.MajorVersion(n.cfg.Release)
@@ -324,6 +335,14 @@ func (n *Node) URL() string { return "http://" + n.ln.Addr().String() + "/joloki
 
 // Client returns a pkg/cassandra client for the node.
 func (n *Node) Client() *jolokia.Client { return &jolokia.Client{URL: n.URL()} }
+
+// ManagementAPIURL returns the base URL of the node's Management API, e.g. http://127.0.0.1:41234.
+func (n *Node) ManagementAPIURL() string { return "http://" + n.ln.Addr().String() }
+
+// ManagementAPIClient returns a pkg/cassandra client for the node through its Management API.
+func (n *Node) ManagementAPIClient() *mgmtapi.Client {
+	return &mgmtapi.Client{URL: n.ManagementAPIURL(), DataDirectories: n.DataDirs()}
+}
 
 // Close stops the node's HTTP server; the data directory stays.
 func (n *Node) Close() error { return n.srv.Close() }
@@ -417,7 +436,7 @@ func (n *Node) createTable(ks, name, id string) (*table, error) {
 		return nil, fmt.Errorf("create table: %w", err)
 	}
 	t := &table{ks: ks, name: name, id: id, nextGen: 1}
-	if n.legacy() {
+	if n.tracksLoads() {
 		t.live = map[string]bool{}
 	}
 	for _, d := range n.tableInfo(t).Dirs {
@@ -595,7 +614,7 @@ func (n *Node) writeIndexes(t *table, dir, gen string, data []byte) error {
 	return nil
 }
 
-// markLive records a loaded SSTable on a 3.x release.
+// markLive records a loaded SSTable on a node that tracks loads.
 func (t *table) markLive(index, name string) {
 	if t.live != nil {
 		t.live[index+name] = true
@@ -931,6 +950,9 @@ func (n *Node) importSSTables(t *table, srcPaths []string, verify bool) []string
 					break
 				}
 			}
+			if d, err := cassandra.ParseDescriptor(s.Name + "-Data.db"); err == nil {
+				t.markLive(s.Index, d.Version+"-"+gen+"-"+d.Format)
+			}
 		}
 	}
 	return failed
@@ -956,7 +978,7 @@ func verifySSTables(ss []cassandra.SSTable) error {
 // Data.db fails it as the assertion in SSTableReader.open does.
 func (n *Node) loadNewSSTables(t *table) error {
 	if t.live == nil {
-		return nil // 4.x: every SSTable on disk is live already
+		return nil // 4.x through Jolokia: every SSTable on disk is live already
 	}
 	type loaded struct {
 		dir, gen, name string
@@ -984,7 +1006,7 @@ func (n *Node) loadNewSSTables(t *table) error {
 		for _, name := range names {
 			files := sets[name]
 			d := files[0]
-			if d.Format != "big" || d.Version[0] > 'm' || d.UUIDGeneration() {
+			if d.Version[0] > n.cfg.Version[0] || d.Format != "big" && d.Format != n.cfg.Format || d.UUIDGeneration() && n.legacy() {
 				return &javaError{"java.lang.RuntimeException", fmt.Sprintf("Can't open incompatible SSTable! Current version %s, found file: %s", n.cfg.Version, filepath.Join(dir, name))}
 			}
 			hasData := false

@@ -39,6 +39,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
@@ -90,9 +91,10 @@ func loadWebhookManifest(t *testing.T, name, url, ns string) *admissionregistrat
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
 		t.Fatalf("manifests/webhook: %v", err)
 	}
-	if len(cfg.Webhooks) != 1 {
-		t.Fatalf("manifests/webhook has %d webhooks", len(cfg.Webhooks))
+	if len(cfg.Webhooks) != 2 || cfg.Webhooks[1].ObjectSelector.MatchExpressions[0].Key != profile.CassOperatorDatacenter {
+		t.Fatalf("manifests/webhook has %d webhooks, want one per pod profile", len(cfg.Webhooks))
 	}
+	cfg.Webhooks = cfg.Webhooks[:1] // these tests create Instaclustr-labelled pods
 	w := &cfg.Webhooks[0]
 	if *w.FailurePolicy != admissionregistrationv1.Ignore || *w.SideEffects != admissionregistrationv1.SideEffectClassNone || *w.TimeoutSeconds != 5 ||
 		len(w.AdmissionReviewVersions) != 1 || w.AdmissionReviewVersions[0] != "v1" || w.Rules[0].Operations[0] != admissionregistrationv1.Create ||

@@ -34,8 +34,8 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure" // azure:// locations
@@ -65,7 +65,7 @@ const (
 )
 
 // Options tune the controller; the zero value is the production setting. The pod labels
-// come from the informers (informers.PodLabels), which select the pods by them.
+// come from the pod profiles of the informers (pkg/profile), which select the pods by them.
 type Options struct {
 	// AgentPortName names the agent's container port; DefaultAgentPortName when empty.
 	AgentPortName string
@@ -150,9 +150,10 @@ type Controller struct {
 	kube    kubernetes.Interface
 	backups listers.CassandraBackupLister
 	pods    corelisters.PodLister
-	labels  informers.PodLabels
-	cfg     Options
-	ext     External
+	// profiles say which labels select a backup's pods (profile.Registry).
+	profiles profile.Registry
+	cfg      Options
+	ext      External
 
 	dcs       listers.CassandraDataCenterLister
 	dcsSynced func() bool
@@ -173,11 +174,11 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("backup controller: KubeClient, Client and Informers are required")
 	}
 	c := &Controller{
-		kube:    deps.KubeClient,
-		backups: deps.Informers.CassandraBackupLister(),
-		pods:    deps.Informers.PodLister(),
-		labels:  deps.Informers.PodLabels().OrDefault(),
-		cfg:     opts.withDefaults(),
+		kube:     deps.KubeClient,
+		backups:  deps.Informers.CassandraBackupLister(),
+		pods:     deps.Informers.PodLister(),
+		profiles: deps.Informers.Profiles(),
+		cfg:      opts.withDefaults(),
 
 		dcs:       deps.Informers.CassandraDataCenterLister(),
 		dcsSynced: deps.Informers.CassandraDataCenters().HasSynced,

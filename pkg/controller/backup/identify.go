@@ -48,7 +48,7 @@ func (c *Controller) identify(ctx context.Context, b *v1alpha1.CassandraBackup, 
 		}
 		rack := id.Rack
 		if rack == "" {
-			rack = pod.Labels[c.labels.Rack]
+			rack = c.rackOf(pod)
 		}
 		nodes = append(nodes, v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: rack, HostID: id.HostID,
 			State: v1alpha1.BackupPending, Progress: "0%"})
@@ -86,7 +86,7 @@ func (c *Controller) giveUp(ctx context.Context, b *v1alpha1.CassandraBackup, po
 	st := &b.Status
 	st.Nodes = nil
 	for _, pod := range pods {
-		n := v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: pod.Labels[c.labels.Rack], Progress: "0%", State: v1alpha1.BackupCancelled,
+		n := v1alpha1.NodeBackupStatus{Node: pod.Name, Rack: c.rackOf(pod), Progress: "0%", State: v1alpha1.BackupCancelled,
 			Message: "not started: the agent of node " + e.pod + " could not be reached", CompletionTime: &end}
 		if pod.Name == e.pod {
 			n.State = v1alpha1.BackupFailed

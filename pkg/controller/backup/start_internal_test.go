@@ -42,7 +42,7 @@ func startEnv(t *testing.T, ext External, cdcs ...*v1alpha1.CassandraDataCenter)
 		dcs.Add(d)
 	}
 	rec := krecord.NewFakeRecorder(10)
-	c := &Controller{cfg: Options{}.withDefaults(), ext: ext, labels: labels, recorder: rec,
+	c := &Controller{cfg: Options{}.withDefaults(), ext: ext, recorder: rec,
 		pods: corelisters.NewPodLister(pods), dcs: listers.NewCassandraDataCenterLister(dcs),
 		backups: listers.NewCassandraBackupLister(idx())}
 	return c, rec

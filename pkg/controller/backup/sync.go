@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"time"
 
@@ -67,14 +66,14 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 	if err != nil {
 		return reconciler.Result{}, reconciler.Temporary(err, c.secretBackoff(ev.Retry))
 	}
-	pods, err := c.podsOf(b)
+	pods, lbl, err := c.podsOf(b)
 	if err != nil {
 		return reconciler.Result{}, err
 	}
 	if len(pods) == 0 {
 		return reconciler.Result{}, reconciler.Temporary(reconciler.Reasonf(ReasonNoPods,
 			"no running pod labelled %s=%s, %s=%s in namespace %s: check spec.cluster and spec.datacenter, or wait for the datacenter to start",
-			c.labels.Cluster, b.Spec.Cluster, c.labels.Datacenter, b.Spec.Datacenter, b.Namespace), c.secretBackoff(ev.Retry))
+			lbl.Cluster, b.Spec.Cluster, lbl.Datacenter, b.Spec.Datacenter, b.Namespace), c.secretBackoff(ev.Retry))
 	}
 	nodes, err := c.identify(ctx, b, pods)
 	var unreachable *identifyError
@@ -110,7 +109,7 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 	if !cdcFound && c.recorder != nil {
 		c.recorder.Eventf(b, corev1.EventTypeNormal, ReasonDataCenterNotFound,
 			"no CassandraDataCenter %s in namespace %s: backing up the pods labelled %s=%s, %s=%s",
-			b.Spec.CDC, b.Namespace, c.labels.Cluster, b.Spec.Cluster, c.labels.Datacenter, b.Spec.Datacenter)
+			b.Spec.CDC, b.Namespace, lbl.Cluster, b.Spec.Cluster, lbl.Datacenter, b.Spec.Datacenter)
 	}
 	// Written now, before any agent is contacted.
 	return reconciler.Result{RequeueAfter: time.Millisecond}, nil
@@ -208,22 +207,6 @@ func (c *Controller) storageUnavailable(err error, ev *event) error {
 		err = reconciler.WithReason(ReasonStorageUnavailable, err)
 	}
 	return reconciler.Temporary(err, c.secretBackoff(ev.Retry))
-}
-
-// podsOf returns the running pods of the backup's datacenter, sorted by name.
-func (c *Controller) podsOf(b *v1alpha1.CassandraBackup) ([]*corev1.Pod, error) {
-	pods, err := c.pods.Pods(b.Namespace).List(c.labels.Selector(b.Spec.Cluster, b.Spec.Datacenter))
-	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
-	var out []*corev1.Pod
-	for _, p := range pods {
-		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
-			out = append(out, p)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
 }
 
 // timeout is the backup's time limit.

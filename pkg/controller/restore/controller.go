@@ -18,6 +18,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	// The storage providers a backup's location may name.
@@ -37,7 +38,8 @@ type Options struct {
 	Bucket Bucket
 	// Storage is the base storage configuration of the default Bucket.
 	Storage storage.Config
-	// PodName names the datacenter's pods; InstaclustrPodName when nil.
+	// PodName names the datacenter's pods; when nil, as the datacenter's pod profile
+	// (its profile annotation, else the operator's default profile) names them.
 	PodName PodNameFunc
 	// Recheck is how long to wait before looking again at a backup that is missing or not
 	// COMPLETED, or at a bucket that could not be read; 15s when 0.
@@ -60,6 +62,7 @@ type Controller struct {
 	recorder   record.EventRecorder
 	bucket     Bucket
 	podName    PodNameFunc
+	profiles   profile.Registry
 	opts       Options
 }
 
@@ -89,13 +92,11 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		recorder:   deps.Recorder,
 		bucket:     opts.Bucket,
 		podName:    opts.PodName,
+		profiles:   deps.Informers.Profiles(),
 		opts:       opts,
 	}
 	if c.bucket == nil {
 		c.bucket = &StorageBucket{Kube: deps.KubeClient, Storage: opts.Storage}
-	}
-	if c.podName == nil {
-		c.podName = InstaclustrPodName
 	}
 	ro := ReconcilerOptions(deps)
 	ro.Name = Name

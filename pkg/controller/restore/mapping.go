@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 )
 
 // SourceNode is one node of a backup, as the bucket records it.
@@ -41,7 +42,7 @@ type PodNameFunc func(dc *v1alpha1.CassandraDataCenter, rack string, ordinal int
 // InstaclustrPodName names pods the way Instaclustr's cassandra-operator does: one
 // StatefulSet cassandra-<datacenter>-<rack> per rack, pods <statefulset>-<ordinal>.
 func InstaclustrPodName(dc *v1alpha1.CassandraDataCenter, rack string, ordinal int) string {
-	return "cassandra-" + dc.Name + "-" + rack + "-" + strconv.Itoa(ordinal)
+	return ProfilePodName(profile.InstaclustrProfile)(dc, rack, ordinal)
 }
 
 // DefaultRack is the rack of a datacenter that declares none.

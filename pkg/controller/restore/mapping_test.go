@@ -11,6 +11,8 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
 func dcWith(nodes int32, racks ...string) *v1alpha1.CassandraDataCenter {
@@ -142,5 +144,31 @@ func TestPodState(t *testing.T) {
 	}
 	if got := overall([]v1alpha1.NodeRestoreStatus{{State: v1alpha1.RestoreCompleted}, {State: v1alpha1.RestoreRunning}}); got != v1alpha1.RestoreRunning {
 		t.Errorf("overall = %s", got)
+	}
+}
+
+// TestProfilePodNames: a CassandraDataCenter's targets are named the way its profile's
+// operator names pods.
+func TestProfilePodNames(t *testing.T) {
+	dc := dcWith(1, "west1-a")
+	dc.Name, dc.Spec.Cluster, dc.Spec.Datacenter = "test-dc-cassandra", "Demo", "dc1"
+	if got := Targets(dc, 1, ProfilePodName(profile.InstaclustrProfile))[0].Pod; got != "cassandra-test-dc-cassandra-west1-a-0" {
+		t.Errorf("instaclustr: %s", got)
+	}
+	if got := Targets(dc, 1, ProfilePodName(profile.CassOperatorProfile))[0].Pod; got != "demo-dc1-west1-a-sts-0" {
+		t.Errorf("cass-operator: %s", got)
+	}
+	dc.Spec.Datacenter = ""
+	if got := Targets(dc, 1, ProfilePodName(profile.CassOperatorProfile))[0].Pod; got != "demo-test-dc-cassandra-west1-a-sts-0" {
+		t.Errorf("cass-operator without spec.datacenter: %s", got)
+	}
+	c := &Controller{}
+	dc.Annotations = map[string]string{profile.Annotation: profile.CassOperator}
+	if name, err := c.podNameFor(dc); err != nil || name(dc, "r", 1) != "demo-test-dc-cassandra-r-sts-1" {
+		t.Errorf("annotated cass-operator: %v", err)
+	}
+	dc.Annotations[profile.Annotation] = "nosuch"
+	if _, err := c.podNameFor(dc); reconciler.ReasonOf(err) != ReasonUnknownProfile || dc.Status.Restore == nil {
+		t.Errorf("unknown profile: %v", err)
 	}
 }

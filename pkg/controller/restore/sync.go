@@ -95,7 +95,11 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		msg := fmt.Sprintf("read backup %s from %s: %v", b.Name, b.Spec.StorageLocation, err)
 		return reconciler.Result{}, c.waiting(dc, ReasonBackupUnreadable, msg)
 	}
-	targets := Targets(dc, len(sources), c.podName)
+	podName, err := c.podNameFor(dc)
+	if err != nil {
+		return reconciler.Result{}, err
+	}
+	targets := Targets(dc, len(sources), podName)
 	pairs, err := Map(targets, sources)
 	if err != nil {
 		msg := fmt.Sprintf("cannot restore backup %s into datacenter %s: %v", b.Name, dc.Name, err)

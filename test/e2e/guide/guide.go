@@ -41,6 +41,7 @@ import (
 	ownscheme "github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned/scheme"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
@@ -76,6 +77,9 @@ type Env struct {
 	// tokens with the shipped RBAC (InstallShippedRBAC), not as cluster administrators,
 	// so a missing rule fails.
 	OwnAccounts bool
+	// Profile shapes the nodes' pods (labels) and how their agents control them (Jolokia,
+	// or the Management API); Instaclustr's when its Name is empty.
+	Profile profile.Profile
 	// OperatorArgs are added to the operator binary's arguments (StartOperatorBinary);
 	// a flag given here overrides the same flag given there.
 	OperatorArgs []string
@@ -92,6 +96,14 @@ type Env struct {
 func NewEnv(cfg *rest.Config, kubeconfig, namespace, agentBinary, dir string, st storage.Config) *Env {
 	return &Env{Config: cfg, Kubeconfig: kubeconfig, Namespace: namespace, Storage: st, AgentBinary: agentBinary, Dir: dir,
 		Kube: kubernetes.NewForConfigOrDie(cfg), Client: versioned.NewForConfigOrDie(cfg)}
+}
+
+// profile returns the Env's profile, Instaclustr's by default.
+func (e *Env) profile() profile.Profile {
+	if e.Profile.Name == "" {
+		return profile.InstaclustrProfile
+	}
+	return e.Profile
 }
 
 // AgentArgs are the agent's endpoint flags for the Env's storage configuration.
@@ -365,15 +377,17 @@ func WebhookConfiguration(name, url, ns string) (*admissionregistrationv1.Mutati
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
 		return nil, fmt.Errorf("manifests/webhook: %w", err)
 	}
-	if len(cfg.Webhooks) != 1 {
-		return nil, fmt.Errorf("manifests/webhook has %d webhooks, want 1", len(cfg.Webhooks))
+	if len(cfg.Webhooks) != len(profile.Shipped()) {
+		return nil, fmt.Errorf("manifests/webhook has %d webhooks, want one per pod profile", len(cfg.Webhooks))
 	}
 	cfg.Name = name
-	w := &cfg.Webhooks[0]
-	w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
-	w.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{ns}},
-	}}
+	for i := range cfg.Webhooks {
+		w := &cfg.Webhooks[i]
+		w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
+		w.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{ns}},
+		}}
+	}
 	return &cfg, nil
 }
 
@@ -442,7 +456,10 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 			n.Stop()
 		}
 	}()
-	cfg := fakecassandra.Config{DataDirs: []string{dataDir}, ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 8}
+	prof := e.profile()
+	mgmt := prof.NodeControl == profile.ManagementAPI
+	cfg := fakecassandra.Config{DataDirs: []string{dataDir}, ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 8,
+		ManagementAPI: mgmt}
 	listen := "127.0.0.1:"
 	start := func(cmd *exec.Cmd) error { return cmd.Start() }
 	if e.Network != nil {
@@ -451,6 +468,9 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 		}
 		n.IP = n.pod.IP.String()
 		cfg.Listen = "127.0.0.1:8778" // the pod's own loopback, as the sample binds Jolokia
+		if mgmt {
+			cfg.Listen = "127.0.0.1:8080" // where the Management API listens in a cass-operator pod
+		}
 		err = n.pod.Do(func() (err error) {
 			n.Fake, err = fakecassandra.Start(cfg)
 			return err
@@ -482,8 +502,12 @@ func (e *Env) StartNode(ctx context.Context, name, cluster, dc, rack string, see
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--listen=" + listen + strconv.Itoa(port), "--jolokia-url=" + n.Fake.URL(),
-		"--kubeconfig=" + agentKubeconfig, "--pod-namespace=" + e.Namespace, "--hostname=" + name}, e.AgentArgs()...)
+	control := "--jolokia-url=" + n.Fake.URL()
+	if mgmt {
+		control = "--node-control=management-api --management-api-url=" + n.Fake.ManagementAPIURL() + " --data-dir=" + dataDir
+	}
+	args := append(append([]string{"serve", "--listen=" + listen + strconv.Itoa(port)}, strings.Fields(control)...),
+		append([]string{"--kubeconfig=" + agentKubeconfig, "--pod-namespace=" + e.Namespace, "--hostname=" + name}, e.AgentArgs()...)...)
 	if e.AgentMetrics {
 		mport := AgentMetricsPort
 		if e.Network == nil {
@@ -542,9 +566,10 @@ func urlPort(u string) int {
 
 // createRunningPod creates a source node's Pod and marks it running at ip.
 func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack, ip string, agentPort, jolokiaPort int) error {
+	lbl := e.profile().Labels
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
+			lbl.Cluster: cluster, lbl.Datacenter: dc, lbl.Rack: rack}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "cassandra", Image: "cassandra:4.1",
 				Ports: []corev1.ContainerPort{{Name: "jolokia", ContainerPort: int32(jolokiaPort)}}}, // pod-local: only the agent calls it
@@ -567,9 +592,14 @@ func (e *Env) createRunningPod(ctx context.Context, name, cluster, dc, rack, ip 
 // datacenter, a Cassandra container with the data volume at /var/lib/cassandra and the
 // agent sidecar. The webhook adds the restore.
 func RestoredPod(name string, dc *v1alpha1.CassandraDataCenter) *corev1.Pod {
+	return ProfilePod(profile.InstaclustrProfile, name, dc)
+}
+
+// ProfilePod is RestoredPod labelled the way profile p labels pods.
+func ProfilePod(p profile.Profile, name string, dc *v1alpha1.CassandraDataCenter) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-			informers.LabelDatacenter: dc.Spec.Datacenter, informers.LabelCluster: dc.Spec.Cluster}},
+			p.Labels.Datacenter: dc.Spec.Datacenter, p.Labels.Cluster: dc.Spec.Cluster}},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{
 				{Name: "cassandra", Image: "cassandra:4.1",
