@@ -193,7 +193,9 @@ func kubectl(t *testing.T, cp *controlplane.ControlPlane, stdin []byte, args ...
 }
 
 // observed has the env's operator binary serve its metrics on a free loopback port, lead
-// through a Lease and log JSON; it returns the metrics URL.
+// through a Lease and log JSON; it returns the metrics URL. The Lease is where the shipped
+// RBAC lets the operator's own ServiceAccount (OwnAccounts) keep it: in the release
+// namespace, named after the env's namespace so walkthroughs never share one.
 func observed(t *testing.T, e *guide.Env) string {
 	t.Helper()
 	port, err := controlplane.FreePort()
@@ -201,7 +203,7 @@ func observed(t *testing.T, e *guide.Env) string {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	e.OperatorArgs = append(e.OperatorArgs, "--metrics-bind-address="+addr, "--leader-elect", "--leader-elect-namespace="+e.Namespace,
+	e.OperatorArgs = append(e.OperatorArgs, "--metrics-bind-address="+addr, "--leader-elect", "--leader-elect-namespace="+guide.ShippedNamespace, "--leader-elect-id=operator-"+e.Namespace,
 		"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms", "--logging-format=json")
 	return "http://" + addr + "/metrics"
 }
