@@ -207,3 +207,41 @@ func permanent(err error) bool {
 	}
 	return false
 }
+
+// eachItem calls fn for every item each yields, from at most workers goroutines, through
+// a channel of workers items: what each reads from disk is never held whole. It returns
+// the first error, which cancels the context the other calls get; as with eachFile, a
+// canceled ctx is an error even between calls.
+func eachItem[T any](ctx context.Context, workers int, each func(yield func(T) error) error, fn func(ctx context.Context, item T) error) error {
+	workers = max(workers, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	items := make(chan T, workers)
+	for range workers {
+		g.Go(func() error {
+			for it := range items {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := fn(gctx, it); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(items)
+		return each(func(it T) error {
+			select {
+			case items <- it:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
