@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// TestSpillBoundsMemory checks that a spill holds no more than spillRunBytes of records
+// in memory, writing the rest to sorted runs on disk, and gives every record back once,
+// in order, whether it ends in memory or on disk.
+func TestSpillBoundsMemory(t *testing.T) {
+	defer func(n int) { spillRunBytes = n }(spillRunBytes)
+	spillRunBytes = 4 << 10
+	dir := t.TempDir()
+	s := newSpill(dir)
+	defer s.Close()
+	const n = 10_000
+	want := map[string]int{}
+	for i := range n {
+		rec := record(fmt.Sprintf("data/ks/t/%08d", rand.IntN(n)), sizeDesc(int64(i)))
+		want[string(rec)]++
+		if err := s.Add(rec); err != nil {
+			t.Fatal(err)
+		}
+		if s.size > spillRunBytes {
+			t.Fatalf("after %d records: %d bytes in memory, limit %d", i+1, s.size, spillRunBytes)
+		}
+	}
+	if runs, _ := os.ReadDir(dir); len(runs) < n*20/spillRunBytes {
+		t.Fatalf("%d runs on disk for %d records", len(runs), n)
+	}
+	var prev []byte
+	got := 0
+	err := s.Each(func(rec []byte) error {
+		if prev != nil && bytes.Compare(prev, rec) > 0 {
+			return fmt.Errorf("%q after %q", rec, prev)
+		}
+		prev = bytes.Clone(rec)
+		if want[string(rec)] == 0 {
+			return fmt.Errorf("record %q given back too often", rec)
+		}
+		want[string(rec)]--
+		got++
+		return nil
+	})
+	if err != nil || got != n {
+		t.Fatalf("gave back %d records of %d: %v", got, n, err)
+	}
+	s.Close()
+	if runs, _ := os.ReadDir(dir); len(runs) != 0 {
+		t.Errorf("%d runs left after Close", len(runs))
+	}
+	// A spill that never reached the limit sorts in memory.
+	small := newSpill(dir)
+	for _, r := range []string{"b", "c", "a"} {
+		small.Add([]byte(r))
+	}
+	var order string
+	small.Each(func(rec []byte) error { order += string(rec); return nil })
+	if order != "abc" {
+		t.Errorf("in-memory order %q", order)
+	}
+}
+
+// TestRecordFields checks that fields splits what record joins, the last field whole.
+func TestRecordFields(t *testing.T) {
+	f := fields(record("a", "", "c\x00d"), 3)
+	if f[0] != "a" || f[1] != "" || f[2] != "c\x00d" {
+		t.Errorf("fields = %q", f)
+	}
+	if f := fields(record("a"), 3); f[0] != "a" || f[1] != "" || f[2] != "" {
+		t.Errorf("missing fields = %q", f)
+	}
+}
+
+// TestBackupRestoreSpilled runs the backup and restore tests with lists that spill to
+// disk after a few records, so that the joins and sorts merge many runs: what a node of a
+// million files does.
+func TestBackupRestoreSpilled(t *testing.T) {
+	defer func(n int) { spillRunBytes = n }(spillRunBytes)
+	spillRunBytes = 512
+	for name, test := range map[string]func(*testing.T){
+		"ByteIdentical": TestBackupRestoreByteIdentical, "Dedup": TestDedup, "RewrittenComponents": TestRewrittenComponents,
+		"Entities": TestRestoreEntitiesAndNewCluster, "MarkerAndResume": TestRestoreMarkerAndResume, "LiveImport": TestRestoreLiveImport,
+	} {
+		t.Run(name, test)
+	}
+}
