@@ -116,6 +116,10 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		return res, err
 	}
 	// The file lists go to disk, next to the data: the init container's root is read-only.
+	// A killed restore's lists are removed first.
+	if err := removeSpills(dataDir); err != nil {
+		return res, err
+	}
 	dir, err := spillDir(dataDir)
 	if err != nil {
 		return res, err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 )
 
@@ -200,11 +201,24 @@ func sizeDesc(size int64) string {
 	return string(b[:])
 }
 
+// removeSpills removes the spill directories left in dir by a process that was killed.
+func removeSpills(dir string) error {
+	left, _ := filepath.Glob(filepath.Join(dir, spillPrefix+"*"))
+	for _, d := range left {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove leftover file lists: %w", err)
+		}
+	}
+	return nil
+}
+
+const spillPrefix = ".cbk-spill-"
+
 // spillDir makes a temporary directory for spills in the first of dirs that takes one.
 func spillDir(dirs ...string) (string, error) {
 	var errs []error
 	for _, d := range dirs {
-		p, err := os.MkdirTemp(d, ".cbk-spill-")
+		p, err := os.MkdirTemp(d, spillPrefix)
 		if err == nil {
 			return p, nil
 		}

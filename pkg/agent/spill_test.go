@@ -127,8 +127,17 @@ func TestRestoreOfEarlierManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := e.restoreSpec("p")
+	// A killed restore's file lists are removed; the new one's are gone when it ends.
+	left := filepath.Join(spec.DataDirs[0], spillPrefix+"1", "run-1")
+	if err := os.MkdirAll(filepath.Dir(left), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(left, []byte("x"), 0o644)
 	if _, err := fileAgent().Restore(context.Background(), spec, &Tracker{}); err != nil {
 		t.Fatal(err)
+	}
+	if spills, _ := filepath.Glob(filepath.Join(spec.DataDirs[0], spillPrefix+"*")); len(spills) != 0 {
+		t.Errorf("file lists left: %v", spills)
 	}
 	got := liveFiles(t, spec.DataDirs, all)
 	if len(got) != len(want) {
