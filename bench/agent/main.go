@@ -45,8 +45,10 @@ func main() {
 	small := flag.Int("small", 384, "number of small SSTables")
 	smallKiB := flag.Int("small-kib", 900, "Data.db size of a small SSTable, KiB")
 	rounds := flag.Int("rounds", 1, "how many times to run every contender")
+	memory := flag.String("memory", "", "instead: the memory benchmark at these file counts (comma-separated, e.g. 40000,400000)")
+	before := flag.String("before", "", "with -memory: an earlier agent binary to measure side by side")
 	flag.Parse()
-	if err := run(*agentBin, *gw, *rclone, *work, *large, *largeMiB, *small, *smallKiB, max(*rounds, 1)); err != nil {
+	if err := run(*agentBin, *gw, *rclone, *work, *large, *largeMiB, *small, *smallKiB, max(*rounds, 1), *memory, *before); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -60,9 +62,16 @@ type result struct {
 	gwCPU   time.Duration // versitygw's user + system while it ran
 }
 
-func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, rounds int) error {
+func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, rounds int, memory, before string) error {
 	if agentBin == "" || gw == "" {
 		return fmt.Errorf("-agent and -versitygw are required")
+	}
+	var counts []int
+	if memory != "" {
+		var err error
+		if counts, err = parseCounts(memory); err != nil {
+			return err
+		}
 	}
 	if work == "" {
 		d, err := os.MkdirTemp("", "agent-bench-")
@@ -91,6 +100,12 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 		return err
 	}
 
+	env := append(os.Environ(), "KUBERNETES_SERVICE_HOST=",
+		"AWS_ACCESS_KEY_ID=benchaccess", "AWS_SECRET_ACCESS_KEY=benchsecretbenchsecret", "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL_S3="+endpoint)
+	if len(counts) > 0 {
+		return runMemory(agentBin, before, work, env, counts)
+	}
+
 	// The node's data: a few large and many small SSTables.
 	dataDir := filepath.Join(work, "data")
 	node, err := fakecassandra.Start(fakecassandra.Config{DataDirs: []string{dataDir}, NoSystemTables: true})
@@ -114,8 +129,6 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 	}
 	fmt.Fprintf(os.Stderr, "data: %d files, %.1f MiB\n", files, float64(total)/(1<<20))
 
-	env := append(os.Environ(), "KUBERNETES_SERVICE_HOST=",
-		"AWS_ACCESS_KEY_ID=benchaccess", "AWS_SECRET_ACCESS_KEY=benchsecretbenchsecret", "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL_S3="+endpoint)
 	// rclone's S3 client cannot combine AWS_CA_BUNDLE with its own transport.
 	var renv []string
 	for _, kv := range os.Environ() {
@@ -280,12 +293,7 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 
 	// Agent restore (the init container); its time includes the sync before its marker.
 	restoreDir := filepath.Join(work, "restore-agent"+suffix)
-	restore := exec.Command(agentBin, "restore", "--storage-location", "s3://"+bucket, "--snapshot-tag", "bench", "--insecure",
-		"--cluster", node.ClusterName(), "--dc", node.Datacenter(), "--host-id", node.HostID(), "--concurrent-connections", "16",
-		"--data-dir", filepath.Join(restoreDir, "data"), "--commitlog-dir", filepath.Join(restoreDir, "commitlog"),
-		"--hints-dir", filepath.Join(restoreDir, "hints"), "--saved-caches-dir", filepath.Join(restoreDir, "saved_caches"),
-		"--tokens-file", filepath.Join(restoreDir, "tokens.yaml"), "--marker-file", filepath.Join(restoreDir, "restore_done"))
-	restore.Env, restore.Stderr = env, os.Stderr
+	restore := restoreCmd(agentBin, bucket, "bench", node, restoreDir, env)
 	syscall.Sync()
 	gwMark = procCPU(gwPid)
 	r, err = timed("agent restore", restore)
@@ -361,6 +369,18 @@ func agentBackup(name, agentBin, bucket, tag string, skipRefreshing bool, node *
 	}
 	// The serve process did nothing but this backup, so its CPU time is the backup's.
 	return result{name: name, seconds: secs, maxRSS: serveRSS, cpu: cpuOf(serve)}, nil
+}
+
+// restoreCmd returns the agent's restore (the init container) of bucket's backup tag of
+// node into restoreDir.
+func restoreCmd(agentBin, bucket, tag string, node *fakecassandra.Node, restoreDir string, env []string) *exec.Cmd {
+	restore := exec.Command(agentBin, "restore", "--storage-location", "s3://"+bucket, "--snapshot-tag", tag, "--insecure",
+		"--cluster", node.ClusterName(), "--dc", node.Datacenter(), "--host-id", node.HostID(), "--concurrent-connections", "16",
+		"--data-dir", filepath.Join(restoreDir, "data"), "--commitlog-dir", filepath.Join(restoreDir, "commitlog"),
+		"--hints-dir", filepath.Join(restoreDir, "hints"), "--saved-caches-dir", filepath.Join(restoreDir, "saved_caches"),
+		"--tokens-file", filepath.Join(restoreDir, "tokens.yaml"), "--marker-file", filepath.Join(restoreDir, "restore_done"))
+	restore.Env, restore.Stderr = env, os.Stderr
+	return restore
 }
 
 // timed runs c and returns its wall time, peak RSS and CPU time.

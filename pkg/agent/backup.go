@@ -3,11 +3,10 @@ package agent
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +26,7 @@ type upload struct {
 	sstable                  string // manifest name: nb-1-big, or .idx/nb-1-big
 	file                     cassandra.File
 	objectKey                string // relative to the node
+	stored                   stored // what the bucket holds under objectKey
 }
 
 // Backup snapshots the node, uploads the snapshot's SSTables that are not in storage yet,
@@ -88,38 +88,30 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 	}()
 	logger.V(2).Info("Snapshot taken", "node", id.node.Prefix())
 
-	snaps, err := cassandra.Snapshot(dirs, req.SnapshotTag, entities)
+	// The file lists go to disk: the system's temporary directory, else the data directory.
+	dir, err := spillDir(append([]string{os.TempDir()}, dirs...)...)
 	if err != nil {
 		return err
 	}
-	manifest := &layout.Manifest{Tokens: id.tokens, SchemaVersion: id.schemaVersion, Partitioner: id.partitioner, BackupUID: req.BackupUID}
-	manifest.Snapshot.Name = req.SnapshotTag
-	var uploads []upload
-	for _, s := range snaps {
-		manifest.SetSchema(s.Table.Keyspace, s.Table.Name, s.Table.ID, s.Schema)
-		for _, ss := range s.SSTables {
-			name := ss.Name
-			if ss.Index != "" {
-				name = ss.Index + "/" + ss.Name
-			}
-			for _, f := range ss.Files {
-				uploads = append(uploads, upload{
-					keyspace: s.Table.Keyspace, table: s.Table.Name, tableID: s.Table.ID, sstable: name, file: f,
-					objectKey: layout.SSTableKey(s.Table.Keyspace, s.Table.DirName(), ss.Index, ss.Generation, ss.Digest, f.Name),
-				})
-				tr.AddTotal(1, f.Size)
-			}
-		}
-	}
-
-	present, err := listSizes(ctx, p, id.node.Key(layout.DataDir+"/"))
+	defer os.RemoveAll(dir)
+	join := newSpill(dir)
+	defer join.Close()
+	snaps, err := snapshotFiles(dirs, req.SnapshotTag, entities, join, tr)
 	if err != nil {
 		return err
 	}
-	stored := storedObjects{node: id.node, sizes: present}
-	if len(present) > 0 {
-		stored.hashes = newestHashes(ctx, p, id.node)
+	if err := listStored(ctx, p, id.node, join); err != nil {
+		return err
 	}
+	if err := recordedHashes(ctx, p, id.node, dir, join); err != nil {
+		return err
+	}
+	uploads := newSpill(dir)
+	defer uploads.Close()
+	if err := joinUploads(join, uploads); err != nil {
+		return err
+	}
+	join.Close()
 	var refresh *storage.RefreshOptions
 	if !req.SkipRefreshing {
 		dir, err := storage.ParseMetadataDirective(req.MetadataDirective)
@@ -128,23 +120,23 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 		}
 		refresh = &storage.RefreshOptions{Directive: dir}
 	}
-	// Largest first: a big file started last would leave the other connections idle.
-	sort.SliceStable(uploads, func(i, j int) bool { return uploads[i].file.Size > uploads[j].file.Size })
+	entries := newSpill(dir)
+	defer entries.Close()
 	var mu sync.Mutex
-	err = eachFile(ctx, len(uploads), req.Concurrency(), func(ctx context.Context, i int) error {
-		u := uploads[i]
+	err = eachItem(ctx, req.Concurrency(), func(yield func(upload) error) error {
+		return eachUpload(uploads, yield)
+	}, func(ctx context.Context, u upload) error {
 		var e layout.Entry
 		err := retryFile(ctx, tr, func(ctx context.Context) (err error) {
-			e, err = a.uploadFile(ctx, p, u, stored, refresh, lim, tr)
+			e, err = a.uploadFile(ctx, p, id.node, u, refresh, lim, tr)
 			return err
 		})
 		if err != nil {
 			return err
 		}
 		mu.Lock()
-		manifest.Add(u.keyspace, u.table, u.tableID, u.sstable, e)
-		mu.Unlock()
-		return nil
+		defer mu.Unlock()
+		return addEntry(entries, u, e)
 	})
 	if err != nil {
 		return err
@@ -157,61 +149,18 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 			return err
 		}
 	}
-	for _, ks := range manifest.Snapshot.Keyspaces {
-		for _, t := range ks.Tables {
-			for _, entries := range t.SSTables {
-				sort.Slice(entries, func(i, j int) bool { return entries[i].ObjectKey < entries[j].ObjectKey })
-			}
-		}
-	}
-	data, err := json.Marshal(manifest)
+	mf, sum, err := writeManifest(dir, snaps, entries, layout.ManifestHeader{Name: req.SnapshotTag,
+		Tokens: id.tokens, SchemaVersion: id.schemaVersion, Partitioner: id.partitioner, BackupUID: req.BackupUID})
 	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
+		return err
 	}
+	defer mf.Close()
 	key := id.node.ManifestKey(req.SnapshotTag, id.schemaVersion, a.now())
-	if err := putSmall(ctx, p, key, data); err != nil {
+	if err := putSum(ctx, p, key, mf, sum); err != nil {
 		return err
 	}
 	logger.V(1).Info("Backup committed", "manifest", key, "transfer", tr.Snapshot())
 	return nil
-}
-
-// listSizes returns the sizes of the objects under prefix.
-func listSizes(ctx context.Context, p storage.Provider, prefix string) (map[string]int64, error) {
-	out := map[string]int64{}
-	for info, err := range p.List(ctx, prefix) {
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		out[info.Key] = info.Size
-	}
-	return out, nil
-}
-
-// storedObjects is what the bucket already holds under the node's data prefix.
-type storedObjects struct {
-	node layout.Node
-	// sizes maps bucket keys to object sizes.
-	sizes map[string]int64
-	// hashes maps node-relative object keys to the entries the newest manifest records.
-	hashes map[string]layout.Entry
-}
-
-// newestHashes returns the entries of the node's newest manifest by object key, or nil when
-// there is none or it cannot be read: a backup then hashes every reused file itself.
-func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map[string]layout.Entry {
-	_, m, ok, err := layout.Catalog{Storage: p}.NewestManifest(ctx, node)
-	if err != nil {
-		klog.FromContext(ctx).Info("Previous manifest not read; reused files are hashed again", "err", err)
-	}
-	if !ok || err != nil {
-		return nil
-	}
-	out := map[string]layout.Entry{}
-	for _, f := range m.Files() {
-		out[f.ObjectKey] = f.Entry
-	}
-	return out
 }
 
 // place returns the key u's content belongs under, and whether the bucket already holds
@@ -226,13 +175,13 @@ func newestHashes(ctx context.Context, p storage.Provider, node layout.Node) map
 //     same hash: Cassandra rewrites Statistics.db and Summary.db of a live SSTable in place,
 //     often at the same size, and an object no manifest records (a backup that failed
 //     before its manifest) cannot be compared.
-func place(u upload, stored storedObjects) (key, sum string, n int64, present bool, err error) {
-	size, ok := stored.sizes[stored.node.Key(u.objectKey)]
-	if !ok {
+func place(ctx context.Context, p storage.Provider, node layout.Node, u upload) (key, sum string, n int64, present bool, err error) {
+	size := u.stored.size
+	if !u.stored.listed {
 		return u.objectKey, "", 0, false, nil
 	}
-	prev, recorded := stored.hashes[u.objectKey]
-	recorded = recorded && prev.Size == size && prev.Hash != ""
+	prev := u.stored.prev
+	recorded := u.stored.recorded && prev.Size == size && prev.Hash != ""
 	d, _ := cassandra.ParseDescriptor(u.file.Name)
 	data := d.Component == "Data.db"
 	if data && recorded && u.file.Size == size {
@@ -244,23 +193,30 @@ func place(u upload, stored storedObjects) (key, sum string, n int64, present bo
 	if n == size && (data || recorded && prev.Hash == sum) {
 		return u.objectKey, sum, n, true, nil
 	}
+	// Content rewritten in place is rare: its revision key is asked for, not listed.
 	key = layout.RevisionKey(u.objectKey, sum)
-	rs, ok := stored.sizes[stored.node.Key(key)]
-	return key, sum, n, ok && rs == n, nil
+	info, err := p.Head(ctx, node.Key(key))
+	if errors.Is(err, storage.ErrNotFound) {
+		return key, sum, n, false, nil
+	}
+	if err != nil {
+		return "", "", 0, false, fmt.Errorf("head %s: %w", key, err)
+	}
+	return key, sum, n, info.Size == n, nil
 }
 
 // uploadFile uploads one file unless the bucket already holds its content (see place), and
 // returns its manifest entry. A reused object is refreshed (re-touched in place) unless
 // refresh is nil, so that bucket lifecycle rules expire only objects no recent backup
 // references.
-func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, u upload, stored storedObjects, refresh *storage.RefreshOptions, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
-	objectKey, sum, n, present, err := place(u, stored)
+func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, node layout.Node, u upload, refresh *storage.RefreshOptions, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
+	objectKey, sum, n, present, err := place(ctx, p, node, u)
 	if err != nil {
 		return layout.Entry{}, err
 	}
 	if present {
 		if refresh != nil {
-			if err := p.Refresh(ctx, stored.node.Key(objectKey), *refresh); err != nil {
+			if err := p.Refresh(ctx, node.Key(objectKey), *refresh); err != nil {
 				return layout.Entry{}, fmt.Errorf("refresh %s: %w", objectKey, err)
 			}
 		}
@@ -274,7 +230,7 @@ func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, u upload, st
 	defer f.Close()
 	// A revision key names its content's hash: Put refuses other content (the file changed
 	// since it was hashed).
-	info, err := p.Put(ctx, stored.node.Key(objectKey), f, storage.PutOptions{SHA256: sum, Meter: newFileMeter(lim, tr, u.file.Size)})
+	info, err := p.Put(ctx, node.Key(objectKey), f, storage.PutOptions{SHA256: sum, Meter: newFileMeter(lim, tr, u.file.Size)})
 	if err != nil {
 		return layout.Entry{}, fmt.Errorf("upload %s: %w", objectKey, err)
 	}
@@ -287,7 +243,11 @@ func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, u upload, st
 
 // putSmall writes a small object unless the same content is already there.
 func putSmall(ctx context.Context, p storage.Provider, key string, data []byte) error {
-	sum := sha256Hex(data)
+	return putSum(ctx, p, key, bytes.NewReader(data), sha256Hex(data))
+}
+
+// putSum writes the content r holds, of SHA-256 sum, unless the same content is already there.
+func putSum(ctx context.Context, p storage.Provider, key string, r io.Reader, sum string) error {
 	if info, err := p.Head(ctx, key); err == nil && info.SHA256 == sum {
 		return nil
 	}
@@ -295,7 +255,7 @@ func putSmall(ctx context.Context, p storage.Provider, key string, data []byte) 
 	if strings.HasSuffix(key, ".cql") {
 		ct = "text/plain"
 	}
-	if _, err := p.Put(ctx, key, bytes.NewReader(data), storage.PutOptions{SHA256: sum, ContentType: ct}); err != nil {
+	if _, err := p.Put(ctx, key, r, storage.PutOptions{SHA256: sum, ContentType: ct}); err != nil {
 		return fmt.Errorf("upload %s: %w", key, err)
 	}
 	return nil

@@ -3,9 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/klog/v2"
@@ -53,46 +54,42 @@ func (a *Agent) RestoreLive(ctx context.Context, req api.Request, opID string, t
 	if err != nil {
 		return err
 	}
-	ref, m, err := layout.Catalog{Storage: p}.Manifest(ctx, node, req.SnapshotTag)
+	ref, ok, err := layout.Catalog{Storage: p}.ManifestRef(ctx, node, req.SnapshotTag)
 	if err != nil {
 		return err
 	}
-	m = m.Filter(func(ks, table string) bool { return !cassandra.IsSystemKeyspace(ks) && entities.Match(ks, table) })
-	// Secondary index SSTables are rebuilt by the import; only base tables are staged.
-	for ksName, ks := range m.Snapshot.Keyspaces {
-		for tName, t := range ks.Tables {
-			for name := range t.SSTables {
-				if strings.HasPrefix(name, ".") {
-					delete(t.SSTables, name)
-				}
-			}
-			ks.Tables[tName] = t
-		}
-		m.Snapshot.Keyspaces[ksName] = ks
-	}
-	if len(m.Files()) == 0 {
-		return fmt.Errorf("manifest %s holds no SSTables of %q", ref.Key, req.Entities)
+	if !ok {
+		return fmt.Errorf("no manifest for snapshot %s under %s in bucket %s: %w", req.SnapshotTag, node.ManifestPrefix(), p.Bucket(), layout.ErrNotFound)
 	}
 	staging := filepath.Join(dirs[0], StagingDir, opID)
 	defer os.RemoveAll(staging)
-	if err := download(ctx, p, node, m, staging, req.Concurrency(), lim, tr); err != nil {
+	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return err
 	}
-	var tables []string
-	for ksName, ks := range m.Snapshot.Keyspaces {
-		for tName := range ks.Tables {
-			tables = append(tables, ksName+"."+tName)
-		}
+	spills, err := spillDir(staging)
+	if err != nil {
+		return err
 	}
-	sort.Strings(tables)
-	for _, kt := range tables {
-		ksName, tName, _ := strings.Cut(kt, ".")
-		t := m.Snapshot.Keyspaces[ksName].Tables[tName]
-		dir := filepath.Join(staging, ksName, cassandra.TableDirName(tName, t.ID))
-		if err := cassandra.LoadSSTables(ctx, a.Node, dirs, ksName, tName, dir); err != nil {
+	// Secondary index SSTables are rebuilt by the import; only base tables are staged.
+	list, err := readRestoreList(ctx, p, ref, func(f layout.File) bool {
+		return !cassandra.IsSystemKeyspace(f.Keyspace) && entities.Match(f.Keyspace, f.Table) && !strings.HasPrefix(f.SSTable, ".")
+	}, staging, spills)
+	if err != nil {
+		return err
+	}
+	defer list.close()
+	if len(list.tables) == 0 {
+		return fmt.Errorf("manifest %s holds no SSTables of %q", ref.Key, req.Entities)
+	}
+	if err := download(ctx, p, node, list, req.Concurrency(), lim, tr); err != nil {
+		return err
+	}
+	for _, dir := range slices.Sorted(maps.Keys(list.tables)) {
+		t := list.tables[dir]
+		if err := cassandra.LoadSSTables(ctx, a.Node, dirs, t.Keyspace, t.Name, filepath.Join(staging, dir)); err != nil {
 			return err
 		}
-		logger.V(1).Info("Loaded", "table", kt)
+		logger.V(1).Info("Loaded", "table", t.Keyspace+"."+t.Name)
 	}
 	return nil
 }

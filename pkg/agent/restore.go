@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -55,8 +54,8 @@ type RestoreSpec struct {
 type RestoreResult struct {
 	// Key identifies the restored backup; the marker file holds it.
 	Key string
-	// Manifest is the (filtered) manifest that was restored.
-	Manifest *layout.Manifest
+	// Manifest is the restored manifest without its entries (a node's may list millions).
+	Manifest layout.ManifestHeader
 	// AlreadyDone is true when the marker showed the restore was already complete.
 	AlreadyDone bool
 }
@@ -101,26 +100,45 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	if err != nil {
 		return res, err
 	}
-	manifestKey, m, err := plannedManifest(ctx, layout.Catalog{Storage: p}, node, spec)
+	ref, err := plannedManifest(ctx, layout.Catalog{Storage: p}, node, spec)
 	if err != nil {
 		return res, err
 	}
-	res.Key = plan.RestoreKey(spec.StorageLocation, manifestKey)
+	res.Key = plan.RestoreKey(spec.StorageLocation, ref.Key)
+	keep := func(f layout.File) bool {
+		if cassandra.IsSystemKeyspace(f.Keyspace) {
+			return !spec.NewCluster || f.Keyspace == "system_schema"
+		}
+		return entities.Match(f.Keyspace, f.Table)
+	}
+	dataDir := spec.DataDirs[0]
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return res, err
+	}
+	// The file lists go to disk, next to the data: the init container's root is read-only.
+	// A killed restore's lists are removed first.
+	if err := removeSpills(dataDir); err != nil {
+		return res, err
+	}
+	dir, err := spillDir(dataDir)
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	list, err := readRestoreList(ctx, p, ref, keep, dataDir, dir)
+	if err != nil {
+		return res, err
+	}
+	defer list.close()
+	res.Manifest = list.header
+	// Only once the manifest has been read whole and accepted: a refused one writes nothing.
 	if err := claimDataDirs(spec, res.Key); err != nil {
 		return res, err
 	}
-	m = m.Filter(func(ks, table string) bool {
-		if cassandra.IsSystemKeyspace(ks) {
-			return !spec.NewCluster || ks == "system_schema"
-		}
-		return entities.Match(ks, table)
-	})
-	res.Manifest = m
-	dataDir := spec.DataDirs[0]
-	if err := download(ctx, p, node, m, dataDir, spec.Concurrency(), lim, tr); err != nil {
+	if err := download(ctx, p, node, list, spec.Concurrency(), lim, tr); err != nil {
 		return res, err
 	}
-	if err := removeStrays(m, spec.DataDirs); err != nil {
+	if err := removeStrays(list, spec.DataDirs, dir); err != nil {
 		return res, err
 	}
 	// One filesystem sync instead of an fsync per file: the marker, written last, must
@@ -134,7 +152,7 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		}
 	}
 	if spec.TokensFile != "" {
-		if err := file.WriteAtomic(spec.TokensFile, []byte(TokensYAML(m.Tokens))); err != nil {
+		if err := file.WriteAtomic(spec.TokensFile, []byte(TokensYAML(list.header.Tokens))); err != nil {
 			return res, fmt.Errorf("write token configuration: %w", err)
 		}
 	}
@@ -144,7 +162,7 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		}
 		_ = os.Remove(startedFile(spec))
 	}
-	logger.V(1).Info("Restore complete", "manifest", manifestKey, "transfer", tr.Snapshot())
+	logger.V(1).Info("Restore complete", "manifest", ref.Key, "transfer", tr.Snapshot())
 	return res, nil
 }
 
@@ -214,24 +232,22 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 	return n, nil
 }
 
-// download fetches every file of the manifest into dataDir.
-func download(ctx context.Context, p storage.Provider, node layout.Node, m *layout.Manifest, dataDir string, concurrency int, lim *rate.Limiter, tr *Tracker) error {
-	files := m.Files()
-	// Largest first: a big file started last would leave the other connections idle.
-	sort.SliceStable(files, func(i, j int) bool { return files[i].Size > files[j].Size })
-	paths := make([]string, len(files))
-	for i, f := range files {
-		lp, err := layout.LocalPath(dataDir, f.ObjectKey)
-		if err != nil {
-			return err
-		}
-		paths[i] = lp
-		tr.AddTotal(1, f.Size)
+// download fetches every file of the list into its local path, largest first (a big file
+// started last would leave the other connections idle).
+func download(ctx context.Context, p storage.Provider, node layout.Node, l *restoreList, concurrency int, lim *rate.Limiter, tr *Tracker) error {
+	if err := l.each(func(e layout.Entry, _ string) error { tr.AddTotal(1, e.Size); return nil }); err != nil {
+		return err
+	}
+	type job struct {
+		e    layout.Entry
+		path string
 	}
 	wb := startWriteback()
-	err := eachFile(ctx, len(files), concurrency, func(ctx context.Context, i int) error {
+	err := eachItem(ctx, concurrency, func(yield func(job) error) error {
+		return l.each(func(e layout.Entry, path string) error { return yield(job{e, path}) })
+	}, func(ctx context.Context, j job) error {
 		return retryFile(ctx, tr, func(ctx context.Context) error {
-			return downloadFile(ctx, p, node.Key(files[i].ObjectKey), paths[i], files[i].Entry, lim, tr, wb)
+			return downloadFile(ctx, p, node.Key(j.e.ObjectKey), j.path, j.e, lim, tr, wb)
 		})
 	})
 	return errors.Join(err, wb.wait())
@@ -357,52 +373,6 @@ func downloadFile(ctx context.Context, p storage.Provider, key, dst string, e la
 	done = true
 	wb.add(tmp)
 	tr.FileDone()
-	return nil
-}
-
-// removeStrays deletes SSTable files of the restored tables that the manifest does not
-// hold, and leftover temporary files, so that no other data comes back to life.
-func removeStrays(m *layout.Manifest, dataDirs []string) error {
-	want := map[string]bool{}
-	tables := map[string]bool{}
-	for _, f := range m.Files() {
-		k, err := layout.ParseObjectKey(f.ObjectKey)
-		if err != nil {
-			return err
-		}
-		rel := filepath.Join(k.Keyspace, cassandra.TableDirName(k.Table, k.TableID), k.Index, k.File)
-		want[rel] = true
-		tables[filepath.Join(k.Keyspace, cassandra.TableDirName(k.Table, k.TableID))] = true
-	}
-	for _, dd := range dataDirs {
-		for t := range tables {
-			root := filepath.Join(dd, t)
-			err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				if d.IsDir() {
-					if path != root && !strings.HasPrefix(d.Name(), ".") {
-						return filepath.SkipDir // snapshots, backups
-					}
-					return nil
-				}
-				rel, _ := filepath.Rel(dd, path)
-				_, perr := cassandra.ParseDescriptor(d.Name())
-				stray := perr == nil && !want[rel] || strings.HasPrefix(d.Name(), ".restore-")
-				if stray {
-					return os.Remove(path)
-				}
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("remove stray sstables: %w", err)
-			}
-		}
-	}
 	return nil
 }
 

@@ -14,25 +14,22 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 )
 
-// plannedManifest reads the manifest the restore restores: exactly spec.ManifestKey when
+// plannedManifest names the manifest the restore restores: exactly spec.ManifestKey when
 // the plan names it (a manifest written later with the same tag is never taken instead);
 // without it (pods of plans from before it was passed) the tag's only manifest of the
-// node, refusing when the node has several.
-func plannedManifest(ctx context.Context, cat layout.Catalog, node layout.Node, spec RestoreSpec) (string, *layout.Manifest, error) {
+// node, refusing when the node has several. The manifest itself is streamed by the caller.
+func plannedManifest(ctx context.Context, cat layout.Catalog, node layout.Node, spec RestoreSpec) (layout.Ref, error) {
 	if key := spec.ManifestKey; key != "" {
 		ref, err := layout.ParseManifestKey(key)
 		if err != nil || ref.Tag != spec.SnapshotTag || !strings.HasPrefix(key, node.ManifestPrefix()) || strings.Count(key[len(node.ManifestPrefix()):], "/") != 0 {
-			return "", nil, fmt.Errorf("--manifest-key %q is not a manifest of snapshot %s under %s: refused", key, spec.SnapshotTag, node.ManifestPrefix())
+			return layout.Ref{}, fmt.Errorf("--manifest-key %q is not a manifest of snapshot %s under %s: refused", key, spec.SnapshotTag, node.ManifestPrefix())
 		}
-		m, err := cat.ReadManifest(ctx, key)
-		if err != nil {
-			return "", nil, fmt.Errorf("the plan's manifest: %w", err)
-		}
-		return key, m, nil
+		ref.Key = key
+		return ref, nil
 	}
 	keys, err := cat.Manifests(ctx, node)
 	if err != nil {
-		return "", nil, err
+		return layout.Ref{}, err
 	}
 	var ofTag []string
 	for _, k := range keys {
@@ -41,10 +38,16 @@ func plannedManifest(ctx context.Context, cat layout.Catalog, node layout.Node, 
 		}
 	}
 	if len(ofTag) > 1 {
-		return "", nil, fmt.Errorf("%d manifests of snapshot %s under %s (%s) and no --manifest-key names the planned one: refused; delete the pod so that the webhook creates it with the plan's manifest", len(ofTag), spec.SnapshotTag, node.ManifestPrefix(), strings.Join(ofTag, ", "))
+		return layout.Ref{}, fmt.Errorf("%d manifests of snapshot %s under %s (%s) and no --manifest-key names the planned one: refused; delete the pod so that the webhook creates it with the plan's manifest", len(ofTag), spec.SnapshotTag, node.ManifestPrefix(), strings.Join(ofTag, ", "))
 	}
-	ref, m, err := cat.Manifest(ctx, node, spec.SnapshotTag)
-	return ref.Key, m, err
+	ref, ok, err := cat.ManifestRef(ctx, node, spec.SnapshotTag)
+	if err != nil {
+		return layout.Ref{}, err
+	}
+	if !ok {
+		return layout.Ref{}, fmt.Errorf("no manifest for snapshot %s under %s in bucket %s: %w", spec.SnapshotTag, node.ManifestPrefix(), cat.Storage.Bucket(), layout.ErrNotFound)
+	}
+	return ref, nil
 }
 
 // startedFile is where the init container records the restore key before it writes into

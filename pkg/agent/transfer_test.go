@@ -54,9 +54,21 @@ func TestFileMeter(t *testing.T) {
 	}
 }
 
-// eachFile calls fn once for every index, never from more than the given number of
-// goroutines at a time, and stops handing out indices after the first error, which it returns.
-func TestEachFile(t *testing.T) {
+// eachFile calls eachItem with the indices below n.
+func eachFile(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	return eachItem(ctx, workers, func(yield func(int) error) error {
+		for i := range n {
+			if err := yield(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, fn)
+}
+
+// eachItem calls fn once for every item, never from more than the given number of
+// goroutines at a time, and stops handing out items after the first error, which it returns.
+func TestEachItem(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[int]int{}
 	var running, peak atomic.Int32

@@ -261,14 +261,25 @@ type TableSnapshot struct {
 // Snapshot finds snapshot tag of the selected tables under the data directories.
 // Tables without a snapshot directory for tag are left out.
 func Snapshot(dataDirs []string, tag string, entities Entities) ([]TableSnapshot, error) {
+	var out []TableSnapshot
+	err := EachSnapshot(dataDirs, tag, entities, func(ts TableSnapshot) error {
+		out = append(out, ts)
+		return nil
+	})
+	return out, err
+}
+
+// EachSnapshot calls fn with each table's part of snapshot tag, as Snapshot finds them,
+// one table at a time: a caller that keeps only what it needs of each holds one table's
+// files at a time.
+func EachSnapshot(dataDirs []string, tag string, entities Entities, fn func(TableSnapshot) error) error {
 	if tag == "" || strings.ContainsAny(tag, `/\`) || tag == "." || tag == ".." {
-		return nil, fmt.Errorf("snapshot tag %q is not a valid directory name", tag)
+		return fmt.Errorf("snapshot tag %q is not a valid directory name", tag)
 	}
 	tables, err := Tables(dataDirs)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []TableSnapshot
 	for _, t := range tables {
 		if !entities.Match(t.Keyspace, t.Name) {
 			continue
@@ -279,25 +290,27 @@ func Snapshot(dataDirs []string, tag string, entities Entities) ([]TableSnapshot
 			if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 				continue
 			} else if err != nil {
-				return nil, fmt.Errorf("snapshot %s: %w", tag, err)
+				return fmt.Errorf("snapshot %s: %w", tag, err)
 			}
 			ss, err := ReadSSTables(dir)
 			if err != nil {
-				return nil, fmt.Errorf("snapshot %s of %s.%s: %w", tag, t.Keyspace, t.Name, err)
+				return fmt.Errorf("snapshot %s of %s.%s: %w", tag, t.Keyspace, t.Name, err)
 			}
 			ts.Dirs = append(ts.Dirs, dir)
 			ts.SSTables = append(ts.SSTables, ss...)
 			if ts.Schema == "" {
 				b, err := os.ReadFile(filepath.Join(dir, "schema.cql"))
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return nil, fmt.Errorf("snapshot %s schema: %w", tag, err)
+					return fmt.Errorf("snapshot %s schema: %w", tag, err)
 				}
 				ts.Schema = string(b)
 			}
 		}
 		if len(ts.Dirs) > 0 {
-			out = append(out, ts)
+			if err := fn(ts); err != nil {
+				return err
+			}
 		}
 	}
-	return out, nil
+	return nil
 }

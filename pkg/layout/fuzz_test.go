@@ -70,9 +70,34 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add([]byte(`[`))
 	dd := filepath.Join(f.TempDir(), "data")
 	f.Fuzz(func(t *testing.T, data []byte) {
+		scanned, serr := scanFiles(data)
+		for _, e := range scanned {
+			if _, err := LocalPath(dd, e.ObjectKey); err != nil {
+				t.Fatalf("scanned manifest entry %q has no local path: %v", e.ObjectKey, err)
+			}
+			if k, _ := ParseObjectKey(e.ObjectKey); k.Keyspace != e.Keyspace || k.Table != e.Table || k.TableID != e.TableID {
+				t.Fatalf("scanned entry %q is not in table %s.%s-%s", e.ObjectKey, e.Keyspace, e.Table, e.TableID)
+			}
+		}
 		m, err := DecodeManifest(data)
 		if err != nil {
 			return
+		}
+		// The streaming reader yields every entry DecodeManifest keeps (and, of a key named
+		// twice, the entries DecodeManifest drops), unless it refuses a keyspace or table
+		// named twice.
+		if serr == nil {
+			got := map[File]bool{}
+			for _, f := range scanned {
+				got[f] = true
+			}
+			for _, f := range m.Files() {
+				if !got[f] {
+					t.Fatalf("ScanManifest left out %+v", f)
+				}
+			}
+		} else if !strings.Contains(serr.Error(), "twice") {
+			t.Fatalf("ScanManifest refused what DecodeManifest accepts: %v", serr)
 		}
 		for _, e := range m.Files() {
 			p, err := LocalPath(dd, e.ObjectKey)
