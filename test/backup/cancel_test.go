@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 )
@@ -49,7 +48,7 @@ func TestCancelAcrossRestart(t *testing.T) {
 		}
 		var opState api.State
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			o, err := (&client.Client{}).Get(e.ctx(), n.url(), ns.OperationID)
+			o, err := e.agents.Get(e.ctx(), n.url(), ns.OperationID)
 			if err != nil {
 				t.Fatal(err)
 			}

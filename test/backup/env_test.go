@@ -216,10 +216,17 @@ func (n *node) serve(ln net.Listener) {
 	srv.Guard = &agent.KubeAuth{Kube: n.e.kube, Namespace: n.e.ns}
 	h := srv.Handler()
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/operations" {
+		if r.Method != http.MethodPost || r.URL.Path != "/operations" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// A submission the agent turns away busy (429, --max-operations) starts nothing
+		// and is not an attempt: only the others count.
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.code != http.StatusTooManyRequests {
 			n.posts.Add(1)
 		}
-		h.ServeHTTP(w, r)
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(ln)
 	n.mu.Lock()
@@ -484,4 +491,17 @@ func (e *env) noSecretIn(name string) {
 func s3Server(t testing.TB) *emulators.S3Server {
 	t.Helper()
 	return emulators.S3(t)
+}
+
+// statusWriter records the status code a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
