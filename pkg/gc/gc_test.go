@@ -3,7 +3,9 @@ package gc_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -39,13 +41,18 @@ func bucket(t *testing.T) (*emulators.S3Server, storage.Provider) {
 	for _, k := range []string{"a", "b", "c", "d-0123456789abcdef"} {
 		put(t, p, node.Key(object(k)), []byte("data of "+k))
 	}
-	put(t, p, node.Key(layout.SchemaKey("ks1", "t1-1")), []byte("CREATE TABLE"))
+	put(t, p, node.Key(layout.SchemaKey("ks1", tableDir)), []byte("CREATE TABLE"))
 	manifest(t, p, "old", 1000, "a", "b")
 	manifest(t, p, "new", 2000, "b", "c")
 	return srv, p
 }
 
-func object(name string) string { return layout.SSTableKey("ks1", "t1-1", "", "nb-1", "big", name) }
+// tableDir is the table's directory: manifests must name real table ids to be read.
+const tableID, tableDir = "0123456789abcdef0123456789abcdef", "t1-0123456789abcdef0123456789abcdef"
+
+func object(name string) string {
+	return layout.SSTableKey("ks1", tableDir, "", "1", "d0", "nb-1-big-"+name)
+}
 
 func put(t *testing.T, p storage.Provider, key string, data []byte) {
 	t.Helper()
@@ -59,7 +66,7 @@ func manifest(t *testing.T, p storage.Provider, tag string, ms int64, objects ..
 	m := &layout.Manifest{SchemaVersion: schemaVersion}
 	m.Snapshot.Name = tag
 	for _, o := range objects {
-		m.Add("ks1", "t1", "1", "nb-1-big", layout.Entry{ObjectKey: object(o), Type: layout.TypeFile, Size: int64(len("data of " + o))})
+		m.Add("ks1", "t1", tableID, "nb-1-big", layout.Entry{ObjectKey: object(o), Type: layout.TypeFile, Size: int64(len("data of " + o)), Hash: fmt.Sprintf("%x", sha256.Sum256([]byte("data of "+o)))})
 	}
 	data, _ := json.Marshal(m)
 	put(t, p, node.ManifestKey(tag, schemaVersion, time.UnixMilli(ms)), data)
@@ -115,7 +122,7 @@ func TestDeleteBackupHonoursLiveMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{node.Key(object("b")), node.Key(object("c")), node.Key(layout.SchemaKey("ks1", "t1-1"))}
+	want := []string{node.Key(object("b")), node.Key(object("c")), node.Key(layout.SchemaKey("ks1", tableDir))}
 	slices.Sort(want)
 	if got := keys(t, p, node.Key(layout.DataDir+"/")); !slices.Equal(got, want) {
 		t.Errorf("data objects after the collection: %v, want %v", got, want)

@@ -32,8 +32,8 @@ type NodeBackup struct {
 	Node Node
 	// Ref names the node's manifest.
 	Ref Ref
-	// Manifest is the node's manifest, validated.
-	Manifest *Manifest
+	// Manifest is the header and totals of the node's manifest, streamed and validated.
+	Manifest ManifestSummary
 }
 
 // Backups returns the topology files of a cluster, the commit points of its backups,
@@ -180,7 +180,14 @@ func (c Catalog) Backup(ctx context.Context, cluster, datacenter, tag string) (R
 		if err := node.Validate(); err != nil {
 			return ref, nil, fmt.Errorf("topology %s, host %s: %w", ref.Key, h.Hostname, err)
 		}
-		mref, m, err := c.Manifest(ctx, node, tag)
+		mref, ok, err := c.ManifestRef(ctx, node, tag)
+		if err == nil && !ok {
+			err = fmt.Errorf("no manifest for snapshot %s under %s in bucket %s: %w", tag, node.ManifestPrefix(), c.Storage.Bucket(), ErrNotFound)
+		}
+		if err != nil {
+			return ref, nil, fmt.Errorf("the topology %s lists host %s: %w", ref.Key, h.Hostname, err)
+		}
+		m, err := c.SummarizeManifest(ctx, mref.Key)
 		if err != nil {
 			return ref, nil, fmt.Errorf("the topology %s lists host %s: %w", ref.Key, h.Hostname, err)
 		}
@@ -207,16 +214,16 @@ func (c Catalog) References(ctx context.Context, node Node, tag string) (objects
 		if err != nil {
 			continue
 		}
-		var m Manifest
-		if err := storage.ReadJSON(ctx, c.Storage, k, &m); err != nil {
-			return nil, nil, err
-		}
-		for _, f := range m.Files() {
+		// Streamed: the sets hold keys only, one per object the node has.
+		if _, err := c.ScanManifestAt(ctx, k, func(f File) error {
 			if ref.Tag == tag {
 				objects[f.ObjectKey] = false
 			} else {
 				shared[f.ObjectKey] = true
 			}
+			return nil
+		}); err != nil {
+			return nil, nil, err
 		}
 		if ref.Tag == tag {
 			manifests = append(manifests, k)

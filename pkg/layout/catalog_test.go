@@ -63,6 +63,9 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("Backups = %+v, %v", refs, err)
 	}
 	ref, nodes, err := cat.Backup(ctx, "c", "dc1", "snap")
+	if err == nil && len(nodes) == 1 && (nodes[0].Manifest.Files != 2 || nodes[0].Manifest.Bytes != 2 || nodes[0].Manifest.SchemaVersion != sv) {
+		t.Errorf("Backup's streamed summary = %+v; want 2 files, 2 bytes, schema %s", nodes[0].Manifest, sv)
+	}
 	if err != nil || len(nodes) != 1 || nodes[0].Host.Hostname != "p-0" || len(nodes[0].Manifest.Tokens) != 2 || !strings.HasPrefix(ref.Key, layout.TopologyDir+"/c-snap-") {
 		t.Errorf("Backup = %v %+v, %v", ref, nodes, err)
 	}

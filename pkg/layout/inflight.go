@@ -97,12 +97,12 @@ func (c Catalog) Unreferenced(ctx context.Context, node Node) ([]string, error) 
 		if _, err := ParseManifestKey(k); err != nil {
 			continue
 		}
-		var m Manifest
-		if err := storage.ReadJSON(ctx, c.Storage, k, &m); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", k, err)
-		}
-		for _, f := range m.Files() {
+		// Streamed: the set holds keys only, one per object the node has.
+		if _, err := c.ScanManifestAt(ctx, k, func(f File) error {
 			referenced[node.Key(f.ObjectKey)] = true
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", k, err)
 		}
 	}
 	var out []string

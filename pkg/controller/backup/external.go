@@ -120,11 +120,11 @@ func (r *remote) Observe(ctx context.Context, b *v1alpha1.CassandraBackup) (Obse
 		return obs, err
 	}
 	for _, n := range nodes {
-		size := n.Manifest.Size()
+		size := n.Manifest.Bytes
 		t := metav1.NewTime(n.Ref.Time().Truncate(time.Second))
 		obs.Nodes = append(obs.Nodes, v1alpha1.NodeBackupStatus{Node: n.Host.Hostname, Rack: n.Host.Rack, HostID: n.Host.NodeID,
 			State: v1alpha1.BackupCompleted, Progress: "100%", BytesTotal: size, BytesUploaded: size,
-			FilesTotal: int64(len(n.Manifest.Files())), CompletionTime: &t})
+			FilesTotal: n.Manifest.Files, CompletionTime: &t})
 	}
 	return obs, nil
 }
