@@ -25,7 +25,8 @@ func existingBackup(ctx context.Context, cat layout.Catalog, id identity, req ap
 			if ref, err := layout.ParseManifestKey(k); err != nil || ref.Tag != req.SnapshotTag {
 				continue
 			}
-			if m, err := cat.ReadManifest(ctx, k); err == nil && m.BackupUID == req.BackupUID {
+			// Streamed: only the header matters, whatever the manifest's size.
+			if h, err := cat.ScanManifestAt(ctx, k, nil); err == nil && h.BackupUID == req.BackupUID {
 				return true, nil
 			}
 		}
