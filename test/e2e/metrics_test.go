@@ -125,7 +125,7 @@ func checkBackupMetrics(t *testing.T, operatorURL, ns string, nodes []*guide.Nod
 		files += float64(n.FilesTotal - n.FilesSkipped)
 	}
 	op.expect(t, "operator", "cassandra_backup_size_bytes_sum", dc, total)
-	op.expect(t, "operator", "leader_election_master_status", map[string]string{"name": "cassandra-backup-operator"}, 1)
+	op.expect(t, "operator", "leader_election_master_status", map[string]string{"name": leaseName(ns)}, 1)
 	if v, _ := op.value("rest_client_requests_total", map[string]string{"code": "200", "method": "GET"}); v < 1 {
 		t.Errorf("operator: rest_client_requests_total{code=200,method=GET} = %v, want ≥ 1", v)
 	}

@@ -203,10 +203,13 @@ func observed(t *testing.T, e *guide.Env) string {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	e.OperatorArgs = append(e.OperatorArgs, "--metrics-bind-address="+addr, "--leader-elect", "--leader-elect-namespace="+guide.ShippedNamespace, "--leader-elect-id=operator-"+e.Namespace,
+	e.OperatorArgs = append(e.OperatorArgs, "--metrics-bind-address="+addr, "--leader-elect", "--leader-elect-namespace="+guide.ShippedNamespace, "--leader-elect-id="+leaseName(e.Namespace),
 		"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms", "--logging-format=json")
 	return "http://" + addr + "/metrics"
 }
+
+// leaseName is the leader Lease of the operator of the env of namespace ns.
+func leaseName(ns string) string { return "operator-" + ns }
 
 // startOperator runs the operator binary over the env's namespace.
 func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string) *guide.Operator {
