@@ -470,9 +470,22 @@ func TestImageValues(t *testing.T) {
 // values.schema.json refuses a misspelt value and a namespace that cannot exist, so a
 // typo never silently renders the default.
 func TestValuesSchema(t *testing.T) {
-	for _, set := range []string{"podDisruptionBudget.enable=true", "watchNamespaces={Bad_NS}", "replicas=0", "image.pullPolicy=Sometimes"} {
+	for _, set := range []string{"podDisruptionBudget.enable=true", "watchNamespaces={Bad_NS}", "replicas=0", "image.pullPolicy=Sometimes", "defaultProfile=datastax"} {
 		if _, err := helm(t, "template", "cbo", chartDir(t), "--set", set); err == nil || !strings.Contains(err.Error(), "schema") {
 			t.Errorf("helm template --set %s: err %v, want a schema refusal", set, err)
 		}
+	}
+}
+
+// TestDefaultProfile: the chart's defaultProfile reaches the operator as --default-profile,
+// parsed by the operator's own flags; unset, the operator's default stays.
+func TestDefaultProfile(t *testing.T) {
+	r, _ := render(t, "cbo", "cassandra-backup-system", []string{"defaultProfile=cass-operator"})
+	if cfg, _ := r.operatorArgs(t); cfg.DefaultProfile != "cass-operator" {
+		t.Errorf("defaultProfile=cass-operator renders --default-profile=%q", cfg.DefaultProfile)
+	}
+	r, _ = render(t, "cbo", "cassandra-backup-system", nil)
+	if cfg, _ := r.operatorArgs(t); cfg.DefaultProfile != "instaclustr" {
+		t.Errorf("without defaultProfile the operator's default is %q, want instaclustr", cfg.DefaultProfile)
 	}
 }
