@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -39,23 +38,24 @@ func readRestoreList(ctx context.Context, p storage.Provider, ref layout.Ref, ke
 	err := retryFile(ctx, nil, func(ctx context.Context) error {
 		l.close()
 		l = &restoreList{bySize: newSpill(dir), wanted: newSpill(dir), tables: map[string]cassandra.Table{}}
-		r, err := p.Get(ctx, ref.Key, storage.Range{})
-		if err != nil {
-			return fmt.Errorf("download %s: %w", ref.Key, err)
-		}
-		defer r.Close()
-		rr := &readErr{r: r}
-		l.header, err = layout.ScanManifest(rr, func(f layout.File) error {
+		var addErr error
+		h, err := layout.Catalog{Storage: p}.ScanManifestAt(ctx, ref.Key, func(f layout.File) error {
 			if !keep(f) {
 				return nil
 			}
-			return l.add(f, dataDir)
+			addErr = l.add(f, dataDir)
+			return addErr
 		})
+		l.header = h
+		var bad *layout.RefusedError
 		switch {
-		case rr.err != nil:
-			return fmt.Errorf("download %s: %w", ref.Key, rr.err)
-		case err != nil:
+		case err == nil:
+		case errors.As(err, &bad):
+			refused = err
+		case addErr != nil:
 			refused = fmt.Errorf("manifest %s refused: %w", ref.Key, err)
+		default:
+			return err // a broken download: started over
 		}
 		return nil
 	})
@@ -64,20 +64,6 @@ func readRestoreList(ctx context.Context, p storage.Provider, ref layout.Ref, ke
 		return nil, err
 	}
 	return l, nil
-}
-
-// readErr remembers the error of the reader it wraps, other than io.EOF.
-type readErr struct {
-	r   io.Reader
-	err error
-}
-
-func (r *readErr) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		r.err = err
-	}
-	return n, err
 }
 
 func (l *restoreList) add(f layout.File, dataDir string) error {
