@@ -79,35 +79,50 @@ func runMemory(agentBin, beforeBin, work string, env []string, counts []int) err
 	return nil
 }
 
-// memoryRound backs node up twice with the agent at path (fresh, then unchanged) and
-// restores it, checking the restored size, and records each run's result.
+// memoryRound backs node up (fresh), restores that backup, checking the restored size,
+// and backs the node up again unchanged, recording each run's result. The unchanged backup
+// comes last: at a million files it is the longest run, and the fresh backup and the
+// restore are the two whose peak must stay within bounds.
 func memoryRound(label, path, work string, node *fakecassandra.Node, env []string, total int64, files int, results map[string]result) error {
 	bucket := fmt.Sprintf("mem-%d-%s", files, label)
-	key := func(run string) string { return fmt.Sprintf("%d/%s/%s", files, label, run) }
-	for i, tag := range []string{"m1", "m2"} {
-		r, err := agentBackup(memRuns[i], path, bucket, tag, false, node, env)
-		if err != nil {
-			return fmt.Errorf("%s: %w", label, err)
-		}
-		results[key(memRuns[i])] = r
-		fmt.Fprintf(os.Stderr, "memory: %d files, %s, %s: %.1f MiB, %.1f s\n", files, label, r.name, float64(r.maxRSS)/1024, r.seconds)
+	record := func(run string, r result) {
+		results[fmt.Sprintf("%d/%s/%s", files, label, run)] = r
+		fmt.Fprintf(os.Stderr, "memory: %d files, %s, %s: %.1f MiB, %.1f s (%s)\n", files, label, run, float64(r.maxRSS)/1024, r.seconds, loadAvg())
 	}
+	r, err := agentBackup(memRuns[0], path, bucket, "m1", false, node, env)
+	if err != nil {
+		return fmt.Errorf("%s: %w", label, err)
+	}
+	record(memRuns[0], r)
 	dir := filepath.Join(work, "mem-restore-"+label)
-	defer os.RemoveAll(dir)
-	r, err := timed(memRuns[2], restoreCmd(path, bucket, "m1", node, dir, env))
+	r, err = timed(memRuns[2], restoreCmd(path, bucket, "m1", node, dir, env))
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
 	restored, _, err := dirSize(filepath.Join(dir, "data"))
+	os.RemoveAll(dir)
 	if err != nil {
 		return err
 	}
 	if restored != total {
 		return fmt.Errorf("%s restored %d bytes of %d", label, restored, total)
 	}
-	results[key(memRuns[2])] = r
-	fmt.Fprintf(os.Stderr, "memory: %d files, %s, restore: %.1f MiB, %.1f s\n", files, label, float64(r.maxRSS)/1024, r.seconds)
+	record(memRuns[2], r)
+	if r, err = agentBackup(memRuns[1], path, bucket, "m2", false, node, env); err != nil {
+		return fmt.Errorf("%s: %w", label, err)
+	}
+	record(memRuns[1], r)
 	return nil
+}
+
+// loadAvg returns the machine's load averages (/proc/loadavg's first three fields), for
+// the record of what else the cores were doing.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return "load " + strings.Join(f[:3], " ")
+	}
+	return "load unknown"
 }
 
 // parseCounts parses a comma-separated list of file counts.
