@@ -47,12 +47,23 @@ func main() {
 	rounds := flag.Int("rounds", 1, "how many times to run every contender")
 	memory := flag.String("memory", "", "instead: the memory benchmark at these file counts (comma-separated, e.g. 40000,400000)")
 	before := flag.String("before", "", "with -memory: an earlier agent binary to measure side by side")
+	flag.StringVar(&profileDir, "profile", "", "write each round's agent restore CPU profile into this directory (restore-<round>.pprof)")
+	flag.StringVar(&traceDir, "trace", "", "write each round's agent restore execution trace into this directory (restore-<round>.trace)")
+	flag.BoolVar(&opts.restoreOnly, "restore-only", false, "instead: back up once, then each round restore and run the floors (the restore table alone)")
+	flag.BoolVar(&opts.halves, "halves", false, "with -restore-only: also restore two nodes of half the data each, one after the other")
 	flag.Parse()
 	if err := run(*agentBin, *gw, *rclone, *work, *large, *largeMiB, *small, *smallKiB, max(*rounds, 1), *memory, *before); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// opts are the restore benchmark's switches.
+var opts struct{ restoreOnly, halves bool }
+
+// profileDir and traceDir, when set, receive the agent restores' CPU profiles and
+// execution traces.
+var profileDir, traceDir string
 
 type result struct {
 	name    string
@@ -108,26 +119,31 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 
 	// The node's data: a few large and many small SSTables.
 	dataDir := filepath.Join(work, "data")
-	node, err := fakecassandra.Start(fakecassandra.Config{DataDirs: []string{dataDir}, NoSystemTables: true})
+	node, err := startNode(dataDir, large, largeMiB, small, smallKiB)
 	if err != nil {
 		return err
 	}
 	defer node.Close()
-	for i := 0; i < large; i++ {
-		if err := node.WriteSSTable("bench", "large", largeMiB<<20); err != nil {
-			return err
-		}
-	}
-	for i := 0; i < small; i++ {
-		if err := node.WriteSSTable("bench", "small"+strconv.Itoa(i%16), smallKiB<<10); err != nil {
-			return err
-		}
-	}
 	total, files, err := dirSize(dataDir)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "data: %d files, %.1f MiB\n", files, float64(total)/(1<<20))
+	if opts.restoreOnly {
+		nodes := []*fakecassandra.Node{node}
+		if opts.halves {
+			// Two more nodes of half the SSTables each.
+			for i := range 2 {
+				n, err := startNode(filepath.Join(work, fmt.Sprintf("half-%d", i), "data"), large/2, largeMiB, small/2, smallKiB)
+				if err != nil {
+					return err
+				}
+				defer n.Close()
+				nodes = append(nodes, n)
+			}
+		}
+		return runRestoreOnly(agentBin, work, nodes, env, total, rounds)
+	}
 
 	// rclone's S3 client cannot combine AWS_CA_BUNDLE with its own transport.
 	var renv []string
@@ -175,11 +191,13 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 	}
 	ratios := map[string][]float64{}
 	cpuRatios := map[string][]float64{}
+	var floorRatios []float64 // agent restore ÷ the verifying floor, by round
 	for i, rs := range rows {
 		byName := map[string]result{}
 		for _, r := range rs {
 			byName[r.name] = r
 		}
+		floorRatios = append(floorRatios, byName["agent restore"].seconds/byName[verifyingFloor].seconds)
 		ratio := map[string]string{}
 		for _, pr := range pairs {
 			a, r := byName[pr.agent], byName[pr.rclone]
@@ -209,7 +227,33 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 		spread(ratios["agent restore"]), spread(ratios["agent restore with sync"]))
 	fmt.Printf("CPU of agent + versitygw ÷ CPU of rclone + versitygw: backup %s; unchanged data %s; restore %s.\n",
 		spread(cpuRatios["agent backup"]), spread(cpuRatios["agent backup, unchanged"]), spread(cpuRatios["agent restore"]))
+	fmt.Printf("Agent restore ÷ the verifying floor (%s), median (range) of %d rounds: %s.\n", verifyingFloor, len(rows), spread(floorRatios))
 	return nil
+}
+
+// verifyingFloor names the floor of a restore that verifies what it writes.
+const verifyingFloor = "local copy + SHA-256 + sync (floor)"
+
+// startNode starts a fake node whose data directory holds large SSTables of largeMiB and
+// small ones of smallKiB (spread over 16 tables).
+func startNode(dataDir string, large, largeMiB, small, smallKiB int) (*fakecassandra.Node, error) {
+	node, err := fakecassandra.Start(fakecassandra.Config{DataDirs: []string{dataDir}, NoSystemTables: true})
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < large; i++ {
+		if err := node.WriteSSTable("bench", "large", largeMiB<<20); err != nil {
+			node.Close()
+			return nil, err
+		}
+	}
+	for i := 0; i < small; i++ {
+		if err := node.WriteSSTable("bench", "small"+strconv.Itoa(i%16), smallKiB<<10); err != nil {
+			node.Close()
+			return nil, err
+		}
+	}
+	return node, nil
 }
 
 // spread formats the median and range of xs, as ratios.
@@ -294,6 +338,12 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 	// Agent restore (the init container); its time includes the sync before its marker.
 	restoreDir := filepath.Join(work, "restore-agent"+suffix)
 	restore := restoreCmd(agentBin, bucket, "bench", node, restoreDir, env)
+	if profileDir != "" {
+		restore.Args = append(restore.Args, "--cpuprofile", filepath.Join(profileDir, "restore"+suffix+".pprof"))
+	}
+	if traceDir != "" {
+		restore.Args = append(restore.Args, "--trace", filepath.Join(traceDir, "restore"+suffix+".trace"))
+	}
 	syscall.Sync()
 	gwMark = procCPU(gwPid)
 	r, err = timed("agent restore", restore)
@@ -332,7 +382,7 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 		return nil, err
 	}
 	syscall.Sync()
-	out = append(out, result{name: "local copy + SHA-256 + sync (floor)", seconds: time.Since(start).Seconds(), cpu: selfCPU() - self})
+	out = append(out, result{name: verifyingFloor, seconds: time.Since(start).Seconds(), cpu: selfCPU() - self})
 	return out, nil
 }
 

@@ -268,7 +268,7 @@ func metricsServer(addr string, reg *prometheus.Registry, timeouts serving.Timeo
 	return timeouts.Server(addr, mux)
 }
 
-func restore(ctx context.Context, argv []string) error {
+func restore(ctx context.Context, argv []string) (err error) {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	var c common
 	c.register(fs)
@@ -278,7 +278,14 @@ func restore(ctx context.Context, argv []string) error {
 	namespace := fs.String("k8s-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the credentials Secret")
 	concurrency := fs.Int("concurrent-connections", 10, "files downloaded at once")
 	bandwidth := fs.String("bandwidth", "", "download rate cap, e.g. 50MBPS")
+	var prof profiles
+	prof.register(fs)
 	if err := parse(fs, argv); err != nil {
+		return err
+	}
+	stopProfiles, err := prof.start()
+	defer func() { err = errors.Join(err, stopProfiles()) }()
+	if err != nil {
 		return err
 	}
 	if err := c.logs.Apply(); err != nil {
