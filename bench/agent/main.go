@@ -46,7 +46,7 @@ func main() {
 	smallKiB := flag.Int("small-kib", 900, "Data.db size of a small SSTable, KiB")
 	rounds := flag.Int("rounds", 1, "how many times to run every contender")
 	memory := flag.String("memory", "", "instead: the memory benchmark at these file counts (comma-separated, e.g. 40000,400000)")
-	before := flag.String("before", "", "with -memory: an earlier agent binary to measure side by side")
+	before := flag.String("before", "", "with -memory or -restore-only: an earlier agent binary to measure side by side")
 	flag.StringVar(&profileDir, "profile", "", "write each round's agent restore CPU profile into this directory (restore-<round>.pprof)")
 	flag.StringVar(&traceDir, "trace", "", "write each round's agent restore execution trace into this directory (restore-<round>.trace)")
 	flag.BoolVar(&opts.restoreOnly, "restore-only", false, "instead: back up once, then each round restore and run the floors (the restore table alone)")
@@ -130,7 +130,10 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 	}
 	fmt.Fprintf(os.Stderr, "data: %d files, %.1f MiB\n", files, float64(total)/(1<<20))
 	if opts.restoreOnly {
-		nodes := []*fakecassandra.Node{node}
+		b := restoreBench{bins: []bin{{"after", agentBin}}, work: work, nodes: []*fakecassandra.Node{node}, env: env, total: total, gwPid: gwCmd.Process.Pid}
+		if before != "" {
+			b.bins = []bin{{"before", before}, {"after", agentBin}}
+		}
 		if opts.halves {
 			// Two more nodes of half the SSTables each.
 			for i := range 2 {
@@ -139,10 +142,10 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 					return err
 				}
 				defer n.Close()
-				nodes = append(nodes, n)
+				b.nodes = append(b.nodes, n)
 			}
 		}
-		return runRestoreOnly(agentBin, work, nodes, env, total, rounds)
+		return runRestoreOnly(b, rounds)
 	}
 
 	// rclone's S3 client cannot combine AWS_CA_BUNDLE with its own transport.
@@ -438,7 +441,8 @@ func timed(name string, c *exec.Cmd) (result, error) {
 	start := time.Now()
 	rss, err := runWatched(c)
 	if err != nil {
-		return result{}, fmt.Errorf("%s: %w", name, err)
+		// The peak so far is still worth knowing (a million-file run that fails late).
+		return result{}, fmt.Errorf("%s (peak RSS %.1f MiB after %.0f s): %w", name, float64(rss)/1024, time.Since(start).Seconds(), err)
 	}
 	return result{name: name, seconds: time.Since(start).Seconds(), maxRSS: rss, cpu: cpuOf(c)}, nil
 }

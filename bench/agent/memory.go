@@ -21,7 +21,6 @@ var memRuns = []string{"backup, fresh", "backup, unchanged", "restore"}
 
 // runMemory runs the memory benchmark against the S3 endpoint env points at.
 func runMemory(agentBin, beforeBin, work string, env []string, counts []int) error {
-	type bin struct{ label, path string }
 	bins := []bin{{"after", agentBin}}
 	if beforeBin != "" {
 		bins = []bin{{"before", beforeBin}, {"after", agentBin}}

@@ -12,37 +12,48 @@ import (
 )
 
 // The restore benchmark (-restore-only): the node is backed up once, then each round runs
-// the agent's restore and, right after it, the two floors of a restore on this
-// filesystem (a local copy + sync, and a local copy + SHA-256 + sync), so that each
-// ratio compares runs that shared the machine's load. With a second node of half the data
-// each (-halves), it also restores the two halves one after the other, the per-byte cost
-// of restoring several source nodes' data into one node.
+// the agent's restore (and, with -before, an earlier build's) and, right after it, the two
+// floors of a restore on this filesystem (a local copy + sync, and a local copy + SHA-256 +
+// sync), so that each ratio compares runs that shared the machine's load. With two more
+// nodes of half the data each (-halves), it also restores the two halves one after the
+// other: the per-byte cost of restoring several source nodes' data into one node.
 
 // inodeCooldown is how long ext4 avoids reusing a deleted inode on a filesystem without
 // a journal (30 s, 35 while its inode table block is dirty), and a little more.
 const inodeCooldown = 40 * time.Second
 
-// restoreRound is one round's results.
-type restoreRound struct {
-	agent, halves, copyFloor, hashFloor result
+// restoreBench is the restore benchmark's setup.
+type restoreBench struct {
+	bins  []bin // the agent builds, the newest last
+	work  string
+	nodes []*fakecassandra.Node // the whole data, then (-halves) two halves
+	env   []string
+	total int64
+	gwPid int
 }
 
-// runRestoreOnly runs the restore benchmark: rounds rounds over the data of nodes (one
-// node, or with halves two nodes of half the data each).
-func runRestoreOnly(agentBin, work string, nodes []*fakecassandra.Node, env []string, total int64, rounds int) error {
-	for i, n := range nodes {
-		if _, err := agentBackup("agent backup", agentBin, "restore-bench-"+strconv.Itoa(i), "bench", false, n, env); err != nil {
+type bin struct{ label, path string }
+
+// runRestoreOnly runs the restore benchmark for rounds rounds.
+func runRestoreOnly(b restoreBench, rounds int) error {
+	for i, n := range b.nodes {
+		if _, err := agentBackup("agent backup", b.bins[len(b.bins)-1].path, "restore-bench-"+strconv.Itoa(i), "bench", false, n, b.env); err != nil {
 			return err
 		}
 	}
-	var rs []restoreRound
+	var rows [][]result
+	ratios := map[string][]float64{}
 	for round := 1; round <= rounds; round++ {
-		r, err := restoreOnlyRound(round, agentBin, work, nodes, env, total)
+		rs, err := b.round(round)
 		if err != nil {
 			return err
 		}
-		rs = append(rs, r)
-		fmt.Fprintf(os.Stderr, "round %d: restore %.2f s, floor %.2f s (%s)\n", round, r.agent.seconds, r.hashFloor.seconds, loadAvg())
+		rows = append(rows, rs)
+		floor := rs[len(rs)-1].seconds
+		for _, r := range rs {
+			ratios[r.name] = append(ratios[r.name], r.seconds/floor)
+		}
+		fmt.Fprintf(os.Stderr, "round %d done (%s)\n", round, loadAvg())
 		if round < rounds {
 			// ext4 without a journal (this VM's disk) skips the inodes deleted in the last
 			// 30 s one by one when it creates a file: the next round's first run, the
@@ -50,93 +61,104 @@ func runRestoreOnly(agentBin, work string, nodes []*fakecassandra.Node, env []st
 			time.Sleep(inodeCooldown)
 		}
 	}
-	mib := float64(total) / (1 << 20)
-	fmt.Printf("Restore only: %.1f MiB, %d source node(s); versitygw posix with keep-alive on loopback; 16 connections; dirty pages flushed before each run; %s at the end.\n\n", mib, len(nodes), loadAvg())
-	fmt.Println("| round | run | seconds | MiB/s | ÷ verifying floor | CPU s |")
-	fmt.Println("|---:|---|---:|---:|---:|---:|")
-	var ratios, halfRatios []float64
-	for i, r := range rs {
-		rows := []result{r.agent}
-		if len(nodes) > 1 {
-			rows = append(rows, r.halves)
-		}
-		rows = append(rows, r.copyFloor, r.hashFloor)
-		for _, x := range rows {
-			fmt.Printf("| %d | %s | %.2f | %.1f | %.2f× | %.1f |\n", i+1, x.name, x.seconds, mib/x.seconds, x.seconds/r.hashFloor.seconds, x.cpu.Seconds())
-		}
-		ratios = append(ratios, r.agent.seconds/r.hashFloor.seconds)
-		if len(nodes) > 1 {
-			halfRatios = append(halfRatios, r.halves.seconds/r.hashFloor.seconds)
+	mib := float64(b.total) / (1 << 20)
+	fmt.Printf("Restore only: %.1f MiB; versitygw posix with keep-alive on loopback; 16 connections; dirty pages flushed before each run; %s at the end.\n\n", mib, loadAvg())
+	fmt.Println("| round | run | seconds | MiB/s | ÷ verifying floor | CPU s | versitygw CPU s |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|")
+	for i, rs := range rows {
+		floor := rs[len(rs)-1].seconds
+		for _, r := range rs {
+			gw := ""
+			if r.gwCPU > 0 {
+				gw = fmt.Sprintf("%.1f", r.gwCPU.Seconds())
+			}
+			fmt.Printf("| %d | %s | %.2f | %.1f | %.2f× | %.1f | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, r.seconds/floor, r.cpu.Seconds(), gw)
 		}
 	}
-	fmt.Printf("\nAgent restore ÷ the verifying floor, median (range) of %d rounds: %s", len(rs), spread(ratios))
-	if len(nodes) > 1 {
-		fmt.Printf("; two half nodes one after the other: %s", spread(halfRatios))
+	fmt.Printf("\n÷ the verifying floor, median (range) of %d rounds:", len(rows))
+	for j, r := range rows[0][:len(rows[0])-1] {
+		if j > 0 {
+			fmt.Print(";")
+		}
+		fmt.Printf(" %s %s", r.name, spread(ratios[r.name]))
 	}
 	fmt.Println(".")
 	return nil
 }
 
-// restoreOnlyRound restores node 0's backup whole (with one node) or the first
-// node's and then the second node's (with two: node 0 holds the whole data, nodes 1 and 2
-// half each), then copies the same data locally twice, checking what the agent restored.
-func restoreOnlyRound(round int, agentBin, work string, nodes []*fakecassandra.Node, env []string, total int64) (restoreRound, error) {
-	var out restoreRound
-	dir := func(name string) string { return filepath.Join(work, fmt.Sprintf("%s-%d", name, round)) }
+// round runs each agent build's restore of the whole data (and of the two halves in turn),
+// then the two floors, the verifying floor last; it checks what each restore wrote.
+func (b restoreBench) round(round int) ([]result, error) {
+	var out []result
+	var dirs []string
 	defer func() {
-		for _, d := range []string{"restore-agent", "restore-half-0", "restore-half-1", "copy", "copyhash"} {
-			os.RemoveAll(dir(d))
+		for _, d := range dirs {
+			os.RemoveAll(d)
 		}
 	}()
-	restore := func(name string, i int, to string) (result, error) {
-		c := restoreCmd(agentBin, "restore-bench-"+strconv.Itoa(i), "bench", nodes[i], to, env)
+	dir := func(name string) string {
+		d := filepath.Join(b.work, fmt.Sprintf("%s-%d", name, round))
+		dirs = append(dirs, d)
+		return d
+	}
+	restore := func(name string, bn bin, i int, to string) (result, error) {
+		c := restoreCmd(bn.path, "restore-bench-"+strconv.Itoa(i), "bench", b.nodes[i], to, b.env)
+		base := fmt.Sprintf("%s-%d", filepath.Base(to), round)
 		if profileDir != "" {
-			c.Args = append(c.Args, "--cpuprofile", filepath.Join(profileDir, fmt.Sprintf("%s-%d.pprof", filepath.Base(to), round)))
+			c.Args = append(c.Args, "--cpuprofile", filepath.Join(profileDir, base+".pprof"))
 		}
 		if traceDir != "" {
-			c.Args = append(c.Args, "--trace", filepath.Join(traceDir, fmt.Sprintf("%s-%d.trace", filepath.Base(to), round)))
+			c.Args = append(c.Args, "--trace", filepath.Join(traceDir, base+".trace"))
 		}
 		syscall.Sync()
+		gw := procCPU(b.gwPid)
 		r, err := timed(name, c)
 		if err != nil {
 			return r, err
 		}
+		r.gwCPU = procCPU(b.gwPid) - gw
 		got, _, err := dirSize(filepath.Join(to, "data"))
-		if err == nil && i == 0 && got != total {
-			err = fmt.Errorf("%s restored %d bytes of %d", name, got, total)
+		if err == nil && i == 0 && got != b.total {
+			err = fmt.Errorf("%s restored %d bytes of %d", name, got, b.total)
 		}
 		return r, err
 	}
-	var err error
-	if out.agent, err = restore("agent restore", 0, dir("restore-agent")); err != nil {
-		return out, err
-	}
-	if len(nodes) > 1 {
-		// Two restores of half the data each, back to back: the bytes of the whole.
-		var secs float64
-		var cpu time.Duration
-		for i := 1; i <= 2; i++ {
-			r, err := restore("agent restore, half", i, dir(fmt.Sprintf("restore-half-%d", i-1)))
-			if err != nil {
-				return out, err
-			}
-			secs, cpu = secs+r.seconds, cpu+r.cpu
+	for _, bn := range b.bins {
+		name := "agent restore"
+		if len(b.bins) > 1 {
+			name += " (" + bn.label + ")"
 		}
-		out.halves = result{name: "agent restore, 2 half nodes in turn", seconds: secs, cpu: cpu}
+		r, err := restore(name, bn, 0, dir("restore-"+bn.label))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+		if len(b.nodes) == 1 {
+			continue
+		}
+		// Two restores of half the data each, back to back: the bytes of the whole.
+		halves := result{name: name + ", 2 half nodes in turn"}
+		for i := 1; i <= 2; i++ {
+			r, err := restore(name, bn, i, dir(fmt.Sprintf("restore-%s-half%d", bn.label, i)))
+			if err != nil {
+				return nil, err
+			}
+			halves.seconds, halves.cpu, halves.gwCPU = halves.seconds+r.seconds, halves.cpu+r.cpu, halves.gwCPU+r.gwCPU
+		}
+		out = append(out, halves)
 	}
-	src := nodes[0].DataDirs()[0]
+	src := b.nodes[0].DataDirs()[0]
 	for _, f := range []struct {
-		to   *result
-		name string
-		hash bool
-	}{{&out.copyFloor, "local copy + sync (floor)", false}, {&out.hashFloor, verifyingFloor, true}} {
+		name, dir string
+		hash      bool
+	}{{"local copy + sync (floor)", "copy", false}, {verifyingFloor, "copyhash", true}} {
 		syscall.Sync()
 		start, self := time.Now(), selfCPU()
-		if err := copyTree(src, dir(map[bool]string{false: "copy", true: "copyhash"}[f.hash]), 16, f.hash); err != nil {
-			return out, err
+		if err := copyTree(src, dir(f.dir), 16, f.hash); err != nil {
+			return nil, err
 		}
 		syscall.Sync()
-		*f.to = result{name: f.name, seconds: time.Since(start).Seconds(), cpu: selfCPU() - self}
+		out = append(out, result{name: f.name, seconds: time.Since(start).Seconds(), cpu: selfCPU() - self})
 	}
 	return out, nil
 }

@@ -243,11 +243,12 @@ func download(ctx context.Context, p storage.Provider, node layout.Node, l *rest
 		path string
 	}
 	wb := startWriteback()
+	dirs := &dirSet{}
 	err := eachItem(ctx, concurrency, func(yield func(job) error) error {
 		return l.each(func(e layout.Entry, path string) error { return yield(job{e, path}) })
 	}, func(ctx context.Context, j job) error {
 		return retryFile(ctx, tr, func(ctx context.Context) error {
-			return downloadFile(ctx, p, node.Key(j.e.ObjectKey), j.path, j.e, lim, tr, wb)
+			return downloadFile(ctx, p, node.Key(j.e.ObjectKey), j.path, j.e, lim, tr, wb, dirs)
 		})
 	})
 	return errors.Join(err, wb.wait())
@@ -328,14 +329,14 @@ func copyFull(w io.Writer, h hash.Hash, r io.Reader, buf []byte) (int64, error) 
 
 // downloadFile fetches one object to a temporary name next to dst, checks its size and
 // SHA-256, and renames it into place. A dst that already has the right content is kept.
-func downloadFile(ctx context.Context, p storage.Provider, key, dst string, e layout.Entry, lim *rate.Limiter, tr *Tracker, wb *writeback) error {
+func downloadFile(ctx context.Context, p storage.Provider, key, dst string, e layout.Entry, lim *rate.Limiter, tr *Tracker, wb *writeback, dirs *dirSet) error {
 	if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
 		if sum, _, err := fileSHA256(dst); err == nil && sum == e.Hash {
 			tr.Skipped(e.Size)
 			return nil
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := dirs.make(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
 	}
 	r, err := p.Get(ctx, key, storage.Range{})

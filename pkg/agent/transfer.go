@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -251,4 +252,21 @@ func eachItem[T any](ctx context.Context, workers int, each func(yield func(T) e
 		return err
 	}
 	return ctx.Err()
+}
+
+// dirSet creates the directories a restore writes into, each once: an SSTable's eight
+// components share one table directory, and each MkdirAll costs a stat at least. It is
+// safe for concurrent use.
+type dirSet struct{ made sync.Map }
+
+// make creates dir and its parents unless this set already did.
+func (d *dirSet) make(dir string) error {
+	if _, ok := d.made.Load(dir); ok {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	d.made.Store(dir, struct{}{})
+	return nil
 }

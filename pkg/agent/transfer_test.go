@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,9 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"
 )
 
 // A file's meter counts at most the file's size, however often a retried part is sent,
@@ -224,6 +227,92 @@ func TestRetryFile(t *testing.T) {
 			})
 			if calls != c.wantCalls || !errors.Is(err, c.wantErr) || (c.wantErr == nil) != (err == nil) {
 				t.Errorf("%d calls, error %v; want %d calls, error %v", calls, err, c.wantCalls, c.wantErr)
+			}
+		})
+	}
+}
+
+// dirSet creates a directory once: a directory removed behind its back is not made again
+// (each later file of the directory costs no system call), and a directory it cannot make
+// is an error every time, never remembered as made.
+func TestDirSet(t *testing.T) {
+	root := t.TempDir()
+	var d dirSet
+	dir := filepath.Join(root, "ks", "table-1")
+	if err := d.make(dir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Fatalf("after make: %v, %v", fi, err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.make(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("make of a directory already made: stat = %v, want it not made again", err)
+	}
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := d.make(filepath.Join(file, "sub")); err == nil {
+			t.Fatal("make under a regular file: nil error")
+		}
+	}
+}
+
+// downloadFile writes a file under its final name only whole and verified: an object
+// shorter than the manifest says, or with other bytes, fails and leaves neither the file
+// nor its temporary behind; a good one lands in a directory made on the way.
+func TestDownloadFileVerifies(t *testing.T) {
+	ctx := context.Background()
+	p, err := file.Open(ctx, storage.Location{Scheme: storage.SchemeFile, Dir: t.TempDir(), Bucket: "b"}, storage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CreateBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("sstable "), 100_000)
+	if _, err := p.Put(ctx, "obj", bytes.NewReader(body), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	good := layout.Entry{ObjectKey: "data/ks/t/1/nb-1-big-Data.db", Size: int64(len(body)), Hash: sha256Hex(body)}
+	for _, c := range []struct {
+		name string
+		e    layout.Entry
+		want string // in the error; "" for success
+	}{
+		{"short object", layout.Entry{ObjectKey: good.ObjectKey, Size: good.Size + 1, Hash: good.Hash}, "got 800000 bytes, manifest says 800001"},
+		{"other bytes", layout.Entry{ObjectKey: good.ObjectKey, Size: good.Size, Hash: sha256Hex([]byte("x"))}, "the object is corrupt"},
+		{"good", good, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data", "ks", "t-1")
+			dst := filepath.Join(dir, "nb-1-big-Data.db")
+			wb := startWriteback()
+			tr := &Tracker{}
+			err := downloadFile(ctx, p, "obj", dst, c.e, nil, tr, wb, &dirSet{})
+			if werr := wb.wait(); werr != nil {
+				t.Fatal(werr)
+			}
+			if c.want == "" {
+				got, rerr := os.ReadFile(dst)
+				if err != nil || rerr != nil || !bytes.Equal(got, body) || tr.Snapshot().FilesTransferred != 1 {
+					t.Fatalf("downloadFile = %v; file: %d bytes, %v; transfer %+v", err, len(got), rerr, tr.Snapshot())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("downloadFile = %v, want an error with %q", err, c.want)
+			}
+			left, _ := os.ReadDir(dir)
+			if len(left) != 0 {
+				t.Fatalf("left behind after a failed download: %v", left)
 			}
 		})
 	}
