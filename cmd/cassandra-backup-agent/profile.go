@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -29,27 +30,27 @@ func (p *profiles) start() (stop func() error, err error) {
 		}
 		return errors.Join(errs...)
 	}
-	if p.cpu != "" {
-		f, err := os.Create(p.cpu)
+	for _, pr := range []struct {
+		flag, path string
+		start      func(io.Writer) error
+		stop       func()
+	}{
+		{"--cpuprofile", p.cpu, pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{"--trace", p.trace, trace.Start, trace.Stop},
+	} {
+		if pr.path == "" {
+			continue
+		}
+		f, err := os.Create(pr.path)
+		if err == nil {
+			if err = pr.start(f); err != nil {
+				f.Close()
+			}
+		}
 		if err != nil {
-			return stop, fmt.Errorf("--cpuprofile: %w", err)
+			return stop, fmt.Errorf("%s: %w", pr.flag, err)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return stop, fmt.Errorf("--cpuprofile: %w", err)
-		}
-		stops = append(stops, func() error { pprof.StopCPUProfile(); return f.Close() })
-	}
-	if p.trace != "" {
-		f, err := os.Create(p.trace)
-		if err != nil {
-			return stop, fmt.Errorf("--trace: %w", err)
-		}
-		if err := trace.Start(f); err != nil {
-			f.Close()
-			return stop, fmt.Errorf("--trace: %w", err)
-		}
-		stops = append(stops, func() error { trace.Stop(); return f.Close() })
+		stops = append(stops, func() error { pr.stop(); return f.Close() })
 	}
 	return stop, nil
 }
