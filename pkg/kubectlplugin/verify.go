@@ -136,3 +136,35 @@ func (o *options) verificationTable(v *v1alpha1.CassandraBackupVerification) err
 	}
 	return nil
 }
+
+// lastVerification prints the backup's newest restore drill, when it has one (and the
+// cluster has the kind): one list call.
+func (o *options) lastVerification(ctx context.Context, cs versioned.Interface, b *v1alpha1.CassandraBackup) error {
+	list, err := cs.CassandraoperatorV1alpha1().CassandraBackupVerifications(b.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil // an older install without drills: nothing to show
+	}
+	var last *v1alpha1.CassandraBackupVerification
+	for i := range list.Items {
+		v := &list.Items[i]
+		if v.Spec.BackupName == b.Name && (last == nil || startOf(v).After(startOf(last))) {
+			last = v
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	_, err = fmt.Fprintf(o.streams.Out, "Last verification: %s %s, %d objects verified, %d failures (%s)\n",
+		last.Name, orDash(string(last.Status.State)), last.Status.ObjectsVerified, last.Status.FailureCount, when(o.now(), startTime(last)))
+	return err
+}
+
+// startOf is when a drill's newest run started, else when it was created.
+func startOf(v *v1alpha1.CassandraBackupVerification) time.Time { return startTime(v).Time }
+
+func startTime(v *v1alpha1.CassandraBackupVerification) *metav1.Time {
+	if v.Status.StartTime != nil {
+		return v.Status.StartTime
+	}
+	return &v.CreationTimestamp
+}

@@ -58,11 +58,15 @@ func TestVerify(t *testing.T) {
 	}
 	e.golden("verify-failed.txt", strings.ReplaceAll(r.out, name, "nightly-1-<time>"))
 
+	out, _, err := e.run(ctx, "describe", "nightly-1")
+	if err != nil || !strings.Contains(out, "Last verification: "+name+" FAILED, 14 objects verified, 2 failures") {
+		t.Errorf("describe does not show the last verification (%v):\n%s", err, out)
+	}
 	if _, _, err := e.run(ctx, "verify", "nightly-2"); err == nil || !strings.Contains(err.Error(), "only a COMPLETED backup") {
 		t.Errorf("a RUNNING backup: %v", err)
 	}
 	e.now = e.now.Add(time.Hour)
-	out, _, err := e.run(ctx, "verify", "nightly-1", "--no-wait", "-o", "json")
+	out, _, err = e.run(ctx, "verify", "nightly-1", "--no-wait", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
