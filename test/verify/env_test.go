@@ -177,9 +177,19 @@ func (e *env) provider() storage.Provider {
 func (e *env) backup(name, tag string, nodes []verifyfixture.Node) {
 	e.t.Helper()
 	verifyfixture.Backup(e.t, e.tgt.location, tag, e.tgt.secret, e.tgt.storage, nodes)
-	b := &v1alpha1.CassandraBackup{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
-		Spec: v1alpha1.CassandraBackupSpec{CDC: "drill-dc", Cluster: cluster, Datacenter: dc, StorageLocation: e.tgt.location,
-			SnapshotTag: tag, Secret: secretName, Insecure: true}}
+	e.backupObject(name, tag)
+}
+
+// backupSpec is the spec of a CassandraBackup of the env's bucket.
+func (e *env) backupSpec(tag string) v1alpha1.CassandraBackupSpec {
+	return v1alpha1.CassandraBackupSpec{CDC: "drill-dc", Cluster: cluster, Datacenter: dc, StorageLocation: e.tgt.location,
+		SnapshotTag: tag, Secret: secretName, Insecure: true}
+}
+
+// backupObject creates a COMPLETED CassandraBackup for tag.
+func (e *env) backupObject(name, tag string) {
+	e.t.Helper()
+	b := &v1alpha1.CassandraBackup{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns}, Spec: e.backupSpec(tag)}
 	b, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).Create(e.ctx, b, metav1.CreateOptions{})
 	if err != nil {
 		e.t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/schedule"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/verification"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
@@ -178,4 +179,28 @@ func (e *env) ranCount() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.ran)
+}
+
+// TestDrillAdoptsItsPod: the operator stopped after creating a run's pod and before
+// recording it (the pod exists, status does not name it); the run adopts that pod and no
+// second one runs.
+func TestDrillAdoptsItsPod(t *testing.T) {
+	e := newEnv(t, fileTarget(t))
+	verifyfixture.Backup(t, e.tgt.location, "snap-1", e.tgt.secret, e.tgt.storage, verifyfixture.Nodes(t, cluster, dc, 1))
+	e.drill("adopt", v1alpha1.CassandraBackupVerificationSpec{BackupName: "later"})
+	v := e.wait("adopt", "BackupNotReady", func(v *v1alpha1.CassandraBackupVerification) bool {
+		c := meta.FindStatusCondition(v.Status.Conditions, reconciler.TypeReady)
+		return c != nil && c.Reason == verification.ReasonBackupNotReady
+	})
+	name := schedule.RunName(v.Name, v.CreationTimestamp.Time)
+	b := &v1alpha1.CassandraBackup{ObjectMeta: metav1.ObjectMeta{Name: "later", Namespace: e.ns}, Spec: e.backupSpec("snap-1")}
+	pod := verification.Pod(v, b, name, verification.Options{Image: "ghcr.io/cassbackup/cassandra-backup-agent:test", ServiceAccount: "cassandra"})
+	if _, err := e.kube.CoreV1().Pods(e.ns).Create(e.ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.backupObject("later", "snap-1")
+	v = e.wait("adopt", "the end", finished)
+	if v.Status.State != v1alpha1.VerificationCompleted || v.Status.PodName != name || e.ranCount() != 1 {
+		t.Errorf("state %s, pod %s (want %s), %d pods ran", v.Status.State, v.Status.PodName, name, e.ranCount())
+	}
 }

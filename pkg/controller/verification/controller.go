@@ -93,7 +93,7 @@ type Controller struct {
 	recorder krecord.EventRecorder
 
 	mu      sync.Mutex
-	deleted map[string]bool // namespace/pod of finished runs whose pod is gone
+	deleted map[string]string // namespace/drill → the pod of its newest run, gone
 }
 
 // New builds the controller with default Options: the operator.NewFunc listed in
@@ -112,7 +112,7 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		backups:  deps.Informers.CassandraBackupLister(),
 		cfg:      opts.withDefaults(deps),
 		recorder: deps.Recorder,
-		deleted:  map[string]bool{},
+		deleted:  map[string]string{},
 	}
 	lister := deps.Informers.CassandraBackupVerificationLister()
 	rc, err := reconciler.New(reconciler.Options[*v1alpha1.CassandraBackupVerification]{

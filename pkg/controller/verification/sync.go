@@ -195,8 +195,8 @@ func (c *Controller) follow(ctx context.Context, v *v1alpha1.CassandraBackupVeri
 // cleanup deletes a finished run's pod, once per process and run (a restart deletes again,
 // finding it gone); the ownerReference removes any pod left with the drill.
 func (c *Controller) cleanup(ctx context.Context, v *v1alpha1.CassandraBackupVerification) error {
-	key := v.Namespace + "/" + v.Status.PodName
-	if v.Status.PodName == "" || c.cleaned(key) {
+	key := v.Namespace + "/" + v.Name
+	if v.Status.PodName == "" || c.cleaned(key) == v.Status.PodName {
 		return nil
 	}
 	err := c.kube.CoreV1().Pods(v.Namespace).Delete(ctx, v.Status.PodName, metav1.DeleteOptions{})
@@ -204,12 +204,13 @@ func (c *Controller) cleanup(ctx context.Context, v *v1alpha1.CassandraBackupVer
 		return fmt.Errorf("delete the drill's pod %s: %w", v.Status.PodName, err)
 	}
 	c.mu.Lock()
-	c.deleted[key] = true
+	c.deleted[key] = v.Status.PodName
 	c.mu.Unlock()
 	return nil
 }
 
-func (c *Controller) cleaned(key string) bool {
+// cleaned is the drill's newest run's pod this process deleted (or found gone).
+func (c *Controller) cleaned(key string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.deleted[key]
