@@ -1,6 +1,7 @@
 // Command cassandra-backup-agent backs up and restores one Cassandra node: `serve` runs the
 // Icarus-compatible operations API as a sidecar, `restore` restores the node's backup before
-// Cassandra starts, as an init container.
+// Cassandra starts, as an init container, and `verify` checks a whole backup without a
+// node (the restore drill of a CassandraBackupVerification).
 package main
 
 import (
@@ -41,11 +42,12 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/version"
 )
 
-const usage = `usage: cassandra-backup-agent serve|restore [flags]
+const usage = `usage: cassandra-backup-agent serve|restore|verify [flags]
        cassandra-backup-agent --version
 
   serve    run the operations API next to a Cassandra node (sidecar)
   restore  restore this node's backup into the data directory (init container)
+  verify   download and check a backup against its manifests (restore drill)
 
 Every flag can also be set through the environment: --snapshot-tag is AGENT_SNAPSHOT_TAG.
 `
@@ -66,6 +68,8 @@ func main() {
 		err = serve(ctx, os.Args[2:])
 	case "restore":
 		err = restore(ctx, os.Args[2:])
+	case "verify":
+		err = verifyBackup(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -77,7 +77,9 @@ type Set struct {
 	// own are the per-namespace factories of the project's kinds, for informers made on demand.
 	own       []externalversions.SharedInformerFactory
 	schedules Informer
-	starters  []interface {
+	// verifications is made on demand (verifications.go).
+	verifications Informer
+	starters      []interface {
 		Start(<-chan struct{})
 		Shutdown()
 	}
@@ -194,6 +196,9 @@ func (s *Set) synced() []cache.InformerSynced {
 	fns := []cache.InformerSynced{s.backups.HasSynced, s.dcs.HasSynced, s.pods.HasSynced, s.configMaps.HasSynced}
 	if s.schedules != nil {
 		fns = append(fns, s.schedules.HasSynced)
+	}
+	if s.verifications != nil {
+		fns = append(fns, s.verifications.HasSynced)
 	}
 	return fns
 }

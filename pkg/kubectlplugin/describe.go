@@ -38,7 +38,10 @@ func newDescribe(o *options) *cobra.Command {
 				setKind(b, "CassandraBackup")
 				return o.print(b)
 			}
-			return o.describe(o.streams.Out, b)
+			if err := o.describe(o.streams.Out, b); err != nil {
+				return err
+			}
+			return o.lastVerification(cmd.Context(), cs, b)
 		},
 	}
 	o.addOutput(cmd)

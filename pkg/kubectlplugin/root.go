@@ -63,7 +63,7 @@ func NewCommand(streams Streams, now func() time.Time) *cobra.Command {
 	o.config = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	o.newClient = o.client
 
-	root.AddCommand(newList(o), newDescribe(o), newWatch(o), newRestore(o), newSchedules(o))
+	root.AddCommand(newList(o), newDescribe(o), newWatch(o), newRestore(o), newSchedules(o), newVerify(o))
 	return root
 }
 

@@ -85,8 +85,12 @@ type Config struct {
 	// GCSEndpoint overrides the Google Cloud Storage endpoint (fake-gcs-server, private
 	// endpoints); the public one when empty.
 	GCSEndpoint string
-	// AgentImage is the image of the restore init container.
+	// AgentImage is the image of the restore init container and of restore drill pods.
 	AgentImage string
+	// VerifyServiceAccount runs the restore drill pods (CassandraBackupVerification) whose
+	// spec names none: a ServiceAccount that may read the storage Secret in the drill's
+	// namespace (the agents' own); "cassandra" when empty.
+	VerifyServiceAccount string
 	// AgentRestoreArgs are appended to the restore init container's arguments.
 	AgentRestoreArgs []string
 	// DefaultProfile names the pod profile (pkg/profile) used where neither a pod's labels
@@ -139,6 +143,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AzureEndpoint, "azure-endpoint", "", "Azure Blob endpoint template with {account}, e.g. http://127.0.0.1:10000/{account}; the public cloud when empty.")
 	fs.StringVar(&c.GCSEndpoint, "gcs-endpoint", "", "Google Cloud Storage endpoint, e.g. http://127.0.0.1:4443/storage/v1/; the public one when empty.")
 	fs.StringVar(&c.AgentImage, "agent-image", "ghcr.io/cassbackup/cassandra-backup-agent:v0.1.0", "Image of the restore init container.")
+	fs.StringVar(&c.VerifyServiceAccount, "verify-service-account", "cassandra", "ServiceAccount of restore drill pods (CassandraBackupVerification) whose spec names none; it must be able to read the storage Secret.")
 	fs.StringVar(&c.AgentTokenFile, "agent-token-file", "", "File of the ServiceAccount token sent to the agents, re-read at every request; {namespace} is replaced by the agents' namespace (audience cassandra-backup-agent.<namespace>). Empty: tokens minted with the TokenRequest API.")
 	fs.StringVar(&c.AgentServiceAccount, "agent-service-account", "", "namespace/name of the ServiceAccount whose tokens (TokenRequest API, one audience per namespace) are sent to the agents; the operator's own when empty.")
 	fs.Var((*stringList)(&c.AgentRestoreArgs), "agent-restore-arg", "Argument appended to the restore init container's command (repeatable), e.g. --gcs-endpoint=….")

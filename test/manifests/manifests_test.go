@@ -76,8 +76,13 @@ func TestKustomizationApplies(t *testing.T) {
 		{[]string{"create", "serviceaccounts/cassandra", "--subresource=token", "-n", "cassandra-backup-system"}, "no"},
 		{[]string{"create", "serviceaccounts/cassandra", "--subresource=token", "-n", "default"}, "no"},
 		{[]string{"create", "tokenreviews.authentication.k8s.io"}, "no"},
-		{[]string{"delete", "pods", "-n", "default"}, "no"},
-		{[]string{"create", "pods", "-n", "default"}, "no"},
+		// Restore drills: each run's pod (CassandraBackupVerification).
+		{[]string{"delete", "pods", "-n", "default"}, "yes"},
+		{[]string{"create", "pods", "-n", "default"}, "yes"},
+		{[]string{"create", "pods", "-n", "default", "--subresource=exec"}, "no"},
+		{[]string{"watch", "cassandrabackupverifications.cassandraoperator.instaclustr.com", "-A"}, "yes"},
+		{[]string{"patch", "cassandrabackupverifications.cassandraoperator.instaclustr.com/status", "-n", "default"}, "yes"},
+		{[]string{"create", "cassandrabackupverifications.cassandraoperator.instaclustr.com", "-n", "default"}, "no"},
 		{[]string{"update", "statefulsets.apps", "-n", "default"}, "no"},
 	} {
 		args := append([]string{"auth", "can-i", "--as", operator}, tc.args...)

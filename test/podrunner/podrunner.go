@@ -357,6 +357,9 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 	if err != nil {
 		return Result{}, err
 	}
+	if m, err = r.verifyTerminationMessage(pod, c, m); err != nil {
+		return Result{}, err
+	}
 	argv := append(append([]string(nil), c.Command...), c.Args...)
 	if len(c.Command) == 0 {
 		return Result{}, fmt.Errorf("container %s has no command: image entrypoints are not known here", name)

@@ -74,6 +74,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
+# Restore drills: watch them, write their status; create each run's pod (owned by the
+# drill, so finalizers) and delete it once its result is recorded.
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackupverifications"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackupverifications/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackupverifications/finalizers"]
+  verbs: ["update"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["create", "delete"]
 # Restore plans: ConfigMaps owned by the CassandraDataCenter.
 - apiGroups: [""]
   resources: ["configmaps"]

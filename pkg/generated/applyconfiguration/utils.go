@@ -46,6 +46,12 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.CassandraBackupSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupStatus"):
 		return &cassandraoperatorv1alpha1.CassandraBackupStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupVerification"):
+		return &cassandraoperatorv1alpha1.CassandraBackupVerificationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupVerificationSpec"):
+		return &cassandraoperatorv1alpha1.CassandraBackupVerificationSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupVerificationStatus"):
+		return &cassandraoperatorv1alpha1.CassandraBackupVerificationStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraDataCenter"):
 		return &cassandraoperatorv1alpha1.CassandraDataCenterApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraDataCenterSpec"):
@@ -56,6 +62,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.NodeBackupStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeRestoreStatus"):
 		return &cassandraoperatorv1alpha1.NodeRestoreStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NodeVerification"):
+		return &cassandraoperatorv1alpha1.NodeVerificationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Rack"):
 		return &cassandraoperatorv1alpha1.RackApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestoreSpec"):
@@ -64,6 +72,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.RestoreStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Retention"):
 		return &cassandraoperatorv1alpha1.RetentionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VerificationFailure"):
+		return &cassandraoperatorv1alpha1.VerificationFailureApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VerificationRun"):
+		return &cassandraoperatorv1alpha1.VerificationRunApplyConfiguration{}
 
 	}
 	return nil

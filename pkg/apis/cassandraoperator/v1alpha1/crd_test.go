@@ -18,8 +18,9 @@ import (
 // from the types (hack/verify-codegen.sh checks the same by regenerating them).
 func TestCRDSchemaMatchesGoTypes(t *testing.T) {
 	for file, typ := range map[string]reflect.Type{
-		"cassandraoperator.instaclustr.com_cassandrabackups.yaml":     reflect.TypeFor[CassandraBackup](),
-		"cassandraoperator.instaclustr.com_cassandradatacenters.yaml": reflect.TypeFor[CassandraDataCenter](),
+		"cassandraoperator.instaclustr.com_cassandrabackups.yaml":             reflect.TypeFor[CassandraBackup](),
+		"cassandraoperator.instaclustr.com_cassandradatacenters.yaml":         reflect.TypeFor[CassandraDataCenter](),
+		"cassandraoperator.instaclustr.com_cassandrabackupverifications.yaml": reflect.TypeFor[CassandraBackupVerification](),
 	} {
 		data, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "manifests", "crds", file))
 		if err != nil {

@@ -57,6 +57,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraBackups().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("cassandrabackupschedules"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraBackupSchedules().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("cassandrabackupverifications"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraBackupVerifications().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("cassandradatacenters"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraDataCenters().Informer()}, nil
 

@@ -34,6 +34,14 @@ type CassandraBackupScheduleListerExpansion interface{}
 // CassandraBackupScheduleNamespaceLister.
 type CassandraBackupScheduleNamespaceListerExpansion interface{}
 
+// CassandraBackupVerificationListerExpansion allows custom methods to be added to
+// CassandraBackupVerificationLister.
+type CassandraBackupVerificationListerExpansion interface{}
+
+// CassandraBackupVerificationNamespaceListerExpansion allows custom methods to be added to
+// CassandraBackupVerificationNamespaceLister.
+type CassandraBackupVerificationNamespaceListerExpansion interface{}
+
 // CassandraDataCenterListerExpansion allows custom methods to be added to
 // CassandraDataCenterLister.
 type CassandraDataCenterListerExpansion interface{}

@@ -28,6 +28,8 @@ type Interface interface {
 	CassandraBackups() TypedCassandraBackupInformer
 	// CassandraBackupSchedules returns a CassandraBackupScheduleInformer.
 	CassandraBackupSchedules() TypedCassandraBackupScheduleInformer
+	// CassandraBackupVerifications returns a CassandraBackupVerificationInformer.
+	CassandraBackupVerifications() TypedCassandraBackupVerificationInformer
 	// CassandraDataCenters returns a CassandraDataCenterInformer.
 	CassandraDataCenters() TypedCassandraDataCenterInformer
 }
@@ -51,6 +53,11 @@ func (v *version) CassandraBackups() TypedCassandraBackupInformer {
 // CassandraBackupSchedules returns a TypedCassandraBackupScheduleInformer.
 func (v *version) CassandraBackupSchedules() TypedCassandraBackupScheduleInformer {
 	return &cassandraBackupScheduleInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// CassandraBackupVerifications returns a TypedCassandraBackupVerificationInformer.
+func (v *version) CassandraBackupVerifications() TypedCassandraBackupVerificationInformer {
+	return &cassandraBackupVerificationInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // CassandraDataCenters returns a TypedCassandraDataCenterInformer.

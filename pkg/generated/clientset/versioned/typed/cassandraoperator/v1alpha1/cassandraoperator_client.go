@@ -30,6 +30,7 @@ type CassandraoperatorV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	CassandraBackupsGetter
 	CassandraBackupSchedulesGetter
+	CassandraBackupVerificationsGetter
 	CassandraDataCentersGetter
 }
 
@@ -44,6 +45,10 @@ func (c *CassandraoperatorV1alpha1Client) CassandraBackups(namespace string) Cas
 
 func (c *CassandraoperatorV1alpha1Client) CassandraBackupSchedules(namespace string) CassandraBackupScheduleInterface {
 	return newCassandraBackupSchedules(c, namespace)
+}
+
+func (c *CassandraoperatorV1alpha1Client) CassandraBackupVerifications(namespace string) CassandraBackupVerificationInterface {
+	return newCassandraBackupVerifications(c, namespace)
 }
 
 func (c *CassandraoperatorV1alpha1Client) CassandraDataCenters(namespace string) CassandraDataCenterInterface {

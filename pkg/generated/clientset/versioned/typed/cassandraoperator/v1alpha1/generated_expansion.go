@@ -22,4 +22,6 @@ type CassandraBackupExpansion interface{}
 
 type CassandraBackupScheduleExpansion interface{}
 
+type CassandraBackupVerificationExpansion interface{}
+
 type CassandraDataCenterExpansion interface{}

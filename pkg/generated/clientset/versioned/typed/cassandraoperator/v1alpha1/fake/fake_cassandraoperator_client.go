@@ -36,6 +36,10 @@ func (c *FakeCassandraoperatorV1alpha1) CassandraBackupSchedules(namespace strin
 	return newFakeCassandraBackupSchedules(c, namespace)
 }
 
+func (c *FakeCassandraoperatorV1alpha1) CassandraBackupVerifications(namespace string) v1alpha1.CassandraBackupVerificationInterface {
+	return newFakeCassandraBackupVerifications(c, namespace)
+}
+
 func (c *FakeCassandraoperatorV1alpha1) CassandraDataCenters(namespace string) v1alpha1.CassandraDataCenterInterface {
 	return newFakeCassandraDataCenters(c, namespace)
 }
