@@ -104,6 +104,8 @@ func newBackup(s *v1alpha1.CassandraBackupSchedule, name string, slot time.Time)
 			SkipBucketVerification: t.SkipBucketVerification,
 			Insecure:               t.Insecure,
 			MetadataDirective:      t.MetadataDirective,
+			LifecycleExpiry:        t.LifecycleExpiry,
+			SkipRefreshing:         t.SkipRefreshing,
 			ConcurrentConnections:  t.ConcurrentConnections,
 			Bandwidth:              t.Bandwidth,
 			Timeout:                t.Timeout,
