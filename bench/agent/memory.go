@@ -85,7 +85,7 @@ func memoryRound(label, path, work string, node *fakecassandra.Node, env []strin
 	bucket := fmt.Sprintf("mem-%d-%s", files, label)
 	key := func(run string) string { return fmt.Sprintf("%d/%s/%s", files, label, run) }
 	for i, tag := range []string{"m1", "m2"} {
-		r, err := agentBackup(memRuns[i], path, bucket, tag, false, node, env)
+		r, err := agentBackup(memRuns[i], path, bucket, tag, 0, node, env)
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
