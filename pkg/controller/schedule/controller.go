@@ -51,6 +51,9 @@ type Options struct {
 	// CassandraBackup exists, its schedule's status does not record it yet); an error stops
 	// the handler there, as a crash would. For tests.
 	Failpoint func(point string) error
+	// Backups, when set, is the cache the controller observes runs in instead of the
+	// informers' CassandraBackup lister. For tests: a cache that lags behind the API server.
+	Backups listers.CassandraBackupLister
 }
 
 // FailpointCreated is the Failpoint right after a run's CassandraBackup is created.
@@ -99,9 +102,12 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Backups == nil {
+		opts.Backups = deps.Informers.CassandraBackupLister()
+	}
 	c := &Controller{
 		client:   deps.Client,
-		backups:  deps.Informers.CassandraBackupLister(),
+		backups:  opts.Backups,
 		cfg:      opts.withDefaults(),
 		recorder: deps.Recorder,
 		metrics:  m,
