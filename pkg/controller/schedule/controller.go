@@ -10,6 +10,8 @@
 // Time comes from an injected clock. A run's name is a function of its slot
 // (<schedule>-<UTC time>), so an operator that restarts between creating a run and
 // recording it in status finds the run instead of creating a second one.
+// Under concurrencyPolicy Forbid a run starts only after a live read of the schedule's
+// backups finds none active: the informer cache may not hold yet the run just created.
 package schedule
 
 import (
