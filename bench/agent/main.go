@@ -189,7 +189,8 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 	pairs := []struct{ agent, rclone, rcloneSync string }{
 		{"agent backup", "rclone copy up", ""},
 		{"agent backup, unchanged", "rclone copy up, unchanged", ""},
-		{"agent backup, unchanged, skipRefreshing", "rclone copy up, unchanged", ""},
+		{rowFresh, "rclone copy up, unchanged", ""},
+		{rowDue, "rclone copy up, unchanged", ""},
 		{"agent restore", "rclone copy down", "rclone copy down + sync"},
 	}
 	ratios := map[string][]float64{}
@@ -225,8 +226,8 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 			fmt.Printf("| %d | %s | %.2f | %.1f | %s | %s | %s | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, ratio[r.name], rss, cpu, gwCPU)
 		}
 	}
-	fmt.Printf("\nAgent ÷ rclone, median (range) of %d rounds: backup %s; unchanged data %s, %s with skipRefreshing; restore %s, %s with sync.\n", len(rows),
-		spread(ratios["agent backup"]), spread(ratios["agent backup, unchanged"]), spread(ratios["agent backup, unchanged, skipRefreshing"]),
+	fmt.Printf("\nAgent ÷ rclone, median (range) of %d rounds: backup %s; unchanged data %s (no lifecycle expiry), %s (expiry, every object fresh), %s (expiry, every object due); restore %s, %s with sync.\n", len(rows),
+		spread(ratios["agent backup"]), spread(ratios["agent backup, unchanged"]), spread(ratios[rowFresh]), spread(ratios[rowDue]),
 		spread(ratios["agent restore"]), spread(ratios["agent restore with sync"]))
 	fmt.Printf("CPU of agent + versitygw ÷ CPU of rclone + versitygw: backup %s; unchanged data %s; restore %s.\n",
 		spread(cpuRatios["agent backup"]), spread(cpuRatios["agent backup, unchanged"]), spread(cpuRatios["agent restore"]))
@@ -258,6 +259,11 @@ func startNode(dataDir string, large, largeMiB, small, smallKiB int) (*fakecassa
 	}
 	return node, nil
 }
+// The rows of an unchanged-data backup under a lifecycle expiry.
+const (
+	rowFresh = "agent backup, unchanged, expiry, none due"
+	rowDue   = "agent backup, unchanged, expiry, all due"
+)
 
 // spread formats the median and range of xs, as ratios.
 func spread(xs []float64) string {
@@ -293,7 +299,7 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 	syscall.Sync()
 	gwMark = procCPU(gwPid)
 	bucket := "agent-bench" + suffix
-	r, err := agentBackup("agent backup", agentBin, bucket, "bench", false, node, env)
+	r, err := agentBackup("agent backup", agentBin, bucket, "bench", 0, node, env)
 	if err != nil {
 		return nil, err
 	}
@@ -318,20 +324,20 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 
 	// The same data again, unchanged (the daily backup of a quiet table): the agent
 	// snapshots, finds every object stored and writes a new manifest; rclone compares.
-	syscall.Sync()
-	gwMark = procCPU(gwPid)
-	if r, err = agentBackup("agent backup, unchanged", agentBin, bucket, "again", false, node, env); err != nil {
-		return nil, err
+	// Three refresh policies: none (no lifecycle expiry, the default); a 30-day expiry
+	// with every object written seconds ago (none due); and an expiry so short that
+	// every object is due, a server-side copy each (the cost the default no longer pays).
+	for _, b := range []struct {
+		name, tag string
+		expiry    time.Duration
+	}{{"agent backup, unchanged", "again", 0}, {rowFresh, "again-fresh", 720 * time.Hour}, {rowDue, "again-due", time.Millisecond}} {
+		syscall.Sync()
+		gwMark = procCPU(gwPid)
+		if r, err = agentBackup(b.name, agentBin, bucket, b.tag, b.expiry, node, env); err != nil {
+			return nil, err
+		}
+		add(r)
 	}
-	add(r)
-	// Without re-touching the reused objects (skipRefreshing: for buckets without
-	// lifecycle rules), as rclone, which never touches what it skips.
-	syscall.Sync()
-	gwMark = procCPU(gwPid)
-	if r, err = agentBackup("agent backup, unchanged, skipRefreshing", agentBin, bucket, "again2", true, node, env); err != nil {
-		return nil, err
-	}
-	add(r)
 	syscall.Sync()
 	if r, err = timed("rclone copy up, unchanged", upCmd()); err != nil {
 		return nil, err
@@ -389,9 +395,10 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 	return out, nil
 }
 
-// agentBackup starts an agent (serve), backs the node up to bucket under tag (re-touching
-// the objects it reuses unless skipRefreshing), stops the agent, and returns the backup's wall time, and the agent's peak RSS and CPU time.
-func agentBackup(name, agentBin, bucket, tag string, skipRefreshing bool, node *fakecassandra.Node, env []string) (result, error) {
+// agentBackup starts an agent (serve), backs the node up to bucket under tag (refreshing
+// the reused objects due under a lifecycle expiry, when one is given), stops the agent,
+// and returns the backup's wall time, and the agent's peak RSS and CPU time.
+func agentBackup(name, agentBin, bucket, tag string, expiry time.Duration, node *fakecassandra.Node, env []string) (result, error) {
 	port, err := controlplane.FreePort()
 	if err != nil {
 		return result{}, err
@@ -407,7 +414,7 @@ func agentBackup(name, agentBin, bucket, tag string, skipRefreshing bool, node *
 	if err := waitHTTP("http://" + addr + "/status"); err != nil {
 		return result{}, err
 	}
-	req := api.Request{Type: api.TypeBackup, StorageLocation: "s3://" + bucket, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true, ConcurrentConnections: 16, SkipRefreshing: skipRefreshing}
+	req := api.Request{Type: api.TypeBackup, StorageLocation: "s3://" + bucket, SnapshotTag: tag, CreateMissingBucket: true, Insecure: true, ConcurrentConnections: 16, LifecycleExpiry: expiry}
 	start := time.Now()
 	op, err := backup("http://"+addr, req)
 	secs := time.Since(start).Seconds()
@@ -533,7 +540,16 @@ func copyTree(src, dst string, workers int, hash bool) error {
 
 func backup(url string, req api.Request) (api.Operation, error) {
 	body, _ := json.Marshal(req)
-	resp, err := http.Post(url+"/operations", "application/json", bytes.NewReader(body))
+	post, err := http.NewRequest(http.MethodPost, url+"/operations", bytes.NewReader(body))
+	if err != nil {
+		return api.Operation{}, err
+	}
+	post.Header = req.Headers()
+	if post.Header == nil {
+		post.Header = http.Header{}
+	}
+	post.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(post)
 	if err != nil {
 		return api.Operation{}, err
 	}

@@ -88,7 +88,7 @@ func memoryRound(label, path, work string, node *fakecassandra.Node, env []strin
 		results[fmt.Sprintf("%d/%s/%s", files, label, run)] = r
 		fmt.Fprintf(os.Stderr, "memory: %d files, %s, %s: %.1f MiB, %.1f s (%s)\n", files, label, run, float64(r.maxRSS)/1024, r.seconds, loadAvg())
 	}
-	r, err := agentBackup(memRuns[0], path, bucket, "m1", false, node, env)
+	r, err := agentBackup(memRuns[0], path, bucket, "m1", 0, node, env)
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
@@ -107,7 +107,7 @@ func memoryRound(label, path, work string, node *fakecassandra.Node, env []strin
 		return fmt.Errorf("%s restored %d bytes of %d", label, restored, total)
 	}
 	record(memRuns[2], r)
-	if r, err = agentBackup(memRuns[1], path, bucket, "m2", false, node, env); err != nil {
+	if r, err = agentBackup(memRuns[1], path, bucket, "m2", 0, node, env); err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
 	record(memRuns[1], r)

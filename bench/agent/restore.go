@@ -37,7 +37,7 @@ type bin struct{ label, path string }
 // runRestoreOnly runs the restore benchmark for rounds rounds.
 func runRestoreOnly(b restoreBench, rounds int) error {
 	for i, n := range b.nodes {
-		if _, err := agentBackup("agent backup", b.bins[len(b.bins)-1].path, "restore-bench-"+strconv.Itoa(i), "bench", false, n, b.env); err != nil {
+		if _, err := agentBackup("agent backup", b.bins[len(b.bins)-1].path, "restore-bench-"+strconv.Itoa(i), "bench", 0, n, b.env); err != nil {
 			return err
 		}
 	}

@@ -112,13 +112,9 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 		return err
 	}
 	join.Close()
-	var refresh *storage.RefreshOptions
-	if !req.SkipRefreshing {
-		dir, err := storage.ParseMetadataDirective(req.MetadataDirective)
-		if err != nil {
-			return err
-		}
-		refresh = &storage.RefreshOptions{Directive: dir}
+	refresh, err := newRefreshPolicy(req, a.now())
+	if err != nil {
+		return err
 	}
 	entries := newSpill(dir)
 	defer entries.Close()
@@ -159,7 +155,7 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 	if err := putSum(ctx, p, key, mf, sum); err != nil {
 		return err
 	}
-	logger.V(1).Info("Backup committed", "manifest", key, "transfer", tr.Snapshot())
+	logger.V(1).Info("Backup committed", "manifest", key, "transfer", tr.Snapshot(), "refreshed", refresh.refreshed.Load())
 	return nil
 }
 
@@ -206,22 +202,30 @@ func place(ctx context.Context, p storage.Provider, node layout.Node, u upload) 
 }
 
 // uploadFile uploads one file unless the bucket already holds its content (see place), and
-// returns its manifest entry. A reused object is refreshed (re-touched in place) unless
-// refresh is nil, so that bucket lifecycle rules expire only objects no recent backup
-// references.
-func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, node layout.Node, u upload, refresh *storage.RefreshOptions, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
+// returns its manifest entry. A reused object is refreshed (re-touched in place) when the
+// policy says it is due, so that bucket lifecycle rules expire only objects no recent
+// backup references; the entry records when it was last written or refreshed.
+func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, node layout.Node, u upload, refresh *refreshPolicy, lim *rate.Limiter, tr *Tracker) (layout.Entry, error) {
 	objectKey, sum, n, present, err := place(ctx, p, node, u)
 	if err != nil {
 		return layout.Entry{}, err
 	}
 	if present {
-		if refresh != nil {
-			if err := p.Refresh(ctx, node.Key(objectKey), *refresh); err != nil {
+		// The newest manifest's time is the object's only when it is under u's own key (a
+		// revision key's object is not the one that manifest recorded).
+		var refreshed int64
+		if objectKey == u.objectKey && u.stored.recorded && u.stored.prev.Size == u.stored.size {
+			refreshed = u.stored.prev.Refreshed
+		}
+		if refresh.due(refreshed) {
+			if err := p.Refresh(ctx, node.Key(objectKey), *refresh.opts); err != nil {
 				return layout.Entry{}, fmt.Errorf("refresh %s: %w", objectKey, err)
 			}
+			refreshed = refresh.stamp()
+			refresh.refreshed.Add(1)
 		}
 		tr.Skipped(n)
-		return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: n, Hash: sum}, nil
+		return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: n, Hash: sum, Refreshed: refreshed}, nil
 	}
 	f, err := os.Open(u.file.Path)
 	if err != nil {
@@ -238,7 +242,7 @@ func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, node layout.
 		return layout.Entry{}, fmt.Errorf("upload %s: stored %d bytes of %d: the file changed while uploading", objectKey, info.Size, u.file.Size)
 	}
 	tr.FileDone()
-	return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: info.Size, Hash: info.SHA256}, nil
+	return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: info.Size, Hash: info.SHA256, Refreshed: refresh.stamp()}, nil
 }
 
 // putSmall writes a small object unless the same content is already there.

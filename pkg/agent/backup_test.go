@@ -153,7 +153,8 @@ func TestDedup(t *testing.T) {
 	if second.State != api.StateCompleted || second.BytesTransferred != 0 || second.BytesSkipped != first.BytesTotal || second.FilesTransferred != 0 || second.Progress != 1 {
 		t.Fatalf("second backup of unchanged data: %+v", second.Transfer)
 	}
-	// Reused objects were refreshed in place (Esop's refresh, so lifecycle rules keep them).
+	// Reused objects are not refreshed: the location declares no lifecycle expiry
+	// (TestRefreshPolicy covers one that does).
 	p, _, err := storage.OpenLocation(context.Background(), e.loc, storage.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -162,8 +163,8 @@ func TestDedup(t *testing.T) {
 	ss0, _ := e.node.SSTables("ks1", "t2")
 	node := layout.Node{Cluster: e.node.ClusterName(), Datacenter: e.node.Datacenter(), HostID: e.node.HostID()}
 	info, err := p.Head(context.Background(), node.Key(layout.SSTableKey("ks1", tb.DirName(), "", ss0[0].Generation, ss0[0].Digest, ss0[0].Name+"-Data.db")))
-	if err != nil || info.Metadata[storage.MetaRefreshed] == "" {
-		t.Errorf("reused object not refreshed: %+v %v", info, err)
+	if err != nil || info.Metadata[storage.MetaRefreshed] != "" {
+		t.Errorf("reused object refreshed without a lifecycle expiry: %+v %v", info, err)
 	}
 	if err := e.node.WriteSSTable("ks2", "t3", 4321); err != nil {
 		t.Fatal(err)

@@ -98,7 +98,7 @@ func recordedHashes(ctx context.Context, p storage.Provider, node layout.Node, d
 	r, err := p.Get(ctx, ref.Key, storage.Range{})
 	if err == nil {
 		_, err = layout.ScanManifest(r, func(f layout.File) error {
-			return prev.Add(record(f.ObjectKey, joinRecorded, strconv.FormatInt(f.Size, 10), f.Hash))
+			return prev.Add(record(f.ObjectKey, joinRecorded, strconv.FormatInt(f.Size, 10), f.Hash, strconv.FormatInt(f.Refreshed, 10)))
 		})
 		r.Close()
 	}
@@ -124,17 +124,17 @@ func joinUploads(join, uploads *spill) error {
 		case joinListed:
 			st.listed, st.size = true, atoi(f[2])
 		case joinRecorded:
-			st.recorded, st.prev = true, layout.Entry{ObjectKey: key, Size: atoi(f[2]), Hash: f[3]}
+			st.recorded, st.prev = true, layout.Entry{ObjectKey: key, Size: atoi(f[2]), Hash: f[3], Refreshed: atoi(f[4])}
 		case joinLocal:
 			size := atoi(f[8])
-			listed, recorded := "", ""
+			listed, recorded, refreshed := "", "", ""
 			if st.listed {
 				listed = strconv.FormatInt(st.size, 10)
 			}
 			if st.recorded {
-				recorded = strconv.FormatInt(st.prev.Size, 10)
+				recorded, refreshed = strconv.FormatInt(st.prev.Size, 10), strconv.FormatInt(st.prev.Refreshed, 10)
 			}
-			return uploads.Add(record(sizeDesc(size)+key, f[2], f[3], f[4], f[5], f[6], f[7], f[8], listed, recorded, st.prev.Hash))
+			return uploads.Add(record(sizeDesc(size)+key, f[2], f[3], f[4], f[5], f[6], f[7], f[8], listed, recorded, st.prev.Hash, refreshed))
 		}
 		return nil
 	})
@@ -143,14 +143,14 @@ func joinUploads(join, uploads *spill) error {
 // eachUpload calls fn with every upload of the list, largest first.
 func eachUpload(uploads *spill, fn func(upload) error) error {
 	return uploads.Each(func(rec []byte) error {
-		f := fields(rec[8:], 11)
+		f := fields(rec[8:], 12)
 		u := upload{objectKey: f[0], keyspace: f[1], table: f[2], tableID: f[3], sstable: f[4],
 			file: cassandra.File{Name: f[5], Path: f[6], Size: atoi(f[7])}}
 		if f[8] != "" {
 			u.stored.listed, u.stored.size = true, atoi(f[8])
 		}
 		if f[9] != "" {
-			u.stored.recorded, u.stored.prev = true, layout.Entry{ObjectKey: f[0], Size: atoi(f[9]), Hash: f[10]}
+			u.stored.recorded, u.stored.prev = true, layout.Entry{ObjectKey: f[0], Size: atoi(f[9]), Hash: f[10], Refreshed: atoi(f[11])}
 		}
 		return fn(u)
 	})
@@ -163,7 +163,7 @@ func atoi(s string) int64 {
 
 // addEntry spills a manifest entry, keyed for ManifestWriter's order.
 func addEntry(entries *spill, u upload, e layout.Entry) error {
-	return entries.Add(record(u.keyspace, u.table, u.sstable, e.ObjectKey, strconv.FormatInt(e.Size, 10), e.Hash))
+	return entries.Add(record(u.keyspace, u.table, u.sstable, e.ObjectKey, strconv.FormatInt(e.Size, 10), e.Hash, strconv.FormatInt(e.Refreshed, 10)))
 }
 
 // writeManifest writes the manifest of the tables and their spilled entries to a file in
@@ -202,14 +202,14 @@ func writeManifest(dir string, tables []cassandra.TableSnapshot, entries *spill,
 	}
 	var cur [2]string
 	err = entries.Each(func(rec []byte) error {
-		fs := fields(rec, 6)
+		fs := fields(rec, 7)
 		if k := [2]string{fs[0], fs[1]}; k != cur {
 			cur = k
 			if err := open(fs[0], fs[1]); err != nil {
 				return err
 			}
 		}
-		return w.Add(fs[2], layout.Entry{ObjectKey: fs[3], Type: layout.TypeFile, Size: atoi(fs[4]), Hash: fs[5]})
+		return w.Add(fs[2], layout.Entry{ObjectKey: fs[3], Type: layout.TypeFile, Size: atoi(fs[4]), Hash: fs[5], Refreshed: atoi(fs[6])})
 	})
 	if err == nil {
 		err = open("\xff", "")

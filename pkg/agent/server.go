@@ -116,8 +116,7 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	req, err := api.DecodeRequest(r.Body)
 	if err == nil {
-		req.BackupUID = r.Header.Get(api.HeaderBackupUID)
-		err = api.ValidateBackupUID(req.BackupUID)
+		err = req.ReadHeaders(r.Header)
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

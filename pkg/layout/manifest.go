@@ -70,6 +70,11 @@ type Entry struct {
 	Size int64 `json:"size"`
 	// Hash is the SHA-256 of the object, hex-encoded.
 	Hash string `json:"hash"`
+	// Refreshed is when a backup last wrote or refreshed the object, in milliseconds since
+	// the epoch (the agent's clock, taken before the write); 0 when unknown (manifests of
+	// older agents, Esop's). It decides which reused objects are due for a refresh under a
+	// lifecycle expiry; nothing else reads it (the garbage collector trusts no object time).
+	Refreshed int64 `json:"refreshed,omitempty"`
 }
 
 // File is a manifest entry with the table it belongs to.

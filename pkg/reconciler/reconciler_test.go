@@ -649,6 +649,25 @@ func TestTimerRunsEveryInterval(t *testing.T) {
 	}
 }
 
+// TestRequeueCountsFromThePassStart: time the pass spends (a slow handler or write while
+// the clock moves) is taken off the requeue delay, so the next call comes when the
+// handler asked for it, not that much later.
+func TestRequeueCountsFromThePassStart(t *testing.T) {
+	var h *harness
+	h = newHarness(t, Every("poll", time.Hour, func(ctx context.Context, ev *Event[backup]) (Result, error) {
+		h.clock.Step(3 * time.Minute) // the handler's calls took 3 minutes
+		return Result{RequeueAfter: 10 * time.Minute}, nil
+	}))
+	h.create(newBackup("b"))
+	if d := h.mustSync("b"); d != 7*time.Minute {
+		t.Errorf("requeue after %v, want the 10 minutes asked for less the 3 the pass took", d)
+	}
+	h.clock.Step(7 * time.Minute)
+	if d := h.mustSync("b"); d != 7*time.Minute {
+		t.Errorf("the timer was not due when the queue brought the object back: requeue %v", d)
+	}
+}
+
 func TestStaleCacheIsNotActedOn(t *testing.T) {
 	calls := 0
 	h := newHarness(t, OnCreate("create", func(context.Context, *Event[backup]) (Result, error) { calls++; return Result{}, nil }))

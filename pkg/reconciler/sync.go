@@ -117,7 +117,18 @@ func (c *Controller[T]) sync(ctx context.Context, key cache.ObjectName) (time.Du
 		return 0, p.err
 	}
 	c.opts.Metrics.pass(c.name, "ok")
-	return p.after, nil
+	return p.remaining(), nil
+}
+
+// remaining is the pass's requeue delay from now: handlers' delays and timers count from
+// the pass's start (p.now), and the handlers and writes took time, so the queue must not
+// add that time again (under a fast-moving fake clock it could push a timer due at a
+// schedule's slot minutes past it). At least a millisecond, as requeue keeps it.
+func (p *pass[T]) remaining() time.Duration {
+	if p.after <= 0 {
+		return p.after
+	}
+	return max(p.after-p.c.clock.Since(p.now), time.Millisecond)
 }
 
 // deleting runs the delete handlers and removes the finalizer when they all succeeded.

@@ -27,9 +27,14 @@ func BenchmarkSchedules100x30(b *testing.B) {
 		e := newEnv(b)
 		e.patience = 2 * time.Minute
 		ctx := context.Background()
-		hour := e.clock.Now().UTC().Truncate(time.Hour)
-		e.clock.SetTime(hour.Add(time.Minute)) // the set-up stays within this hour
-		slot0 := hour.Add(-retained * time.Hour)
+		// The fake hour starts after the real one ends: the schedules' creation times come
+		// from the API server's real clock, and a schedule never runs a slot due before it
+		// was created. With the current real hour, a set-up that crossed its end left the
+		// schedules created after that with no run in the measured slot (the flake). Their
+		// newest run is at the fake hour, so that no schedule has a slot to catch up on.
+		hour := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+		e.clock.SetTime(hour.Add(time.Minute))         // the set-up stays within this hour
+		slot0 := hour.Add(-(retained - 1) * time.Hour) // the newest retained run is this hour's: no catch-up run
 		parallel(schedules, func(i int) {
 			name := fmt.Sprintf("s%03d", i)
 			s := newSchedule(name, "0 * * * *", &v1alpha1.Retention{KeepLast: retained})
@@ -70,7 +75,7 @@ func BenchmarkSchedules100x30(b *testing.B) {
 				for i := range list.Items {
 					if !cond(&list.Items[i]) {
 						if os.Getenv("SCHEDULE_BENCH_DEBUG") != "" {
-							fmt.Printf("%s: %+v\n", list.Items[i].Name, list.Items[i].Status)
+							fmt.Printf("%s (created %s): %+v\n", list.Items[i].Name, list.Items[i].CreationTimestamp.UTC().Format(time.RFC3339), list.Items[i].Status)
 						}
 						return false
 					}

@@ -121,7 +121,12 @@ func TestWeekOfHourlyRuns(t *testing.T) {
 	}
 	w.clock.SetTime(slot.Add(-50 * time.Minute))
 	w.expect(slot.Add(-time.Minute))
-	s := w.get(w.name)
+	// The controller deletes the expired backups, then patches the status: wait for it.
+	var s *v1alpha1.CassandraBackupSchedule
+	w.until(slot.Add(-time.Minute), "the status that records the last expiries", func() bool {
+		s = w.get(w.name)
+		return s.Status.Expired == int64(runs-len(w.have))
+	})
 	t.Logf("%d runs over a week of fake time; %d backups remain: %v; status: last schedule %s, last success %s, next %s, completed %d, failed %d, expired %d",
 		runs, len(w.have), w.have, s.Status.LastScheduleTime, s.Status.LastSuccessfulTime, s.Status.NextScheduleTime, s.Status.Completed, s.Status.Failed, s.Status.Expired)
 	last := slot.Add(-time.Hour)

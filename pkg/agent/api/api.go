@@ -149,7 +149,8 @@ type Request struct {
 	Retry *Retry `json:"retry,omitempty"`
 	// DataDirs overrides the node's data directories.
 	DataDirs []string `json:"dataDirs,omitempty"`
-	// SkipRefreshing skips re-touching the objects a backup reuses (see MetadataDirective).
+	// SkipRefreshing never re-touches the objects a backup reuses, whatever LifecycleExpiry
+	// says (see MetadataDirective).
 	SkipRefreshing bool `json:"skipRefreshing,omitempty"`
 	// RestorationStrategyType is IN_PLACE, HARDLINKS or IMPORT (restore).
 	RestorationStrategyType string `json:"restorationStrategyType,omitempty"`
@@ -172,6 +173,11 @@ type Request struct {
 	// backup runs. It travels in the HeaderBackupUID header, not in the body: agents built
 	// before it refuse unknown body fields, and ignore the header.
 	BackupUID string `json:"-"`
+	// LifecycleExpiry is the age at which the location's lifecycle rules expire objects;
+	// 0 means the location has none. A backup refreshes a reused object only when it was
+	// last written or refreshed more than half of it ago (never with SkipRefreshing). It
+	// travels in the HeaderLifecycleExpiry header, for the skew window (see there).
+	LifecycleExpiry time.Duration `json:"-"`
 }
 
 // HeaderBackupUID carries Request.BackupUID: a repeated backup of the same uid reports

@@ -81,11 +81,7 @@ func (c *Client) Submit(ctx context.Context, base string, req api.Request) (api.
 		return api.Operation{}, fmt.Errorf("encode request: %w", err)
 	}
 	var op api.Operation
-	var hdr http.Header
-	if req.BackupUID != "" {
-		hdr = http.Header{api.HeaderBackupUID: {req.BackupUID}}
-	}
-	if err := c.doWith(ctx, http.MethodPost, base+"/operations", hdr, body, http.StatusCreated, &op); err != nil {
+	if err := c.doWith(ctx, http.MethodPost, base+"/operations", req.Headers(), body, http.StatusCreated, &op); err != nil {
 		return api.Operation{}, err
 	}
 	if op.ID == "" {

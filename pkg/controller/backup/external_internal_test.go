@@ -139,3 +139,15 @@ func TestObserveImports(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestRefreshPolicy: the backup's refresh settings reach the agent's request.
+func TestRequestRefreshPolicy(t *testing.T) {
+	b := &v1alpha1.CassandraBackup{}
+	if req := request(b); req.LifecycleExpiry != 0 || req.SkipRefreshing {
+		t.Errorf("request of a backup without refresh settings: expiry %v skip %v", req.LifecycleExpiry, req.SkipRefreshing)
+	}
+	b.Spec.LifecycleExpiry, b.Spec.SkipRefreshing = &metav1.Duration{Duration: 720 * time.Hour}, true
+	if req := request(b); req.LifecycleExpiry != 720*time.Hour || !req.SkipRefreshing {
+		t.Errorf("request: expiry %v skip %v, want 720h and true", req.LifecycleExpiry, req.SkipRefreshing)
+	}
+}

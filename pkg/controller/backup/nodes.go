@@ -249,6 +249,7 @@ func request(b *v1alpha1.CassandraBackup) api.Request {
 		DC:                     s.Datacenter,
 		ConcurrentConnections:  int(s.ConcurrentConnections),
 		MetadataDirective:      string(s.MetadataDirective),
+		SkipRefreshing:         s.SkipRefreshing,
 		Insecure:               s.Insecure,
 		CreateMissingBucket:    s.CreateMissingBucket,
 		SkipBucketVerification: s.SkipBucketVerification,
@@ -256,6 +257,9 @@ func request(b *v1alpha1.CassandraBackup) api.Request {
 	}
 	if s.Secret != "" {
 		req.K8sNamespace, req.K8sSecretName = b.Namespace, s.Secret
+	}
+	if s.LifecycleExpiry != nil {
+		req.LifecycleExpiry = s.LifecycleExpiry.Duration
 	}
 	if s.Bandwidth != nil {
 		req.Bandwidth = &api.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}

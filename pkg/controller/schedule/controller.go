@@ -10,6 +10,8 @@
 // Time comes from an injected clock. A run's name is a function of its slot
 // (<schedule>-<UTC time>), so an operator that restarts between creating a run and
 // recording it in status finds the run instead of creating a second one.
+// Under concurrencyPolicy Forbid a run starts only after a live read of the schedule's
+// backups finds none active: the informer cache may not hold yet the run just created.
 package schedule
 
 import (
@@ -51,6 +53,9 @@ type Options struct {
 	// CassandraBackup exists, its schedule's status does not record it yet); an error stops
 	// the handler there, as a crash would. For tests.
 	Failpoint func(point string) error
+	// Backups, when set, is the cache the controller observes runs in instead of the
+	// informers' CassandraBackup lister. For tests: a cache that lags behind the API server.
+	Backups listers.CassandraBackupLister
 }
 
 // FailpointCreated is the Failpoint right after a run's CassandraBackup is created.
@@ -99,9 +104,12 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Backups == nil {
+		opts.Backups = deps.Informers.CassandraBackupLister()
+	}
 	c := &Controller{
 		client:   deps.Client,
-		backups:  deps.Informers.CassandraBackupLister(),
+		backups:  opts.Backups,
 		cfg:      opts.withDefaults(),
 		recorder: deps.Recorder,
 		metrics:  m,

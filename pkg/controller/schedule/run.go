@@ -3,11 +3,13 @@ package schedule
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
@@ -47,10 +49,12 @@ func (c *Controller) runDue(ctx context.Context, s *v1alpha1.CassandraBackupSche
 			slot.UTC().Format(time.RFC3339), d.Duration)
 		return nil
 	}
-	if s.Spec.ConcurrencyPolicy != v1alpha1.ConcurrencyAllow && len(st.Active) > 0 {
-		reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, ReasonWaiting,
-			fmt.Sprintf("the run of %s waits for %s to finish (concurrencyPolicy Forbid)", slot.UTC().Format(time.RFC3339), st.Active[0]), s.Generation))
-		return nil
+	if wait, err := c.mustWait(ctx, s); err != nil || wait {
+		if wait {
+			reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, ReasonWaiting,
+				fmt.Sprintf("the run of %s waits for %s to finish (concurrencyPolicy Forbid)", slot.UTC().Format(time.RFC3339), st.Active[0]), s.Generation))
+		}
+		return err
 	}
 	name := RunName(s.Name, slot)
 	backups := c.client.CassandraoperatorV1alpha1().CassandraBackups(s.Namespace)
@@ -81,6 +85,33 @@ func (c *Controller) runDue(ctx context.Context, s *v1alpha1.CassandraBackupSche
 	return nil
 }
 
+// mustWait reports whether a new run must wait for an active one (concurrencyPolicy
+// Forbid). The informer cache may not hold yet a run this controller has just created, so
+// when it shows none active, the API server is asked before a run starts (a read per run
+// started, not per tick); the active runs it finds go into status.
+func (c *Controller) mustWait(ctx context.Context, s *v1alpha1.CassandraBackupSchedule) (bool, error) {
+	if s.Spec.ConcurrencyPolicy == v1alpha1.ConcurrencyAllow {
+		return false, nil
+	}
+	if len(s.Status.Active) > 0 {
+		return true, nil
+	}
+	list, err := c.client.CassandraoperatorV1alpha1().CassandraBackups(s.Namespace).List(ctx,
+		metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{LabelSchedule: s.Name}).String()})
+	if err != nil {
+		return false, fmt.Errorf("list the schedule's backups: %w", err)
+	}
+	for i := range list.Items {
+		b := &list.Items[i]
+		if b.DeletionTimestamp == nil && !(Run{State: b.Status.State}).finished() {
+			s.Status.Active = append(s.Status.Active, b.Name)
+		}
+	}
+	sort.Strings(s.Status.Active)
+	s.Status.ActiveCount = int32(len(s.Status.Active))
+	return len(s.Status.Active) > 0, nil
+}
+
 // newBackup is the CassandraBackup of the run due at slot: the template, with the run's
 // name as snapshot tag, deletionPolicy Delete, the schedule's label and the slot's annotation.
 func newBackup(s *v1alpha1.CassandraBackupSchedule, name string, slot time.Time) *v1alpha1.CassandraBackup {
@@ -104,6 +135,8 @@ func newBackup(s *v1alpha1.CassandraBackupSchedule, name string, slot time.Time)
 			SkipBucketVerification: t.SkipBucketVerification,
 			Insecure:               t.Insecure,
 			MetadataDirective:      t.MetadataDirective,
+			LifecycleExpiry:        t.LifecycleExpiry,
+			SkipRefreshing:         t.SkipRefreshing,
 			ConcurrentConnections:  t.ConcurrentConnections,
 			Bandwidth:              t.Bandwidth,
 			Timeout:                t.Timeout,

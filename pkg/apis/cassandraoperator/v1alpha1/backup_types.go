@@ -142,6 +142,21 @@ type CassandraBackupSpec struct {
 	// +kubebuilder:default=COPY
 	MetadataDirective MetadataDirective `json:"metadataDirective,omitempty"`
 
+	// LifecycleExpiry declares that the bucket's lifecycle rules expire objects this long
+	// after they were last written, as a duration such as 720h. Backups share unchanged
+	// SSTables, so each node then refreshes (re-writes in place by a server-side copy) a
+	// reused object when it was last written or refreshed more than half of this ago, as
+	// recorded in the node's manifests. Unset means the bucket has no such rule: nothing
+	// is refreshed (retention is the operator's: schedules and deletionPolicy).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('876000h')",message="lifecycleExpiry must be a positive duration of at most 876000h, such as 720h"
+	LifecycleExpiry *metav1.Duration `json:"lifecycleExpiry,omitempty"`
+
+	// SkipRefreshing never refreshes the objects a backup reuses, even under lifecycleExpiry.
+	// +optional
+	SkipRefreshing bool `json:"skipRefreshing,omitempty"`
+
 	// ConcurrentConnections is how many files each node uploads at once.
 	// +optional
 	// +kubebuilder:default=10

@@ -119,6 +119,14 @@ type BackupTemplate struct {
 	// MetadataDirective is S3 only: COPY or REPLACE.
 	// +optional
 	MetadataDirective MetadataDirective `json:"metadataDirective,omitempty"`
+	// LifecycleExpiry declares the bucket's lifecycle expiry, as a duration such as 720h.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('876000h')",message="lifecycleExpiry must be a positive duration of at most 876000h, such as 720h"
+	LifecycleExpiry *metav1.Duration `json:"lifecycleExpiry,omitempty"`
+	// SkipRefreshing never refreshes the objects a backup reuses.
+	// +optional
+	SkipRefreshing bool `json:"skipRefreshing,omitempty"`
 	// ConcurrentConnections is how many files each node uploads at once.
 	// +optional
 	ConcurrentConnections int32 `json:"concurrentConnections,omitempty"`

@@ -50,6 +50,10 @@ type BackupTemplateApplyConfiguration struct {
 	Insecure *bool `json:"insecure,omitempty"`
 	// MetadataDirective is S3 only: COPY or REPLACE.
 	MetadataDirective *cassandraoperatorv1alpha1.MetadataDirective `json:"metadataDirective,omitempty"`
+	// LifecycleExpiry declares the bucket's lifecycle expiry, as a duration such as 720h.
+	LifecycleExpiry *v1.Duration `json:"lifecycleExpiry,omitempty"`
+	// SkipRefreshing never refreshes the objects a backup reuses.
+	SkipRefreshing *bool `json:"skipRefreshing,omitempty"`
 	// ConcurrentConnections is how many files each node uploads at once.
 	ConcurrentConnections *int32 `json:"concurrentConnections,omitempty"`
 	// Bandwidth caps each node's upload rate, in bytes per second.
@@ -141,6 +145,22 @@ func (b *BackupTemplateApplyConfiguration) WithInsecure(value bool) *BackupTempl
 // If called multiple times, the MetadataDirective field is set to the value of the last call.
 func (b *BackupTemplateApplyConfiguration) WithMetadataDirective(value cassandraoperatorv1alpha1.MetadataDirective) *BackupTemplateApplyConfiguration {
 	b.MetadataDirective = &value
+	return b
+}
+
+// WithLifecycleExpiry sets the LifecycleExpiry field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the LifecycleExpiry field is set to the value of the last call.
+func (b *BackupTemplateApplyConfiguration) WithLifecycleExpiry(value v1.Duration) *BackupTemplateApplyConfiguration {
+	b.LifecycleExpiry = &value
+	return b
+}
+
+// WithSkipRefreshing sets the SkipRefreshing field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the SkipRefreshing field is set to the value of the last call.
+func (b *BackupTemplateApplyConfiguration) WithSkipRefreshing(value bool) *BackupTemplateApplyConfiguration {
+	b.SkipRefreshing = &value
 	return b
 }
 

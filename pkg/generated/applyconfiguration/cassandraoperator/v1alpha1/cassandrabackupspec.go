@@ -71,6 +71,15 @@ type CassandraBackupSpecApplyConfiguration struct {
 	// MetadataDirective is S3 only: whether an object refreshed in place copies its
 	// metadata from the source (COPY) or replaces it (REPLACE).
 	MetadataDirective *cassandraoperatorv1alpha1.MetadataDirective `json:"metadataDirective,omitempty"`
+	// LifecycleExpiry declares that the bucket's lifecycle rules expire objects this long
+	// after they were last written, as a duration such as 720h. Backups share unchanged
+	// SSTables, so each node then refreshes (re-writes in place by a server-side copy) a
+	// reused object when it was last written or refreshed more than half of this ago, as
+	// recorded in the node's manifests. Unset means the bucket has no such rule: nothing
+	// is refreshed (retention is the operator's: schedules and deletionPolicy).
+	LifecycleExpiry *v1.Duration `json:"lifecycleExpiry,omitempty"`
+	// SkipRefreshing never refreshes the objects a backup reuses, even under lifecycleExpiry.
+	SkipRefreshing *bool `json:"skipRefreshing,omitempty"`
 	// ConcurrentConnections is how many files each node uploads at once.
 	ConcurrentConnections *int32 `json:"concurrentConnections,omitempty"`
 	// Bandwidth caps each node's upload rate, in bytes per second, as a quantity such
@@ -202,6 +211,22 @@ func (b *CassandraBackupSpecApplyConfiguration) WithInsecure(value bool) *Cassan
 // If called multiple times, the MetadataDirective field is set to the value of the last call.
 func (b *CassandraBackupSpecApplyConfiguration) WithMetadataDirective(value cassandraoperatorv1alpha1.MetadataDirective) *CassandraBackupSpecApplyConfiguration {
 	b.MetadataDirective = &value
+	return b
+}
+
+// WithLifecycleExpiry sets the LifecycleExpiry field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the LifecycleExpiry field is set to the value of the last call.
+func (b *CassandraBackupSpecApplyConfiguration) WithLifecycleExpiry(value v1.Duration) *CassandraBackupSpecApplyConfiguration {
+	b.LifecycleExpiry = &value
+	return b
+}
+
+// WithSkipRefreshing sets the SkipRefreshing field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the SkipRefreshing field is set to the value of the last call.
+func (b *CassandraBackupSpecApplyConfiguration) WithSkipRefreshing(value bool) *CassandraBackupSpecApplyConfiguration {
+	b.SkipRefreshing = &value
 	return b
 }
 

@@ -1,0 +1,21 @@
+package schedule
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+)
+
+// TestNewBackupCarriesRefreshPolicy: a run's backup keeps the template's refresh settings.
+func TestNewBackupCarriesRefreshPolicy(t *testing.T) {
+	s := &v1alpha1.CassandraBackupSchedule{}
+	s.Spec.Template.LifecycleExpiry = &metav1.Duration{Duration: 720 * time.Hour}
+	s.Spec.Template.SkipRefreshing = true
+	b := newBackup(s, "nightly-20261130-000000", time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
+	if b.Spec.LifecycleExpiry == nil || b.Spec.LifecycleExpiry.Duration != 720*time.Hour || !b.Spec.SkipRefreshing {
+		t.Errorf("run's backup: lifecycleExpiry %v skipRefreshing %v, want 720h and true", b.Spec.LifecycleExpiry, b.Spec.SkipRefreshing)
+	}
+}
