@@ -85,6 +85,20 @@ type RestoreSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Secret string `json:"secret,omitempty"`
+
+	// RackMap maps the backup's racks to this datacenter's racks (source rack → target
+	// rack) when their names differ. Unset: racks of the same names restore each other;
+	// with other names but as many racks, the racks are paired in sorted order. A source
+	// rack the map leaves out, or a target rack the datacenter does not have, is refused.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	RackMap map[string]string `json:"rackMap,omitempty"`
+
+	// IncludeAuth restores system_auth too: the source's users, roles, passwords and
+	// permissions replace the new datacenter's. Off by default: of the system keyspaces
+	// only system_schema is restored.
+	// +optional
+	IncludeAuth bool `json:"includeAuth,omitempty"`
 }
 
 // CassandraDataCenterStatus holds the restore status; the operator that runs the
