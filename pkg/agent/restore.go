@@ -171,7 +171,12 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		}
 	}
 	if spec.TokensFile != "" {
-		if err := file.WriteAtomic(spec.TokensFile, []byte(TokensYAML(unionTokens(lists)))); err != nil {
+		frag := TokensYAML(unionTokens(lists))
+		if len(lists) > 1 {
+			// Cassandra refuses an initial_token list longer than num_tokens.
+			frag += fmt.Sprintf("num_tokens: %d\n", len(unionTokens(lists)))
+		}
+		if err := file.WriteAtomic(spec.TokensFile, []byte(frag)); err != nil {
 			return res, fmt.Errorf("write token configuration: %w", err)
 		}
 	}
