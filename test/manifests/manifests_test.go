@@ -79,6 +79,8 @@ func TestKustomizationApplies(t *testing.T) {
 		{[]string{"delete", "pods", "-n", "default"}, "no"},
 		{[]string{"create", "pods", "-n", "default"}, "no"},
 		{[]string{"update", "statefulsets.apps", "-n", "default"}, "no"},
+		{[]string{"get", "statefulsets.apps", "-n", "default"}, "yes"}, // a restore plan's disk check
+		{[]string{"list", "statefulsets.apps", "-A"}, "no"},
 	} {
 		args := append([]string{"auth", "can-i", "--as", operator}, tc.args...)
 		out, _ := cp.Kubectl(t.Context(), nil, args...) // can-i exits 1 on "no"

@@ -151,8 +151,10 @@ type RestoreStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions are Ready (the plan is made and pods can restore) and Synced (the last
-	// reconciliation succeeded; its message names the problem when it did not).
+	// Conditions are Ready (the plan is made and pods can restore), Synced (the last
+	// reconciliation succeeded; its message names the problem when it did not) and
+	// RepairRequired (pods restore several backed-up nodes each: run a full repair once
+	// the datacenter is up).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -165,7 +167,8 @@ type NodeRestoreStatus struct {
 	Pod string `json:"pod"`
 
 	// SourceNode is the backed-up node (pod name at backup time) whose data and tokens
-	// the pod restores.
+	// the pod restores; several, comma separated, when the datacenter has fewer nodes
+	// than the backup.
 	// +optional
 	SourceNode string `json:"sourceNode,omitempty"`
 
