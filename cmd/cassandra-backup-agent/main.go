@@ -305,9 +305,12 @@ func restore(ctx context.Context, argv []string) (err error) {
 			Entities: args.Entities, NewCluster: args.NewCluster, K8sNamespace: *namespace, K8sSecretName: args.SecretName,
 			Insecure: args.Insecure, ConcurrentConnections: *concurrency, DataDirs: args.DataDirs,
 		},
-		Cluster: args.Cluster, Datacenter: args.Datacenter, HostID: args.HostID, ManifestKey: args.ManifestKey,
+		Cluster: args.Cluster, Datacenter: args.Datacenter, HostID: args.HostID, ManifestKey: args.ManifestKey, IncludeAuth: args.IncludeAuth,
 		CommitLogDir: args.CommitLogDir, HintsDir: args.HintsDir, SavedCachesDir: args.SavedCachesDir,
 		TokensFile: args.TokensFile, MarkerFile: args.MarkerFile,
+	}
+	for _, m := range args.More {
+		spec.More = append(spec.More, agent.RestoreSource{HostID: m.HostID, ManifestKey: m.ManifestKey})
 	}
 	if *resolve {
 		spec.Hostname = c.hostname

@@ -73,7 +73,7 @@ func (a *Agent) RestoreLive(ctx context.Context, req api.Request, opID string, t
 	// Secondary index SSTables are rebuilt by the import; only base tables are staged.
 	list, err := readRestoreList(ctx, p, ref, func(f layout.File) bool {
 		return !cassandra.IsSystemKeyspace(f.Keyspace) && entities.Match(f.Keyspace, f.Table) && !strings.HasPrefix(f.SSTable, ".")
-	}, staging, spills)
+	}, nil, staging, spills)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,11 @@ type RestoreSpec struct {
 	// ManifestKey is the bucket key of the planned manifest; any other is refused. Empty
 	// (plans from before it was passed): the tag's manifest, when the node has only one.
 	ManifestKey string
+	// More are further source nodes restored into the same data directories, their
+	// SSTables renumbered where generations clash, the tokens the union of all.
+	More []RestoreSource
+	// IncludeAuth restores system_auth too when NewCluster is set.
+	IncludeAuth bool
 	// Hostname is this pod's name, matched against the backup's topology.
 	Hostname string
 	// CommitLogDir, HintsDir and SavedCachesDir are wiped (when set).
@@ -104,10 +109,15 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	if err != nil {
 		return res, err
 	}
-	res.Key = plan.RestoreKey(spec.StorageLocation, ref.Key)
+	more, err := moreSources(ctx, layout.Catalog{Storage: p}, node, spec)
+	if err != nil {
+		return res, err
+	}
+	sources := append([]restoreSource{{node: node, ref: ref}}, more...)
+	res.Key = sourcesKey(spec.StorageLocation, sources)
 	keep := func(f layout.File) bool {
 		if cassandra.IsSystemKeyspace(f.Keyspace) {
-			return !spec.NewCluster || f.Keyspace == "system_schema"
+			return !spec.NewCluster || f.Keyspace == "system_schema" || spec.IncludeAuth && f.Keyspace == "system_auth"
 		}
 		return entities.Match(f.Keyspace, f.Table)
 	}
@@ -125,20 +135,29 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	list, err := readRestoreList(ctx, p, ref, keep, dataDir, dir)
+	lists, err := readRestoreLists(ctx, p, sources, keep, dataDir, dir)
 	if err != nil {
 		return res, err
 	}
-	defer list.close()
-	res.Manifest = list.header
-	// Only once the manifest has been read whole and accepted: a refused one writes nothing.
+	defer closeLists(lists)
+	res.Manifest = lists[0].header
+	// Only once the manifests have been read whole and accepted: a refused one writes nothing.
 	if err := claimDataDirs(spec, res.Key); err != nil {
 		return res, err
 	}
-	if err := download(ctx, p, node, list, spec.Concurrency(), lim, tr); err != nil {
-		return res, err
+	for i, s := range sources {
+		if err := download(ctx, p, s.node, lists[i], spec.Concurrency(), lim, tr); err != nil {
+			return res, err
+		}
 	}
-	if err := removeStrays(list, spec.DataDirs, dir); err != nil {
+	wanted := lists[0]
+	if len(lists) > 1 {
+		if wanted, err = union(lists, dir); err != nil {
+			return res, err
+		}
+		defer wanted.close()
+	}
+	if err := removeStrays(wanted, spec.DataDirs, dir); err != nil {
 		return res, err
 	}
 	// One filesystem sync instead of an fsync per file: the marker, written last, must
@@ -152,7 +171,12 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 		}
 	}
 	if spec.TokensFile != "" {
-		if err := file.WriteAtomic(spec.TokensFile, []byte(TokensYAML(list.header.Tokens))); err != nil {
+		frag := TokensYAML(unionTokens(lists))
+		if len(lists) > 1 {
+			// Cassandra refuses an initial_token list longer than num_tokens.
+			frag += fmt.Sprintf("num_tokens: %d\n", len(unionTokens(lists)))
+		}
+		if err := file.WriteAtomic(spec.TokensFile, []byte(frag)); err != nil {
 			return res, fmt.Errorf("write token configuration: %w", err)
 		}
 	}

@@ -130,5 +130,9 @@ func planKey(spec RestoreSpec) string {
 	if spec.ManifestKey == "" {
 		return ""
 	}
-	return plan.RestoreKey(spec.StorageLocation, spec.ManifestKey)
+	keys := []string{spec.ManifestKey}
+	for _, m := range spec.More {
+		keys = append(keys, m.ManifestKey)
+	}
+	return plan.RestoreKey(spec.StorageLocation, keys...)
 }

@@ -27,17 +27,19 @@ type restoreList struct {
 	wanted *spill
 	// tables are the restored tables by directory, <ks>/<table>-<id>.
 	tables map[string]cassandra.Table
+	// rename changes a file's local path (another generation, see renames); nil keeps it.
+	rename func(path string) string
 }
 
 // readRestoreList streams the manifest at ref into a restoreList of the entries keep
-// accepts, in spill directory dir. A read that breaks is started over; a manifest that
-// does not validate is refused at once.
-func readRestoreList(ctx context.Context, p storage.Provider, ref layout.Ref, keep func(layout.File) bool, dataDir, dir string) (*restoreList, error) {
+// accepts, in spill directory dir, each local path changed by rename (when not nil). A
+// read that breaks is started over; a manifest that does not validate is refused at once.
+func readRestoreList(ctx context.Context, p storage.Provider, ref layout.Ref, keep func(layout.File) bool, rename func(string) string, dataDir, dir string) (*restoreList, error) {
 	var l *restoreList
 	var refused error
 	err := retryFile(ctx, nil, func(ctx context.Context) error {
 		l.close()
-		l = &restoreList{bySize: newSpill(dir), wanted: newSpill(dir), tables: map[string]cassandra.Table{}}
+		l = &restoreList{bySize: newSpill(dir), wanted: newSpill(dir), tables: map[string]cassandra.Table{}, rename: rename}
 		var addErr error
 		h, err := layout.Catalog{Storage: p}.ScanManifestAt(ctx, ref.Key, func(f layout.File) error {
 			if !keep(f) {
@@ -70,6 +72,9 @@ func (l *restoreList) add(f layout.File, dataDir string) error {
 	lp, err := layout.LocalPath(dataDir, f.ObjectKey)
 	if err != nil {
 		return err
+	}
+	if l.rename != nil {
+		lp = l.rename(lp)
 	}
 	if err := l.bySize.Add(record(sizeDesc(f.Size)+f.ObjectKey, strconv.FormatInt(f.Size, 10), f.Hash, lp)); err != nil {
 		return err

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -30,8 +31,13 @@ type Args struct {
 	// refuses any other. Empty in the pods of plans from before it was passed: the agent
 	// then restores the tag's manifest only when the node has exactly one.
 	ManifestKey string
+	// More are the further source nodes restored into the same data directories (a
+	// datacenter with fewer nodes than the backup), each with its manifest.
+	More []ArgSource
 	// NewCluster restores into a new cluster: of the system keyspaces only system_schema.
 	NewCluster bool
+	// IncludeAuth restores system_auth too (with NewCluster).
+	IncludeAuth bool
 	// DataDirs are the Cassandra data directories to restore into.
 	DataDirs []string
 	// CommitLogDir, HintsDir and SavedCachesDir are wiped; empty leaves them alone.
@@ -64,8 +70,14 @@ func (a Args) Flags() []string {
 	if a.ManifestKey != "" {
 		out = append(out, "--manifest-key="+a.ManifestKey)
 	}
+	for _, m := range a.More {
+		out = append(out, "--add-source="+m.HostID+":"+m.ManifestKey)
+	}
 	if a.NewCluster {
 		out = append(out, "--new-cluster")
+	}
+	if a.IncludeAuth {
+		out = append(out, "--include-auth")
 	}
 	for _, d := range a.DataDirs {
 		out = append(out, "--data-dir="+d)
@@ -100,7 +112,16 @@ func (a *Args) Register(fs *flag.FlagSet) {
 	fs.StringVar(&a.Datacenter, "dc", "", "datacenter of the backup")
 	fs.StringVar(&a.HostID, "host-id", "", "host id of the source node")
 	fs.StringVar(&a.ManifestKey, "manifest-key", "", "bucket key of the manifest to restore; any other is refused (empty: the tag's only manifest)")
+	fs.Func("add-source", "a further source node restored into the same data directories, <host id>:<manifest key> (repeatable)", func(v string) error {
+		id, key, ok := strings.Cut(v, ":")
+		if !ok || id == "" || key == "" {
+			return fmt.Errorf("want <host id>:<manifest key>, got %q", v)
+		}
+		a.More = append(a.More, ArgSource{HostID: id, ManifestKey: key})
+		return nil
+	})
 	fs.BoolVar(&a.NewCluster, "new-cluster", false, "restore into a new cluster: of the system keyspaces keep only system_schema")
+	fs.BoolVar(&a.IncludeAuth, "include-auth", false, "with --new-cluster, restore system_auth too (users, roles, permissions)")
 	fs.Func("data-dir", "Cassandra data directory (repeatable, or comma separated)", func(v string) error {
 		a.DataDirs = append(a.DataDirs, splitList(v)...)
 		return nil
@@ -114,6 +135,14 @@ func (a *Args) Register(fs *flag.FlagSet) {
 	fs.StringVar(&a.Entities, "entities", "", "keyspaces and tables to restore (ks1,ks2.t1); all when empty")
 	fs.BoolVar(&a.Insecure, "insecure", false, "talk HTTP to the storage endpoint")
 	fs.DurationVar(&a.Timeout, "timeout", DefaultTimeout, "give up the restore, with an error, after this long")
+}
+
+// ArgSource is a further source node of the restore init container (--add-source).
+type ArgSource struct {
+	// HostID is the source node's host id.
+	HostID string
+	// ManifestKey is the bucket key of its planned manifest.
+	ManifestKey string
 }
 
 // splitList splits a comma-separated list, dropping empty items.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
@@ -86,14 +87,43 @@ type PodPlan struct {
 	// RestoreKey identifies the restored manifest, as the agent's marker records it:
 	// <storageLocation>|<manifest key>.
 	RestoreKey string `json:"restoreKey"`
-	// Tokens are the source node's tokens; they are kept out of KeyPlan.
+	// Tokens are the source node's tokens (with More, the union of all its sources');
+	// they are kept out of KeyPlan.
 	Tokens []string `json:"-"`
+	// More are the further backed-up nodes the pod restores when the datacenter has fewer
+	// nodes than the backup: their data goes into the same data directories, their
+	// tokens are in Tokens. Absent in plans of one source per pod (and in every plan
+	// written before it existed).
+	More []Source `json:"more,omitempty"`
 }
 
-// ManifestKey returns the bucket key of the manifest the pod restores, from RestoreKey.
+// Source is a further backed-up node a pod restores (PodPlan.More).
+type Source struct {
+	// SourceNode is the backed-up node's host name.
+	SourceNode string `json:"sourceNode"`
+	// Rack is the backed-up node's rack.
+	Rack string `json:"rack,omitempty"`
+	// HostID is the backed-up node's Cassandra host id.
+	HostID string `json:"hostId"`
+	// ManifestKey is the bucket key of the node's manifest the pod restores.
+	ManifestKey string `json:"manifestKey"`
+}
+
+// ManifestKey returns the bucket key of the manifest of the pod's first source, from
+// RestoreKey.
 func (pp PodPlan) ManifestKey() string {
-	_, key, _ := ParseRestoreKey(pp.RestoreKey)
+	_, keys, _ := ParseRestoreKey(pp.RestoreKey)
+	key, _, _ := strings.Cut(keys, "|")
 	return key
+}
+
+// SourceNodes returns the host names of every node the pod restores, the first first.
+func (pp PodPlan) SourceNodes() []string {
+	out := []string{pp.SourceNode}
+	for _, s := range pp.More {
+		out = append(out, s.SourceNode)
+	}
+	return out
 }
 
 // JVMOptions returns the JVM options that make a restored node keep its tokens.
@@ -104,14 +134,16 @@ func JVMOptions(tokens []string) string {
 // ConfigMapName returns the name of the plan ConfigMap of a datacenter.
 func ConfigMapName(datacenter string) string { return datacenter + "-restore-plan" }
 
-// RestoreKey identifies the restore of one manifest: <storageLocation>|<manifest key>.
-// The plan records it per pod, the webhook annotates the pod with it and the agent's
-// marker holds it once the restore is done.
-func RestoreKey(storageLocation, manifestKey string) string {
-	return storageLocation + "|" + manifestKey
+// RestoreKey identifies the restore of one manifest, <storageLocation>|<manifest key>,
+// or of several into one pod, <storageLocation>|<key 1>|<key 2>…. The plan records it
+// per pod, the webhook annotates the pod with it and the agent's marker holds it once
+// the restore is done. Manifest keys hold no "|" (layout.ValidateName).
+func RestoreKey(storageLocation string, manifestKeys ...string) string {
+	return storageLocation + "|" + strings.Join(manifestKeys, "|")
 }
 
-// ParseRestoreKey splits a restore key into its storage location and manifest key.
+// ParseRestoreKey splits a restore key into its storage location and manifest key (with
+// several sources, the "|"-separated manifest keys).
 func ParseRestoreKey(key string) (storageLocation, manifestKey string, ok bool) {
 	return strings.Cut(key, "|")
 }
@@ -168,7 +200,7 @@ func Tokens(cm *corev1.ConfigMap, pod string) []string {
 // For reports whether the plan was made for the datacenter's current spec.restore, with
 // the secret defaulted the same way.
 func (p *Plan) For(r *v1alpha1.RestoreSpec) bool {
-	return r != nil && p.Restore == *r
+	return r != nil && equality.Semantic.DeepEqual(p.Restore, *r)
 }
 
 // PodNames returns the planned pods, sorted.

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 )
@@ -46,6 +47,38 @@ func (pp PodPlan) validate() error {
 	}
 	if _, err := layout.ParseManifestKey(pp.ManifestKey()); err != nil {
 		return fmt.Errorf("restore key %q: %w", pp.RestoreKey, err)
+	}
+	loc, _, _ := ParseRestoreKey(pp.RestoreKey)
+	keys := []string{pp.ManifestKey()}
+	for _, s := range pp.More {
+		if err := s.validate(); err != nil {
+			return fmt.Errorf("source %s: %w", s.SourceNode, err)
+		}
+		keys = append(keys, s.ManifestKey)
+	}
+	if want := RestoreKey(loc, keys...); pp.RestoreKey != want {
+		return fmt.Errorf("restore key %q does not name the pod's %d sources (want %q)", pp.RestoreKey, len(keys), want)
+	}
+	return nil
+}
+
+func (s Source) validate() error {
+	if err := layout.ValidateHostID(s.HostID); err != nil {
+		return err
+	}
+	if err := layout.ValidateName("source node", s.SourceNode); err != nil {
+		return err
+	}
+	if s.Rack != "" {
+		if err := layout.ValidateName("rack", s.Rack); err != nil {
+			return err
+		}
+	}
+	if _, err := layout.ParseManifestKey(s.ManifestKey); err != nil {
+		return err
+	}
+	if strings.Contains(s.ManifestKey, "|") {
+		return fmt.Errorf("manifest key %q holds a |", s.ManifestKey)
 	}
 	return nil
 }

@@ -176,7 +176,7 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *plan.Plan, cfg
 
 	ops, warnings := appendTokenEnv(ops, ci, cass, p.Name, pod.Name, tokensFile, cfg)
 
-	ann := map[string]string{plan.AnnotationRestoreKey: pp.RestoreKey, plan.AnnotationSourceNode: pp.SourceNode}
+	ann := map[string]string{plan.AnnotationRestoreKey: pp.RestoreKey, plan.AnnotationSourceNode: strings.Join(pp.SourceNodes(), ",")}
 	if pod.Annotations == nil {
 		ops = append(ops, Operation{Op: "add", Path: "/metadata/annotations", Value: ann})
 	} else {
@@ -190,7 +190,7 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *plan.Plan, cfg
 	}
 	return Decision{
 		Allowed:  true,
-		Message:  fmt.Sprintf("pod %s restores node %s of backup %s", pod.Name, pp.SourceNode, p.Backup),
+		Message:  fmt.Sprintf("pod %s restores node %s of backup %s", pod.Name, strings.Join(pp.SourceNodes(), ","), p.Backup),
 		Patch:    ops,
 		Warnings: warnings,
 	}
@@ -264,12 +264,16 @@ func initContainer(p *plan.Plan, pp plan.PodPlan, mount corev1.VolumeMount, toke
 	args := plan.Args{
 		StorageLocation: p.StorageLocation, SnapshotTag: p.SnapshotTag, Cluster: p.SourceCluster,
 		Datacenter: p.SourceDatacenter, HostID: pp.HostID, ManifestKey: pp.ManifestKey(), NewCluster: true, DataDirs: []string{cfg.DataDir},
+		IncludeAuth:    p.Restore.IncludeAuth,
 		CommitLogDir:   under(mount, path.Join(root, "commitlog")),
 		HintsDir:       under(mount, path.Join(root, "hints")),
 		SavedCachesDir: under(mount, path.Join(root, "saved_caches")),
 		TokensFile:     tokensFile,
 		MarkerFile:     path.Join(cfg.DataDir, "restore_done"),
 		SecretName:     p.Secret, Entities: p.Entities, Insecure: p.Insecure,
+	}
+	for _, m := range pp.More {
+		args.More = append(args.More, plan.ArgSource{HostID: m.HostID, ManifestKey: m.ManifestKey})
 	}
 	argv := append([]string{plan.Command}, args.Flags()...)
 	argv = append(argv, cfg.ExtraArgs...)

@@ -5,6 +5,7 @@ package fakecassandra
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
@@ -50,6 +51,9 @@ type Config struct {
 	HostID string
 	// Seed makes tokens, ids and written data deterministic.
 	Seed uint64
+	// SchemaSeed, when set, derives table ids from it instead of Seed: the nodes of one
+	// cluster share their tables' ids, as real nodes share a schema.
+	SchemaSeed uint64
 	// Release is the Cassandra release the node reports (ReleaseVersion); default "4.1.8".
 	// A 3.x release behaves like Cassandra 3: no importNewSSTables, SSTables that appear in a table directory stay unloaded until
 	// loadNewSSTables, component sets without Data.db are removed at start, and flushes
@@ -412,7 +416,7 @@ func (n *Node) schemaVersion() string {
 func (n *Node) CreateTable(keyspace, name string) (cassandra.Table, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	sum := md5.Sum([]byte(fmt.Sprintf("%d/%s/%s", n.cfg.Seed, keyspace, name)))
+	sum := md5.Sum([]byte(fmt.Sprintf("%d/%s/%s", cmp.Or(n.cfg.SchemaSeed, n.cfg.Seed), keyspace, name)))
 	t, err := n.createTable(keyspace, name, hex.EncodeToString(sum[:]))
 	if err != nil {
 		return cassandra.Table{}, err

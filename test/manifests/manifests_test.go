@@ -84,6 +84,8 @@ func TestKustomizationApplies(t *testing.T) {
 		{[]string{"patch", "cassandrabackupverifications.cassandraoperator.instaclustr.com/status", "-n", "default"}, "yes"},
 		{[]string{"create", "cassandrabackupverifications.cassandraoperator.instaclustr.com", "-n", "default"}, "no"},
 		{[]string{"update", "statefulsets.apps", "-n", "default"}, "no"},
+		{[]string{"get", "statefulsets.apps", "-n", "default"}, "yes"}, // a restore plan's disk check
+		{[]string{"list", "statefulsets.apps", "-A"}, "no"},
 	} {
 		args := append([]string{"auth", "can-i", "--as", operator}, tc.args...)
 		out, _ := cp.Kubectl(t.Context(), nil, args...) // can-i exits 1 on "no"

@@ -291,8 +291,9 @@ func TestRestoreEndToEnd(t *testing.T) {
 	})
 }
 
-// TestRestoreRefusals: a backup that is not COMPLETED, and a datacenter smaller than the
-// backup, are reported in conditions, and their pods are denied with the reason.
+// TestRestoreRefusals: a backup that is not COMPLETED, missing or unreadable is reported
+// in conditions, and its pods are denied with the reason; a datacenter smaller than the
+// backup plans a union and requires a repair until it is scaled to the backup's size.
 func TestRestoreRefusals(t *testing.T) {
 	e := newEnv(t, true)
 	s3 := emulators.S3(t)
@@ -344,22 +345,17 @@ func TestRestoreRefusals(t *testing.T) {
 		return c != nil && c.Reason == restore.ReasonBackupUnreadable && strings.Contains(c.Message, "no topology of cluster test-cluster for snapshot never-taken")
 	})
 
-	small := e.datacenter("small", "test-cluster", 2, &v1alpha1.RestoreSpec{BackupName: "backup-running"})
-	e.waitRestore("small", "TooFewNodes", func(st *v1alpha1.RestoreStatus) bool {
+	// Fewer nodes than the backup is no longer refused (issue 17): the pods take the
+	// nodes' union and a full repair is required (test/restore TestRestoreFewerNodes).
+	e.datacenter("small", "test-cluster", 2, &v1alpha1.RestoreSpec{BackupName: "backup-running"})
+	e.waitRestore("small", "a union plan", func(st *v1alpha1.RestoreStatus) bool {
 		c := ready(st)
-		return c != nil && c.Reason == restore.ReasonTooFewNodes && strings.Contains(c.Message, "lose the token ranges") && st.State == v1alpha1.RestoreFailed
+		return c != nil && c.Status == metav1.ConditionTrue && len(st.Nodes) == 2 && repairRequired(st) != nil
 	})
-	e.poll("a denial for too few nodes", func() (bool, error) {
-		_, err := e.createPod("cassandra-small-rack1-0", small)
-		if err == nil {
-			t.Fatal("pod of a too small datacenter admitted")
-		}
-		return strings.Contains(err.Error(), "lose the token ranges"), err
-	})
-	// Scaled to the backup's size: planned.
+	// Scaled to the backup's size: one node per pod, no repair required.
 	e.patchDC("small", `{"spec":{"nodes":3}}`)
 	e.waitRestore("small", "the plan after scaling", func(st *v1alpha1.RestoreStatus) bool {
 		c := ready(st)
-		return c != nil && c.Status == metav1.ConditionTrue && len(st.Nodes) == 3
+		return c != nil && c.Status == metav1.ConditionTrue && len(st.Nodes) == 3 && repairRequired(st) == nil
 	})
 }

@@ -88,6 +88,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["create", "delete"]
+# Restore plans: the disk a restored pod gets (its StatefulSet's volumeClaimTemplates),
+# read when a plan is made.
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
+  verbs: ["get"]
 # Restore plans: ConfigMaps owned by the CassandraDataCenter.
 - apiGroups: [""]
   resources: ["configmaps"]

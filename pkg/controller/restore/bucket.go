@@ -58,7 +58,7 @@ func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, 
 		if len(n.Manifest.Tokens) == 0 {
 			return nil, fmt.Errorf("manifest %s records no tokens", n.Ref.Key)
 		}
-		out = append(out, SourceNode{Hostname: n.Host.Hostname, Rack: n.Host.Rack, HostID: n.Host.NodeID, Tokens: n.Manifest.Tokens, ManifestKey: n.Ref.Key})
+		out = append(out, SourceNode{Hostname: n.Host.Hostname, Rack: n.Host.Rack, HostID: n.Host.NodeID, Tokens: n.Manifest.Tokens, ManifestKey: n.Ref.Key, Bytes: n.Manifest.Bytes})
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package restore
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +22,8 @@ type SourceNode struct {
 	Tokens []string
 	// ManifestKey is the key of the node's manifest for the snapshot.
 	ManifestKey string
+	// Bytes is the size of the node's backed-up files, from its manifest.
+	Bytes int64
 }
 
 // Target is one pod of the datacenter being restored.
@@ -77,7 +78,7 @@ func Targets(dc *v1alpha1.CassandraDataCenter, backupNodes int, name PodNameFunc
 	return out
 }
 
-// ErrTooFewNodes is returned by Map when the datacenter has fewer nodes than the backup.
+// ErrTooFewNodes is returned by Map when the datacenter has no node to restore into.
 var ErrTooFewNodes = errors.New("too few nodes")
 
 // ordinal returns the number a host name ends with (-<n>), or -1.
@@ -105,49 +106,6 @@ func SortSources(src []SourceNode) {
 		}
 		return a.Hostname < b.Hostname
 	})
-}
-
-// Map pairs pods with backed-up nodes by rack, then ordinal, both sorted. When the racks
-// match in number and each target rack has room for its source rack, rack i restores
-// rack i, ordinal by ordinal, so a scale-up does not move existing pairs; otherwise the
-// sorted lists are paired in order. Pods beyond the backup get no source node. Fewer
-// pods than backed-up nodes would lose token ranges: Map refuses with ErrTooFewNodes.
-func Map(targets []Target, sources []SourceNode) (map[string]SourceNode, error) {
-	if len(targets) < len(sources) {
-		return nil, fmt.Errorf("%w: the datacenter has %d nodes and the backup %d; restoring into fewer nodes would lose the token ranges of %d of them",
-			ErrTooFewNodes, len(targets), len(sources), len(sources)-len(targets))
-	}
-	src := append([]SourceNode(nil), sources...)
-	SortSources(src)
-	tgt := append([]Target(nil), targets...)
-	sort.SliceStable(tgt, func(i, j int) bool {
-		if tgt[i].Rack != tgt[j].Rack {
-			return tgt[i].Rack < tgt[j].Rack
-		}
-		return tgt[i].Ordinal < tgt[j].Ordinal
-	})
-	out := make(map[string]SourceNode, len(src))
-	srcRacks, tgtRacks := group(src, func(s SourceNode) string { return s.Rack }), group(tgt, func(t Target) string { return t.Rack })
-	if len(srcRacks) == len(tgtRacks) {
-		fits := true
-		for i := range srcRacks {
-			if len(tgtRacks[i]) < len(srcRacks[i]) {
-				fits = false
-			}
-		}
-		if fits {
-			for i := range srcRacks {
-				for j, s := range srcRacks[i] {
-					out[tgtRacks[i][j].Pod] = s
-				}
-			}
-			return out, nil
-		}
-	}
-	for i, s := range src {
-		out[tgt[i].Pod] = s
-	}
-	return out, nil
 }
 
 // group splits a list sorted by key into runs of equal keys.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
@@ -48,8 +49,10 @@ func TestMap(t *testing.T) {
 		name    string
 		dc      *v1alpha1.CassandraDataCenter
 		sources []SourceNode
-		want    map[string]string // pod → source host
+		rackMap map[string]string
+		want    map[string]string // pod → source hosts, joined by +
 		err     error
+		errText string
 	}{
 		{
 			name: "same racks, ordinals sorted numerically",
@@ -80,18 +83,80 @@ func TestMap(t *testing.T) {
 			want:    map[string]string{"cassandra-new-a-0": "s-r-0", "cassandra-new-b-0": "s-r-1", "cassandra-new-c-0": "s-r-2"},
 		},
 		{
-			name:    "fewer nodes than the backup",
+			name:    "3 → 2 in one rack: two and one",
 			dc:      dcWith(2, "a"),
-			sources: []SourceNode{src("s-a-0", "a"), src("s-a-1", "a"), src("s-a-2", "a")},
+			sources: []SourceNode{src("s-a-2", "a"), src("s-a-0", "a"), src("s-a-1", "a")},
+			want:    map[string]string{"cassandra-new-a-0": "s-a-0+s-a-1", "cassandra-new-a-1": "s-a-2"},
+		},
+		{
+			name: "6 → 3 over three racks: two each, racks kept",
+			dc:   dcWith(3, "a", "b", "c"),
+			sources: []SourceNode{src("s-c-1", "c"), src("s-a-0", "a"), src("s-b-0", "b"), src("s-c-0", "c"),
+				src("s-a-1", "a"), src("s-b-1", "b")},
+			want: map[string]string{"cassandra-new-a-0": "s-a-0+s-a-1", "cassandra-new-b-0": "s-b-0+s-b-1", "cassandra-new-c-0": "s-c-0+s-c-1"},
+		},
+		{
+			name:    "6 → 3 with racks renamed: mapped in sorted order",
+			dc:      dcWith(3, "x", "y", "z"),
+			sources: []SourceNode{src("s-a-0", "a"), src("s-a-1", "a"), src("s-b-0", "b"), src("s-b-1", "b"), src("s-c-0", "c"), src("s-c-1", "c")},
+			want:    map[string]string{"cassandra-new-x-0": "s-a-0+s-a-1", "cassandra-new-y-0": "s-b-0+s-b-1", "cassandra-new-z-0": "s-c-0+s-c-1"},
+		},
+		{
+			name:    "fewer nodes, rack counts differ: spread over all pods",
+			dc:      dcWith(2, "x", "y"),
+			sources: []SourceNode{src("s-a-0", "a"), src("s-b-0", "b"), src("s-c-0", "c")},
+			want:    map[string]string{"cassandra-new-x-0": "s-a-0+s-b-0", "cassandra-new-y-0": "s-c-0"},
+		},
+		{
+			name:    "rackMap: explicit, crossing the sorted order",
+			dc:      dcWith(2, "x", "y"),
+			rackMap: map[string]string{"a": "y", "b": "x"},
+			sources: []SourceNode{src("s-a-0", "a"), src("s-b-0", "b")},
+			want:    map[string]string{"cassandra-new-y-0": "s-a-0", "cassandra-new-x-0": "s-b-0"},
+		},
+		{
+			name:    "rackMap: two source racks into one target rack",
+			dc:      dcWith(3, "x", "y"),
+			rackMap: map[string]string{"a": "x", "b": "x", "c": "y"},
+			sources: []SourceNode{src("s-a-0", "a"), src("s-b-0", "b"), src("s-c-0", "c"), src("s-c-1", "c")},
+			want:    map[string]string{"cassandra-new-x-0": "s-a-0", "cassandra-new-x-1": "s-b-0", "cassandra-new-y-0": "s-c-0+s-c-1"},
+		},
+		{
+			name:    "rackMap leaves a source rack out",
+			dc:      dcWith(2, "x", "y"),
+			rackMap: map[string]string{"a": "x"},
+			sources: []SourceNode{src("s-a-0", "a"), src("s-b-0", "b")},
+			err:     ErrRackUnmapped,
+			errText: "no entry for the backup's rack b",
+		},
+		{
+			name:    "rackMap names a rack the datacenter does not have",
+			dc:      dcWith(2, "x", "y"),
+			rackMap: map[string]string{"a": "x", "b": "w"},
+			sources: []SourceNode{src("s-a-0", "a"), src("s-b-0", "b")},
+			err:     ErrRackUnmapped,
+			errText: "maps rack b to w, which is not a rack",
+		},
+		{
+			name:    "a rack without pods: its nodes go where there is room",
+			dc:      dcWith(1, "a", "b"),
+			sources: []SourceNode{src("s-a-0", "a"), src("s-b-0", "b")},
+			want:    map[string]string{"cassandra-new-a-0": "s-a-0+s-b-0"},
+		},
+		{
+			name:    "no node at all",
+			dc:      dcWith(0, "a"),
+			sources: []SourceNode{src("s-a-0", "a")},
 			err:     ErrTooFewNodes,
+			errText: "no node to restore",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Map(Targets(tt.dc, len(tt.sources), InstaclustrPodName), tt.sources)
+			got, err := Map(Targets(tt.dc, len(tt.sources), InstaclustrPodName), tt.sources, MapOptions{RackMap: tt.rackMap})
 			if tt.err != nil {
-				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), "lose the token ranges") {
-					t.Fatalf("err = %v, want %v", err, tt.err)
+				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.errText) {
+					t.Fatalf("err = %v, want %v containing %q", err, tt.err, tt.errText)
 				}
 				return
 			}
@@ -101,12 +166,48 @@ func TestMap(t *testing.T) {
 			if len(got) != len(tt.want) {
 				t.Errorf("mapping %v, want %v", got, tt.want)
 			}
-			for pod, host := range tt.want {
-				if got[pod].Hostname != host {
-					t.Errorf("%s ← %s, want %s", pod, got[pod].Hostname, host)
+			for pod, hosts := range tt.want {
+				if h := hostnames(got[pod]); h != strings.ReplaceAll(hosts, "+", ", ") {
+					t.Errorf("%s ← %s, want %s", pod, h, hosts)
+				}
+			}
+			// Every source is restored by exactly one pod.
+			seen := map[string]int{}
+			for _, ss := range got {
+				for _, s := range ss {
+					seen[s.Hostname]++
+				}
+			}
+			for _, s := range tt.sources {
+				if seen[s.Hostname] != 1 {
+					t.Errorf("%s restored %d times", s.Hostname, seen[s.Hostname])
 				}
 			}
 		})
+	}
+}
+
+// TestPodPlanUnion: a pod restoring several nodes gets the union of their tokens, the
+// first as its source node, the others in More, and a restore key naming all manifests.
+func TestPodPlanUnion(t *testing.T) {
+	a := SourceNode{Hostname: "s-0", Rack: "r", HostID: "h0", Tokens: []string{"1", "5"}, ManifestKey: "k0"}
+	b := SourceNode{Hostname: "s-1", Rack: "r", HostID: "h1", Tokens: []string{"3"}, ManifestKey: "k1"}
+	pp := podPlan("s3://b", []SourceNode{a, b})
+	if pp.SourceNode != "s-0" || strings.Join(pp.Tokens, ",") != "1,5,3" || len(pp.More) != 1 || pp.More[0].HostID != "h1" ||
+		pp.RestoreKey != "s3://b|k0|k1" || pp.ManifestKey() != "k0" {
+		t.Errorf("pod plan %+v", pp)
+	}
+	p := &plan.Plan{Pods: map[string]plan.PodPlan{"p-0": pp, "p-1": podPlan("s3://b", []SourceNode{a})}}
+	st := &v1alpha1.RestoreStatus{}
+	setRepairRequired(st, p, 3)
+	c := meta.FindStatusCondition(st.Conditions, TypeRepairRequired)
+	if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "p-0 ← s-0+s-1") || strings.Contains(c.Message, "p-1") {
+		t.Errorf("RepairRequired %+v", c)
+	}
+	delete(p.Pods, "p-0")
+	setRepairRequired(st, p, 4)
+	if meta.FindStatusCondition(st.Conditions, TypeRepairRequired) != nil {
+		t.Error("RepairRequired kept for a plan of one node per pod")
 	}
 }
 

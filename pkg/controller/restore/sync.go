@@ -28,7 +28,7 @@ const (
 	ReasonBackupNotCompleted = "BackupNotCompleted"
 	// ReasonBackupUnreadable: the backup's topology or manifests could not be read.
 	ReasonBackupUnreadable = "BackupUnreadable"
-	// ReasonTooFewNodes: the datacenter has fewer nodes than the backup.
+	// ReasonTooFewNodes: the datacenter has no node to restore into.
 	ReasonTooFewNodes = "TooFewNodes"
 	// ReasonPlanTooLarge: the plan does not fit in a ConfigMap.
 	ReasonPlanTooLarge = "PlanTooLarge"
@@ -100,19 +100,30 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		return reconciler.Result{}, err
 	}
 	targets := Targets(dc, len(sources), podName)
-	pairs, err := Map(targets, sources)
+	pairs, err := Map(targets, sources, MapOptions{RackMap: r.RackMap})
 	if err != nil {
 		msg := fmt.Sprintf("cannot restore backup %s into datacenter %s: %v", b.Name, dc.Name, err)
-		return reconciler.Result{}, c.refuse(dc, ReasonTooFewNodes, msg)
+		reason := ReasonTooFewNodes
+		if errors.Is(err, ErrRackUnmapped) {
+			reason = ReasonRackUnmapped
+		}
+		return reconciler.Result{}, c.refuse(dc, reason, msg)
+	}
+	diskNote, err := c.checkDisk(ctx, dc.Namespace, targets, pairs)
+	if errors.Is(err, ErrInsufficientDisk) {
+		msg := fmt.Sprintf("cannot restore backup %s into datacenter %s: %v", b.Name, dc.Name, err)
+		return reconciler.Result{}, c.refuse(dc, ReasonInsufficientDisk, msg)
+	}
+	if err != nil {
+		return reconciler.Result{}, err
 	}
 	p := &plan.Plan{
 		Restore: *r, Backup: b.Name, StorageLocation: b.Spec.StorageLocation, SnapshotTag: b.Spec.SnapshotTag,
 		SourceCluster: b.Spec.Cluster, SourceDatacenter: b.Spec.Datacenter, Secret: secret,
 		Insecure: b.Spec.Insecure, Entities: b.Spec.Entities, Pods: map[string]plan.PodPlan{},
 	}
-	for pod, s := range pairs {
-		p.Pods[pod] = plan.PodPlan{SourceNode: s.Hostname, Rack: s.Rack, HostID: s.HostID, Tokens: s.Tokens,
-			RestoreKey: plan.RestoreKey(b.Spec.StorageLocation, s.ManifestKey)}
+	for pod, ss := range pairs {
+		p.Pods[pod] = podPlan(b.Spec.StorageLocation, ss)
 	}
 	if err := p.Validate(); err != nil {
 		return reconciler.Result{}, c.refuse(dc, ReasonBackupRefused, refusedMsg(b, err))
@@ -135,8 +146,9 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 	st.State = v1alpha1.RestorePlanned
 	st.Nodes = c.nodeStates(dc, p, st.Nodes, false)
 	st.State = overall(st.Nodes)
-	msg := fmt.Sprintf("%d pods restore backup %s (%d backed-up nodes, %d pods planned)", len(p.Pods), b.Name, len(sources), len(targets))
+	msg := fmt.Sprintf("%d pods restore backup %s (%d backed-up nodes, %d pods planned)%s", len(p.Pods), b.Name, len(sources), len(targets), diskNote)
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, ReasonPlanned, msg, dc.Generation))
+	setRepairRequired(st, p, dc.Generation)
 	if changed {
 		logger.Info("Restore plan written", "configMap", klog.KObj(cm), "backup", b.Name, "pods", len(p.Pods))
 		c.event(dc, corev1.EventTypeNormal, "RestorePlanned", fmt.Sprintf("restore plan %s written: %s", cm.Name, msg))
@@ -258,7 +270,7 @@ func (c *Controller) nodeStates(dc *v1alpha1.CassandraDataCenter, p *plan.Plan, 
 	var out []v1alpha1.NodeRestoreStatus
 	for _, name := range p.PodNames() {
 		pp := p.Pods[name]
-		n := v1alpha1.NodeRestoreStatus{Pod: name, SourceNode: pp.SourceNode}
+		n := v1alpha1.NodeRestoreStatus{Pod: name, SourceNode: strings.Join(pp.SourceNodes(), ",")}
 		pod, err := c.pods.Pods(dc.Namespace).Get(name)
 		if err != nil {
 			n.State, n.Message = v1alpha1.RestorePending, msgNoPod
@@ -268,11 +280,11 @@ func (c *Controller) nodeStates(dc *v1alpha1.CassandraDataCenter, p *plan.Plan, 
 		if o, ok := old[name]; emit && ok && o.State != n.State {
 			switch n.State {
 			case v1alpha1.RestoreCompleted:
-				c.event(dc, corev1.EventTypeNormal, "PodRestored", fmt.Sprintf("pod %s restored node %s", name, pp.SourceNode))
+				c.event(dc, corev1.EventTypeNormal, "PodRestored", fmt.Sprintf("pod %s restored node %s", name, strings.Join(pp.SourceNodes(), ",")))
 			case v1alpha1.RestoreFailed:
-				c.event(dc, corev1.EventTypeWarning, "PodRestoreFailed", fmt.Sprintf("pod %s failed to restore node %s: %s", name, pp.SourceNode, n.Message))
+				c.event(dc, corev1.EventTypeWarning, "PodRestoreFailed", fmt.Sprintf("pod %s failed to restore node %s: %s", name, strings.Join(pp.SourceNodes(), ","), n.Message))
 			case v1alpha1.RestoreRunning:
-				c.event(dc, corev1.EventTypeNormal, "PodRestoring", fmt.Sprintf("pod %s is restoring node %s", name, pp.SourceNode))
+				c.event(dc, corev1.EventTypeNormal, "PodRestoring", fmt.Sprintf("pod %s is restoring node %s", name, strings.Join(pp.SourceNodes(), ",")))
 			}
 		}
 		out = append(out, n)

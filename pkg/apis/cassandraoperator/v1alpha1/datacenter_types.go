@@ -85,6 +85,20 @@ type RestoreSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Secret string `json:"secret,omitempty"`
+
+	// RackMap maps the backup's racks to this datacenter's racks (source rack → target
+	// rack) when their names differ. Unset: racks of the same names restore each other;
+	// with other names but as many racks, the racks are paired in sorted order. A source
+	// rack the map leaves out, or a target rack the datacenter does not have, is refused.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	RackMap map[string]string `json:"rackMap,omitempty"`
+
+	// IncludeAuth restores system_auth too: the source's users, roles, passwords and
+	// permissions replace the new datacenter's. Off by default: of the system keyspaces
+	// only system_schema is restored.
+	// +optional
+	IncludeAuth bool `json:"includeAuth,omitempty"`
 }
 
 // CassandraDataCenterStatus holds the restore status; the operator that runs the
@@ -137,8 +151,10 @@ type RestoreStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions are Ready (the plan is made and pods can restore) and Synced (the last
-	// reconciliation succeeded; its message names the problem when it did not).
+	// Conditions are Ready (the plan is made and pods can restore), Synced (the last
+	// reconciliation succeeded; its message names the problem when it did not) and
+	// RepairRequired (pods restore several backed-up nodes each: run a full repair once
+	// the datacenter is up).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -151,7 +167,8 @@ type NodeRestoreStatus struct {
 	Pod string `json:"pod"`
 
 	// SourceNode is the backed-up node (pod name at backup time) whose data and tokens
-	// the pod restores.
+	// the pod restores; several, comma separated, when the datacenter has fewer nodes
+	// than the backup.
 	// +optional
 	SourceNode string `json:"sourceNode,omitempty"`
 

@@ -30,7 +30,8 @@ type NodeRestoreStatusApplyConfiguration struct {
 	// Pod is the name of the restored pod.
 	Pod *string `json:"pod,omitempty"`
 	// SourceNode is the backed-up node (pod name at backup time) whose data and tokens
-	// the pod restores.
+	// the pod restores; several, comma separated, when the datacenter has fewer nodes
+	// than the backup.
 	SourceNode *string `json:"sourceNode,omitempty"`
 	// State of the pod's restore.
 	State *cassandraoperatorv1alpha1.RestoreState `json:"state,omitempty"`

@@ -30,6 +30,15 @@ type RestoreSpecApplyConfiguration struct {
 	// content, is given to the restore init containers, which read it at the moment of
 	// use. Unset means the backup's secret.
 	Secret *string `json:"secret,omitempty"`
+	// RackMap maps the backup's racks to this datacenter's racks (source rack → target
+	// rack) when their names differ. Unset: racks of the same names restore each other;
+	// with other names but as many racks, the racks are paired in sorted order. A source
+	// rack the map leaves out, or a target rack the datacenter does not have, is refused.
+	RackMap map[string]string `json:"rackMap,omitempty"`
+	// IncludeAuth restores system_auth too: the source's users, roles, passwords and
+	// permissions replace the new datacenter's. Off by default: of the system keyspaces
+	// only system_schema is restored.
+	IncludeAuth *bool `json:"includeAuth,omitempty"`
 }
 
 // RestoreSpecApplyConfiguration constructs a declarative configuration of the RestoreSpec type for use with
@@ -51,5 +60,27 @@ func (b *RestoreSpecApplyConfiguration) WithBackupName(value string) *RestoreSpe
 // If called multiple times, the Secret field is set to the value of the last call.
 func (b *RestoreSpecApplyConfiguration) WithSecret(value string) *RestoreSpecApplyConfiguration {
 	b.Secret = &value
+	return b
+}
+
+// WithRackMap puts the entries into the RackMap field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, the entries provided by each call will be put on the RackMap field,
+// overwriting an existing map entries in RackMap field with the same key.
+func (b *RestoreSpecApplyConfiguration) WithRackMap(entries map[string]string) *RestoreSpecApplyConfiguration {
+	if b.RackMap == nil && len(entries) > 0 {
+		b.RackMap = make(map[string]string, len(entries))
+	}
+	for k, v := range entries {
+		b.RackMap[k] = v
+	}
+	return b
+}
+
+// WithIncludeAuth sets the IncludeAuth field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the IncludeAuth field is set to the value of the last call.
+func (b *RestoreSpecApplyConfiguration) WithIncludeAuth(value bool) *RestoreSpecApplyConfiguration {
+	b.IncludeAuth = &value
 	return b
 }

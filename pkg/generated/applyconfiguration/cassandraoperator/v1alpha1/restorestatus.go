@@ -39,8 +39,10 @@ type RestoreStatusApplyConfiguration struct {
 	Nodes []NodeRestoreStatusApplyConfiguration `json:"nodes,omitempty"`
 	// ObservedGeneration is the spec generation the plan was made for.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
-	// Conditions are Ready (the plan is made and pods can restore) and Synced (the last
-	// reconciliation succeeded; its message names the problem when it did not).
+	// Conditions are Ready (the plan is made and pods can restore), Synced (the last
+	// reconciliation succeeded; its message names the problem when it did not) and
+	// RepairRequired (pods restore several backed-up nodes each: run a full repair once
+	// the datacenter is up).
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 
