@@ -259,6 +259,22 @@ func (n *Node) exec(req request) (any, *failure) {
 				return nil, thrown(err)
 			}
 			return nil, thrown(n.loadNewSSTables(sel[0]))
+		case jolokia.OpTruncate:
+			if len(args) != 2 {
+				return nil, argCount(req, 2)
+			}
+			var ks, tn string
+			if f := decode(args[0], &ks); f != nil {
+				return nil, f
+			}
+			if f := decode(args[1], &tn); f != nil {
+				return nil, f
+			}
+			sel, err := n.selectTables([]string{ks + "." + tn})
+			if err != nil {
+				return nil, thrown(err)
+			}
+			return nil, thrown(n.truncate(sel[0]))
 		}
 		return nil, noOp
 	case domain == "org.apache.cassandra.db" && (props["type"] == "Tables" || props["type"] == "ColumnFamilies"):

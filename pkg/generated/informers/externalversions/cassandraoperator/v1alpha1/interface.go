@@ -30,6 +30,8 @@ type Interface interface {
 	CassandraBackupSchedules() TypedCassandraBackupScheduleInformer
 	// CassandraDataCenters returns a CassandraDataCenterInformer.
 	CassandraDataCenters() TypedCassandraDataCenterInformer
+	// CassandraRestores returns a CassandraRestoreInformer.
+	CassandraRestores() TypedCassandraRestoreInformer
 }
 
 type version struct {
@@ -56,4 +58,9 @@ func (v *version) CassandraBackupSchedules() TypedCassandraBackupScheduleInforme
 // CassandraDataCenters returns a TypedCassandraDataCenterInformer.
 func (v *version) CassandraDataCenters() TypedCassandraDataCenterInformer {
 	return &cassandraDataCenterInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// CassandraRestores returns a TypedCassandraRestoreInformer.
+func (v *version) CassandraRestores() TypedCassandraRestoreInformer {
+	return &cassandraRestoreInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

@@ -31,6 +31,7 @@ type CassandraoperatorV1alpha1Interface interface {
 	CassandraBackupsGetter
 	CassandraBackupSchedulesGetter
 	CassandraDataCentersGetter
+	CassandraRestoresGetter
 }
 
 // CassandraoperatorV1alpha1Client is used to interact with features provided by the cassandraoperator.instaclustr.com group.
@@ -48,6 +49,10 @@ func (c *CassandraoperatorV1alpha1Client) CassandraBackupSchedules(namespace str
 
 func (c *CassandraoperatorV1alpha1Client) CassandraDataCenters(namespace string) CassandraDataCenterInterface {
 	return newCassandraDataCenters(c, namespace)
+}
+
+func (c *CassandraoperatorV1alpha1Client) CassandraRestores(namespace string) CassandraRestoreInterface {
+	return newCassandraRestores(c, namespace)
 }
 
 // NewForConfig creates a new CassandraoperatorV1alpha1Client for the given config.

@@ -23,3 +23,5 @@ type CassandraBackupExpansion interface{}
 type CassandraBackupScheduleExpansion interface{}
 
 type CassandraDataCenterExpansion interface{}
+
+type CassandraRestoreExpansion interface{}
