@@ -5,6 +5,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/metrics"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/schedule"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/tablerestore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
@@ -17,5 +18,6 @@ var components = []operator.NewFunc{
 	restore.New,
 	metrics.New,
 	schedule.New,
+	tablerestore.New,
 	webhook.New,
 }

@@ -77,7 +77,9 @@ type Set struct {
 	// own are the per-namespace factories of the project's kinds, for informers made on demand.
 	own       []externalversions.SharedInformerFactory
 	schedules Informer
-	starters  []interface {
+	// tableRestores is made on demand (tablerestores.go).
+	tableRestores Informer
+	starters      []interface {
 		Start(<-chan struct{})
 		Shutdown()
 	}
