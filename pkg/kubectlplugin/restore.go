@@ -20,23 +20,36 @@ type restoreFlags struct {
 	racks      []string
 	secret     string
 	dryRun     bool
+	// tables, truncate and name make the form that restores tables into a running
+	// datacenter (a CassandraRestore; tablerestore.go).
+	tables   []string
+	truncate bool
+	name     string
+	cdc      string
 }
 
 func newRestore(o *options) *cobra.Command {
 	f := &restoreFlags{}
 	cmd := &cobra.Command{
-		Use:   "restore BACKUP --datacenter NAME",
-		Short: "Restore a COMPLETED backup into a new CassandraDataCenter",
-		Long: `Creates a CassandraDataCenter whose spec.restore names the backup: every pod of that
-datacenter created afterwards restores its node's data before Cassandra starts. The command
-says what it will do first; --dry-run sends the object to the API server's dry run (which
-applies the CRD's validation) and changes nothing.`,
-		Example:           "  kubectl cassandra-backup restore nightly-2026-11-30 --datacenter dc1-restored --nodes 3 --racks r1,r2,r3 --dry-run -o yaml",
+		Use:   "restore BACKUP (--datacenter NAME | --table KS.TABLE)",
+		Short: "Restore a COMPLETED backup into a new CassandraDataCenter, or tables into a running one",
+		Long: `With --datacenter, creates a CassandraDataCenter whose spec.restore names the backup: every
+pod of that datacenter created afterwards restores its node's data before Cassandra starts.
+With --table (repeatable; a keyspace alone restores all its tables), creates a
+CassandraRestore that restores those tables into the running datacenter the backup was
+taken from (or --cdc), merged with the live data, or replacing it with --truncate.
+The command says what it will do first; --dry-run sends the object to the API server's dry
+run (which applies the CRD's validation) and changes nothing.`,
+		Example: "  kubectl cassandra-backup restore nightly-2026-11-30 --datacenter dc1-restored --nodes 3 --racks r1,r2,r3 --dry-run -o yaml\n" +
+			"  kubectl cassandra-backup restore nightly-2026-11-30 --table shop.orders --truncate --dry-run",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: o.backupNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.checkOutput(); err != nil {
 				return err
+			}
+			if len(f.tables) > 0 {
+				return o.restoreTables(cmd, args[0], f)
 			}
 			return o.restore(cmd, args[0], f)
 		},
@@ -49,7 +62,12 @@ applies the CRD's validation) and changes nothing.`,
 	fl.StringSliceVar(&f.racks, "racks", nil, "rack names, comma-separated (spec.racks)")
 	fl.StringVar(&f.secret, "secret", "", "Secret with the storage credentials (default: the backup's)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "validate on the server and print, without creating anything")
-	_ = cmd.MarkFlagRequired("datacenter")
+	fl.StringSliceVar(&f.tables, "table", nil, "keyspace.table (or keyspace) to restore into the running datacenter; repeatable")
+	fl.BoolVar(&f.truncate, "truncate", false, "with --table: truncate the tables first, so they equal the backup (default: merge)")
+	fl.StringVar(&f.name, "name", "", "with --table: name of the CassandraRestore (default: BACKUP-restore-<time>)")
+	fl.StringVar(&f.cdc, "cdc", "", "with --table: the CassandraDataCenter to restore into (default: the backup's datacenter)")
+	cmd.MarkFlagsOneRequired("datacenter", "table")
+	cmd.MarkFlagsMutuallyExclusive("datacenter", "table")
 	o.addOutput(cmd)
 	return cmd
 }

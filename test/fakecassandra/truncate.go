@@ -1,6 +1,9 @@
 package fakecassandra
 
 import (
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"os"
 
@@ -45,4 +48,27 @@ func (n *Node) mgmtTruncate(r *http.Request) (any, int, string) {
 		return nil, http.StatusInternalServerError, err.Error()
 	}
 	return "OK", 0, ""
+}
+
+// RecreateTable drops keyspace.name and creates it again, as DROP TABLE and CREATE TABLE
+// do: its directories and data go, and it comes back empty under a new table id.
+func (n *Node) RecreateTable(keyspace, name string) (cassandra.Table, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t, ok := n.tables[keyspace+"."+name]
+	if !ok {
+		return cassandra.Table{}, fmt.Errorf("unknown table %s.%s", keyspace, name)
+	}
+	for _, d := range n.tableInfo(t).Dirs {
+		if err := os.RemoveAll(d); err != nil {
+			return cassandra.Table{}, err
+		}
+	}
+	delete(n.tables, keyspace+"."+name)
+	sum := md5.Sum([]byte(fmt.Sprintf("%d/%s/%s/recreated/%s", n.cfg.Seed, keyspace, name, t.id)))
+	nt, err := n.createTable(keyspace, name, hex.EncodeToString(sum[:]))
+	if err != nil {
+		return cassandra.Table{}, err
+	}
+	return n.tableInfo(nt), nil
 }

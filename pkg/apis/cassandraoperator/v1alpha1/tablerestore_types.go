@@ -32,14 +32,13 @@ type CassandraRestore struct {
 
 // CassandraRestoreSpec says what to restore, from which backup, into which datacenter.
 // Only cancel and retry can change once it is created.
-// +kubebuilder:validation:XValidation:rule="self.backupName == oldSelf.backupName && self.entities == oldSelf.entities && self.truncate == oldSelf.truncate",message="backupName, entities and truncate are immutable: create a new CassandraRestore"
-// +kubebuilder:validation:XValidation:rule="(has(self.cdc) ? self.cdc : '') == (has(oldSelf.cdc) ? oldSelf.cdc : '') && (has(self.cluster) ? self.cluster : '') == (has(oldSelf.cluster) ? oldSelf.cluster : '') && (has(self.datacenter) ? self.datacenter : '') == (has(oldSelf.datacenter) ? oldSelf.datacenter : '')",message="the target (cdc, cluster, datacenter) is immutable"
-// +kubebuilder:validation:XValidation:rule="(has(self.secret) ? self.secret : '') == (has(oldSelf.secret) ? oldSelf.secret : '') && self.concurrentConnections == oldSelf.concurrentConnections && (has(self.bandwidth) == has(oldSelf.bandwidth)) && (!has(self.bandwidth) || self.bandwidth == oldSelf.bandwidth) && (has(self.minFreeBytes) == has(oldSelf.minFreeBytes)) && (!has(self.minFreeBytes) || self.minFreeBytes == oldSelf.minFreeBytes)",message="secret, concurrentConnections, bandwidth and minFreeBytes are immutable; only cancel and retry change"
+// +kubebuilder:validation:XValidation:rule="has(self.cdc) == has(oldSelf.cdc) && has(self.cluster) == has(oldSelf.cluster) && has(self.datacenter) == has(oldSelf.datacenter) && has(self.truncate) == has(oldSelf.truncate) && has(self.secret) == has(oldSelf.secret) && has(self.concurrentConnections) == has(oldSelf.concurrentConnections) && has(self.bandwidth) == has(oldSelf.bandwidth) && has(self.minFreeBytes) == has(oldSelf.minFreeBytes)",message="only cancel and retry can change: create a new CassandraRestore"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.retry) || (has(self.retry) && self.retry >= oldSelf.retry)",message="retry only grows: raise it by one to retry the failed nodes"
 type CassandraRestoreSpec struct {
 	// BackupName is the name of a COMPLETED CassandraBackup in this namespace.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	BackupName string `json:"backupName"`
 
 	// CDC is the name of the CassandraDataCenter to restore into, in this namespace. It is
@@ -47,35 +46,41 @@ type CassandraRestoreSpec struct {
 	// datacenter then select the pods by their labels.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	CDC string `json:"cdc,omitempty"`
 
 	// Cluster is the Cassandra cluster name of the target datacenter; the CDC's, else the
 	// backup's, when unset.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	Cluster string `json:"cluster,omitempty"`
 
 	// Datacenter is the Cassandra datacenter name of the target; the CDC's, else the
 	// backup's, when unset.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	Datacenter string `json:"datacenter,omitempty"`
 
 	// Entities are the keyspaces and tables to restore, comma separated, as in
 	// "ks1,ks2.table1". System keyspaces are refused: a running node owns them.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="self.split(',').all(e, !e.trim().matches('^system(_[a-z_]+)?([.].*)?$'))",message="system keyspaces cannot be restored into a running datacenter"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|[, ])system(_[a-z_]+)?([., ]|$)')",message="system keyspaces cannot be restored into a running datacenter"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	Entities string `json:"entities"`
 
 	// Truncate truncates the restored tables before anything is imported, so the result
 	// equals the backup; without it the backup's rows are merged with the live ones.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	Truncate bool `json:"truncate,omitempty"`
 
 	// Secret is the name of the Secret with the storage credentials; the backup's when unset.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	Secret string `json:"secret,omitempty"`
 
 	// ConcurrentConnections is how many files each node downloads at once; the backup's
@@ -83,17 +88,20 @@ type CassandraRestoreSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	ConcurrentConnections int32 `json:"concurrentConnections,omitempty"`
 
 	// Bandwidth caps each node's download rate, in bytes per second, as a quantity such as
 	// 100Mi; the backup's when unset.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	Bandwidth *resource.Quantity `json:"bandwidth,omitempty"`
 
 	// MinFreeBytes is the free space each node must keep in its data directory after the
 	// restored files are placed (headroom for compaction); 1Gi when unset. A node that
 	// cannot keep it refuses before downloading anything.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="immutable: only cancel and retry can change"
 	MinFreeBytes *resource.Quantity `json:"minFreeBytes,omitempty"`
 
 	// Retry, raised (by one, say), runs the nodes that FAILED again; nodes that completed
