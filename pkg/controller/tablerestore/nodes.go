@@ -152,7 +152,7 @@ func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *
 			return 0
 		}
 		n.OperationID = op.ID
-		klog.FromContext(ctx).V(1).Info("Operation submitted", "node", n.Node, "phase", n.Phase, "operation", op.ID)
+		klog.FromContext(ctx).V(1).Info("Operation submitted", "node", n.Node, "phase", n.Phase, "operation", op.ID, "key", n.OperationKey)
 		c.record(r, n, &op)
 		return 0
 	}
