@@ -201,6 +201,7 @@ func mapNodes(sources []layout.NodeBackup, nodes []live, sameDC bool) ([]pair, e
 			return nil, fmt.Errorf("rack %q has %d nodes in the backup and %d in the datacenter", rack, len(ss), len(ds))
 		}
 		sort.Slice(ss, func(i, j int) bool { return ss[i].Host.Hostname < ss[j].Host.Hostname })
+		sort.Slice(ds, func(i, j int) bool { return ds[i].pod.Name < ds[j].pod.Name })
 		for i := range ss {
 			out = append(out, pair{ss[i], ds[i]})
 		}
