@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 )
@@ -116,15 +117,22 @@ func (o *options) restore(cmd *cobra.Command, backup string, f *restoreFlags) er
 	if err != nil {
 		return err
 	}
+	return o.created(created, "CassandraDataCenter", "cdc", f.datacenter, ns, f.dryRun)
+}
+
+// created reports an object the restore command created (or validated, with dryRun):
+// printed with -o, else one line that says how to follow it.
+func (o *options) created(obj runtime.Object, kind, short, name, ns string, dryRun bool) error {
 	if o.output != "" {
-		setKind(created, "CassandraDataCenter")
-		return o.print(created)
+		setKind(obj, kind)
+		return o.print(obj)
 	}
-	if f.dryRun {
-		_, err = fmt.Fprintf(o.streams.Out, "cassandradatacenter/%s valid (server dry run): nothing created\n", f.datacenter)
-		return err
+	var err error
+	if dryRun {
+		_, err = fmt.Fprintf(o.streams.Out, "%s/%s valid (server dry run): nothing created\n", strings.ToLower(kind), name)
+	} else {
+		_, err = fmt.Fprintf(o.streams.Out, "%s/%s created; follow it with: kubectl get %s %s -n %s -w\n", strings.ToLower(kind), name, short, name, ns)
 	}
-	_, err = fmt.Fprintf(o.streams.Out, "cassandradatacenter/%s created; follow it with: kubectl get cdc %s -n %s -w\n", f.datacenter, f.datacenter, ns)
 	return err
 }
 

@@ -49,16 +49,7 @@ func (o *options) restoreTables(cmd *cobra.Command, backup string, f *restoreFla
 	if err != nil {
 		return err
 	}
-	if o.output != "" {
-		setKind(created, "CassandraRestore")
-		return o.print(created)
-	}
-	if f.dryRun {
-		_, err = fmt.Fprintf(o.streams.Out, "cassandrarestore/%s valid (server dry run): nothing created\n", orDefault(f.name, r.GenerateName+"*"))
-		return err
-	}
-	_, err = fmt.Fprintf(o.streams.Out, "cassandrarestore/%s created; follow it with: kubectl get cres %s -n %s -w\n", created.Name, created.Name, ns)
-	return err
+	return o.created(created, "CassandraRestore", "cres", orDefault(created.Name, r.GenerateName+"*"), ns, f.dryRun)
 }
 
 // planTables says what a table restore will do, on stderr.
