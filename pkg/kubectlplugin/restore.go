@@ -1,6 +1,7 @@
 package kubectlplugin
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	typed "github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned/typed/cassandraoperator/v1alpha1"
 )
 
 // restoreFlags build the CassandraDataCenter of a whole-datacenter restore.
@@ -49,10 +51,14 @@ run (which applies the CRD's validation) and changes nothing.`,
 			if err := o.checkOutput(); err != nil {
 				return err
 			}
-			if len(f.tables) > 0 {
-				return o.restoreTables(cmd, args[0], f)
+			api, ns, b, err := o.completedBackup(cmd.Context(), args[0])
+			if err != nil {
+				return err
 			}
-			return o.restore(cmd, args[0], f)
+			if len(f.tables) > 0 {
+				return o.restoreTables(cmd.Context(), api, ns, b, f)
+			}
+			return o.restore(cmd.Context(), api, ns, b, f)
 		},
 	}
 	fl := cmd.Flags()
@@ -73,20 +79,26 @@ run (which applies the CRD's validation) and changes nothing.`,
 	return cmd
 }
 
-func (o *options) restore(cmd *cobra.Command, backup string, f *restoreFlags) error {
+// completedBackup returns the client, the namespace and the named backup, which must be
+// COMPLETED: what both forms of restore start from.
+func (o *options) completedBackup(ctx context.Context, backup string) (typed.CassandraoperatorV1alpha1Interface, string, *v1alpha1.CassandraBackup, error) {
 	cs, ns, err := o.newClient()
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
-	ctx := cmd.Context()
 	api := cs.CassandraoperatorV1alpha1()
 	b, err := api.CassandraBackups(ns).Get(ctx, backup, metav1.GetOptions{})
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	if b.Status.State != v1alpha1.BackupCompleted {
-		return fmt.Errorf("backup %s/%s is %s: a restore needs a COMPLETED backup", ns, backup, orDash(string(b.Status.State)))
+		return nil, "", nil, fmt.Errorf("backup %s/%s is %s: a restore needs a COMPLETED backup", ns, backup, orDash(string(b.Status.State)))
 	}
+	return api, ns, b, nil
+}
+
+func (o *options) restore(ctx context.Context, api typed.CassandraoperatorV1alpha1Interface, ns string, b *v1alpha1.CassandraBackup, f *restoreFlags) error {
+	backup := b.Name
 	switch _, err := api.CassandraDataCenters(ns).Get(ctx, f.datacenter, metav1.GetOptions{}); {
 	case err == nil:
 		return fmt.Errorf("CassandraDataCenter %s/%s exists: a whole-datacenter restore creates a new one; choose another --datacenter", ns, f.datacenter)

@@ -1,31 +1,20 @@
 package kubectlplugin
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
-	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	typed "github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned/typed/cassandraoperator/v1alpha1"
 )
 
 // restoreTables creates a CassandraRestore of the --table entities of a COMPLETED backup
 // into the running datacenter.
-func (o *options) restoreTables(cmd *cobra.Command, backup string, f *restoreFlags) error {
-	cs, ns, err := o.newClient()
-	if err != nil {
-		return err
-	}
-	ctx := cmd.Context()
-	api := cs.CassandraoperatorV1alpha1()
-	b, err := api.CassandraBackups(ns).Get(ctx, backup, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	if b.Status.State != v1alpha1.BackupCompleted {
-		return fmt.Errorf("backup %s/%s is %s: a restore needs a COMPLETED backup", ns, backup, orDash(string(b.Status.State)))
-	}
+func (o *options) restoreTables(ctx context.Context, api typed.CassandraoperatorV1alpha1Interface, ns string, b *v1alpha1.CassandraBackup, f *restoreFlags) error {
+	backup := b.Name
 	var entities []string
 	for _, t := range f.tables {
 		if t = strings.TrimSpace(t); t != "" {
