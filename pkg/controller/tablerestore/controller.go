@@ -39,7 +39,6 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Name is the controller's name: its queue and annotations derive from it.
@@ -92,7 +91,6 @@ func (o Options) withDefaults() Options {
 type Controller struct {
 	*reconciler.Controller[*v1alpha1.CassandraRestore]
 
-	kube     kubernetes.Interface
 	backups  listers.CassandraBackupLister
 	dcs      listers.CassandraDataCenterLister
 	pods     corelisters.PodLister
@@ -117,7 +115,6 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("tablerestore controller: KubeClient, Client and Informers are required")
 	}
 	c := &Controller{
-		kube:     deps.KubeClient,
 		backups:  deps.Informers.CassandraBackupLister(),
 		dcs:      deps.Informers.CassandraDataCenterLister(),
 		pods:     deps.Informers.PodLister(),
