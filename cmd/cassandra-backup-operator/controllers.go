@@ -6,6 +6,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/schedule"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/verification"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/tablerestore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
@@ -19,5 +20,6 @@ var components = []operator.NewFunc{
 	metrics.New,
 	schedule.New,
 	verification.New,
+	tablerestore.New,
 	webhook.New,
 }

@@ -133,8 +133,12 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 }
 
 // Submit starts an operation and returns it as submitted; a *BusyError when
-// MaxOperations are pending or running.
+// MaxOperations are pending or running. A request with the Key of an operation the agent
+// knows returns that operation instead (see api.Request.Key).
 func (s *Server) Submit(req api.Request) (api.Operation, error) {
+	if o, ok := s.byKey(req.Key); ok {
+		return o, nil
+	}
 	if err := s.acquire(); err != nil {
 		return api.Operation{}, err
 	}
@@ -240,6 +244,21 @@ func (s *Server) expire() {
 			delete(s.ops, id)
 		}
 	}
+}
+
+// byKey returns the operation submitted with key, if any (never for an empty key).
+func (s *Server) byKey(key string) (api.Operation, bool) {
+	if key == "" {
+		return api.Operation{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.ops {
+		if o.Key == key {
+			return o.view(), true
+		}
+	}
+	return api.Operation{}, false
 }
 
 // Get returns an operation by id.

@@ -79,6 +79,8 @@ type Set struct {
 	schedules Informer
 	// verifications is made on demand (verifications.go).
 	verifications Informer
+	// tableRestores is made on demand (tablerestores.go).
+	tableRestores Informer
 	starters      []interface {
 		Start(<-chan struct{})
 		Shutdown()

@@ -1,14 +1,17 @@
 package kubectlplugin
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	typed "github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned/typed/cassandraoperator/v1alpha1"
 )
 
 // restoreFlags build the CassandraDataCenter of a whole-datacenter restore.
@@ -20,25 +23,42 @@ type restoreFlags struct {
 	racks      []string
 	secret     string
 	dryRun     bool
+	// tables, truncate and name make the form that restores tables into a running
+	// datacenter (a CassandraRestore; tablerestore.go).
+	tables   []string
+	truncate bool
+	name     string
+	cdc      string
 }
 
 func newRestore(o *options) *cobra.Command {
 	f := &restoreFlags{}
 	cmd := &cobra.Command{
-		Use:   "restore BACKUP --datacenter NAME",
-		Short: "Restore a COMPLETED backup into a new CassandraDataCenter",
-		Long: `Creates a CassandraDataCenter whose spec.restore names the backup: every pod of that
-datacenter created afterwards restores its node's data before Cassandra starts. The command
-says what it will do first; --dry-run sends the object to the API server's dry run (which
-applies the CRD's validation) and changes nothing.`,
-		Example:           "  kubectl cassandra-backup restore nightly-2026-11-30 --datacenter dc1-restored --nodes 3 --racks r1,r2,r3 --dry-run -o yaml",
+		Use:   "restore BACKUP (--datacenter NAME | --table KS.TABLE)",
+		Short: "Restore a COMPLETED backup into a new CassandraDataCenter, or tables into a running one",
+		Long: `With --datacenter, creates a CassandraDataCenter whose spec.restore names the backup: every
+pod of that datacenter created afterwards restores its node's data before Cassandra starts.
+With --table (repeatable; a keyspace alone restores all its tables), creates a
+CassandraRestore that restores those tables into the running datacenter the backup was
+taken from (or --cdc), merged with the live data, or replacing it with --truncate.
+The command says what it will do first; --dry-run sends the object to the API server's dry
+run (which applies the CRD's validation) and changes nothing.`,
+		Example: "  kubectl cassandra-backup restore nightly-2026-11-30 --datacenter dc1-restored --nodes 3 --racks r1,r2,r3 --dry-run -o yaml\n" +
+			"  kubectl cassandra-backup restore nightly-2026-11-30 --table shop.orders --truncate --dry-run",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: o.backupNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.checkOutput(); err != nil {
 				return err
 			}
-			return o.restore(cmd, args[0], f)
+			api, ns, b, err := o.completedBackup(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if len(f.tables) > 0 {
+				return o.restoreTables(cmd.Context(), api, ns, b, f)
+			}
+			return o.restore(cmd.Context(), api, ns, b, f)
 		},
 	}
 	fl := cmd.Flags()
@@ -49,25 +69,36 @@ applies the CRD's validation) and changes nothing.`,
 	fl.StringSliceVar(&f.racks, "racks", nil, "rack names, comma-separated (spec.racks)")
 	fl.StringVar(&f.secret, "secret", "", "Secret with the storage credentials (default: the backup's)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "validate on the server and print, without creating anything")
-	_ = cmd.MarkFlagRequired("datacenter")
+	fl.StringSliceVar(&f.tables, "table", nil, "keyspace.table (or keyspace) to restore into the running datacenter; repeatable")
+	fl.BoolVar(&f.truncate, "truncate", false, "with --table: truncate the tables first, so they equal the backup (default: merge)")
+	fl.StringVar(&f.name, "name", "", "with --table: name of the CassandraRestore (default: BACKUP-restore-<time>)")
+	fl.StringVar(&f.cdc, "cdc", "", "with --table: the CassandraDataCenter to restore into (default: the backup's datacenter)")
+	cmd.MarkFlagsOneRequired("datacenter", "table")
+	cmd.MarkFlagsMutuallyExclusive("datacenter", "table")
 	o.addOutput(cmd)
 	return cmd
 }
 
-func (o *options) restore(cmd *cobra.Command, backup string, f *restoreFlags) error {
+// completedBackup returns the client, the namespace and the named backup, which must be
+// COMPLETED: what both forms of restore start from.
+func (o *options) completedBackup(ctx context.Context, backup string) (typed.CassandraoperatorV1alpha1Interface, string, *v1alpha1.CassandraBackup, error) {
 	cs, ns, err := o.newClient()
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
-	ctx := cmd.Context()
 	api := cs.CassandraoperatorV1alpha1()
 	b, err := api.CassandraBackups(ns).Get(ctx, backup, metav1.GetOptions{})
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	if b.Status.State != v1alpha1.BackupCompleted {
-		return fmt.Errorf("backup %s/%s is %s: a restore needs a COMPLETED backup", ns, backup, orDash(string(b.Status.State)))
+		return nil, "", nil, fmt.Errorf("backup %s/%s is %s: a restore needs a COMPLETED backup", ns, backup, orDash(string(b.Status.State)))
 	}
+	return api, ns, b, nil
+}
+
+func (o *options) restore(ctx context.Context, api typed.CassandraoperatorV1alpha1Interface, ns string, b *v1alpha1.CassandraBackup, f *restoreFlags) error {
+	backup := b.Name
 	switch _, err := api.CassandraDataCenters(ns).Get(ctx, f.datacenter, metav1.GetOptions{}); {
 	case err == nil:
 		return fmt.Errorf("CassandraDataCenter %s/%s exists: a whole-datacenter restore creates a new one; choose another --datacenter", ns, f.datacenter)
@@ -98,15 +129,22 @@ func (o *options) restore(cmd *cobra.Command, backup string, f *restoreFlags) er
 	if err != nil {
 		return err
 	}
+	return o.created(created, "CassandraDataCenter", "cdc", f.datacenter, ns, f.dryRun)
+}
+
+// created reports an object the restore command created (or validated, with dryRun):
+// printed with -o, else one line that says how to follow it.
+func (o *options) created(obj runtime.Object, kind, short, name, ns string, dryRun bool) error {
 	if o.output != "" {
-		setKind(created, "CassandraDataCenter")
-		return o.print(created)
+		setKind(obj, kind)
+		return o.print(obj)
 	}
-	if f.dryRun {
-		_, err = fmt.Fprintf(o.streams.Out, "cassandradatacenter/%s valid (server dry run): nothing created\n", f.datacenter)
-		return err
+	var err error
+	if dryRun {
+		_, err = fmt.Fprintf(o.streams.Out, "%s/%s valid (server dry run): nothing created\n", strings.ToLower(kind), name)
+	} else {
+		_, err = fmt.Fprintf(o.streams.Out, "%s/%s created; follow it with: kubectl get %s %s -n %s -w\n", strings.ToLower(kind), name, short, name, ns)
 	}
-	_, err = fmt.Fprintf(o.streams.Out, "cassandradatacenter/%s created; follow it with: kubectl get cdc %s -n %s -w\n", f.datacenter, f.datacenter, ns)
 	return err
 }
 

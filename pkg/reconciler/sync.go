@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -541,14 +542,22 @@ func (c *Controller[T]) adopt(p *pass[T], out T) {
 	p.mem.written = out.GetResourceVersion()
 	work := out.DeepCopyObject().(T)
 	p.orig = out
-	// Carry the handlers' status changes over to the fresh object.
+	// Carry the handlers' status changes over to the fresh object, decoded into a zero
+	// object: json.Unmarshal into work would keep the fields of its list elements that the
+	// handlers' status omits, so a field a handler cleared (an operation id) came back.
 	if b, err := json.Marshal(p.obj); err == nil {
 		var st struct {
 			Status json.RawMessage `json:"status"`
 		}
-		if json.Unmarshal(b, &st) == nil && len(st.Status) > 0 {
-			raw, _ := json.Marshal(map[string]json.RawMessage{"status": st.Status})
-			_ = json.Unmarshal(raw, work)
+		var doc map[string]json.RawMessage
+		full, ferr := json.Marshal(out)
+		if json.Unmarshal(b, &st) == nil && len(st.Status) > 0 && ferr == nil && json.Unmarshal(full, &doc) == nil {
+			doc["status"] = st.Status
+			raw, _ := json.Marshal(doc)
+			fresh := reflect.New(reflect.TypeOf(work).Elem()).Interface().(T)
+			if json.Unmarshal(raw, fresh) == nil {
+				work = fresh
+			}
 		}
 	}
 	p.obj = work

@@ -244,21 +244,9 @@ func (n *Node) exec(req request) (any, *failure) {
 			}
 			return nil, thrown(n.flush(sel))
 		case "loadNewSSTables", jolokia.OpLoadNewSSTables:
-			if len(args) != 2 {
-				return nil, argCount(req, 2)
-			}
-			var ks, tn string
-			if f := decode(args[0], &ks); f != nil {
-				return nil, f
-			}
-			if f := decode(args[1], &tn); f != nil {
-				return nil, f
-			}
-			sel, err := n.selectTables([]string{ks + "." + tn})
-			if err != nil {
-				return nil, thrown(err)
-			}
-			return nil, thrown(n.loadNewSSTables(sel[0]))
+			return nil, n.onTable(req, args, n.loadNewSSTables)
+		case jolokia.OpTruncate:
+			return nil, n.onTable(req, args, n.truncate)
 		}
 		return nil, noOp
 	case domain == "org.apache.cassandra.db" && (props["type"] == "Tables" || props["type"] == "ColumnFamilies"):
@@ -338,4 +326,24 @@ func thrown(err error) *failure {
 		return &failure{500, je.class, je.message}
 	}
 	return &failure{500, "java.lang.RuntimeException", err.Error()}
+}
+
+// onTable runs fn on the table named by the (keyspace, table) arguments of a
+// StorageService operation.
+func (n *Node) onTable(req request, args []json.RawMessage, fn func(*table) error) *failure {
+	if len(args) != 2 {
+		return argCount(req, 2)
+	}
+	var ks, tn string
+	if f := decode(args[0], &ks); f != nil {
+		return f
+	}
+	if f := decode(args[1], &tn); f != nil {
+		return f
+	}
+	sel, err := n.selectTables([]string{ks + "." + tn})
+	if err != nil {
+		return thrown(err)
+	}
+	return thrown(fn(sel[0]))
 }

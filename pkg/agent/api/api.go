@@ -48,6 +48,16 @@ const (
 	TypeRestore = "restore"
 )
 
+// Phases of a restore into a running node (RestorationPhase, as Icarus names the steps of
+// a restore); any other phase downloads and imports.
+const (
+	// PhaseCheck only checks that the restore can run: the tables exist with the backup's
+	// ids and the data directory has room. It changes nothing.
+	PhaseCheck = "CHECK"
+	// PhaseTruncate checks, then truncates the restored tables through node control.
+	PhaseTruncate = "TRUNCATE"
+)
+
 // Error is one error of an operation.
 type Error struct {
 	// Source names where the error happened (the node's host name).
@@ -168,6 +178,13 @@ type Request struct {
 	Rename map[string]string `json:"rename,omitempty"`
 	// SourceHostID is the host id whose backup to restore; default this node's (restore).
 	SourceHostID string `json:"sourceHostId,omitempty"`
+	// Key identifies the operation to its caller: a request whose key an operation the
+	// agent knows already has is answered with that operation, not started again, so a
+	// caller that restarted between submitting and recording the id submits only once.
+	Key string `json:"key,omitempty"`
+	// MinFreeBytes is the free space a restore into a running node must leave in the data
+	// directory after its files are placed; it is refused before downloading otherwise.
+	MinFreeBytes int64 `json:"minFreeBytes,omitempty"`
 	// BackupUID is the uid of the CassandraBackup a backup is for; it also names the
 	// backup's in-flight marker, which the garbage collector (pkg/gc) honours while the
 	// backup runs. It travels in the HeaderBackupUID header, not in the body: agents built
@@ -228,6 +245,9 @@ func (r *Request) Validate() error {
 	if _, err := cassandra.ParseEntities(r.Entities); err != nil {
 		return fmt.Errorf("field entities: %w", err)
 	}
+	if len(r.Key) > 253 {
+		return fmt.Errorf("field key: longer than 253 characters")
+	}
 	if r.BackupUID != "" && !uidRE.MatchString(r.BackupUID) {
 		return fmt.Errorf("field backupUid: %q is not a UID", r.BackupUID)
 	}
@@ -255,6 +275,9 @@ func (r *Request) Validate() error {
 			return fmt.Errorf("field restorationStrategyType: HARDLINKS is not supported; use IN_PLACE or IMPORT")
 		default:
 			return fmt.Errorf("field restorationStrategyType: %q is not IN_PLACE, HARDLINKS or IMPORT", r.RestorationStrategyType)
+		}
+		if r.MinFreeBytes < 0 {
+			return fmt.Errorf("field minFreeBytes: %d is negative", r.MinFreeBytes)
 		}
 		if len(r.Rename) > 0 {
 			return fmt.Errorf("field rename: renaming tables on restore is not supported")

@@ -35,6 +35,9 @@ const (
 	// OpLoadNewSSTables is StorageServiceMBean.loadNewSSTables(String keyspace, String table)
 	// (nodetool refresh): it loads SSTables that appeared in the table's live directories.
 	OpLoadNewSSTables = "loadNewSSTables(java.lang.String,java.lang.String)"
+	// OpTruncate is StorageServiceMBean.truncate(String keyspace, String table): a
+	// cluster-wide TRUNCATE of the table.
+	OpTruncate = "truncate(java.lang.String,java.lang.String)"
 )
 
 // TableMBean returns the object name of the ColumnFamilyStoreMBean of keyspace.table (Cassandra 4.0+).
@@ -274,6 +277,14 @@ func (j *Client) Partitioner(ctx context.Context) (string, error) {
 func (j *Client) LoadNewSSTables(ctx context.Context, keyspace, table string) error {
 	if err := j.exec(ctx, StorageServiceMBean, OpLoadNewSSTables, nil, keyspace, table); err != nil {
 		return fmt.Errorf("refresh %s.%s: %w", keyspace, table, err)
+	}
+	return nil
+}
+
+// Truncate removes every row of keyspace.table (StorageService.truncate, cluster-wide).
+func (j *Client) Truncate(ctx context.Context, keyspace, table string) error {
+	if err := j.exec(ctx, StorageServiceMBean, OpTruncate, nil, keyspace, table); err != nil {
+		return fmt.Errorf("truncate %s.%s: %w", keyspace, table, err)
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ const (
 	PathFlush     = "/api/v0/ops/tables/flush"
 	PathSnapshots = "/api/v0/ops/node/snapshots"
 	PathRefresh   = "/api/v0/ops/keyspace/refresh"
+	PathTruncate  = "/api/v0/ops/tables/truncate"
 )
 
 // DefaultURL is where the Management API listens in a cass-operator pod's cassandra container.
@@ -171,6 +172,15 @@ func (c *Client) LoadNewSSTables(ctx context.Context, keyspace, table string) er
 	q := url.Values{"keyspaceName": {keyspace}, "table": {table}}
 	if err := c.Do(ctx, http.MethodPost, PathRefresh, q, nil, nil); err != nil {
 		return fmt.Errorf("refresh %s.%s: %w", keyspace, table, err)
+	}
+	return nil
+}
+
+// Truncate removes every row of keyspace.table (the Management API's table truncate).
+func (c *Client) Truncate(ctx context.Context, keyspace, table string) error {
+	q := url.Values{"keyspaceName": {keyspace}, "table": {table}}
+	if err := c.Do(ctx, http.MethodPost, PathTruncate, q, nil, nil); err != nil {
+		return fmt.Errorf("truncate %s.%s: %w", keyspace, table, err)
 	}
 	return nil
 }

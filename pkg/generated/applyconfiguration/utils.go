@@ -58,10 +58,18 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.CassandraDataCenterSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraDataCenterStatus"):
 		return &cassandraoperatorv1alpha1.CassandraDataCenterStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraRestore"):
+		return &cassandraoperatorv1alpha1.CassandraRestoreApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraRestoreSpec"):
+		return &cassandraoperatorv1alpha1.CassandraRestoreSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraRestoreStatus"):
+		return &cassandraoperatorv1alpha1.CassandraRestoreStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeBackupStatus"):
 		return &cassandraoperatorv1alpha1.NodeBackupStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeRestoreStatus"):
 		return &cassandraoperatorv1alpha1.NodeRestoreStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NodeTableRestoreStatus"):
+		return &cassandraoperatorv1alpha1.NodeTableRestoreStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeVerification"):
 		return &cassandraoperatorv1alpha1.NodeVerificationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Rack"):
@@ -72,6 +80,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.RestoreStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Retention"):
 		return &cassandraoperatorv1alpha1.RetentionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("TransferRate"):
+		return &cassandraoperatorv1alpha1.TransferRateApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VerificationFailure"):
 		return &cassandraoperatorv1alpha1.VerificationFailureApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("VerificationRun"):

@@ -61,6 +61,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraBackupVerifications().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("cassandradatacenters"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraDataCenters().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("cassandrarestores"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraRestores().Informer()}, nil
 
 	}
 

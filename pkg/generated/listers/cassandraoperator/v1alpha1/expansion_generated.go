@@ -49,3 +49,11 @@ type CassandraDataCenterListerExpansion interface{}
 // CassandraDataCenterNamespaceListerExpansion allows custom methods to be added to
 // CassandraDataCenterNamespaceLister.
 type CassandraDataCenterNamespaceListerExpansion interface{}
+
+// CassandraRestoreListerExpansion allows custom methods to be added to
+// CassandraRestoreLister.
+type CassandraRestoreListerExpansion interface{}
+
+// CassandraRestoreNamespaceListerExpansion allows custom methods to be added to
+// CassandraRestoreNamespaceLister.
+type CassandraRestoreNamespaceListerExpansion interface{}

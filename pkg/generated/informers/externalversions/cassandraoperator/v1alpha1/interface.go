@@ -32,6 +32,8 @@ type Interface interface {
 	CassandraBackupVerifications() TypedCassandraBackupVerificationInformer
 	// CassandraDataCenters returns a CassandraDataCenterInformer.
 	CassandraDataCenters() TypedCassandraDataCenterInformer
+	// CassandraRestores returns a CassandraRestoreInformer.
+	CassandraRestores() TypedCassandraRestoreInformer
 }
 
 type version struct {
@@ -63,4 +65,9 @@ func (v *version) CassandraBackupVerifications() TypedCassandraBackupVerificatio
 // CassandraDataCenters returns a TypedCassandraDataCenterInformer.
 func (v *version) CassandraDataCenters() TypedCassandraDataCenterInformer {
 	return &cassandraDataCenterInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// CassandraRestores returns a TypedCassandraRestoreInformer.
+func (v *version) CassandraRestores() TypedCassandraRestoreInformer {
+	return &cassandraRestoreInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

@@ -32,6 +32,7 @@ type CassandraoperatorV1alpha1Interface interface {
 	CassandraBackupSchedulesGetter
 	CassandraBackupVerificationsGetter
 	CassandraDataCentersGetter
+	CassandraRestoresGetter
 }
 
 // CassandraoperatorV1alpha1Client is used to interact with features provided by the cassandraoperator.instaclustr.com group.
@@ -53,6 +54,10 @@ func (c *CassandraoperatorV1alpha1Client) CassandraBackupVerifications(namespace
 
 func (c *CassandraoperatorV1alpha1Client) CassandraDataCenters(namespace string) CassandraDataCenterInterface {
 	return newCassandraDataCenters(c, namespace)
+}
+
+func (c *CassandraoperatorV1alpha1Client) CassandraRestores(namespace string) CassandraRestoreInterface {
+	return newCassandraRestores(c, namespace)
 }
 
 // NewForConfig creates a new CassandraoperatorV1alpha1Client for the given config.

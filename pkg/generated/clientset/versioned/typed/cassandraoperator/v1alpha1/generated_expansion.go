@@ -25,3 +25,5 @@ type CassandraBackupScheduleExpansion interface{}
 type CassandraBackupVerificationExpansion interface{}
 
 type CassandraDataCenterExpansion interface{}
+
+type CassandraRestoreExpansion interface{}

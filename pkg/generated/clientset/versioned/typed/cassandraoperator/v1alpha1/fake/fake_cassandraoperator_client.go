@@ -44,6 +44,10 @@ func (c *FakeCassandraoperatorV1alpha1) CassandraDataCenters(namespace string) v
 	return newFakeCassandraDataCenters(c, namespace)
 }
 
+func (c *FakeCassandraoperatorV1alpha1) CassandraRestores(namespace string) v1alpha1.CassandraRestoreInterface {
+	return newFakeCassandraRestores(c, namespace)
+}
+
 // RESTClient returns a RESTClient that is used to communicate
 // with API server by this client implementation.
 func (c *FakeCassandraoperatorV1alpha1) RESTClient() rest.Interface {

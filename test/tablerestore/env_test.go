@@ -1,0 +1,371 @@
+package tablerestore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
+	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/tablerestore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
+	opdeps "github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
+	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
+	"github.com/cassbackup/cassandra-backup-operator/test/podnet"
+)
+
+// TestMain runs the suite on the pod network when root (podnet.DefaultWhenRoot).
+func TestMain(m *testing.M) {
+	podnet.DefaultWhenRoot(os.Stderr)
+	os.Exit(controlplane.Main(m))
+}
+
+const (
+	cluster    = "test-cluster"
+	dc         = "dc1"
+	secretName = "cloud-backup-secrets"
+	bucket     = "cassandra-bucket"
+	deadline   = 3 * time.Minute
+)
+
+// env is one test's namespace on the shared control plane, an S3 server and a running
+// 3-node datacenter (fake nodes, each with its agent in its pod).
+type env struct {
+	t      testing.TB
+	cp     *controlplane.ControlPlane
+	ns     string
+	kube   kubernetes.Interface
+	client versioned.Interface
+	s3     *emulators.S3Server
+	agents *client.Client
+	nodes  []*node
+}
+
+// node is a fake Cassandra node and its agent, in a pod of its own on the pod network
+// when root, else on loopback ports.
+type node struct {
+	e     *env
+	name  string
+	fake  *fakecassandra.Node
+	pod   *podnet.Pod
+	ip    string
+	port  int
+	posts atomic.Int32 // POST /operations the agent accepted, over restarts
+
+	mu     sync.Mutex
+	hs     *http.Server
+	server *agent.Server
+	cancel context.CancelFunc
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	cp := controlplane.Shared(t)
+	e := &env{t: t, cp: cp, ns: cp.Namespace(t), s3: emulators.S3(t)}
+	e.kube = kubernetes.NewForConfigOrDie(cp.Config())
+	e.client = versioned.NewForConfigOrDie(cp.Config())
+	agents, err := controlplane.EnsureOperatorAccount(context.Background(), e.kube, e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.agents = agents
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: e.ns}, Data: e.s3.Secret()}
+	if _, err := e.kube.CoreV1().Secrets(e.ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		e.nodes = append(e.nodes, e.startNode(fmt.Sprintf("%s-%s-rack%d-0", cluster, dc, i+1), fmt.Sprintf("rack%d", i+1), uint64(i+1)))
+	}
+	return e
+}
+
+// startNode starts a fake node with two tables of data (ks1.t1, ks1.t2), its agent and
+// its running Pod.
+func (e *env) startNode(name, rack string, seed uint64) *node {
+	e.t.Helper()
+	network, err := podnet.FromEnv()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := &node{e: e, name: name, ip: "127.0.0.1"}
+	cfg := fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4}
+	if network != nil {
+		if n.pod, err = network.NewPod(name); err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { n.pod.Close() })
+		n.ip = n.pod.IP.String()
+		cfg.Listen = "127.0.0.1:8778"
+		cfg.DataDirs = []string{e.t.TempDir()}
+		if err := n.pod.Do(func() (err error) { n.fake, err = fakecassandra.Start(cfg); return err }); err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(func() { n.fake.Close() })
+	} else {
+		n.fake = fakecassandra.New(e.t, cfg)
+	}
+	for _, tb := range []string{"t1", "t2"} {
+		if err := n.fake.WriteSSTable("ks1", tb, 20_000+int(seed)*1000); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	ln, err := n.listen(0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n.port = ln.Addr().(*net.TCPAddr).Port
+	n.serve(ln)
+	e.t.Cleanup(n.stop)
+	e.createPod(name, rack, n.ip, n.port)
+	return n
+}
+
+func (n *node) listen(port int) (net.Listener, error) {
+	if n.pod == nil {
+		return net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	if port == 0 {
+		port = backup.DefaultAgentPort
+	}
+	return n.pod.Listen("tcp", fmt.Sprintf(":%d", port))
+}
+
+// serve runs a fresh agent (it knows no operation) on ln.
+func (n *node) serve(ln net.Listener) {
+	ctx, cancel := context.WithCancel(context.Background())
+	j := n.fake.Client()
+	if n.pod != nil {
+		j.Client = n.pod.HTTPClient()
+	}
+	a := &agent.Agent{Node: j, Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
+	srv := agent.NewServer(ctx, a)
+	srv.Guard = &agent.KubeAuth{Kube: n.e.kube, Namespace: n.e.ns}
+	h := srv.Handler()
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/operations" {
+			n.posts.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	n.mu.Lock()
+	n.server, n.hs, n.cancel = srv, hs, cancel
+	n.mu.Unlock()
+}
+
+// stop stops the agent: its operations are cancelled and forgotten.
+func (n *node) stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.hs == nil {
+		return
+	}
+	n.hs.Close()
+	n.cancel()
+	n.server.Wait()
+	n.hs = nil
+}
+
+// restart stops the agent and starts a new one on the same port.
+func (n *node) restart() {
+	n.e.t.Helper()
+	n.stop()
+	var ln net.Listener
+	var err error
+	for range 100 {
+		if ln, err = n.listen(n.port); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		n.e.t.Fatalf("restart agent: %v", err)
+	}
+	n.serve(ln)
+}
+
+func (e *env) createPod(name, rack, ip string, agentPort int) {
+	e.t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{
+			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "cassandra", Image: "cassandra:4.1",
+			Ports: []corev1.ContainerPort{{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)}}}}},
+	}
+	created, err := e.kube.CoreV1().Pods(e.ns).Create(context.Background(), pod, metav1.CreateOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
+	if _, err := e.kube.CoreV1().Pods(e.ns).UpdateStatus(context.Background(), created, metav1.UpdateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// operator is one operator process running the backup and table-restore controllers.
+type operator struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (e *env) startOperator() *operator {
+	e.t.Helper()
+	kube := kubernetes.NewForConfigOrDie(e.cp.Config())
+	cl := versioned.NewForConfigOrDie(e.cp.Config())
+	set := informers.New(kube, cl, informers.Config{Namespaces: []string{e.ns}})
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1alpha1.AddToScheme(scheme)
+	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background().WithName("operator")))
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "cassandra-backup-operator"})
+	deps := opdeps.Deps{KubeClient: kube, Client: cl, Informers: set, Recorder: recorder}
+	bc, err := backup.NewWithOptions(deps, backup.Options{Agents: e.agents, PollInterval: 300 * time.Millisecond})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rc, err := tablerestore.NewWithOptions(deps, tablerestore.Options{Agents: e.agents, PollInterval: 300 * time.Millisecond})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	set.Start(ctx)
+	op := &operator{cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context, int) error{bc.Run, rc.Run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx, 2); err != nil {
+				e.t.Errorf("controller: %v", err)
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		set.Shutdown()
+		broadcaster.Shutdown()
+		close(op.done)
+	}()
+	e.t.Cleanup(op.stop)
+	return op
+}
+
+func (o *operator) stop() {
+	o.cancel()
+	<-o.done
+}
+
+// backup takes a backup of the datacenter and waits until it is COMPLETED.
+func (e *env) backup(name string) {
+	e.t.Helper()
+	b := &v1alpha1.CassandraBackup{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns}, Spec: v1alpha1.CassandraBackupSpec{
+		CDC: "cdc", Cluster: cluster, Datacenter: dc, StorageLocation: "s3://" + bucket, SnapshotTag: name,
+		Secret: secretName, Insecure: true, CreateMissingBucket: true}}
+	if _, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).Create(context.Background(), b, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.poll("backup "+name, func() (bool, any) {
+		b, err := e.client.CassandraoperatorV1alpha1().CassandraBackups(e.ns).Get(context.Background(), name, metav1.GetOptions{})
+		return err == nil && b.Status.State == v1alpha1.BackupCompleted, b
+	})
+}
+
+// restore creates a CassandraRestore of ks1.t1 from the backup.
+func (e *env) restore(name, backupName string, edit func(*v1alpha1.CassandraRestoreSpec)) {
+	e.t.Helper()
+	// The default headroom (1 GiB) is more than a test machine's /tmp may have free.
+	headroom := resource.MustParse("1Mi")
+	r := &v1alpha1.CassandraRestore{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
+		Spec: v1alpha1.CassandraRestoreSpec{BackupName: backupName, Entities: "ks1.t1", MinFreeBytes: &headroom}}
+	if edit != nil {
+		edit(&r.Spec)
+	}
+	if _, err := e.client.CassandraoperatorV1alpha1().CassandraRestores(e.ns).Create(context.Background(), r, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// update changes the restore's spec.
+func (e *env) update(name string, edit func(*v1alpha1.CassandraRestoreSpec)) {
+	e.t.Helper()
+	r := e.get(name)
+	edit(&r.Spec)
+	if _, err := e.client.CassandraoperatorV1alpha1().CassandraRestores(e.ns).Update(context.Background(), r, metav1.UpdateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) get(name string) *v1alpha1.CassandraRestore {
+	e.t.Helper()
+	r, err := e.client.CassandraoperatorV1alpha1().CassandraRestores(e.ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// waitFor polls the restore until cond holds.
+func (e *env) waitFor(name, what string, cond func(*v1alpha1.CassandraRestore) bool) *v1alpha1.CassandraRestore {
+	e.t.Helper()
+	var out *v1alpha1.CassandraRestore
+	e.poll("restore "+name+": "+what, func() (bool, any) {
+		r, err := e.client.CassandraoperatorV1alpha1().CassandraRestores(e.ns).Get(context.Background(), name, metav1.GetOptions{})
+		out = r
+		return err == nil && cond(r), r
+	})
+	return out
+}
+
+func (e *env) poll(what string, cond func() (bool, any)) {
+	e.t.Helper()
+	end := time.Now().Add(deadline)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(end) {
+			st, _ := json.MarshalIndent(last, "", "  ")
+			e.t.Fatalf("%s: not within %s; last: %s", what, deadline, st)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+func state(s v1alpha1.TableRestoreState) func(*v1alpha1.CassandraRestore) bool {
+	return func(r *v1alpha1.CassandraRestore) bool { return r.Status.State == s }
+}
+
+// ready returns the restore's Ready condition, or an empty one.
+func ready(r *v1alpha1.CassandraRestore) metav1.Condition {
+	for _, c := range r.Status.Conditions {
+		if c.Type == "Ready" {
+			return c
+		}
+	}
+	return metav1.Condition{}
+}
