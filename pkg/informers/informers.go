@@ -77,6 +77,7 @@ type Set struct {
 	// own are the per-namespace factories of the project's kinds, for informers made on demand.
 	own       []externalversions.SharedInformerFactory
 	schedules Informer
+	locations Informer
 	starters  []interface {
 		Start(<-chan struct{})
 		Shutdown()
@@ -194,6 +195,9 @@ func (s *Set) synced() []cache.InformerSynced {
 	fns := []cache.InformerSynced{s.backups.HasSynced, s.dcs.HasSynced, s.pods.HasSynced, s.configMaps.HasSynced}
 	if s.schedules != nil {
 		fns = append(fns, s.schedules.HasSynced)
+	}
+	if s.locations != nil {
+		fns = append(fns, s.locations.HasSynced)
 	}
 	return fns
 }

@@ -83,16 +83,17 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		msg := fmt.Sprintf("backup %s is %s; a restore needs a COMPLETED backup", b.Name, state)
 		return reconciler.Result{}, c.waiting(dc, ReasonBackupNotCompleted, msg)
 	}
+	where := b.Storage() // status.location for a backup with spec.locationRef
 	secret := r.Secret
 	if secret == "" {
-		secret = b.Spec.Secret
+		secret = where.Secret
 	}
 	sources, err := c.bucket.Nodes(ctx, b, secret)
 	if refused(err) {
 		return reconciler.Result{}, c.refuse(dc, ReasonBackupRefused, refusedMsg(b, err))
 	}
 	if err != nil {
-		msg := fmt.Sprintf("read backup %s from %s: %v", b.Name, b.Spec.StorageLocation, err)
+		msg := fmt.Sprintf("read backup %s from %s: %v", b.Name, where.StorageLocation, err)
 		return reconciler.Result{}, c.waiting(dc, ReasonBackupUnreadable, msg)
 	}
 	podName, err := c.podNameFor(dc)
@@ -106,13 +107,13 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		return reconciler.Result{}, c.refuse(dc, ReasonTooFewNodes, msg)
 	}
 	p := &plan.Plan{
-		Restore: *r, Backup: b.Name, StorageLocation: b.Spec.StorageLocation, SnapshotTag: b.Spec.SnapshotTag,
+		Restore: *r, Backup: b.Name, StorageLocation: where.StorageLocation, SnapshotTag: b.Spec.SnapshotTag,
 		SourceCluster: b.Spec.Cluster, SourceDatacenter: b.Spec.Datacenter, Secret: secret,
-		Insecure: b.Spec.Insecure, Entities: b.Spec.Entities, Pods: map[string]plan.PodPlan{},
+		Insecure: where.Insecure, Entities: b.Spec.Entities, Pods: map[string]plan.PodPlan{},
 	}
 	for pod, s := range pairs {
 		p.Pods[pod] = plan.PodPlan{SourceNode: s.Hostname, Rack: s.Rack, HostID: s.HostID, Tokens: s.Tokens,
-			RestoreKey: plan.RestoreKey(b.Spec.StorageLocation, s.ManifestKey)}
+			RestoreKey: plan.RestoreKey(where.StorageLocation, s.ManifestKey)}
 	}
 	if err := p.Validate(); err != nil {
 		return reconciler.Result{}, c.refuse(dc, ReasonBackupRefused, refusedMsg(b, err))
