@@ -148,15 +148,7 @@ func (c *Controller) credentials(ctx context.Context, b *v1alpha1.CassandraBacku
 	if where.Secret == "" {
 		fix, reason = "set "+secretField(b)+" to a Secret holding them", ReasonInvalidSpec
 	}
-	switch loc.Scheme {
-	case "s3":
-		_, err = creds.AWS(where.Insecure)
-	case "azure":
-		_, err = creds.Azure()
-	case "gcp":
-		_, err = creds.GCP(c.cfg.Storage.GCSEndpoint)
-	}
-	if err != nil {
+	if err := creds.Check(loc.Scheme, where.Insecure, c.cfg.Storage.GCSEndpoint); err != nil {
 		return creds, reconciler.Reasonf(reason, "%v: %s", err, fix)
 	}
 	return creds, nil
