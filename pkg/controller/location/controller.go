@@ -32,6 +32,10 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure" // azure:// locations
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/file"  // file:// locations
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/gcs"   // gcp:// locations
+	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/s3"    // s3:// locations
 )
 
 // Name is the controller's name: its queue and annotations derive from it.
