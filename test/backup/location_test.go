@@ -74,7 +74,7 @@ func TestBackupViaLocationRef(t *testing.T) {
 	dst.startOperator(backup.Options{ImportInterval: time.Second})
 	dst.location("primary", true)
 	name := location.BackupName(location.Identity{Location: "primary", Cluster: cluster, Datacenter: "dc1", Tag: "via-ref-1",
-		EpochMillis: topologyMillis(t, src.bucketKeys("topology/"+cluster+"-via-ref-1-")[0])})
+		EpochMillis: topologyMillis(t, src.bucketKeys("topology/" + cluster + "-via-ref-1-")[0])})
 	var imported *v1alpha1.CassandraBackup
 	for deadline := time.Now().Add(time.Minute); imported == nil; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
