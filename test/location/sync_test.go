@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/location"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
+	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 )
 
@@ -111,5 +113,20 @@ func TestSyncFromBucket(t *testing.T) {
 	}
 	if l := e.get("shared"); !slices.Contains(l.Status.Synced, deleted) || len(l.Status.Synced) != 4 {
 		t.Errorf("status.synced = %v", l.Status.Synced)
+	}
+
+	out, err := controlplane.Shared(t).Kubectl(context.Background(), nil, "get", "cbl", "-n", e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubectl get cbl:\n%s", out)
+	lines := strings.Split(out, "\n")
+	for _, col := range []string{"STORAGE", "AVAILABLE", "BACKUPS", "LAST CHECK", "AGE"} {
+		if !strings.Contains(lines[0], col) {
+			t.Errorf("kubectl get cbl shows no %s column", col)
+		}
+	}
+	if f := strings.Fields(lines[1]); len(f) < 4 || f[0] != "shared" || f[1] != "s3://locations" || f[2] != "True" || f[3] != "3" {
+		t.Errorf("kubectl get cbl row: %q (want shared, s3://locations, True, 3 backups)", lines[1])
 	}
 }
