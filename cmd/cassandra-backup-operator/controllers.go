@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/location"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/metrics"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/schedule"
@@ -21,5 +22,6 @@ var components = []operator.NewFunc{
 	schedule.New,
 	verification.New,
 	tablerestore.New,
+	location.New,
 	webhook.New,
 }

@@ -81,7 +81,9 @@ type Set struct {
 	verifications Informer
 	// tableRestores is made on demand (tablerestores.go).
 	tableRestores Informer
-	starters      []interface {
+	// locations is made on demand (locations.go).
+	locations Informer
+	starters  []interface {
 		Start(<-chan struct{})
 		Shutdown()
 	}
@@ -201,6 +203,9 @@ func (s *Set) synced() []cache.InformerSynced {
 	}
 	if s.verifications != nil {
 		fns = append(fns, s.verifications.HasSynced)
+	}
+	if s.locations != nil {
+		fns = append(fns, s.locations.HasSynced)
 	}
 	return fns
 }

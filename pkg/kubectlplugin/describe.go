@@ -60,7 +60,7 @@ func (o *options) describe(out io.Writer, b *v1alpha1.CassandraBackup) error {
 	field("Namespace", b.Namespace)
 	field("Cluster", b.Spec.Cluster)
 	field("Datacenter", fmt.Sprintf("%s (CassandraDataCenter %s)", b.Spec.Datacenter, b.Spec.CDC))
-	field("Location", b.Spec.StorageLocation)
+	field("Location", location(b))
 	field("Snapshot tag", b.Spec.SnapshotTag)
 	if b.Spec.JustCreate {
 		field("Imported", "yes (justCreate: the operator only looked the backup up)")

@@ -76,7 +76,7 @@ func (o *options) listTable(out io.Writer, items []v1alpha1.CassandraBackup, wit
 			size = HumanBytes(total)
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", b.Name, orDash(string(b.Status.State)), Percent(done, total),
-			size, len(b.Status.Nodes), b.Spec.Cluster+"/"+b.Spec.Datacenter, orDash(b.Spec.StorageLocation), Age(o.now(), b.CreationTimestamp.Time))
+			size, len(b.Status.Nodes), b.Spec.Cluster+"/"+b.Spec.Datacenter, orDash(location(&b)), Age(o.now(), b.CreationTimestamp.Time))
 	}
 	return w.Flush()
 }
@@ -130,4 +130,13 @@ func (o *options) backupNames(cmd *cobra.Command, args []string, _ string) ([]st
 		names = append(names, b.Name)
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// location is what the LOCATION column shows: the CassandraBackupLocation a backup
+// references, or its own storage location.
+func location(b *v1alpha1.CassandraBackup) string {
+	if b.Spec.LocationRef != nil {
+		return b.Spec.LocationRef.Name
+	}
+	return b.Spec.StorageLocation
 }

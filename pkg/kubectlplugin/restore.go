@@ -157,7 +157,7 @@ func (o *options) plan(b *v1alpha1.CassandraBackup, dc *v1alpha1.CassandraDataCe
 	_, total := totals(b)
 	w := o.streams.Err
 	fmt.Fprintf(w, "%s CassandraDataCenter %s/%s restoring backup %s:\n", verb, dc.Namespace, dc.Name, b.Name)
-	fmt.Fprintf(w, "  from        %s (snapshot tag %s, %d nodes, %s)\n", b.Spec.StorageLocation, b.Spec.SnapshotTag, len(b.Status.Nodes), HumanBytes(total))
+	fmt.Fprintf(w, "  from        %s (snapshot tag %s, %d nodes, %s)\n", b.Storage().StorageLocation, b.Spec.SnapshotTag, len(b.Status.Nodes), HumanBytes(total))
 	fmt.Fprintf(w, "  backup of   cluster %s, datacenter %s\n", b.Spec.Cluster, b.Spec.Datacenter)
 	if dc.Spec.Cluster != "" {
 		fmt.Fprintf(w, "  cluster     %s\n", dc.Spec.Cluster)
@@ -175,7 +175,7 @@ func (o *options) plan(b *v1alpha1.CassandraBackup, dc *v1alpha1.CassandraDataCe
 		}
 		fmt.Fprintf(w, "  racks       %s\n", strings.Join(names, ", "))
 	}
-	fmt.Fprintf(w, "  credentials Secret %s\n", orDefault(dc.Spec.Restore.Secret, orDefault(b.Spec.Secret, "none")))
+	fmt.Fprintf(w, "  credentials Secret %s\n", orDefault(dc.Spec.Restore.Secret, orDefault(b.Storage().Secret, "none")))
 	fmt.Fprintln(w, "Pods of the datacenter created afterwards restore their node's data and tokens before Cassandra starts.")
 }
 

@@ -79,7 +79,7 @@ func TestMalformedObjectsAreRejected(t *testing.T) {
 		{"missing cdc", backupsGVR, unset("spec.cdc"), []string{"spec.cdc", "Required value"}},
 		{"missing cluster", backupsGVR, unset("spec.cluster"), []string{"spec.cluster", "Required value"}},
 		{"missing datacenter", backupsGVR, unset("spec.datacenter"), []string{"spec.datacenter", "Required value"}},
-		{"missing storageLocation", backupsGVR, unset("spec.storageLocation"), []string{"spec.storageLocation", "Required value"}},
+		{"missing storageLocation", backupsGVR, unset("spec.storageLocation"), []string{"spec", "set exactly one of storageLocation and locationRef"}},
 		{"missing snapshotTag", backupsGVR, unset("spec.snapshotTag"), []string{"spec.snapshotTag", "Required value"}},
 		{"missing spec", backupsGVR, unset("spec"), []string{"spec", "Required value"}},
 		{"empty snapshotTag", backupsGVR, set("spec.snapshotTag", ""), []string{"spec.snapshotTag", "at least 1 chars long"}},

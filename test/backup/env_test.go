@@ -31,6 +31,7 @@ import (
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/location"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	opdeps "github.com/cassbackup/cassandra-backup-operator/pkg/operator"
@@ -72,6 +73,8 @@ type env struct {
 	// agents is the operator's client of the env's agents, which authenticate and
 	// authorize every call (controlplane.EnsureOperatorAccount).
 	agents *client.Client
+	// locations, when set, makes the env's operators run the location controller too.
+	locations *location.Options
 }
 
 func newEnv(t testing.TB, s3 *emulators.S3Server) *env {
@@ -354,13 +357,24 @@ func (e *env) startOperator(cfg backup.Options) *operator {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	var locs *location.Controller
+	if e.locations != nil {
+		if locs, err = location.NewWithOptions(opdeps.Deps{KubeClient: kube, Client: client, Informers: set, Recorder: recorder}, *e.locations); err != nil {
+			e.t.Fatal(err)
+		}
+	}
 	set.Start(ctx)
 	op := &operator{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(op.done)
+		var wg sync.WaitGroup
+		if locs != nil {
+			wg.Go(func() { _ = locs.Run(ctx, 1) })
+		}
 		if err := ctrl.Run(ctx, 4); err != nil {
 			e.t.Errorf("controller: %v", err)
 		}
+		wg.Wait()
 		set.Shutdown()
 		broadcaster.Shutdown()
 	}()

@@ -76,6 +76,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["cassandraoperator.instaclustr.com"]
   resources: ["cassandrarestores/status"]
+# Locations: watch them, write their status (sync creates backups, above).
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackuplocations"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["cassandraoperator.instaclustr.com"]
+  resources: ["cassandrabackuplocations/status"]
   verbs: ["get", "patch", "update"]
 # Pods of Cassandra datacenters: find the agents, follow restore init containers.
 - apiGroups: [""]

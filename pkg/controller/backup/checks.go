@@ -85,7 +85,10 @@ func (c *Controller) validate(ctx context.Context, ev *reconciler.Event[*v1alpha
 	if final(b.Status.State) {
 		return reconciler.Result{}, nil // a finished backup needs neither spec nor Secret again
 	}
-	if err := checkSpec(&b.Spec); err != nil {
+	if err := c.resolveLocation(b); err != nil {
+		return reconciler.Result{}, reconciler.Temporary(err, c.secretBackoff(ev.Retry))
+	}
+	if err := checkSpec(&b.Spec, b.Storage().StorageLocation); err != nil {
 		return reconciler.Result{}, reconciler.Permanent(err)
 	}
 	if _, err := c.credentials(ctx, b); err != nil {
@@ -97,14 +100,15 @@ func (c *Controller) validate(ctx context.Context, ev *reconciler.Event[*v1alpha
 	return reconciler.Result{}, nil
 }
 
-// checkSpec checks what the CRD schema cannot.
-func checkSpec(s *v1alpha1.CassandraBackupSpec) error {
-	loc, err := storage.ParseLocation(s.StorageLocation)
+// checkSpec checks what the CRD schema cannot; where is the backup's storage location
+// (its own or its CassandraBackupLocation's).
+func checkSpec(s *v1alpha1.CassandraBackupSpec, where string) error {
+	loc, err := storage.ParseLocation(where)
 	if err != nil {
 		return reconciler.Reasonf(ReasonInvalidSpec, "spec.storageLocation: %v", err)
 	}
 	if !loc.Global() {
-		return reconciler.Reasonf(ReasonInvalidSpec, "spec.storageLocation %q names a node: give only the bucket, as in s3://cassandra-bucket; the operator adds cluster, datacenter and host id", s.StorageLocation)
+		return reconciler.Reasonf(ReasonInvalidSpec, "spec.storageLocation %q names a node: give only the bucket, as in s3://cassandra-bucket; the operator adds cluster, datacenter and host id", where)
 	}
 	if err := (layout.Node{Cluster: s.Cluster, Datacenter: s.Datacenter, HostID: "x"}).Validate(); err != nil {
 		return reconciler.Reasonf(ReasonInvalidSpec, "spec.cluster or spec.datacenter: %v", err)
@@ -124,34 +128,27 @@ func checkSpec(s *v1alpha1.CassandraBackupSpec) error {
 // credentials reads the backup's Secret now and checks it against the rules of the
 // location's scheme; it returns the checked credentials.
 func (c *Controller) credentials(ctx context.Context, b *v1alpha1.CassandraBackup) (storage.Credentials, error) {
-	loc, err := storage.ParseLocation(b.Spec.StorageLocation)
+	where := b.Storage()
+	loc, err := storage.ParseLocation(where.StorageLocation)
 	if err != nil {
 		return storage.Credentials{}, reconciler.Reasonf(ReasonInvalidSpec, "spec.storageLocation: %v", err)
 	}
 	var creds storage.Credentials
-	if b.Spec.Secret != "" {
-		creds, err = secret.Reader{Kube: c.kube}.Read(ctx, b.Namespace, b.Spec.Secret)
+	if where.Secret != "" {
+		creds, err = secret.Reader{Kube: c.kube}.Read(ctx, b.Namespace, where.Secret)
 		switch {
 		case apierrors.IsNotFound(err):
-			return creds, reconciler.Reasonf(ReasonSecretNotFound, "secret %s not found in namespace %s: create it with the storage credentials (keys as in the guide), or fix spec.secret", b.Spec.Secret, b.Namespace)
+			return creds, reconciler.Reasonf(ReasonSecretNotFound, "secret %s not found in namespace %s: create it with the storage credentials (keys as in the guide), or fix %s", where.Secret, b.Namespace, secretField(b))
 		case err != nil:
 			return creds, err
 		}
 	}
-	fix := "fix the secret " + b.Spec.Secret
+	fix := "fix the secret " + where.Secret
 	reason := ReasonInvalidSecret
-	if b.Spec.Secret == "" {
-		fix, reason = "set spec.secret to a Secret holding them", ReasonInvalidSpec
+	if where.Secret == "" {
+		fix, reason = "set "+secretField(b)+" to a Secret holding them", ReasonInvalidSpec
 	}
-	switch loc.Scheme {
-	case "s3":
-		_, err = creds.AWS(b.Spec.Insecure)
-	case "azure":
-		_, err = creds.Azure()
-	case "gcp":
-		_, err = creds.GCP(c.cfg.Storage.GCSEndpoint)
-	}
-	if err != nil {
+	if err := creds.Check(loc.Scheme, where.Insecure, c.cfg.Storage.GCSEndpoint); err != nil {
 		return creds, reconciler.Reasonf(reason, "%v: %s", err, fix)
 	}
 	return creds, nil
@@ -166,21 +163,27 @@ func (c *Controller) credentialSource(b *v1alpha1.CassandraBackup) storage.Crede
 
 // openStorage opens the backup's storage location with its Secret.
 func (c *Controller) openStorage(ctx context.Context, b *v1alpha1.CassandraBackup) (storage.Provider, error) {
+	where := b.Storage()
 	cfg := c.cfg.Storage
-	cfg.Insecure = b.Spec.Insecure
+	cfg.Insecure = where.Insecure
 	cfg.Credentials = c.credentialSource(b)
-	p, _, err := storage.OpenLocation(ctx, b.Spec.StorageLocation, cfg)
+	p, _, err := storage.OpenLocation(ctx, where.StorageLocation, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", b.Spec.StorageLocation, err)
+		return nil, fmt.Errorf("open %s: %w", where.StorageLocation, err)
 	}
 	return p, nil
 }
 
 // sameTarget reports whether two backups write the same snapshot of the same datacenter
 // to the same location.
-func sameTarget(a, b *v1alpha1.CassandraBackupSpec) bool {
-	return a.Cluster == b.Cluster && a.Datacenter == b.Datacenter && a.SnapshotTag == b.SnapshotTag &&
-		strings.TrimSuffix(a.StorageLocation, "/") == strings.TrimSuffix(b.StorageLocation, "/")
+func sameTarget(a, b *v1alpha1.CassandraBackup) bool {
+	return a.Spec.Cluster == b.Spec.Cluster && a.Spec.Datacenter == b.Spec.Datacenter && a.Spec.SnapshotTag == b.Spec.SnapshotTag &&
+		SameBucket(a.Storage().StorageLocation, b.Storage().StorageLocation)
+}
+
+// SameBucket reports whether two storage locations name the same bucket.
+func SameBucket(a, b string) bool {
+	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
 }
 
 // olderOwner returns another CassandraBackup that claimed the same snapshot first: it
@@ -192,7 +195,7 @@ func (c *Controller) olderOwner(b *v1alpha1.CassandraBackup) (*v1alpha1.Cassandr
 		return nil, fmt.Errorf("list backups: %w", err)
 	}
 	for _, o := range all {
-		if o.UID == b.UID || o.Spec.JustCreate || !sameTarget(&o.Spec, &b.Spec) {
+		if o.UID == b.UID || o.Spec.JustCreate || !sameTarget(o, b) {
 			continue
 		}
 		if o.Status.Snapshot != "" {
@@ -230,7 +233,7 @@ func (c *Controller) checkTagUnused(ctx context.Context, b *v1alpha1.CassandraBa
 	}
 	if o != nil {
 		return reconciler.Reasonf(ReasonSnapshotTagInUse, "snapshot tag %s of cluster %s, datacenter %s at %s is already used by CassandraBackup %s/%s: a tag can be backed up once; choose a new snapshotTag (include the date and time)",
-			b.Spec.SnapshotTag, b.Spec.Cluster, b.Spec.Datacenter, b.Spec.StorageLocation, o.Namespace, o.Name)
+			b.Spec.SnapshotTag, b.Spec.Cluster, b.Spec.Datacenter, b.Storage().StorageLocation, o.Namespace, o.Name)
 	}
 	probe := b.DeepCopy()
 	probe.Status.Nodes = nodes

@@ -150,6 +150,8 @@ type Controller struct {
 	kube    kubernetes.Interface
 	backups listers.CassandraBackupLister
 	pods    corelisters.PodLister
+	// locations resolve spec.locationRef.
+	locations listers.CassandraBackupLocationLister
 	// profiles say which labels select a backup's pods (profile.Registry).
 	profiles profile.Registry
 	cfg      Options
@@ -174,11 +176,12 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("backup controller: KubeClient, Client and Informers are required")
 	}
 	c := &Controller{
-		kube:     deps.KubeClient,
-		backups:  deps.Informers.CassandraBackupLister(),
-		pods:     deps.Informers.PodLister(),
-		profiles: deps.Informers.Profiles(),
-		cfg:      opts.withDefaults(),
+		kube:      deps.KubeClient,
+		backups:   deps.Informers.CassandraBackupLister(),
+		pods:      deps.Informers.PodLister(),
+		locations: deps.Informers.CassandraBackupLocationLister(),
+		profiles:  deps.Informers.Profiles(),
+		cfg:       opts.withDefaults(),
 
 		dcs:       deps.Informers.CassandraDataCenterLister(),
 		dcsSynced: deps.Informers.CassandraDataCenters().HasSynced,

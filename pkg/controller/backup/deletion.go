@@ -62,7 +62,7 @@ func (c *Controller) delete(ctx context.Context, ev *event) (reconciler.Result, 
 		}
 		if c.secretGoneForGood(ctx, b) {
 			c.warn(ctx, b, ReasonRemoteBackupRetained, fmt.Sprintf("the Secret %s is gone and namespace %s is being deleted: the remote backup of snapshot %s at %s is retained, not deleted; remove it by hand if it is not wanted",
-				b.Spec.Secret, b.Namespace, b.Status.Snapshot, b.Spec.StorageLocation))
+				b.Storage().Secret, b.Namespace, b.Status.Snapshot, b.Storage().StorageLocation))
 			return reconciler.Result{}, nil
 		}
 		return reconciler.Result{}, c.storageUnavailable(fmt.Errorf("delete the remote backup: %w", err), ev)
@@ -73,7 +73,7 @@ func (c *Controller) delete(ctx context.Context, ev *event) (reconciler.Result, 
 // importRetained says why an import's remote backup is not deleted.
 func importRetained(b *v1alpha1.CassandraBackup) string {
 	return fmt.Sprintf("deletionPolicy Delete does not delete an imported (justCreate) backup: the remote backup of snapshot %s at %s belongs to the backup that took it and is retained; set spec.deleteImported: true to delete it",
-		b.Spec.SnapshotTag, b.Spec.StorageLocation)
+		b.Spec.SnapshotTag, b.Storage().StorageLocation)
 }
 
 // markImportDeletion sets ConditionRemoteDeletion on an import whose Delete policy will
@@ -123,7 +123,7 @@ func (c *Controller) warn(ctx context.Context, b *v1alpha1.CassandraBackup, reas
 // secretGoneForGood reports whether the backup's Secret does not exist and cannot come
 // back: its namespace is being deleted. An error reading either is not "gone for good".
 func (c *Controller) secretGoneForGood(ctx context.Context, b *v1alpha1.CassandraBackup) bool {
-	if b.Spec.Secret == "" {
+	if b.Storage().Secret == "" {
 		return false
 	}
 	if _, err := c.credentials(ctx, b); reconciler.ReasonOf(err) != ReasonSecretNotFound {

@@ -92,12 +92,12 @@ func (r *remote) Observe(ctx context.Context, b *v1alpha1.CassandraBackup) (Obse
 		return obs, err
 	}
 	defer p.Close()
-	s := &b.Spec
+	s, where := &b.Spec, b.Storage().StorageLocation
 	if obs.BucketExists, err = p.BucketExists(ctx); err != nil {
 		return obs, fmt.Errorf("check bucket %s: %w", p.Bucket(), err)
 	}
 	if !obs.BucketExists {
-		obs.Missing = fmt.Sprintf("bucket %s does not exist at %s", p.Bucket(), s.StorageLocation)
+		obs.Missing = fmt.Sprintf("bucket %s does not exist at %s", p.Bucket(), where)
 		return obs, nil
 	}
 	cat := layout.Catalog{Storage: p}
@@ -106,7 +106,7 @@ func (r *remote) Observe(ctx context.Context, b *v1alpha1.CassandraBackup) (Obse
 		return obs, err
 	}
 	if !found {
-		obs.Missing = fmt.Sprintf("no topology file of cluster %s and snapshot tag %s at %s", s.Cluster, s.SnapshotTag, s.StorageLocation)
+		obs.Missing = fmt.Sprintf("no topology file of cluster %s and snapshot tag %s at %s", s.Cluster, s.SnapshotTag, where)
 		obs.Manifest, err = r.manifestOf(ctx, cat, b)
 		return obs, err
 	}

@@ -240,26 +240,26 @@ func percent(done, total int64, complete bool) string {
 
 // request is the backup operation sent to every node.
 func request(b *v1alpha1.CassandraBackup) api.Request {
-	s := &b.Spec
+	s, loc := &b.Spec, b.Storage()
 	req := api.Request{
 		Type:                   api.TypeBackup,
-		StorageLocation:        s.StorageLocation,
+		StorageLocation:        loc.StorageLocation,
 		SnapshotTag:            b.Status.Snapshot,
 		Entities:               s.Entities,
 		DC:                     s.Datacenter,
 		ConcurrentConnections:  int(s.ConcurrentConnections),
-		MetadataDirective:      string(s.MetadataDirective),
-		SkipRefreshing:         s.SkipRefreshing,
-		Insecure:               s.Insecure,
-		CreateMissingBucket:    s.CreateMissingBucket,
-		SkipBucketVerification: s.SkipBucketVerification,
+		MetadataDirective:      string(loc.MetadataDirective),
+		SkipRefreshing:         loc.SkipRefreshing,
+		Insecure:               loc.Insecure,
+		CreateMissingBucket:    loc.CreateMissingBucket,
+		SkipBucketVerification: loc.SkipBucketVerification,
 		BackupUID:              string(b.UID),
 	}
-	if s.Secret != "" {
-		req.K8sNamespace, req.K8sSecretName = b.Namespace, s.Secret
+	if loc.Secret != "" {
+		req.K8sNamespace, req.K8sSecretName = b.Namespace, loc.Secret
 	}
-	if s.LifecycleExpiry != nil {
-		req.LifecycleExpiry = s.LifecycleExpiry.Duration
+	if loc.LifecycleExpiry != nil {
+		req.LifecycleExpiry = loc.LifecycleExpiry.Duration
 	}
 	if s.Bandwidth != nil {
 		req.Bandwidth = &api.Bandwidth{Value: s.Bandwidth.Value(), Unit: "BPS"}

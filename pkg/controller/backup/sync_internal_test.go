@@ -77,7 +77,7 @@ func TestCheckSpec(t *testing.T) {
 	} {
 		s := ok
 		c.edit(&s)
-		err := checkSpec(&s)
+		err := checkSpec(&s, s.StorageLocation)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.name, err)

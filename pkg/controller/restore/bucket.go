@@ -40,11 +40,12 @@ type StorageBucket struct {
 // Nodes reads the backup from the bucket (layout.Catalog.Backup), for its nodes' tokens.
 func (s *StorageBucket) Nodes(ctx context.Context, b *v1alpha1.CassandraBackup, name string) ([]SourceNode, error) {
 	cfg := s.Storage
-	cfg.Insecure = b.Spec.Insecure
+	where := b.Storage()
+	cfg.Insecure = where.Insecure
 	if name != "" {
 		cfg.Credentials = secret.Reader{Kube: s.Kube}.Source(b.Namespace, name)
 	}
-	p, _, err := storage.OpenLocation(ctx, b.Spec.StorageLocation, cfg)
+	p, _, err := storage.OpenLocation(ctx, where.StorageLocation, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -34,5 +34,5 @@ func (c *Controller) refuse(dc *v1alpha1.CassandraDataCenter, reason, msg string
 
 // refusedMsg is the condition's message for a refused backup.
 func refusedMsg(b *v1alpha1.CassandraBackup, err error) string {
-	return fmt.Sprintf("backup %s in %s is refused, nothing of it is restored: %v", b.Name, b.Spec.StorageLocation, err)
+	return fmt.Sprintf("backup %s in %s is refused, nothing of it is restored: %v", b.Name, b.Storage().StorageLocation, err)
 }

@@ -83,16 +83,17 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		msg := fmt.Sprintf("backup %s is %s; a restore needs a COMPLETED backup", b.Name, state)
 		return reconciler.Result{}, c.waiting(dc, ReasonBackupNotCompleted, msg)
 	}
+	where := b.Storage() // status.location for a backup with spec.locationRef
 	secret := r.Secret
 	if secret == "" {
-		secret = b.Spec.Secret
+		secret = where.Secret
 	}
 	sources, err := c.bucket.Nodes(ctx, b, secret)
 	if refused(err) {
 		return reconciler.Result{}, c.refuse(dc, ReasonBackupRefused, refusedMsg(b, err))
 	}
 	if err != nil {
-		msg := fmt.Sprintf("read backup %s from %s: %v", b.Name, b.Spec.StorageLocation, err)
+		msg := fmt.Sprintf("read backup %s from %s: %v", b.Name, where.StorageLocation, err)
 		return reconciler.Result{}, c.waiting(dc, ReasonBackupUnreadable, msg)
 	}
 	podName, err := c.podNameFor(dc)
@@ -118,12 +119,12 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		return reconciler.Result{}, err
 	}
 	p := &plan.Plan{
-		Restore: *r, Backup: b.Name, StorageLocation: b.Spec.StorageLocation, SnapshotTag: b.Spec.SnapshotTag,
+		Restore: *r, Backup: b.Name, StorageLocation: where.StorageLocation, SnapshotTag: b.Spec.SnapshotTag,
 		SourceCluster: b.Spec.Cluster, SourceDatacenter: b.Spec.Datacenter, Secret: secret,
-		Insecure: b.Spec.Insecure, Entities: b.Spec.Entities, Pods: map[string]plan.PodPlan{},
+		Insecure: where.Insecure, Entities: b.Spec.Entities, Pods: map[string]plan.PodPlan{},
 	}
 	for pod, ss := range pairs {
-		p.Pods[pod] = podPlan(b.Spec.StorageLocation, ss)
+		p.Pods[pod] = podPlan(where.StorageLocation, ss)
 	}
 	if err := p.Validate(); err != nil {
 		return reconciler.Result{}, c.refuse(dc, ReasonBackupRefused, refusedMsg(b, err))

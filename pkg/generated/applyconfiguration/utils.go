@@ -32,10 +32,18 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=cassandraoperator.instaclustr.com, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("BackupStorage"):
+		return &cassandraoperatorv1alpha1.BackupStorageApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("BackupTemplate"):
 		return &cassandraoperatorv1alpha1.BackupTemplateApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackup"):
 		return &cassandraoperatorv1alpha1.CassandraBackupApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupLocation"):
+		return &cassandraoperatorv1alpha1.CassandraBackupLocationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupLocationSpec"):
+		return &cassandraoperatorv1alpha1.CassandraBackupLocationSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupLocationStatus"):
+		return &cassandraoperatorv1alpha1.CassandraBackupLocationStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupSchedule"):
 		return &cassandraoperatorv1alpha1.CassandraBackupScheduleApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraBackupScheduleSpec"):
@@ -64,6 +72,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.CassandraRestoreSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("CassandraRestoreStatus"):
 		return &cassandraoperatorv1alpha1.CassandraRestoreStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("LocationReference"):
+		return &cassandraoperatorv1alpha1.LocationReferenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeBackupStatus"):
 		return &cassandraoperatorv1alpha1.NodeBackupStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeRestoreStatus"):
@@ -74,6 +84,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.NodeVerificationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Rack"):
 		return &cassandraoperatorv1alpha1.RackApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ResolvedLocation"):
+		return &cassandraoperatorv1alpha1.ResolvedLocationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestoreSpec"):
 		return &cassandraoperatorv1alpha1.RestoreSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestoreStatus"):

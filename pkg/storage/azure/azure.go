@@ -118,7 +118,7 @@ func (p *Provider) BucketExists(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("container %s properties: %w", p.bucket, err)
+		return false, fmt.Errorf("container %s properties: %w", p.bucket, mapErr(err))
 	}
 	return true, nil
 }
@@ -315,6 +315,9 @@ func mapErr(err error) error {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.StatusCode == 404 && re.ErrorCode == "" {
 		return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
+	}
+	if re != nil {
+		return storage.AccessDenied(err, re.StatusCode)
 	}
 	return err
 }

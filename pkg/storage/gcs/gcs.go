@@ -134,7 +134,7 @@ func (p *Provider) BucketExists(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("bucket %s attributes: %w", p.bucket, err)
+		return false, fmt.Errorf("bucket %s attributes: %w", p.bucket, mapErr(err))
 	}
 	return true, nil
 }
@@ -391,6 +391,9 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %w", storage.ErrBucketNotFound, err)
 		}
 		return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
+	}
+	if ge != nil {
+		return storage.AccessDenied(err, ge.Code)
 	}
 	return err
 }

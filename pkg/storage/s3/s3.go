@@ -176,7 +176,7 @@ func (p *Provider) BucketExists(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("head bucket %s: %w", p.bucket, err)
+		return false, fmt.Errorf("head bucket %s: %w", p.bucket, mapErr(err))
 	}
 	return true, nil
 }
@@ -524,6 +524,12 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", storage.ErrBucketNotFound, err)
 	case errors.As(err, &nsk) || errors.As(err, &nf) || isCode(err, "NoSuchKey") || isCode(err, "NotFound"):
 		return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
+	case isCode(err, "InvalidAccessKeyId") || isCode(err, "SignatureDoesNotMatch") || isCode(err, "AccessDenied"):
+		return fmt.Errorf("%w: %w", storage.ErrAccessDenied, err)
+	}
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		return storage.AccessDenied(err, re.HTTPStatusCode())
 	}
 	return err
 }

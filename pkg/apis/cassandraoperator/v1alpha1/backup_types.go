@@ -53,7 +53,10 @@ const (
 
 // CassandraBackupSpec says what to back up and where to.
 // +kubebuilder:validation:XValidation:rule="self.snapshotTag == oldSelf.snapshotTag",message="snapshotTag is immutable: create a new CassandraBackup for a new snapshot"
-// +kubebuilder:validation:XValidation:rule="self.storageLocation == oldSelf.storageLocation",message="storageLocation is immutable: create a new CassandraBackup for another location"
+// +kubebuilder:validation:XValidation:rule="has(self.storageLocation) != has(self.locationRef)",message="set exactly one of storageLocation and locationRef"
+// +kubebuilder:validation:XValidation:rule="has(self.storageLocation) == has(oldSelf.storageLocation) && (!has(self.storageLocation) || self.storageLocation == oldSelf.storageLocation)",message="storageLocation is immutable: create a new CassandraBackup for another location"
+// +kubebuilder:validation:XValidation:rule="has(self.locationRef) == has(oldSelf.locationRef) && (!has(self.locationRef) || self.locationRef.name == oldSelf.locationRef.name)",message="locationRef is immutable: create a new CassandraBackup for another location"
+// +kubebuilder:validation:XValidation:rule="!has(self.locationRef) || (!has(self.secret) && !(has(self.insecure) && self.insecure) && !(has(self.skipBucketVerification) && self.skipBucketVerification) && !(has(self.createMissingBucket) && self.createMissingBucket))",message="with locationRef, secret, insecure, skipBucketVerification and createMissingBucket come from the CassandraBackupLocation: remove them from the backup"
 // +kubebuilder:validation:XValidation:rule="self.cluster == oldSelf.cluster",message="cluster is immutable"
 // +kubebuilder:validation:XValidation:rule="self.datacenter == oldSelf.datacenter",message="datacenter is immutable"
 // +kubebuilder:validation:XValidation:rule="self.cdc == oldSelf.cdc",message="cdc is immutable"
@@ -77,13 +80,21 @@ type CassandraBackupSpec struct {
 
 	// StorageLocation is where the SSTables go: the scheme selects the storage
 	// (s3://, azure://, gcp:// or file://) and what follows is the bucket, for example
-	// s3://cassandra-bucket or file:///var/backups/cassandra-bucket.
+	// s3://cassandra-bucket or file:///var/backups/cassandra-bucket. Set it or locationRef.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(s3|azure|gcp|file)://')",message="storageLocation must start with s3://, azure://, gcp:// or file://"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^(s3|azure|gcp)://') || self.matches('^(s3|azure|gcp)://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^/]+)*/?$')",message="storageLocation must name a bucket after the scheme: 3 to 63 lowercase letters, digits, '.', '-' or '_', as in s3://cassandra-bucket"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('file://') || self.matches('^file:///[^/]+')",message="a file:// storageLocation must be an absolute path ending in the bucket directory, as in file:///var/backups/cassandra-bucket"
-	StorageLocation string `json:"storageLocation"`
+	StorageLocation string `json:"storageLocation,omitempty"`
+
+	// LocationRef names a CassandraBackupLocation in the backup's namespace whose location
+	// fields the backup uses, instead of its own storageLocation and secret. The backup
+	// records the location in status.location when it starts: a later edit of the
+	// CassandraBackupLocation does not change it.
+	// +optional
+	LocationRef *LocationReference `json:"locationRef,omitempty"`
 
 	// SnapshotTag names the snapshot every node takes. A tag can be backed up once per
 	// cluster, datacenter and location: include a date and time to keep many backups.
@@ -254,6 +265,11 @@ type CassandraBackupStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Location is the location of a backup with spec.locationRef, read from the
+	// CassandraBackupLocation until the backup starts and fixed from then on.
+	// +optional
+	Location *ResolvedLocation `json:"location,omitempty"`
 }
 
 // NodeBackupStatus is one node's part of a backup.

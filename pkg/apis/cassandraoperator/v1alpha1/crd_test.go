@@ -21,6 +21,7 @@ func TestCRDSchemaMatchesGoTypes(t *testing.T) {
 		"cassandraoperator.instaclustr.com_cassandrabackups.yaml":             reflect.TypeFor[CassandraBackup](),
 		"cassandraoperator.instaclustr.com_cassandradatacenters.yaml":         reflect.TypeFor[CassandraDataCenter](),
 		"cassandraoperator.instaclustr.com_cassandrabackupverifications.yaml": reflect.TypeFor[CassandraBackupVerification](),
+		"cassandraoperator.instaclustr.com_cassandrabackuplocations.yaml":     reflect.TypeFor[CassandraBackupLocation](),
 	} {
 		data, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "manifests", "crds", file))
 		if err != nil {
@@ -64,11 +65,8 @@ func compare(t *testing.T, path string, typ reflect.Type, schema *apiextensionsv
 		return
 	}
 	seen := map[string]bool{}
-	for f := range typ.Fields() {
+	for _, f := range jsonFields(typ) {
 		tag := strings.Split(f.Tag.Get("json"), ",")[0]
-		if f.Anonymous && tag == "" {
-			continue // TypeMeta: apiVersion and kind
-		}
 		seen[tag] = true
 		prop, ok := schema.Properties[tag]
 		if !ok {
@@ -85,4 +83,20 @@ func compare(t *testing.T, path string, typ reflect.Type, schema *apiextensionsv
 			t.Errorf("%s.%s: schema property has no Go field", path, name)
 		}
 	}
+}
+
+// jsonFields returns the struct's fields as JSON sees them: the fields of an embedded
+// inline struct stand in for it, and TypeMeta (apiVersion and kind) is left out.
+func jsonFields(typ reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for f := range typ.Fields() {
+		if f.Anonymous && strings.Split(f.Tag.Get("json"), ",")[0] == "" {
+			if f.Type != reflect.TypeFor[metav1.TypeMeta]() {
+				out = append(out, jsonFields(f.Type)...)
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }

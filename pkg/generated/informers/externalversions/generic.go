@@ -55,6 +55,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	// Group=cassandraoperator.instaclustr.com, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithResource("cassandrabackups"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraBackups().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("cassandrabackuplocations"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraBackupLocations().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("cassandrabackupschedules"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Cassandraoperator().V1alpha1().CassandraBackupSchedules().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("cassandrabackupverifications"):

@@ -37,8 +37,13 @@ type CassandraBackupSpecApplyConfiguration struct {
 	Datacenter *string `json:"datacenter,omitempty"`
 	// StorageLocation is where the SSTables go: the scheme selects the storage
 	// (s3://, azure://, gcp:// or file://) and what follows is the bucket, for example
-	// s3://cassandra-bucket or file:///var/backups/cassandra-bucket.
+	// s3://cassandra-bucket or file:///var/backups/cassandra-bucket. Set it or locationRef.
 	StorageLocation *string `json:"storageLocation,omitempty"`
+	// LocationRef names a CassandraBackupLocation in the backup's namespace whose location
+	// fields the backup uses, instead of its own storageLocation and secret. The backup
+	// records the location in status.location when it starts: a later edit of the
+	// CassandraBackupLocation does not change it.
+	LocationRef *LocationReferenceApplyConfiguration `json:"locationRef,omitempty"`
 	// SnapshotTag names the snapshot every node takes. A tag can be backed up once per
 	// cluster, datacenter and location: include a date and time to keep many backups.
 	SnapshotTag *string `json:"snapshotTag,omitempty"`
@@ -139,6 +144,14 @@ func (b *CassandraBackupSpecApplyConfiguration) WithDatacenter(value string) *Ca
 // If called multiple times, the StorageLocation field is set to the value of the last call.
 func (b *CassandraBackupSpecApplyConfiguration) WithStorageLocation(value string) *CassandraBackupSpecApplyConfiguration {
 	b.StorageLocation = &value
+	return b
+}
+
+// WithLocationRef sets the LocationRef field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the LocationRef field is set to the value of the last call.
+func (b *CassandraBackupSpecApplyConfiguration) WithLocationRef(value *LocationReferenceApplyConfiguration) *CassandraBackupSpecApplyConfiguration {
+	b.LocationRef = value
 	return b
 }
 

@@ -48,6 +48,9 @@ type CassandraBackupStatusApplyConfiguration struct {
 	// Conditions are Ready (the remote backup is complete and usable) and Synced (the
 	// last reconciliation succeeded; its message names the problem when it did not).
 	Conditions []metav1.ConditionApplyConfiguration `json:"conditions,omitempty"`
+	// Location is the location of a backup with spec.locationRef, read from the
+	// CassandraBackupLocation until the backup starts and fixed from then on.
+	Location *ResolvedLocationApplyConfiguration `json:"location,omitempty"`
 }
 
 // CassandraBackupStatusApplyConfiguration constructs a declarative configuration of the CassandraBackupStatus type for use with
@@ -127,5 +130,13 @@ func (b *CassandraBackupStatusApplyConfiguration) WithConditions(values ...*meta
 		}
 		b.Conditions = append(b.Conditions, *values[i])
 	}
+	return b
+}
+
+// WithLocation sets the Location field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Location field is set to the value of the last call.
+func (b *CassandraBackupStatusApplyConfiguration) WithLocation(value *ResolvedLocationApplyConfiguration) *CassandraBackupStatusApplyConfiguration {
+	b.Location = value
 	return b
 }

@@ -26,6 +26,14 @@ type CassandraBackupListerExpansion interface{}
 // CassandraBackupNamespaceLister.
 type CassandraBackupNamespaceListerExpansion interface{}
 
+// CassandraBackupLocationListerExpansion allows custom methods to be added to
+// CassandraBackupLocationLister.
+type CassandraBackupLocationListerExpansion interface{}
+
+// CassandraBackupLocationNamespaceListerExpansion allows custom methods to be added to
+// CassandraBackupLocationNamespaceLister.
+type CassandraBackupLocationNamespaceListerExpansion interface{}
+
 // CassandraBackupScheduleListerExpansion allows custom methods to be added to
 // CassandraBackupScheduleLister.
 type CassandraBackupScheduleListerExpansion interface{}

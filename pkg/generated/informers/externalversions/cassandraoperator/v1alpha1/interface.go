@@ -26,6 +26,8 @@ import (
 type Interface interface {
 	// CassandraBackups returns a CassandraBackupInformer.
 	CassandraBackups() TypedCassandraBackupInformer
+	// CassandraBackupLocations returns a CassandraBackupLocationInformer.
+	CassandraBackupLocations() TypedCassandraBackupLocationInformer
 	// CassandraBackupSchedules returns a CassandraBackupScheduleInformer.
 	CassandraBackupSchedules() TypedCassandraBackupScheduleInformer
 	// CassandraBackupVerifications returns a CassandraBackupVerificationInformer.
@@ -50,6 +52,11 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // CassandraBackups returns a TypedCassandraBackupInformer.
 func (v *version) CassandraBackups() TypedCassandraBackupInformer {
 	return &cassandraBackupInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// CassandraBackupLocations returns a TypedCassandraBackupLocationInformer.
+func (v *version) CassandraBackupLocations() TypedCassandraBackupLocationInformer {
+	return &cassandraBackupLocationInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // CassandraBackupSchedules returns a TypedCassandraBackupScheduleInformer.

@@ -29,6 +29,7 @@ import (
 type CassandraoperatorV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	CassandraBackupsGetter
+	CassandraBackupLocationsGetter
 	CassandraBackupSchedulesGetter
 	CassandraBackupVerificationsGetter
 	CassandraDataCentersGetter
@@ -42,6 +43,10 @@ type CassandraoperatorV1alpha1Client struct {
 
 func (c *CassandraoperatorV1alpha1Client) CassandraBackups(namespace string) CassandraBackupInterface {
 	return newCassandraBackups(c, namespace)
+}
+
+func (c *CassandraoperatorV1alpha1Client) CassandraBackupLocations(namespace string) CassandraBackupLocationInterface {
+	return newCassandraBackupLocations(c, namespace)
 }
 
 func (c *CassandraoperatorV1alpha1Client) CassandraBackupSchedules(namespace string) CassandraBackupScheduleInterface {

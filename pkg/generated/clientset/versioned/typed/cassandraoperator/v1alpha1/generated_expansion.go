@@ -20,6 +20,8 @@ package v1alpha1
 
 type CassandraBackupExpansion interface{}
 
+type CassandraBackupLocationExpansion interface{}
+
 type CassandraBackupScheduleExpansion interface{}
 
 type CassandraBackupVerificationExpansion interface{}

@@ -32,6 +32,10 @@ func (c *FakeCassandraoperatorV1alpha1) CassandraBackups(namespace string) v1alp
 	return newFakeCassandraBackups(c, namespace)
 }
 
+func (c *FakeCassandraoperatorV1alpha1) CassandraBackupLocations(namespace string) v1alpha1.CassandraBackupLocationInterface {
+	return newFakeCassandraBackupLocations(c, namespace)
+}
+
 func (c *FakeCassandraoperatorV1alpha1) CassandraBackupSchedules(namespace string) v1alpha1.CassandraBackupScheduleInterface {
 	return newFakeCassandraBackupSchedules(c, namespace)
 }
