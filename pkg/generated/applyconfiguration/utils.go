@@ -54,8 +54,12 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.CassandraDataCenterStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeBackupStatus"):
 		return &cassandraoperatorv1alpha1.NodeBackupStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NodeRestoreProgress"):
+		return &cassandraoperatorv1alpha1.NodeRestoreProgressApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeRestoreStatus"):
 		return &cassandraoperatorv1alpha1.NodeRestoreStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ProgressSummary"):
+		return &cassandraoperatorv1alpha1.ProgressSummaryApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Rack"):
 		return &cassandraoperatorv1alpha1.RackApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestoreSpec"):
@@ -64,6 +68,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.RestoreStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Retention"):
 		return &cassandraoperatorv1alpha1.RetentionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("TransferRate"):
+		return &cassandraoperatorv1alpha1.TransferRateApplyConfiguration{}
 
 	}
 	return nil

@@ -63,11 +63,8 @@ func compare(t *testing.T, path string, typ reflect.Type, schema *apiextensionsv
 		return
 	}
 	seen := map[string]bool{}
-	for f := range typ.Fields() {
+	for _, f := range jsonFields(typ) {
 		tag := strings.Split(f.Tag.Get("json"), ",")[0]
-		if f.Anonymous && tag == "" {
-			continue // TypeMeta: apiVersion and kind
-		}
 		seen[tag] = true
 		prop, ok := schema.Properties[tag]
 		if !ok {
@@ -84,4 +81,21 @@ func compare(t *testing.T, path string, typ reflect.Type, schema *apiextensionsv
 			t.Errorf("%s.%s: schema property has no Go field", path, name)
 		}
 	}
+}
+
+// jsonFields returns the fields of typ as JSON sees them: the fields of a struct embedded
+// inline (TransferRate, ProgressSummary) in its place, TypeMeta's apiVersion and kind left
+// out (they are checked by name).
+func jsonFields(typ reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for f := range typ.Fields() {
+		if f.Anonymous && strings.Split(f.Tag.Get("json"), ",")[0] == "" {
+			if f.Type != reflect.TypeFor[metav1.TypeMeta]() {
+				out = append(out, jsonFields(f.Type)...)
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
