@@ -36,6 +36,7 @@ import (
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure" // azure:// locations
@@ -159,6 +160,11 @@ type Controller struct {
 	dcsSynced func() bool
 	// recorder records the events the handlers emit themselves; nil records none.
 	recorder krecord.EventRecorder
+
+	// meters measure each running node's rate; gate spaces progress-only status writes
+	// (progress.go).
+	meters progress.Meters
+	gate   progress.Gate
 }
 
 // New builds the controller, with default Options, from the operator process's
