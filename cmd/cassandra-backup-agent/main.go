@@ -278,6 +278,8 @@ func restore(ctx context.Context, argv []string) error {
 	namespace := fs.String("k8s-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the credentials Secret")
 	concurrency := fs.Int("concurrent-connections", 10, "files downloaded at once")
 	bandwidth := fs.String("bandwidth", "", "download rate cap, e.g. 50MBPS")
+	var auth authFlags
+	auth.register(fs)
 	if err := parse(fs, argv); err != nil {
 		return err
 	}
@@ -318,7 +320,9 @@ func restore(ctx context.Context, argv []string) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, args.Timeout, errTimeout)
 	defer cancel()
 	stopProgress := tr.LogProgress(klog.NewContext(ctx, logger), nil, "Restore progress")
+	stopServing := serveRestoreStatus(ctx, args.StatusListen, &auth, &c, spec.Request, tr)
 	res, err := a.Restore(klog.NewContext(ctx, logger), spec, tr)
+	stopServing()
 	stopProgress()
 	if err != nil {
 		if context.Cause(ctx) == errTimeout {

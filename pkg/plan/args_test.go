@@ -12,7 +12,7 @@ func TestArgsRoundTrip(t *testing.T) {
 	for _, a := range []Args{
 		{StorageLocation: "s3://b", SnapshotTag: "t", Cluster: "c", Datacenter: "dc1", HostID: "h", ManifestKey: "c/dc1/h/manifests/t-v-1.json", NewCluster: true,
 			DataDirs: []string{"/d"}, CommitLogDir: "/c", HintsDir: "/h", SavedCachesDir: "/s", TokensFile: "/t.yaml",
-			MarkerFile: "/d/m", SecretName: "sec", Entities: "ks1,ks2.t", Insecure: true, Timeout: 90 * time.Minute},
+			MarkerFile: "/d/m", SecretName: "sec", Entities: "ks1,ks2.t", Insecure: true, Timeout: 90 * time.Minute, StatusListen: ":4567"},
 		{StorageLocation: "file:///x", SnapshotTag: "t", DataDirs: []string{"/a", "/b"}, TokensFile: "/t", MarkerFile: "/m", Timeout: DefaultTimeout},
 	} {
 		fs := flag.NewFlagSet("restore", flag.ContinueOnError)
