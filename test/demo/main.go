@@ -34,6 +34,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
@@ -410,30 +411,35 @@ func applySecret(ctx context.Context, env *guide.Env, path string) error {
 	return err
 }
 
-// backupTable renders a backup the way kubectl get and describe show it.
+// backupTable renders a backup the way kubectl get and describe show it: human sizes,
+// the rate over the last 30 s and the ETA, all from status.
 func backupTable(b *v1alpha1.CassandraBackup) string {
 	var sb strings.Builder
 	w := tabwriter.NewWriter(&sb, 0, 4, 3, ' ', 0)
-	fmt.Fprintf(w, "   NAME\tSTATUS\tPROGRESS\t\t\n")
-	fmt.Fprintf(w, "   %s\t%s\t%s\t\t\n", b.Name, orDash(string(b.Status.State)), orDash(b.Status.Progress))
-	fmt.Fprintf(w, "     NODE\tSTATE\tPROGRESS\tRACK\tBYTES\n")
-	for _, n := range b.Status.Nodes {
-		fmt.Fprintf(w, "     %s\t%s\t%s\t%s\t%d/%d\n", n.Node, orDash(string(n.State)), orDash(n.Progress), n.Rack, n.BytesUploaded, n.BytesTotal)
+	st := &b.Status
+	fmt.Fprintf(w, "   NAME\tSTATUS\tPROGRESS\tSIZE\tRATE\tETA\n")
+	fmt.Fprintf(w, "   %s\t%s\t%s\t%s\t%s\t%s\n", b.Name, orDash(string(st.State)), orDash(st.Progress), orDash(st.Size), orDash(st.Rate), orDash(st.ETA))
+	fmt.Fprintf(w, "     NODE\tSTATE\tPROGRESS\tSIZE\tRATE\tETA\n")
+	for _, n := range st.Nodes {
+		r := progress.FromStatus(n.BytesUploaded, n.BytesTotal, n.TransferRate)
+		fmt.Fprintf(w, "     %s\t%s\t%s\t%s\t%s\t%s\n", n.Node, orDash(string(n.State)), orDash(n.Progress), orDash(r.SizeString()), orDash(r.RateString()), orDash(n.ETA))
 	}
 	w.Flush()
 	return sb.String()
 }
 
-// restoreTable renders status.restore of a datacenter.
+// restoreTable renders status.restore of a datacenter, with each pod's download read
+// from its init container.
 func restoreTable(dc *v1alpha1.CassandraDataCenter) string {
 	var sb strings.Builder
 	w := tabwriter.NewWriter(&sb, 0, 4, 3, ' ', 0)
 	r := dc.Status.Restore
-	fmt.Fprintf(w, "   DATACENTER\tRESTORE\tBACKUP\t\n")
-	fmt.Fprintf(w, "   %s\t%s\t%s\t\n", dc.Name, orDash(string(r.State)), r.BackupName)
-	fmt.Fprintf(w, "     POD\tSOURCE NODE\tSTATE\tMESSAGE\n")
+	fmt.Fprintf(w, "   DATACENTER\tRESTORE\tBACKUP\tRESTORED\tRATE\tETA\n")
+	fmt.Fprintf(w, "   %s\t%s\t%s\t%s\t%s\t%s\n", dc.Name, orDash(string(r.State)), r.BackupName, orDash(r.Size), orDash(r.Rate), orDash(r.ETA))
+	fmt.Fprintf(w, "     POD\tSOURCE NODE\tSTATE\tRESTORED\tRATE\tETA\tMESSAGE\n")
 	for _, n := range r.Nodes {
-		fmt.Fprintf(w, "     %s\t%s\t%s\t%s\n", n.Pod, n.SourceNode, orDash(string(n.State)), n.Message)
+		p := progress.FromStatus(n.BytesDone, n.BytesTotal, n.TransferRate)
+		fmt.Fprintf(w, "     %s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Pod, n.SourceNode, orDash(string(n.State)), orDash(p.SizeString()), orDash(p.RateString()), orDash(n.ETA), n.Message)
 	}
 	w.Flush()
 	return sb.String()
