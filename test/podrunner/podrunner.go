@@ -363,6 +363,11 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 	}
 	for i, a := range argv {
 		argv[i] = m.apply(expand(a, vars))
+		// Without a pod network the containers share this machine's network: a port a
+		// container would open on every address of its pod opens on loopback only.
+		if rest, ok := strings.CutPrefix(argv[i], "--status-listen=:"); ok && r.Network == nil {
+			argv[i] = "--status-listen=127.0.0.1:" + rest
+		}
 	}
 	bin, ok := r.Binaries[argv[0]]
 	if !ok {
