@@ -25,6 +25,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
@@ -51,6 +52,7 @@ func main() {
 	flag.DurationVar(&opts.Linger, "linger", 0, "keep everything running this long after the verification, to look around with kubectl (Ctrl-C ends it)")
 	flag.BoolVar(&opts.InProcess, "in-process", false, "run the operator's controllers and webhook inside this program instead of the built cassandra-backup-operator binary")
 	flag.IntVar(&opts.DataKiB, "data-kib", 2048, "user data per node, KiB")
+	flag.IntVar(&opts.BandwidthKiB, "bandwidth-kib", 256, "each node's upload (spec.bandwidth) and download (the restore's --bandwidth) cap in KiB/s, so the tables show a rate and an ETA; 0: no cap")
 	flag.BoolVar(&opts.PodNetwork, "pod-network", podnet.Enabled(), "run every pod in a network namespace of its own, with its own IP (needs root; falls back to 127.0.0.1 without it); default: as root unless "+podnet.EnvVar+"=0")
 	flag.Parse()
 
@@ -70,6 +72,9 @@ type Options struct {
 	Linger time.Duration
 	// DataKiB is the user data per node.
 	DataKiB int
+	// BandwidthKiB caps each node's upload and download, KiB/s, so that progress shows
+	// a rate and an ETA; no cap when 0.
+	BandwidthKiB int
 	// InProcess runs the controllers and webhook in this process instead of the binary.
 	InProcess bool
 	// PodNetwork runs every pod in a network namespace of its own (see podnet); where
@@ -161,6 +166,10 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 
 	env := guide.NewEnv(cp.Config(), cp.KubeconfigPath, namespace, agentBin, filepath.Join(dir, "nodes"), storage.Config{})
 	env.Network = network
+	if opts.BandwidthKiB > 0 {
+		// The restore init containers' download cap, as an operator would set it.
+		env.OperatorArgs = append(env.OperatorArgs, fmt.Sprintf("--agent-restore-arg=--bandwidth=%dKBPS", opts.BandwidthKiB))
+	}
 	if _, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
@@ -210,6 +219,11 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		Spec: v1alpha1.CassandraBackupSpec{CDC: "test-cluster-dc1-cassandra", Cluster: cluster, Datacenter: dcName,
 			StorageLocation: bucket, SnapshotTag: "mySnapshotTag", Secret: "cloud-backup-secrets", GlobalRequest: true,
 			CreateMissingBucket: true, Entities: "system_schema,ks1,ks2"},
+	}
+	if opts.BandwidthKiB > 0 {
+		q := resource.MustParse(fmt.Sprintf("%dKi", opts.BandwidthKiB))
+		b.Spec.Bandwidth = &q
+		fmt.Fprintf(out, "   with spec.bandwidth: %s per node, so that the progress shows a rate and an ETA\n", q.String())
 	}
 	if _, err := env.Client.CassandraoperatorV1alpha1().CassandraBackups(namespace).Create(ctx, b, metav1.CreateOptions{}); err != nil {
 		return err
