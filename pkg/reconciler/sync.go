@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -530,14 +531,20 @@ func (c *Controller[T]) adopt(p *pass[T], out T) {
 	p.mem.written = out.GetResourceVersion()
 	work := out.DeepCopyObject().(T)
 	p.orig = out
-	// Carry the handlers' status changes over to the fresh object.
-	if b, err := json.Marshal(p.obj); err == nil {
-		var st struct {
-			Status json.RawMessage `json:"status"`
-		}
-		if json.Unmarshal(b, &st) == nil && len(st.Status) > 0 {
-			raw, _ := json.Marshal(map[string]json.RawMessage{"status": st.Status})
-			_ = json.Unmarshal(raw, work)
+	// Carry the handlers' status over to the fresh object whole: decoded into a zero
+	// object, never into out's, whose fields (and list elements) a handler cleared to
+	// their omitted zero values would otherwise survive.
+	b, err1 := json.Marshal(p.obj)
+	o, err2 := json.Marshal(out)
+	var st struct {
+		Status json.RawMessage `json:"status"`
+	}
+	var doc map[string]json.RawMessage
+	if err1 == nil && err2 == nil && json.Unmarshal(b, &st) == nil && len(st.Status) > 0 && json.Unmarshal(o, &doc) == nil {
+		doc["status"] = st.Status
+		fresh := reflect.New(reflect.TypeOf(out).Elem()).Interface().(T)
+		if raw, err := json.Marshal(doc); err == nil && json.Unmarshal(raw, fresh) == nil {
+			work = fresh
 		}
 	}
 	p.obj = work

@@ -73,4 +73,15 @@ func TestProgressRateInStatus(t *testing.T) {
 		}
 	}
 	t.Logf("%d status updates in %s; last: %s at %s, ETA %s", updates, span, last.Status.Size, last.Status.Rate, last.Status.ETA)
+
+	// Once done, the size is whole and nothing moves: no rate, no ETA.
+	done := e.waitFor("progress", "COMPLETED", completed)
+	if st := done.Status; st.Rate != "" || st.ETA != "" || st.Size == "" {
+		t.Errorf("COMPLETED backup: summary %+v", st.ProgressSummary)
+	}
+	for _, n := range done.Status.Nodes {
+		if n.BytesPerSecond != 0 || n.ETA != "" || n.BytesUploaded != n.BytesTotal {
+			t.Errorf("COMPLETED node %s: %d/%d B, %+v", n.Node, n.BytesUploaded, n.BytesTotal, n.TransferRate)
+		}
+	}
 }
