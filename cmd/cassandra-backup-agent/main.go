@@ -284,6 +284,8 @@ func restore(ctx context.Context, argv []string) (err error) {
 	bandwidth := fs.String("bandwidth", "", "download rate cap, e.g. 50MBPS")
 	var prof profiles
 	prof.register(fs)
+	var auth authFlags
+	auth.register(fs)
 	if err := parse(fs, argv); err != nil {
 		return err
 	}
@@ -332,7 +334,9 @@ func restore(ctx context.Context, argv []string) (err error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, args.Timeout, errTimeout)
 	defer cancel()
 	stopProgress := tr.LogProgress(klog.NewContext(ctx, logger), nil, "Restore progress")
+	stopServing := serveRestoreStatus(ctx, args.StatusListen, &auth, &c, spec.Request, tr)
 	res, err := a.Restore(klog.NewContext(ctx, logger), spec, tr)
+	stopServing()
 	stopProgress()
 	if err != nil {
 		if context.Cause(ctx) == errTimeout {

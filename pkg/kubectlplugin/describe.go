@@ -67,6 +67,8 @@ func (o *options) describe(out io.Writer, b *v1alpha1.CassandraBackup) error {
 	}
 	field("State", orDash(string(b.Status.State)))
 	field("Progress", fmt.Sprintf("%s (%s of %s)", Percent(done, total), HumanBytes(done), HumanBytes(total)))
+	field("Rate", orDash(b.Status.Rate))
+	field("ETA", orDash(b.Status.ETA))
 	field("Started", when(now, b.Status.StartTime))
 	field("Completed", when(now, b.Status.CompletionTime))
 	if err := w.Flush(); err != nil {
@@ -89,14 +91,14 @@ func (o *options) describe(out io.Writer, b *v1alpha1.CassandraBackup) error {
 		return err
 	}
 	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "  NODE\tRACK\tSTATE\tPROGRESS\tUPLOADED\tTOTAL\tFILES\tSKIPPED\tATTEMPTS\tMESSAGE")
+	fmt.Fprintln(w, "  NODE\tRACK\tSTATE\tPROGRESS\tUPLOADED\tTOTAL\tRATE\tETA\tFILES\tSKIPPED\tATTEMPTS\tMESSAGE")
 	for _, n := range b.Status.Nodes {
 		progress := Percent(n.BytesUploaded, n.BytesTotal)
 		if o.terminal {
 			progress = Bar(n.BytesUploaded, n.BytesTotal, barWidth) + " " + progress
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", n.Node, orDash(n.Rack), orDash(string(n.State)), progress,
-			HumanBytes(n.BytesUploaded), HumanBytes(n.BytesTotal), n.FilesTotal, n.FilesSkipped,
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", n.Node, orDash(n.Rack), orDash(string(n.State)), progress,
+			HumanBytes(n.BytesUploaded), HumanBytes(n.BytesTotal), orDash(rateString(n.BytesPerSecond)), orDash(n.ETA), n.FilesTotal, n.FilesSkipped,
 			strconv.Itoa(int(n.Attempts)), orDash(n.Message))
 	}
 	return w.Flush()

@@ -1,26 +1,22 @@
 package kubectlplugin
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
 )
 
-// HumanBytes prints a size with binary units and one decimal: 2.1 MiB, 512 B.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+// HumanBytes prints a size with binary units and one decimal: 2.1 MiB, 512 B (the one
+// progress model's format, progress.Bytes).
+func HumanBytes(n int64) string { return progress.Bytes(n) }
+
+// rateString prints a node's rate from its status, "1.5 MiB/s", or "" when none.
+func rateString(bytesPerSecond int64) string {
+	return progress.Report{Rate: float64(bytesPerSecond)}.RateString()
 }
 
 // Percent is done over total as a whole percentage; "-" when the total is unknown.

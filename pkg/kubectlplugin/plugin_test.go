@@ -53,7 +53,7 @@ func newEnv(t *testing.T) *env {
 			node("cassandra-dc1-r3-0", "r3", "COMPLETED", 3145728000, 3145728000, ""),
 		}, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Completed", Message: "every node's files and manifest are in the bucket"}},
 		{"nightly-2", "RUNNING", []v1alpha1.NodeBackupStatus{
-			node("cassandra-dc1-r1-0", "r1", "RUNNING", 1101004, 2202009, ""),
+			rated(node("cassandra-dc1-r1-0", "r1", "RUNNING", 1101004, 2202009, ""), 262144, "4s"),
 			node("cassandra-dc1-r2-0", "r2", "COMPLETED", 1048576, 1048576, ""),
 		}, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Running", Message: "1 of 2 nodes uploaded"}},
 		{"weekly-1", "FAILED", []v1alpha1.NodeBackupStatus{
@@ -63,6 +63,9 @@ func newEnv(t *testing.T) *env {
 		created := e.create(b.name, "")
 		newest = created.CreationTimestamp.Time
 		created.Status = v1alpha1.CassandraBackupStatus{State: v1alpha1.BackupState(b.state), Nodes: b.nodes, Conditions: []metav1.Condition{b.ready}}
+		if b.state == "RUNNING" { // as the operator summarizes its nodes
+			created.Status.ProgressSummary = v1alpha1.ProgressSummary{Size: "2.0 MiB / 3.1 MiB", Rate: "256.0 KiB/s", ETA: "4s"}
+		}
 		for i := range created.Status.Conditions {
 			created.Status.Conditions[i].LastTransitionTime = created.CreationTimestamp
 		}
@@ -80,6 +83,12 @@ func newEnv(t *testing.T) *env {
 func node(name, rack, state string, done, total int64, msg string) v1alpha1.NodeBackupStatus {
 	return v1alpha1.NodeBackupStatus{Node: name, Rack: rack, State: v1alpha1.BackupState(state), BytesUploaded: done, BytesTotal: total,
 		FilesTotal: 12, FilesSkipped: 3, Attempts: 1, Message: msg}
+}
+
+// rated is n uploading at bytesPerSecond with eta left, as the operator writes it.
+func rated(n v1alpha1.NodeBackupStatus, bytesPerSecond int64, eta string) v1alpha1.NodeBackupStatus {
+	n.TransferRate = v1alpha1.TransferRate{BytesPerSecond: bytesPerSecond, ETA: eta}
+	return n
 }
 
 func (e *env) create(name, tag string) *v1alpha1.CassandraBackup {

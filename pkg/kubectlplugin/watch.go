@@ -110,8 +110,8 @@ func (o *options) render(prev, b *v1alpha1.CassandraBackup) error {
 	stamp := o.now().UTC().Format(time.RFC3339)
 	done, total := totals(b)
 	if prev == nil || prev.Status.State != b.Status.State || prev.Status.Progress != b.Status.Progress {
-		fmt.Fprintf(o.streams.Out, "%s backup %s %s %s (%s of %s)\n", stamp, b.Name, orDash(string(b.Status.State)),
-			Percent(done, total), HumanBytes(done), HumanBytes(total))
+		fmt.Fprintf(o.streams.Out, "%s backup %s %s %s (%s of %s)%s\n", stamp, b.Name, orDash(string(b.Status.State)),
+			Percent(done, total), HumanBytes(done), HumanBytes(total), rateETA(b.Status.Rate, b.Status.ETA))
 	}
 	before := map[string]v1alpha1.NodeBackupStatus{}
 	if prev != nil {
@@ -124,14 +124,27 @@ func (o *options) render(prev, b *v1alpha1.CassandraBackup) error {
 		if seen && p.State == n.State && p.BytesUploaded == n.BytesUploaded && p.BytesTotal == n.BytesTotal && p.Message == n.Message {
 			continue
 		}
-		line := fmt.Sprintf("%s node %s %s %s (%s of %s)", stamp, n.Node, orDash(string(n.State)),
-			Percent(n.BytesUploaded, n.BytesTotal), HumanBytes(n.BytesUploaded), HumanBytes(n.BytesTotal))
+		line := fmt.Sprintf("%s node %s %s %s (%s of %s)%s", stamp, n.Node, orDash(string(n.State)),
+			Percent(n.BytesUploaded, n.BytesTotal), HumanBytes(n.BytesUploaded), HumanBytes(n.BytesTotal),
+			rateETA(rateString(n.BytesPerSecond), n.ETA))
 		if n.Message != "" {
 			line += ": " + n.Message
 		}
 		fmt.Fprintln(o.streams.Out, line)
 	}
 	return nil
+}
+
+// rateETA is ", 1.5 MiB/s, ETA 3m20s" with what is known, "" when nothing is.
+func rateETA(rate, eta string) string {
+	s := ""
+	if rate != "" {
+		s += ", " + rate
+	}
+	if eta != "" {
+		s += ", ETA " + eta
+	}
+	return s
 }
 
 // ended reports whether a backup state is final.

@@ -41,7 +41,8 @@ func TestWatch(t *testing.T) {
 					node("cassandra-dc1-r1-0", "r1", "RUNNING", 0, 2097152, ""), node("cassandra-dc1-r2-0", "r2", "PENDING", 0, 0, "")}},
 					"node cassandra-dc1-r2-0 PENDING"},
 				{v1alpha1.CassandraBackupStatus{State: "RUNNING", Progress: "50%", Nodes: []v1alpha1.NodeBackupStatus{
-					node("cassandra-dc1-r1-0", "r1", "COMPLETED", 2097152, 2097152, ""), node("cassandra-dc1-r2-0", "r2", "RUNNING", 0, 2097152, "")}},
+					node("cassandra-dc1-r1-0", "r1", "COMPLETED", 2097152, 2097152, ""), rated(node("cassandra-dc1-r2-0", "r2", "RUNNING", 0, 2097152, ""), 524288, "4s")},
+					ProgressSummary: v1alpha1.ProgressSummary{Size: "2.0 MiB / 4.0 MiB", Rate: "512.0 KiB/s", ETA: "4s"}},
 					"node cassandra-dc1-r2-0 RUNNING"},
 				{v1alpha1.CassandraBackupStatus{State: v1alpha1.BackupState(tc.final), Progress: "100%", Nodes: []v1alpha1.NodeBackupStatus{
 					node("cassandra-dc1-r1-0", "r1", "COMPLETED", 2097152, 2097152, ""), final(tc.final)},

@@ -55,6 +55,10 @@ type Args struct {
 	// Timeout bounds the whole restore; DefaultTimeout when zero (the flag is then not
 	// written).
 	Timeout time.Duration
+	// StatusListen is the address where the init container serves its progress (the
+	// read-only part of the agent's API, authenticated as the agent's) while it
+	// restores: the agent's port, free until the sidecar starts. Empty serves nothing.
+	StatusListen string
 }
 
 // Flags returns the arguments as --name=value flags, in a stable order. The directory
@@ -101,6 +105,9 @@ func (a Args) Flags() []string {
 	if a.Timeout > 0 {
 		out = append(out, "--timeout="+a.Timeout.String())
 	}
+	if a.StatusListen != "" {
+		out = append(out, "--status-listen="+a.StatusListen)
+	}
 	return out
 }
 
@@ -135,6 +142,7 @@ func (a *Args) Register(fs *flag.FlagSet) {
 	fs.StringVar(&a.Entities, "entities", "", "keyspaces and tables to restore (ks1,ks2.t1); all when empty")
 	fs.BoolVar(&a.Insecure, "insecure", false, "talk HTTP to the storage endpoint")
 	fs.DurationVar(&a.Timeout, "timeout", DefaultTimeout, "give up the restore, with an error, after this long")
+	fs.StringVar(&a.StatusListen, "status-listen", "", "address where the restore's progress is served (GET /operations, authenticated as the agent's API) while it runs; off when empty")
 }
 
 // ArgSource is a further source node of the restore init container (--add-source).

@@ -13,7 +13,7 @@ func TestArgsRoundTrip(t *testing.T) {
 		{StorageLocation: "s3://b", SnapshotTag: "t", Cluster: "c", Datacenter: "dc1", HostID: "h", ManifestKey: "c/dc1/h/manifests/t-v-1.json", NewCluster: true,
 			DataDirs: []string{"/d"}, CommitLogDir: "/c", HintsDir: "/h", SavedCachesDir: "/s", TokensFile: "/t.yaml",
 			MarkerFile: "/d/m", SecretName: "sec", Entities: "ks1,ks2.t", Insecure: true, Timeout: 90 * time.Minute,
-			More: []ArgSource{{HostID: "h2", ManifestKey: "c/dc1/h2/manifests/t-v-1.json"}, {HostID: "h3", ManifestKey: "c/dc 1/h3/manifests/t-v-2.json"}}, IncludeAuth: true},
+			More: []ArgSource{{HostID: "h2", ManifestKey: "c/dc1/h2/manifests/t-v-1.json"}, {HostID: "h3", ManifestKey: "c/dc 1/h3/manifests/t-v-2.json"}}, IncludeAuth: true, StatusListen: ":4567"},
 		{StorageLocation: "file:///x", SnapshotTag: "t", DataDirs: []string{"/a", "/b"}, TokensFile: "/t", MarkerFile: "/m", Timeout: DefaultTimeout},
 	} {
 		fs := flag.NewFlagSet("restore", flag.ContinueOnError)

@@ -884,3 +884,24 @@ func TestHandlerTimeoutDefault(t *testing.T) {
 		}
 	}
 }
+
+// A handler that clears status fields (to their zero value, which JSON omits) clears
+// them on the server, also when a metadata write in the same pass came first: the
+// handler's status is carried over the write's answer whole, not merged into it.
+func TestClearedStatusFieldsStayCleared(t *testing.T) {
+	h := newHarness(t, OnCreate("create", func(_ context.Context, ev *Event[backup]) (Result, error) {
+		ev.Object.Status.Progress = ""
+		ev.Object.Status.Nodes[0].Message = ""
+		ev.Object.Status.Nodes[0].BytesPerSecond = 0
+		return Result{}, nil
+	}))
+	b := newBackup("b")
+	b.Status.Progress = "50%"
+	b.Status.Nodes = []v1.NodeBackupStatus{{Node: "n", Message: "uploading", TransferRate: v1.TransferRate{BytesPerSecond: 7}}}
+	h.create(b)
+	h.mustSync("b")
+	got := h.get("b").Status
+	if got.Progress != "" || len(got.Nodes) != 1 || got.Nodes[0].Message != "" || got.Nodes[0].BytesPerSecond != 0 {
+		t.Fatalf("cleared fields came back: %+v", got)
+	}
+}

@@ -542,22 +542,20 @@ func (c *Controller[T]) adopt(p *pass[T], out T) {
 	p.mem.written = out.GetResourceVersion()
 	work := out.DeepCopyObject().(T)
 	p.orig = out
-	// Carry the handlers' status changes over to the fresh object, decoded into a zero
-	// object: json.Unmarshal into work would keep the fields of its list elements that the
-	// handlers' status omits, so a field a handler cleared (an operation id) came back.
-	if b, err := json.Marshal(p.obj); err == nil {
-		var st struct {
-			Status json.RawMessage `json:"status"`
-		}
-		var doc map[string]json.RawMessage
-		full, ferr := json.Marshal(out)
-		if json.Unmarshal(b, &st) == nil && len(st.Status) > 0 && ferr == nil && json.Unmarshal(full, &doc) == nil {
-			doc["status"] = st.Status
-			raw, _ := json.Marshal(doc)
-			fresh := reflect.New(reflect.TypeOf(work).Elem()).Interface().(T)
-			if json.Unmarshal(raw, fresh) == nil {
-				work = fresh
-			}
+	// Carry the handlers' status over to the fresh object whole: decoded into a zero
+	// object, never into out's, whose fields (and list elements) a handler cleared to
+	// their omitted zero values would otherwise survive.
+	b, err1 := json.Marshal(p.obj)
+	o, err2 := json.Marshal(out)
+	var st struct {
+		Status json.RawMessage `json:"status"`
+	}
+	var doc map[string]json.RawMessage
+	if err1 == nil && err2 == nil && json.Unmarshal(b, &st) == nil && len(st.Status) > 0 && json.Unmarshal(o, &doc) == nil {
+		doc["status"] = st.Status
+		fresh := reflect.New(reflect.TypeOf(out).Elem()).Interface().(T)
+		if raw, err := json.Marshal(doc); err == nil && json.Unmarshal(raw, fresh) == nil {
+			work = fresh
 		}
 	}
 	p.obj = work

@@ -164,7 +164,8 @@ func Mutate(pod *corev1.Pod, dc *v1alpha1.CassandraDataCenter, p *plan.Plan, cfg
 	}
 
 	tokensFile := path.Join(mount.MountPath, "restore-tokens.yaml")
-	init := initContainer(p, pp, mount, tokensFile, cfg)
+	listen := fmt.Sprintf(":%d", plan.AgentPort(pod, plan.AgentPortName, plan.DefaultAgentPort))
+	init := initContainer(p, pp, mount, tokensFile, listen, cfg)
 	init.SecurityContext = securityContext(pod, cass)
 
 	var ops []Operation
@@ -258,8 +259,9 @@ func under(mount corev1.VolumeMount, dir string) string {
 	return ""
 }
 
-// initContainer builds the restore init container. It carries the Secret's name only.
-func initContainer(p *plan.Plan, pp plan.PodPlan, mount corev1.VolumeMount, tokensFile string, cfg Config) corev1.Container {
+// initContainer builds the restore init container. It carries the Secret's name only. It
+// serves its progress on listen, the agent's port, free until the sidecar starts.
+func initContainer(p *plan.Plan, pp plan.PodPlan, mount corev1.VolumeMount, tokensFile, listen string, cfg Config) corev1.Container {
 	root := path.Dir(cfg.DataDir)
 	args := plan.Args{
 		StorageLocation: p.StorageLocation, SnapshotTag: p.SnapshotTag, Cluster: p.SourceCluster,
@@ -271,6 +273,7 @@ func initContainer(p *plan.Plan, pp plan.PodPlan, mount corev1.VolumeMount, toke
 		TokensFile:     tokensFile,
 		MarkerFile:     path.Join(cfg.DataDir, "restore_done"),
 		SecretName:     p.Secret, Entities: p.Entities, Insecure: p.Insecure,
+		StatusListen: listen,
 	}
 	for _, m := range pp.More {
 		args.More = append(args.More, plan.ArgSource{HostID: m.HostID, ManifestKey: m.ManifestKey})

@@ -168,7 +168,7 @@ func TestMutate(t *testing.T) {
 					"--manifest-key=test-cluster/dc1/11111111-2222-3333-4444-555555555555/manifests/tag1-x-1.json", "--new-cluster", "--data-dir=/var/lib/cassandra/data",
 					"--commitlog-dir=/var/lib/cassandra/commitlog", "--hints-dir=/var/lib/cassandra/hints", "--saved-caches-dir=/var/lib/cassandra/saved_caches",
 					"--tokens-file=/var/lib/cassandra/restore-tokens.yaml", "--marker-file=/var/lib/cassandra/data/restore_done",
-					"--k8s-secret-name=cloud-backup-secrets", "--insecure"}
+					"--k8s-secret-name=cloud-backup-secrets", "--insecure", "--status-listen=:4567"}
 				if ic.Name != "restore" || ic.Image != "cassandra-backup-agent:test" || !slices.Equal(ic.Command, []string{"cassandra-backup-agent"}) || !slices.Equal(ic.Args, want) {
 					t.Errorf("init container %s %s %v %v", ic.Name, ic.Image, ic.Command, ic.Args)
 				}

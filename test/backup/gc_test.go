@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
@@ -134,7 +135,11 @@ func TestFailedAttemptLeavesNoOrphans(t *testing.T) {
 		}
 	}
 	e.startOperator(backup.Options{})
-	e.create("retried", slowSpec("dc1", "retried"))
+	// Progress reaches status every 5 s: slow enough that a write shows a third uploaded.
+	s := slowSpec("dc1", "retried")
+	q := resource.MustParse("64Ki")
+	s.Bandwidth = &q
+	e.create("retried", s)
 	e.waitFor("retried", "RUNNING with a third uploaded", func(b *v1alpha1.CassandraBackup) bool {
 		return running(b) && b.Status.Nodes[0].BytesUploaded*3 > b.Status.Nodes[0].BytesTotal
 	})

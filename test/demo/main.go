@@ -25,6 +25,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
@@ -34,6 +35,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
@@ -50,6 +52,7 @@ func main() {
 	flag.DurationVar(&opts.Linger, "linger", 0, "keep everything running this long after the verification, to look around with kubectl (Ctrl-C ends it)")
 	flag.BoolVar(&opts.InProcess, "in-process", false, "run the operator's controllers and webhook inside this program instead of the built cassandra-backup-operator binary")
 	flag.IntVar(&opts.DataKiB, "data-kib", 2048, "user data per node, KiB")
+	flag.IntVar(&opts.BandwidthKiB, "bandwidth-kib", 256, "each node's upload (spec.bandwidth) and download (the restore's --bandwidth) cap in KiB/s, so the tables show a rate and an ETA; 0: no cap")
 	flag.BoolVar(&opts.PodNetwork, "pod-network", podnet.Enabled(), "run every pod in a network namespace of its own, with its own IP (needs root; falls back to 127.0.0.1 without it); default: as root unless "+podnet.EnvVar+"=0")
 	flag.Parse()
 
@@ -69,6 +72,9 @@ type Options struct {
 	Linger time.Duration
 	// DataKiB is the user data per node.
 	DataKiB int
+	// BandwidthKiB caps each node's upload and download, KiB/s, so that progress shows
+	// a rate and an ETA; no cap when 0.
+	BandwidthKiB int
 	// InProcess runs the controllers and webhook in this process instead of the binary.
 	InProcess bool
 	// PodNetwork runs every pod in a network namespace of its own (see podnet); where
@@ -160,6 +166,10 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 
 	env := guide.NewEnv(cp.Config(), cp.KubeconfigPath, namespace, agentBin, filepath.Join(dir, "nodes"), storage.Config{})
 	env.Network = network
+	if opts.BandwidthKiB > 0 {
+		// The restore init containers' download cap, as an operator would set it.
+		env.OperatorArgs = append(env.OperatorArgs, fmt.Sprintf("--agent-restore-arg=--bandwidth=%dKBPS", opts.BandwidthKiB))
+	}
 	if _, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
@@ -209,6 +219,11 @@ func Run(ctx context.Context, out io.Writer, opts Options) (err error) {
 		Spec: v1alpha1.CassandraBackupSpec{CDC: "test-cluster-dc1-cassandra", Cluster: cluster, Datacenter: dcName,
 			StorageLocation: bucket, SnapshotTag: "mySnapshotTag", Secret: "cloud-backup-secrets", GlobalRequest: true,
 			CreateMissingBucket: true, Entities: "system_schema,ks1,ks2"},
+	}
+	if opts.BandwidthKiB > 0 {
+		q := resource.MustParse(fmt.Sprintf("%dKi", opts.BandwidthKiB))
+		b.Spec.Bandwidth = &q
+		fmt.Fprintf(out, "   with spec.bandwidth: %s per node, so that the progress shows a rate and an ETA\n", q.String())
 	}
 	if _, err := env.Client.CassandraoperatorV1alpha1().CassandraBackups(namespace).Create(ctx, b, metav1.CreateOptions{}); err != nil {
 		return err
@@ -410,30 +425,35 @@ func applySecret(ctx context.Context, env *guide.Env, path string) error {
 	return err
 }
 
-// backupTable renders a backup the way kubectl get and describe show it.
+// backupTable renders a backup the way kubectl get and describe show it: human sizes,
+// the rate over the last 30 s and the ETA, all from status.
 func backupTable(b *v1alpha1.CassandraBackup) string {
 	var sb strings.Builder
 	w := tabwriter.NewWriter(&sb, 0, 4, 3, ' ', 0)
-	fmt.Fprintf(w, "   NAME\tSTATUS\tPROGRESS\t\t\n")
-	fmt.Fprintf(w, "   %s\t%s\t%s\t\t\n", b.Name, orDash(string(b.Status.State)), orDash(b.Status.Progress))
-	fmt.Fprintf(w, "     NODE\tSTATE\tPROGRESS\tRACK\tBYTES\n")
-	for _, n := range b.Status.Nodes {
-		fmt.Fprintf(w, "     %s\t%s\t%s\t%s\t%d/%d\n", n.Node, orDash(string(n.State)), orDash(n.Progress), n.Rack, n.BytesUploaded, n.BytesTotal)
+	st := &b.Status
+	fmt.Fprintf(w, "   NAME\tSTATUS\tPROGRESS\tSIZE\tRATE\tETA\n")
+	fmt.Fprintf(w, "   %s\t%s\t%s\t%s\t%s\t%s\n", b.Name, orDash(string(st.State)), orDash(st.Progress), orDash(st.Size), orDash(st.Rate), orDash(st.ETA))
+	fmt.Fprintf(w, "     NODE\tSTATE\tPROGRESS\tSIZE\tRATE\tETA\n")
+	for _, n := range st.Nodes {
+		r := progress.FromStatus(n.BytesUploaded, n.BytesTotal, n.TransferRate)
+		fmt.Fprintf(w, "     %s\t%s\t%s\t%s\t%s\t%s\n", n.Node, orDash(string(n.State)), orDash(n.Progress), orDash(r.SizeString()), orDash(r.RateString()), orDash(n.ETA))
 	}
 	w.Flush()
 	return sb.String()
 }
 
-// restoreTable renders status.restore of a datacenter.
+// restoreTable renders status.restore of a datacenter, with each pod's download read
+// from its init container.
 func restoreTable(dc *v1alpha1.CassandraDataCenter) string {
 	var sb strings.Builder
 	w := tabwriter.NewWriter(&sb, 0, 4, 3, ' ', 0)
 	r := dc.Status.Restore
-	fmt.Fprintf(w, "   DATACENTER\tRESTORE\tBACKUP\t\n")
-	fmt.Fprintf(w, "   %s\t%s\t%s\t\n", dc.Name, orDash(string(r.State)), r.BackupName)
-	fmt.Fprintf(w, "     POD\tSOURCE NODE\tSTATE\tMESSAGE\n")
+	fmt.Fprintf(w, "   DATACENTER\tRESTORE\tBACKUP\tRESTORED\tRATE\tETA\n")
+	fmt.Fprintf(w, "   %s\t%s\t%s\t%s\t%s\t%s\n", dc.Name, orDash(string(r.State)), r.BackupName, orDash(r.Size), orDash(r.Rate), orDash(r.ETA))
+	fmt.Fprintf(w, "     POD\tSOURCE NODE\tSTATE\tRESTORED\tRATE\tETA\tMESSAGE\n")
 	for _, n := range r.Nodes {
-		fmt.Fprintf(w, "     %s\t%s\t%s\t%s\n", n.Pod, n.SourceNode, orDash(string(n.State)), n.Message)
+		p := progress.FromStatus(n.BytesDone, n.BytesTotal, n.TransferRate)
+		fmt.Fprintf(w, "     %s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Pod, n.SourceNode, orDash(string(n.State)), orDash(p.SizeString()), orDash(p.RateString()), orDash(n.ETA), n.Message)
 	}
 	w.Flush()
 	return sb.String()

@@ -366,6 +366,11 @@ func (r *Runner) Run(ctx context.Context, pod *corev1.Pod, name string) (Result,
 	}
 	for i, a := range argv {
 		argv[i] = m.apply(expand(a, vars))
+		// Without a pod network the containers share this machine's network: a port a
+		// container would open on every address of its pod opens on loopback only.
+		if rest, ok := strings.CutPrefix(argv[i], "--status-listen=:"); ok && r.Network == nil {
+			argv[i] = "--status-listen=127.0.0.1:" + rest
+		}
 	}
 	bin, ok := r.Binaries[argv[0]]
 	if !ok {
@@ -551,6 +556,11 @@ func (r *Runner) RunInitContainers(ctx context.Context, pod *corev1.Pod) ([]Resu
 	}
 	for _, c := range pod.Spec.InitContainers {
 		start := metav1.Now()
+		// As a kubelet does, the container shows as running while it runs.
+		running := corev1.ContainerStatus{Name: c.Name, Image: c.Image, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: start}}}
+		if err := r.writeInitStatus(ctx, pod, append(statuses, running)); err != nil {
+			return results, err
+		}
 		res, err := r.Run(ctx, pod, c.Name)
 		if err != nil {
 			return results, err
@@ -570,9 +580,15 @@ func (r *Runner) RunInitContainers(ctx context.Context, pod *corev1.Pod) ([]Resu
 			break
 		}
 	}
+	return results, r.writeInitStatus(ctx, pod, statuses)
+}
+
+// writeInitStatus writes the pod's init-container statuses, phase Pending and, on a pod
+// network, its address.
+func (r *Runner) writeInitStatus(ctx context.Context, pod *corev1.Pod, statuses []corev1.ContainerStatus) error {
 	cur, err := r.Kube.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 	if err != nil {
-		return results, fmt.Errorf("get pod %s: %w", pod.Name, err)
+		return fmt.Errorf("get pod %s: %w", pod.Name, err)
 	}
 	cur.Status.InitContainerStatuses = statuses
 	cur.Status.Phase = corev1.PodPending
@@ -580,7 +596,7 @@ func (r *Runner) RunInitContainers(ctx context.Context, pod *corev1.Pod) ([]Resu
 		cur.Status.PodIP, cur.Status.PodIPs = pod.Status.PodIP, pod.Status.PodIPs
 	}
 	if _, err := r.Kube.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil {
-		return results, fmt.Errorf("update status of pod %s: %w", pod.Name, err)
+		return fmt.Errorf("update status of pod %s: %w", pod.Name, err)
 	}
-	return results, nil
+	return nil
 }

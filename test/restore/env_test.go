@@ -168,7 +168,12 @@ func newEnvOn(t *testing.T, cp *controlplane.ControlPlane, controller bool) *env
 		t.Cleanup(broadcaster.Shutdown)
 		deps := operator.Deps{KubeClient: kube, Client: client, Informers: set,
 			Recorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Name})}
-		c, err := restore.NewWithOptions(deps, restore.Options{Recheck: time.Second, ActivePoll: 300 * time.Millisecond, IdlePoll: 2 * time.Second})
+		// The operator's account, which the restore init containers let read their progress.
+		agents, err := controlplane.EnsureOperatorAccount(ctx, kube, e.ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := restore.NewWithOptions(deps, restore.Options{Recheck: time.Second, ActivePoll: 300 * time.Millisecond, IdlePoll: 2 * time.Second, Agents: agents})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,8 +21,6 @@ package backup
 
 import (
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,7 +33,9 @@ import (
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	_ "github.com/cassbackup/cassandra-backup-operator/pkg/storage/azure" // azure:// locations
@@ -51,9 +51,9 @@ const Name = "backup"
 // Defaults of Options.
 const (
 	// DefaultAgentPortName is the name of the container port the agent listens on.
-	DefaultAgentPortName = "backup-agent"
+	DefaultAgentPortName = plan.AgentPortName
 	// DefaultAgentPort is the agent's port when no container port has the agent's name.
-	DefaultAgentPort = 4567
+	DefaultAgentPort = plan.DefaultAgentPort
 	// DefaultPollInterval is the time between two looks at the agents' operations.
 	DefaultPollInterval = 2 * time.Second
 	// DefaultMaxAttempts is how many times a node's failing operation is submitted.
@@ -129,18 +129,7 @@ func (c Options) withDefaults() Options {
 // PodAddress returns http://<pod IP>:<port><path>, the port being the container port
 // named portName, or def when no container port has that name.
 func PodAddress(pod *corev1.Pod, portName string, def int32, path string) (string, error) {
-	if pod.Status.PodIP == "" {
-		return "", fmt.Errorf("pod %s has no IP address yet", pod.Name)
-	}
-	port := def
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.Name == portName {
-				port = p.ContainerPort
-			}
-		}
-	}
-	return "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port))) + path, nil
+	return plan.AgentAddress(pod, portName, def, path)
 }
 
 // Controller reconciles CassandraBackups.
@@ -161,6 +150,11 @@ type Controller struct {
 	dcsSynced func() bool
 	// recorder records the events the handlers emit themselves; nil records none.
 	recorder krecord.EventRecorder
+
+	// meters measure each running node's rate; gate spaces progress-only status writes
+	// (progress.go).
+	meters progress.Meters
+	gate   progress.Gate
 }
 
 // New builds the controller, with default Options, from the operator process's

@@ -47,6 +47,7 @@ func (c *Controller) observe(ctx context.Context, ev *event) (reconciler.Result,
 	st.Nodes = obs.Nodes
 	st.State = v1alpha1.BackupCompleted
 	st.Progress = "100%"
+	summarize(st)
 	st.CompletionTime = &now
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(true, reconciler.ReasonAvailable,
 		fmt.Sprintf("imported the remote backup committed by %s (%d nodes)", obs.Topology, len(obs.Nodes)), b.Generation))
@@ -129,6 +130,7 @@ func (c *Controller) awaitNodes(ctx context.Context, ev *event) (reconciler.Resu
 		deadline = st.StartTime.Add(timeout(b))
 	}
 	next := jitter(c.cfg.PollInterval)
+	before := st.DeepCopy()
 	var total, done int64
 	var failures []string
 	var active, failed, cancelled int
@@ -138,6 +140,7 @@ func (c *Controller) awaitNodes(ctx context.Context, ev *event) (reconciler.Resu
 			if d := c.awaitNode(ctx, b, n, now, deadline); d > 0 && d < next {
 				next = d
 			}
+			c.measure(b, n, now)
 		}
 		total += n.BytesTotal
 		done += n.BytesUploaded
@@ -156,6 +159,10 @@ func (c *Controller) awaitNodes(ctx context.Context, ev *event) (reconciler.Resu
 		}
 	}
 	end := metav1.NewTime(c.cfg.Now().Truncate(time.Second))
+	summarize(st)
+	if active == 0 {
+		c.gate.Forget(string(b.UID))
+	}
 	switch {
 	case cancelled > 0:
 		c.cancelNodes(ctx, b)
@@ -164,6 +171,7 @@ func (c *Controller) awaitNodes(ctx context.Context, ev *event) (reconciler.Resu
 		reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonBackupCancelled, "an operation of the backup was cancelled", b.Generation))
 	case active > 0:
 		st.Progress = percent(done, total, false)
+		c.coalesce(b, before, now)
 		return reconciler.Result{RequeueAfter: next}, nil
 	case failed > 0:
 		st.State = v1alpha1.BackupFailed

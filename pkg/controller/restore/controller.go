@@ -15,10 +15,12 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 	// The storage providers a backup's location may name.
@@ -49,6 +51,18 @@ type Options struct {
 	ActivePoll time.Duration
 	// IdlePoll is how often a finished or idle restore is checked; 30s when 0.
 	IdlePoll time.Duration
+	// Agents reads the restoring pods' progress from their init containers (progress.go);
+	// a client without tokens when nil.
+	Agents *client.Client
+	// Now tells the time; time.Now when nil.
+	Now func() time.Time
+}
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
 }
 
 // Controller is the restore controller.
@@ -64,12 +78,16 @@ type Controller struct {
 	podName    PodNameFunc
 	profiles   profile.Registry
 	opts       Options
+	// agents, meters and gate follow the pods' downloads (progress.go).
+	agents *client.Client
+	meters progress.Meters
+	gate   progress.Gate
 }
 
 // New builds the controller, with default Options, from the operator process's
 // dependencies: it is the operator.NewFunc listed in cmd/cassandra-backup-operator.
 func New(deps operator.Deps) (operator.Component, error) {
-	return NewWithOptions(deps, Options{Storage: deps.StorageConfig()})
+	return NewWithOptions(deps, Options{Storage: deps.StorageConfig(), Agents: deps.AgentClient()})
 }
 
 // NewWithOptions builds the controller from the operator's dependencies; call it before
@@ -94,6 +112,10 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		podName:    opts.PodName,
 		profiles:   deps.Informers.Profiles(),
 		opts:       opts,
+		agents:     opts.Agents,
+	}
+	if c.agents == nil {
+		c.agents = &client.Client{}
 	}
 	if c.bucket == nil {
 		c.bucket = &StorageBucket{Kube: deps.KubeClient, Storage: opts.Storage}

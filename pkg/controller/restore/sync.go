@@ -243,9 +243,11 @@ func (c *Controller) progress(ctx context.Context, ev *dcEvent) (reconciler.Resu
 		return reconciler.Result{RequeueAfter: c.opts.ActivePoll}, nil
 	}
 	st := status(dc)
+	prev := st.DeepCopy()
 	before := st.State
 	st.Nodes = c.nodeStates(dc, p, st.Nodes, true)
 	st.State = overall(st.Nodes)
+	c.measure(ctx, dc, prev, st)
 	if st.State != before && st.State == v1alpha1.RestoreCompleted {
 		c.event(dc, corev1.EventTypeNormal, "RestoreCompleted", fmt.Sprintf("all %d pods restored backup %s", len(st.Nodes), p.Backup))
 	}
@@ -272,6 +274,9 @@ func (c *Controller) nodeStates(dc *v1alpha1.CassandraDataCenter, p *plan.Plan, 
 	for _, name := range p.PodNames() {
 		pp := p.Pods[name]
 		n := v1alpha1.NodeRestoreStatus{Pod: name, SourceNode: strings.Join(pp.SourceNodes(), ",")}
+		if o, ok := old[name]; ok && o.SourceNode == n.SourceNode {
+			n.NodeRestoreProgress, n.TransferRate = o.NodeRestoreProgress, o.TransferRate
+		}
 		pod, err := c.pods.Pods(dc.Namespace).Get(name)
 		if err != nil {
 			n.State, n.Message = v1alpha1.RestorePending, msgNoPod

@@ -76,12 +76,16 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.LocationReferenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeBackupStatus"):
 		return &cassandraoperatorv1alpha1.NodeBackupStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NodeRestoreProgress"):
+		return &cassandraoperatorv1alpha1.NodeRestoreProgressApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeRestoreStatus"):
 		return &cassandraoperatorv1alpha1.NodeRestoreStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeTableRestoreStatus"):
 		return &cassandraoperatorv1alpha1.NodeTableRestoreStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("NodeVerification"):
 		return &cassandraoperatorv1alpha1.NodeVerificationApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ProgressSummary"):
+		return &cassandraoperatorv1alpha1.ProgressSummaryApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Rack"):
 		return &cassandraoperatorv1alpha1.RackApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResolvedLocation"):

@@ -12,6 +12,9 @@ import (
 // +kubebuilder:resource:shortName=cbk,categories=cassandra
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.state`,description="State of the whole backup"
 // +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress`,description="Bytes uploaded over bytes to upload, all nodes together"
+// +kubebuilder:printcolumn:name="Size",type=string,JSONPath=`.status.size`,description="Bytes uploaded / bytes to upload, all nodes together"
+// +kubebuilder:printcolumn:name="Rate",type=string,JSONPath=`.status.rate`,description="Upload rate over the last 30 s, all nodes together"
+// +kubebuilder:printcolumn:name="ETA",type=string,JSONPath=`.status.eta`,description="Time left until the slowest node is done"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // CassandraBackup is a backup of one Cassandra datacenter: every node snapshots its
@@ -236,6 +239,9 @@ type CassandraBackupStatus struct {
 	// +optional
 	Progress string `json:"progress,omitempty"`
 
+	// ProgressSummary is the size, rate and ETA of the whole backup, preformatted.
+	ProgressSummary `json:",inline"`
+
 	// Snapshot is the snapshot name every node takes, chosen once before any agent is
 	// contacted.
 	// +optional
@@ -308,6 +314,9 @@ type NodeBackupStatus struct {
 	// FilesSkipped is how many of them were already in the bucket and not uploaded again.
 	// +optional
 	FilesSkipped int64 `json:"filesSkipped,omitempty"`
+
+	// TransferRate is the node's upload rate over the last 30 s and its ETA.
+	TransferRate `json:",inline"`
 
 	// OperationID is the id of the node's backup operation on its agent.
 	// +optional

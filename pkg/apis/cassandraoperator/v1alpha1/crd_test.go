@@ -85,8 +85,9 @@ func compare(t *testing.T, path string, typ reflect.Type, schema *apiextensionsv
 	}
 }
 
-// jsonFields returns the struct's fields as JSON sees them: the fields of an embedded
-// inline struct stand in for it, and TypeMeta (apiVersion and kind) is left out.
+// jsonFields returns the fields of typ as JSON sees them: the fields of a struct embedded
+// inline (TransferRate, ProgressSummary) in its place, TypeMeta's apiVersion and kind left
+// out (they are checked by name).
 func jsonFields(typ reflect.Type) []reflect.StructField {
 	var out []reflect.StructField
 	for f := range typ.Fields() {

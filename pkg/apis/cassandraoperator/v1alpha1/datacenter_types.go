@@ -13,6 +13,9 @@ import (
 // +kubebuilder:printcolumn:name="Datacenter",type=string,JSONPath=`.spec.datacenter`
 // +kubebuilder:printcolumn:name="Restore",type=string,JSONPath=`.spec.restore.backupName`,description="The backup this datacenter restores"
 // +kubebuilder:printcolumn:name="Restore State",type=string,JSONPath=`.status.restore.state`
+// +kubebuilder:printcolumn:name="Restored",type=string,JSONPath=`.status.restore.size`,description="Bytes restored / bytes to restore, all pods together"
+// +kubebuilder:printcolumn:name="Rate",type=string,JSONPath=`.status.restore.rate`,description="Download rate over the last 30 s, all pods together"
+// +kubebuilder:printcolumn:name="ETA",type=string,JSONPath=`.status.restore.eta`,description="Time left until the slowest pod is restored"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // CassandraDataCenter is a Cassandra datacenter whose pods another operator runs. This
@@ -141,6 +144,9 @@ type RestoreStatus struct {
 	// +optional
 	Plan string `json:"plan,omitempty"`
 
+	// ProgressSummary is the size, rate and ETA of the pods' downloads, preformatted.
+	ProgressSummary `json:",inline"`
+
 	// Nodes is the restore state of each pod.
 	// +optional
 	// +listType=map
@@ -179,6 +185,12 @@ type NodeRestoreStatus struct {
 	// Message explains the state, for example the init container's error.
 	// +optional
 	Message string `json:"message,omitempty"`
+
+	// NodeRestoreProgress is the pod's download in bytes and files.
+	NodeRestoreProgress `json:",inline"`
+
+	// TransferRate is the pod's download rate over the last 30 s and its ETA.
+	TransferRate `json:",inline"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

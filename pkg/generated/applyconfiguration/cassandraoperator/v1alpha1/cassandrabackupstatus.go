@@ -34,6 +34,8 @@ type CassandraBackupStatusApplyConfiguration struct {
 	// Progress is the share of bytes uploaded, all nodes together, as a percentage
 	// such as "83%".
 	Progress *string `json:"progress,omitempty"`
+	// ProgressSummary is the size, rate and ETA of the whole backup, preformatted.
+	ProgressSummaryApplyConfiguration `json:""`
 	// Snapshot is the snapshot name every node takes, chosen once before any agent is
 	// contacted.
 	Snapshot *string `json:"snapshot,omitempty"`
@@ -72,6 +74,30 @@ func (b *CassandraBackupStatusApplyConfiguration) WithState(value cassandraopera
 // If called multiple times, the Progress field is set to the value of the last call.
 func (b *CassandraBackupStatusApplyConfiguration) WithProgress(value string) *CassandraBackupStatusApplyConfiguration {
 	b.Progress = &value
+	return b
+}
+
+// WithSize sets the Size field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Size field is set to the value of the last call.
+func (b *CassandraBackupStatusApplyConfiguration) WithSize(value string) *CassandraBackupStatusApplyConfiguration {
+	b.ProgressSummaryApplyConfiguration.Size = &value
+	return b
+}
+
+// WithRate sets the Rate field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Rate field is set to the value of the last call.
+func (b *CassandraBackupStatusApplyConfiguration) WithRate(value string) *CassandraBackupStatusApplyConfiguration {
+	b.ProgressSummaryApplyConfiguration.Rate = &value
+	return b
+}
+
+// WithETA sets the ETA field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ETA field is set to the value of the last call.
+func (b *CassandraBackupStatusApplyConfiguration) WithETA(value string) *CassandraBackupStatusApplyConfiguration {
+	b.ProgressSummaryApplyConfiguration.ETA = &value
 	return b
 }
 

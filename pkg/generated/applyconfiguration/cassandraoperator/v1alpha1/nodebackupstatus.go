@@ -46,6 +46,8 @@ type NodeBackupStatusApplyConfiguration struct {
 	FilesTotal *int64 `json:"filesTotal,omitempty"`
 	// FilesSkipped is how many of them were already in the bucket and not uploaded again.
 	FilesSkipped *int64 `json:"filesSkipped,omitempty"`
+	// TransferRate is the node's upload rate over the last 30 s and its ETA.
+	TransferRateApplyConfiguration `json:""`
 	// OperationID is the id of the node's backup operation on its agent.
 	OperationID *string `json:"operationId,omitempty"`
 	// Attempts is how many times the node's backup operation has been submitted.
@@ -133,6 +135,30 @@ func (b *NodeBackupStatusApplyConfiguration) WithFilesTotal(value int64) *NodeBa
 // If called multiple times, the FilesSkipped field is set to the value of the last call.
 func (b *NodeBackupStatusApplyConfiguration) WithFilesSkipped(value int64) *NodeBackupStatusApplyConfiguration {
 	b.FilesSkipped = &value
+	return b
+}
+
+// WithBytesPerSecond sets the BytesPerSecond field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BytesPerSecond field is set to the value of the last call.
+func (b *NodeBackupStatusApplyConfiguration) WithBytesPerSecond(value int64) *NodeBackupStatusApplyConfiguration {
+	b.TransferRateApplyConfiguration.BytesPerSecond = &value
+	return b
+}
+
+// WithETA sets the ETA field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ETA field is set to the value of the last call.
+func (b *NodeBackupStatusApplyConfiguration) WithETA(value string) *NodeBackupStatusApplyConfiguration {
+	b.TransferRateApplyConfiguration.ETA = &value
+	return b
+}
+
+// WithProgressTime sets the ProgressTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ProgressTime field is set to the value of the last call.
+func (b *NodeBackupStatusApplyConfiguration) WithProgressTime(value v1.Time) *NodeBackupStatusApplyConfiguration {
+	b.TransferRateApplyConfiguration.ProgressTime = &value
 	return b
 }
 

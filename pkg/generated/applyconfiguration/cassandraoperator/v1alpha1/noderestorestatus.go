@@ -20,6 +20,7 @@ package v1alpha1
 
 import (
 	cassandraoperatorv1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // NodeRestoreStatusApplyConfiguration represents a declarative configuration of the NodeRestoreStatus type for use
@@ -37,6 +38,10 @@ type NodeRestoreStatusApplyConfiguration struct {
 	State *cassandraoperatorv1alpha1.RestoreState `json:"state,omitempty"`
 	// Message explains the state, for example the init container's error.
 	Message *string `json:"message,omitempty"`
+	// NodeRestoreProgress is the pod's download in bytes and files.
+	NodeRestoreProgressApplyConfiguration `json:""`
+	// TransferRate is the pod's download rate over the last 30 s and its ETA.
+	TransferRateApplyConfiguration `json:""`
 }
 
 // NodeRestoreStatusApplyConfiguration constructs a declarative configuration of the NodeRestoreStatus type for use with
@@ -74,5 +79,61 @@ func (b *NodeRestoreStatusApplyConfiguration) WithState(value cassandraoperatorv
 // If called multiple times, the Message field is set to the value of the last call.
 func (b *NodeRestoreStatusApplyConfiguration) WithMessage(value string) *NodeRestoreStatusApplyConfiguration {
 	b.Message = &value
+	return b
+}
+
+// WithBytesTotal sets the BytesTotal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BytesTotal field is set to the value of the last call.
+func (b *NodeRestoreStatusApplyConfiguration) WithBytesTotal(value int64) *NodeRestoreStatusApplyConfiguration {
+	b.NodeRestoreProgressApplyConfiguration.BytesTotal = &value
+	return b
+}
+
+// WithBytesDone sets the BytesDone field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BytesDone field is set to the value of the last call.
+func (b *NodeRestoreStatusApplyConfiguration) WithBytesDone(value int64) *NodeRestoreStatusApplyConfiguration {
+	b.NodeRestoreProgressApplyConfiguration.BytesDone = &value
+	return b
+}
+
+// WithFilesTotal sets the FilesTotal field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the FilesTotal field is set to the value of the last call.
+func (b *NodeRestoreStatusApplyConfiguration) WithFilesTotal(value int64) *NodeRestoreStatusApplyConfiguration {
+	b.NodeRestoreProgressApplyConfiguration.FilesTotal = &value
+	return b
+}
+
+// WithFilesDone sets the FilesDone field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the FilesDone field is set to the value of the last call.
+func (b *NodeRestoreStatusApplyConfiguration) WithFilesDone(value int64) *NodeRestoreStatusApplyConfiguration {
+	b.NodeRestoreProgressApplyConfiguration.FilesDone = &value
+	return b
+}
+
+// WithBytesPerSecond sets the BytesPerSecond field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the BytesPerSecond field is set to the value of the last call.
+func (b *NodeRestoreStatusApplyConfiguration) WithBytesPerSecond(value int64) *NodeRestoreStatusApplyConfiguration {
+	b.TransferRateApplyConfiguration.BytesPerSecond = &value
+	return b
+}
+
+// WithETA sets the ETA field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ETA field is set to the value of the last call.
+func (b *NodeRestoreStatusApplyConfiguration) WithETA(value string) *NodeRestoreStatusApplyConfiguration {
+	b.TransferRateApplyConfiguration.ETA = &value
+	return b
+}
+
+// WithProgressTime sets the ProgressTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ProgressTime field is set to the value of the last call.
+func (b *NodeRestoreStatusApplyConfiguration) WithProgressTime(value v1.Time) *NodeRestoreStatusApplyConfiguration {
+	b.TransferRateApplyConfiguration.ProgressTime = &value
 	return b
 }

@@ -35,6 +35,8 @@ type RestoreStatusApplyConfiguration struct {
 	// Plan is the name of the ConfigMap holding the restore plan: per pod, its source
 	// node, tokens and JVM options.
 	Plan *string `json:"plan,omitempty"`
+	// ProgressSummary is the size, rate and ETA of the pods' downloads, preformatted.
+	ProgressSummaryApplyConfiguration `json:""`
 	// Nodes is the restore state of each pod.
 	Nodes []NodeRestoreStatusApplyConfiguration `json:"nodes,omitempty"`
 	// ObservedGeneration is the spec generation the plan was made for.
@@ -73,6 +75,30 @@ func (b *RestoreStatusApplyConfiguration) WithBackupName(value string) *RestoreS
 // If called multiple times, the Plan field is set to the value of the last call.
 func (b *RestoreStatusApplyConfiguration) WithPlan(value string) *RestoreStatusApplyConfiguration {
 	b.Plan = &value
+	return b
+}
+
+// WithSize sets the Size field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Size field is set to the value of the last call.
+func (b *RestoreStatusApplyConfiguration) WithSize(value string) *RestoreStatusApplyConfiguration {
+	b.ProgressSummaryApplyConfiguration.Size = &value
+	return b
+}
+
+// WithRate sets the Rate field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Rate field is set to the value of the last call.
+func (b *RestoreStatusApplyConfiguration) WithRate(value string) *RestoreStatusApplyConfiguration {
+	b.ProgressSummaryApplyConfiguration.Rate = &value
+	return b
+}
+
+// WithETA sets the ETA field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ETA field is set to the value of the last call.
+func (b *RestoreStatusApplyConfiguration) WithETA(value string) *RestoreStatusApplyConfiguration {
+	b.ProgressSummaryApplyConfiguration.ETA = &value
 	return b
 }
 
