@@ -13,6 +13,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubeinformers "k8s.io/client-go/informers"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -52,6 +53,12 @@ type Config struct {
 	ConfigMapSelector string
 	// Resync is how often every cached object is handed to the handlers again; never when 0.
 	Resync time.Duration
+	// Kinds are the optional kinds the server serves (Discover); the zero value watches
+	// our CassandraDataCenters and not cass-operator's CassandraDatacenters.
+	Kinds Kinds
+	// Dynamic reads cass-operator's CassandraDatacenters when Kinds says they are served;
+	// without it they are not watched.
+	Dynamic dynamic.Interface
 }
 
 // Informer is the part of a shared informer a controller needs: events, a synced check
@@ -77,6 +84,8 @@ type Set struct {
 	// own are the per-namespace factories of the project's kinds, for informers made on demand.
 	own       []externalversions.SharedInformerFactory
 	schedules Informer
+	kinds     Kinds
+	cassDCs   Informer // nil unless Kinds.CassOperatorDatacenters
 	starters  []interface {
 		Start(<-chan struct{})
 		Shutdown()
@@ -92,8 +101,8 @@ func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
-	s := &Set{namespaces: namespaces, profiles: cfg.Profiles, podsOf: map[string]Informer{}}
-	var backups, dcs, pods, cms []cache.SharedIndexInformer
+	s := &Set{namespaces: namespaces, profiles: cfg.Profiles, podsOf: map[string]Informer{}, kinds: cfg.Kinds}
+	var backups, dcs, pods, cms, cassDCs []cache.SharedIndexInformer
 	byProfile := map[string][]cache.SharedIndexInformer{}
 	for _, ns := range namespaces {
 		own := externalversions.NewSharedInformerFactoryWithOptions(client, cfg.Resync, externalversions.WithNamespace(ns))
@@ -111,7 +120,14 @@ func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config
 			kubeinformers.WithNamespace(ns),
 			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = cfg.ConfigMapSelector }))
 		backups = append(backups, own.Cassandraoperator().V1alpha1().CassandraBackups().Informer())
-		dcs = append(dcs, own.Cassandraoperator().V1alpha1().CassandraDataCenters().Informer())
+		if !cfg.Kinds.NoCassandraDataCenters {
+			dcs = append(dcs, own.Cassandraoperator().V1alpha1().CassandraDataCenters().Informer())
+		}
+		if cfg.Kinds.CassOperatorDatacenters && cfg.Dynamic != nil {
+			inf, f := cassOperatorInformer(cfg.Dynamic, ns, cfg)
+			cassDCs = append(cassDCs, inf)
+			s.starters = append(s.starters, f)
+		}
 		cms = append(cms, cmFactory.Core().V1().ConfigMaps().Informer())
 		s.starters = append(s.starters, own, cmFactory)
 		s.own = append(s.own, own)
@@ -119,7 +135,14 @@ func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config
 	for name, infs := range byProfile {
 		s.podsOf[name] = combine(infs)
 	}
-	s.backups, s.dcs, s.pods, s.configMaps = combine(backups), combine(dcs), combine(pods), combine(cms)
+	s.backups, s.pods, s.configMaps = combine(backups), combine(pods), combine(cms)
+	s.dcs = newAbsent()
+	if len(dcs) > 0 {
+		s.dcs = combine(dcs)
+	}
+	if len(cassDCs) > 0 {
+		s.cassDCs = combine(cassDCs)
+	}
 	return s
 }
 
@@ -194,6 +217,9 @@ func (s *Set) synced() []cache.InformerSynced {
 	fns := []cache.InformerSynced{s.backups.HasSynced, s.dcs.HasSynced, s.pods.HasSynced, s.configMaps.HasSynced}
 	if s.schedules != nil {
 		fns = append(fns, s.schedules.HasSynced)
+	}
+	if s.cassDCs != nil {
+		fns = append(fns, s.cassDCs.HasSynced)
 	}
 	return fns
 }
