@@ -15,6 +15,7 @@ import (
 var components = []operator.NewFunc{
 	backup.New,
 	restore.New,
+	restore.NewCassDatacenters,
 	metrics.New,
 	schedule.New,
 	webhook.New,
