@@ -159,7 +159,7 @@ func TestGuideWalkthrough(t *testing.T) {
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
 			start := time.Now()
-			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.InstaclustrProfile)
+			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.InstaclustrProfile, nil)
 			t.Logf("%s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
@@ -169,8 +169,19 @@ func TestGuideWalkthrough(t *testing.T) {
 	for _, p := range providers[:2] { // file and s3
 		t.Run("cass-operator/"+p.name, func(t *testing.T) {
 			start := time.Now()
-			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.CassOperatorProfile)
+			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.CassOperatorProfile, nil)
 			t.Logf("cass-operator %s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
+		})
+	}
+	// And with cass-operator's own CassandraDatacenter, in a cluster without our
+	// CassandraDataCenter CRD: the restore is asked for by its annotation.
+	cpC := startCassOperatorCluster(t)
+	for _, p := range providers[:2] { // file and s3
+		t.Run("cass-operator-annotation/"+p.name, func(t *testing.T) {
+			start := time.Now()
+			req := cassOperatorRequest(t, cpC)
+			walkthrough(t, cpA, cpC, agentBin, operatorBin, p, profile.CassOperatorProfile, &req)
+			t.Logf("cass-operator annotation %s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
 }
@@ -222,7 +233,9 @@ func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string) 
 	return op
 }
 
-func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, operatorBin string, p provider, prof profile.Profile) {
+// walkthrough backs up in cluster A and restores in cluster B, the restore asked for by
+// req (nil: the guide's CassandraDataCenter with spec.restore).
+func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, operatorBin string, p provider, prof profile.Profile, req *restoreRequest) {
 	_, ctx := ktesting.NewTestContext(t)
 	location, secret, st := p.setup(t)
 	// With CASSBACKUP_PODNET=1 every pod runs in a network namespace of its own.
@@ -343,11 +356,16 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubectl(t, cpB, []byte(datacenterYAMLFor(prof)), "apply", "-n", bEnv.Namespace, "-f", "-")
-	dcs := bEnv.Client.CassandraoperatorV1alpha1().CassandraDataCenters(bEnv.Namespace)
+	if req == nil {
+		dcs := bEnv.Client.CassandraoperatorV1alpha1().CassandraDataCenters(bEnv.Namespace)
+		req = &restoreRequest{name: "spec.restore", yaml: datacenterYAMLFor(prof), get: func(ctx context.Context, _ string) (*v1alpha1.CassandraDataCenter, error) {
+			return dcs.Get(ctx, "test-dc-cassandra", metav1.GetOptions{})
+		}}
+	}
+	kubectl(t, cpB, []byte(req.yaml), "apply", "-n", bEnv.Namespace, "-f", "-")
 	var dc *v1alpha1.CassandraDataCenter
 	err = guide.Poll(ctx, "the restore plan", deadline, func() (bool, error) {
-		dc, err = dcs.Get(ctx, "test-dc-cassandra", metav1.GetOptions{})
+		dc, err = req.get(ctx, bEnv.Namespace)
 		if err != nil || dc.Status.Restore == nil {
 			return false, err
 		}
@@ -422,7 +440,7 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		}
 	}
 	err = guide.Poll(ctx, "the restore to complete", deadline, func() (bool, error) {
-		dc, err = dcs.Get(ctx, "test-dc-cassandra", metav1.GetOptions{})
+		dc, err = req.get(ctx, bEnv.Namespace)
 		if err != nil || dc.Status.Restore == nil {
 			return false, err
 		}
@@ -441,14 +459,16 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkDashboardMetrics(t, append(scrapes, checkRestoreMetrics(t, opMetricsB, dc, len(nodes)))...)
-	checkJSONLog(t, filepath.Join(bEnv.Dir, "operator.log"), "Restore state changed")
+	if req.name == "spec.restore" { // the restore metrics are those of CassandraDataCenters
+		checkDashboardMetrics(t, append(scrapes, checkRestoreMetrics(t, opMetricsB, dc, len(nodes)))...)
+		checkJSONLog(t, filepath.Join(bEnv.Dir, "operator.log"), "Restore state changed")
+	}
 	var pairs []string
 	for _, n := range dc.Status.Restore.Nodes {
 		pairs = append(pairs, n.Pod+"<-"+n.SourceNode)
 	}
 	sort.Strings(pairs)
-	t.Logf("%s (%s): restored %d bytes byte-identical over 3 pods: %s", p.name, prof.Name, restored, strings.Join(pairs, " "))
+	t.Logf("%s (%s, %s): restored %d bytes byte-identical over 3 pods: %s", p.name, prof.Name, req.name, restored, strings.Join(pairs, " "))
 }
 
 // regexpNode matches the describe line of a node's name.
