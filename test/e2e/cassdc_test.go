@@ -101,12 +101,12 @@ func startCassOperatorCluster(t *testing.T) *controlplane.ControlPlane {
 
 // cassOperatorRequest asks for the restore with the annotation on a CassandraDatacenter
 // of cluster cp, and reads the status the operator writes into its status annotation.
-func cassOperatorRequest(t *testing.T, cp *controlplane.ControlPlane) restoreRequest {
+func cassOperatorRequest(t *testing.T, cp *controlplane.ControlPlane) *restoreRequest {
 	dyn, err := dynamic.NewForConfig(cp.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return restoreRequest{name: "annotation", yaml: cassDatacenterYAML, get: func(ctx context.Context, ns string) (*v1alpha1.CassandraDataCenter, error) {
+	return &restoreRequest{name: "annotation", yaml: cassDatacenterYAML, get: func(ctx context.Context, ns string) (*v1alpha1.CassandraDataCenter, error) {
 		u, err := dyn.Resource(cassdc.GVR).Namespace(ns).Get(ctx, "dc1", metav1.GetOptions{})
 		if err != nil {
 			return nil, err
