@@ -3,17 +3,25 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassdc"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
+	"github.com/cassbackup/cassandra-backup-operator/test/e2e/guide"
 )
 
 // restoreRequest is how cluster B asks for the whole-datacenter restore and reads its
@@ -27,6 +35,8 @@ type restoreRequest struct {
 	// get returns the datacenter (its cluster, datacenter name and racks) with the
 	// restore's status in status.restore, nil while there is none.
 	get func(ctx context.Context, ns string) (*v1alpha1.CassandraDataCenter, error)
+	// after, when set, runs once the restore is COMPLETED.
+	after func(t *testing.T, ctx context.Context, ns string)
 }
 
 // cassDatacenterYAML is a cass-operator CassandraDatacenter of three racks of one node,
@@ -122,5 +132,55 @@ func cassOperatorRequest(t *testing.T, cp *controlplane.ControlPlane) *restoreRe
 			}
 		}
 		return dc, nil
-	}}
+	}, after: func(t *testing.T, ctx context.Context, ns string) { refusesNewRestore(t, ctx, cp, dyn, ns) }}
+}
+
+// refusesNewRestore changes the restore annotation of the restored CassandraDatacenter:
+// the change is refused with a Warning event and the Synced condition, the plan stays
+// as it is and the restore stays COMPLETED.
+func refusesNewRestore(t *testing.T, ctx context.Context, cp *controlplane.ControlPlane, dyn dynamic.Interface, ns string) {
+	t.Helper()
+	kube, err := kubernetes.NewForConfig(cp.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, plan.ConfigMapName("dc1"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := []byte(`{"metadata":{"annotations":{"` + cassdc.AnnotationRestoreFrom + `":"another-backup"}}}`)
+	if _, err := dyn.Resource(cassdc.GVR).Namespace(ns).Patch(ctx, "dc1", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = guide.Poll(ctx, "the changed annotation to be refused", deadline, func() (bool, error) {
+		evs, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=" + restore.ReasonRestoreImmutable})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Kind == cassdc.Kind && e.InvolvedObject.Name == "dc1" && e.Type == corev1.EventTypeWarning && strings.Contains(e.Message, "another-backup") {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("%d %s events", len(evs.Items), restore.ReasonRestoreImmutable)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := dyn.Resource(cassdc.GVR).Namespace(ns).Get(ctx, "dc1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st v1alpha1.RestoreStatus
+	if err := json.Unmarshal([]byte(u.GetAnnotations()[cassdc.AnnotationRestoreStatus]), &st); err != nil {
+		t.Fatal(err)
+	}
+	synced := apimeta.FindStatusCondition(st.Conditions, "Synced")
+	if st.State != v1alpha1.RestoreCompleted || st.BackupName != backupName || synced == nil || synced.Reason != restore.ReasonRestoreImmutable {
+		t.Errorf("status after the refused change: %+v", st)
+	}
+	after, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, cm.Name, metav1.GetOptions{})
+	if err != nil || after.ResourceVersion != cm.ResourceVersion {
+		t.Errorf("the plan changed: resourceVersion %s → %v (%v)", cm.ResourceVersion, after, err)
+	}
 }

@@ -253,6 +253,9 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 		restored += restorePod(t, ctx, bEnv, runner, prof, dc, src, secret)
 	}
 	dc = waitRestore(t, ctx, req, bEnv.Namespace, "the restore to complete", allCompleted(3))
+	if req.after != nil {
+		req.after(t, ctx, bEnv.Namespace)
+	}
 	if req.name == "spec.restore" { // the restore metrics are those of CassandraDataCenters
 		checkDashboardMetrics(t, append(w.scrapes, checkRestoreMetrics(t, opMetricsB, dc, len(nodes)))...)
 		checkJSONLog(t, filepath.Join(bEnv.Dir, "operator.log"), "Restore state changed")
