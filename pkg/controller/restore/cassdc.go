@@ -48,13 +48,15 @@ type CassDatacenters struct {
 	queue    workqueue.TypedRateLimitingInterface[cache.ObjectName]
 
 	mu sync.Mutex
-	// held are restores that failed permanently or wait for a retry, by datacenter uid:
-	// an update of the CassandraDatacenter (cass-operator writes its status often) does
-	// not plan again before the time, or ever for the same restore.
-	held map[types.UID]hold
+	// held are restores that failed permanently or wait for a retry, by datacenter: an
+	// update of the CassandraDatacenter (cass-operator writes its status often) does not
+	// plan again before the time, or ever for the same restore. A datacenter's entry goes
+	// when it is deleted.
+	held map[cache.ObjectName]hold
 }
 
 type hold struct {
+	uid     types.UID
 	restore v1alpha1.RestoreSpec
 	until   time.Time // zero: until the restore changes
 }
@@ -76,7 +78,7 @@ func NewCassDatacentersWithOptions(deps operator.Deps, opts Options) (*CassDatac
 		return nil, errors.New("cass-operator's CassandraDatacenters are not watched")
 	}
 	c := &CassDatacenters{
-		planner: newPlanner(deps, opts), informer: inf, client: deps.Dynamic, held: map[types.UID]hold{},
+		planner: newPlanner(deps, opts), informer: inf, client: deps.Dynamic, held: map[cache.ObjectName]hold{},
 		synced: []cache.InformerSynced{inf.HasSynced, deps.Informers.CassandraBackups().HasSynced,
 			deps.Informers.ConfigMaps().HasSynced, deps.Informers.Pods().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName](),
@@ -138,6 +140,9 @@ func (c *CassDatacenters) next(ctx context.Context) bool {
 func (c *CassDatacenters) sync(ctx context.Context, key cache.ObjectName) (time.Duration, error) {
 	obj, ok, err := c.informer.Indexer().GetByKey(key.String())
 	if err != nil || !ok {
+		c.mu.Lock()
+		delete(c.held, key)
+		c.mu.Unlock()
 		return 0, err
 	}
 	u, ok := obj.(*unstructured.Unstructured)
@@ -242,16 +247,17 @@ func (c *CassDatacenters) currentPlan(dc *v1alpha1.CassandraDataCenter) *plan.Pl
 func (c *CassDatacenters) hold(dc *v1alpha1.CassandraDataCenter, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.held[dc.UID] = hold{restore: *dc.Spec.Restore, until: until}
+	c.held[cache.NewObjectName(dc.Namespace, dc.Name)] = hold{uid: dc.UID, restore: *dc.Spec.Restore, until: until}
 }
 
 // isHeld reports whether dc's restore is held, and until when (zero: until it changes).
 func (c *CassDatacenters) isHeld(dc *v1alpha1.CassandraDataCenter) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h, ok := c.held[dc.UID]
-	if !ok || h.restore != *dc.Spec.Restore || (!h.until.IsZero() && !time.Now().Before(h.until)) {
-		delete(c.held, dc.UID)
+	key := cache.NewObjectName(dc.Namespace, dc.Name)
+	h, ok := c.held[key]
+	if !ok || h.uid != dc.UID || h.restore != *dc.Spec.Restore || (!h.until.IsZero() && !time.Now().Before(h.until)) {
+		delete(c.held, key)
 		return time.Time{}, false
 	}
 	return h.until, true
