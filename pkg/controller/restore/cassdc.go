@@ -50,14 +50,15 @@ type CassDatacenters struct {
 	mu sync.Mutex
 	// held are restores that failed permanently or wait for a retry, by datacenter: an
 	// update of the CassandraDatacenter (cass-operator writes its status often) does not
-	// plan again before the time, or ever for the same restore. A datacenter's entry goes
-	// when it is deleted.
+	// plan again before the time, or ever for the same restore and spec (generation). A
+	// datacenter's entry goes when it is deleted.
 	held map[cache.ObjectName]hold
 }
 
 type hold struct {
-	uid     types.UID
-	restore v1alpha1.RestoreSpec
+	uid        types.UID
+	generation int64
+	restore    v1alpha1.RestoreSpec
 	until   time.Time // zero: until the restore changes
 }
 
@@ -243,11 +244,12 @@ func (c *CassDatacenters) currentPlan(dc *v1alpha1.CassandraDataCenter) *plan.Pl
 	return p
 }
 
-// hold keeps dc's current restore from being planned again before until (ever, when zero).
+// hold keeps dc's current restore from being planned again before until (ever, when
+// zero) unless its spec changes.
 func (c *CassDatacenters) hold(dc *v1alpha1.CassandraDataCenter, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.held[cache.NewObjectName(dc.Namespace, dc.Name)] = hold{uid: dc.UID, restore: *dc.Spec.Restore, until: until}
+	c.held[cache.NewObjectName(dc.Namespace, dc.Name)] = hold{uid: dc.UID, generation: dc.Generation, restore: *dc.Spec.Restore, until: until}
 }
 
 // isHeld reports whether dc's restore is held, and until when (zero: until it changes).
@@ -256,7 +258,7 @@ func (c *CassDatacenters) isHeld(dc *v1alpha1.CassandraDataCenter) (time.Time, b
 	defer c.mu.Unlock()
 	key := cache.NewObjectName(dc.Namespace, dc.Name)
 	h, ok := c.held[key]
-	if !ok || h.uid != dc.UID || h.restore != *dc.Spec.Restore || (!h.until.IsZero() && !time.Now().Before(h.until)) {
+	if !ok || h.uid != dc.UID || h.generation != dc.Generation || h.restore != *dc.Spec.Restore || (!h.until.IsZero() && !time.Now().Before(h.until)) {
 		delete(c.held, key)
 		return time.Time{}, false
 	}
