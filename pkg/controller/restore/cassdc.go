@@ -59,7 +59,7 @@ type hold struct {
 	uid        types.UID
 	generation int64
 	restore    v1alpha1.RestoreSpec
-	until   time.Time // zero: until the restore changes
+	until      time.Time // zero: until the restore changes
 }
 
 // NewCassDatacenters builds the controller from the operator's dependencies; it is off
