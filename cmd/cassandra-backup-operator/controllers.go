@@ -18,6 +18,7 @@ import (
 var components = []operator.NewFunc{
 	backup.New,
 	restore.New,
+	restore.NewCassDatacenters,
 	metrics.New,
 	schedule.New,
 	verification.New,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -52,6 +53,12 @@ type Config struct {
 	ConfigMapSelector string
 	// Resync is how often every cached object is handed to the handlers again; never when 0.
 	Resync time.Duration
+	// Kinds are the optional kinds the server serves (Discover); the zero value watches
+	// our CassandraDataCenters and not cass-operator's CassandraDatacenters.
+	Kinds Kinds
+	// Dynamic reads cass-operator's CassandraDatacenters when Kinds says they are served;
+	// without it they are not watched.
+	Dynamic dynamic.Interface
 }
 
 // Informer is the part of a shared informer a controller needs: events, a synced check
@@ -83,6 +90,8 @@ type Set struct {
 	tableRestores Informer
 	// locations is made on demand (locations.go).
 	locations Informer
+	kinds     Kinds
+	cassDCs   Informer // nil unless Kinds.CassOperatorDatacenters
 	starters  []interface {
 		Start(<-chan struct{})
 		Shutdown()
@@ -98,8 +107,8 @@ func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
-	s := &Set{namespaces: namespaces, profiles: cfg.Profiles, podsOf: map[string]Informer{}}
-	var backups, dcs, pods, cms []cache.SharedIndexInformer
+	s := &Set{namespaces: namespaces, profiles: cfg.Profiles, podsOf: map[string]Informer{}, kinds: cfg.Kinds}
+	var backups, dcs, pods, cms, cassDCs []cache.SharedIndexInformer
 	byProfile := map[string][]cache.SharedIndexInformer{}
 	for _, ns := range namespaces {
 		own := externalversions.NewSharedInformerFactoryWithOptions(client, cfg.Resync, externalversions.WithNamespace(ns))
@@ -117,7 +126,14 @@ func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config
 			kubeinformers.WithNamespace(ns),
 			kubeinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = cfg.ConfigMapSelector }))
 		backups = append(backups, own.Cassandraoperator().V1alpha1().CassandraBackups().Informer())
-		dcs = append(dcs, own.Cassandraoperator().V1alpha1().CassandraDataCenters().Informer())
+		if !cfg.Kinds.NoCassandraDataCenters {
+			dcs = append(dcs, own.Cassandraoperator().V1alpha1().CassandraDataCenters().Informer())
+		}
+		if cfg.Kinds.CassOperatorDatacenters && cfg.Dynamic != nil {
+			inf, f := cassOperatorInformer(cfg.Dynamic, ns, cfg)
+			cassDCs = append(cassDCs, inf)
+			s.starters = append(s.starters, f)
+		}
 		cms = append(cms, cmFactory.Core().V1().ConfigMaps().Informer())
 		s.starters = append(s.starters, own, cmFactory)
 		s.own = append(s.own, own)
@@ -125,7 +141,14 @@ func New(kubeClient kubernetes.Interface, client versioned.Interface, cfg Config
 	for name, infs := range byProfile {
 		s.podsOf[name] = combine(infs)
 	}
-	s.backups, s.dcs, s.pods, s.configMaps = combine(backups), combine(dcs), combine(pods), combine(cms)
+	s.backups, s.pods, s.configMaps = combine(backups), combine(pods), combine(cms)
+	s.dcs = newAbsent()
+	if len(dcs) > 0 {
+		s.dcs = combine(dcs)
+	}
+	if len(cassDCs) > 0 {
+		s.cassDCs = combine(cassDCs)
+	}
 	return s
 }
 
@@ -206,6 +229,9 @@ func (s *Set) synced() []cache.InformerSynced {
 	}
 	if s.locations != nil {
 		fns = append(fns, s.locations.HasSynced)
+	}
+	if s.cassDCs != nil {
+		fns = append(fns, s.cassDCs.HasSynced)
 	}
 	return fns
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	kubescheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -46,6 +47,9 @@ type Deps struct {
 	KubeClient kubernetes.Interface
 	// Client talks to the cassandraoperator API group.
 	Client versioned.Interface
+	// Dynamic reads and patches kinds of other operators (cass-operator's
+	// CassandraDatacenter); nil in tests that do not need it.
+	Dynamic dynamic.Interface
 	// Informers are the shared informers; controllers register on them before they start.
 	Informers *informers.Set
 	// Recorder records events on objects.
@@ -136,9 +140,21 @@ func Run(ctx context.Context, cfg Config, controllers ...NewFunc) (err error) {
 	if err != nil {
 		return fmt.Errorf("--default-profile: %w", err)
 	}
-	set := informers.New(kubeClient, client, informers.Config{Namespaces: cfg.Namespaces, Resync: cfg.Resync, Profiles: profiles})
+	dyn, err := dynamic.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("dynamic client: %w", err)
+	}
+	// Kinds that may be absent (our CassandraDataCenter in a cass-operator-only install,
+	// cass-operator's CassandraDatacenter) are looked up once: an informer on a kind the
+	// server does not serve would never sync.
+	kinds, err := informers.Discover(kubeClient.Discovery())
+	if err != nil {
+		return err
+	}
+	logger.Info("Optional kinds", "cassandraDataCenters", !kinds.NoCassandraDataCenters, "cassOperatorDatacenters", kinds.CassOperatorDatacenters)
+	set := informers.New(kubeClient, client, informers.Config{Namespaces: cfg.Namespaces, Resync: cfg.Resync, Profiles: profiles, Kinds: kinds, Dynamic: dyn})
 	deps := Deps{
-		KubeClient: kubeClient, Client: client, Informers: set, Recorder: recorder,
+		KubeClient: kubeClient, Client: client, Dynamic: dyn, Informers: set, Recorder: recorder,
 		Metrics: metrics, QueueMetrics: queueMetrics, Registry: reg, Config: cfg,
 	}
 	var ctrls, everywhere []Component

@@ -148,7 +148,8 @@ func ParseRestoreKey(key string) (storageLocation, manifestKey string, ok bool) 
 	return strings.Cut(key, "|")
 }
 
-// ConfigMap returns the plan as a ConfigMap owned by dc and labelled with Label.
+// ConfigMap returns the plan as a ConfigMap owned by dc (by the kind its TypeMeta names,
+// a CassandraDataCenter when empty) and labelled with Label.
 func (p *Plan) ConfigMap(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, error) {
 	head, err := json.Marshal(p)
 	if err != nil {
@@ -160,13 +161,19 @@ func (p *Plan) ConfigMap(dc *v1alpha1.CassandraDataCenter) (*corev1.ConfigMap, e
 		data[pod+SuffixJVMOptions] = JVMOptions(pp.Tokens)
 	}
 	t := true
+	// Owned by dc's own kind: a CassandraDataCenter, or the object it is a view of
+	// (cass-operator's CassandraDatacenter, pkg/cassdc).
+	apiVersion, kind := dc.APIVersion, dc.Kind
+	if kind == "" {
+		apiVersion, kind = v1alpha1.SchemeGroupVersion.String(), "CassandraDataCenter"
+	}
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ConfigMapName(dc.Name),
 			Namespace: dc.Namespace,
 			Labels:    map[string]string{Label: dc.Name},
 			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "CassandraDataCenter",
+				APIVersion: apiVersion, Kind: kind,
 				Name: dc.Name, UID: dc.UID, Controller: &t, BlockOwnerDeletion: &t,
 			}},
 		},

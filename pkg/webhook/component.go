@@ -35,10 +35,14 @@ func New(deps operator.Deps) (operator.Component, error) {
 			return nil, fmt.Errorf("webhook metrics: %w", err)
 		}
 	}
+	lookup := &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Profiles: deps.Informers.Profiles()}
+	if inf := deps.Informers.CassOperatorDatacenters(); inf != nil {
+		lookup.CassDatacenters = inf.Indexer()
+	}
 	c := &component{server: &Server{
 		Metrics:  metrics,
 		Addr:     net.JoinHostPort(cfg.WebhookBindAddress, strconv.Itoa(cfg.WebhookPort)),
-		Lookup:   &CacheLookup{Datacenters: deps.Informers.CassandraDataCenterLister(), ConfigMaps: deps.Informers.ConfigMapLister(), Profiles: deps.Informers.Profiles()},
+		Lookup:   lookup,
 		Profiles: deps.Informers.Profiles(),
 		Config:   Config{AgentImage: cfg.AgentImage, ExtraArgs: cfg.AgentRestoreArgs, ImagePullPolicy: corev1.PullIfNotPresent},
 		Ready:    deps.Informers.Synced,

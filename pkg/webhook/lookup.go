@@ -7,10 +7,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassdc"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
@@ -34,6 +37,9 @@ type CacheLookup struct {
 	// Profiles detect a pod's profile, whose labels hold its datacenter (the
 	// CassandraDataCenter's spec.datacenter, or its name) and its cluster.
 	Profiles profile.Registry
+	// CassDatacenters, when set, caches cass-operator's CassandraDatacenters: a pod that no
+	// CassandraDataCenter of ours matches is matched against their views (cassdc.View).
+	CassDatacenters cache.Indexer
 
 	// MaxDecodedPlans bounds the decoded plans kept; DefaultMaxDecodedPlans when 0.
 	MaxDecodedPlans int
@@ -69,15 +75,13 @@ func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter
 	if err != nil {
 		return nil, fmt.Errorf("list datacenters of %s: %w", pod.Namespace, err)
 	}
-	var found []*v1alpha1.CassandraDataCenter
-	for _, dc := range all {
-		if dc.Name != want && dc.Spec.Datacenter != want {
-			continue
+	found := matching(all, want, cluster)
+	if len(found) == 0 && l.CassDatacenters != nil {
+		views, err := l.cassDatacenters(pod.Namespace)
+		if err != nil {
+			return nil, err
 		}
-		if cluster != "" && dc.Spec.Cluster != "" && dc.Spec.Cluster != cluster {
-			continue
-		}
-		found = append(found, dc)
+		found = matching(views, want, cluster)
 	}
 	switch len(found) {
 	case 0:
@@ -99,6 +103,40 @@ func (l *CacheLookup) Datacenter(pod *corev1.Pod) (*v1alpha1.CassandraDataCenter
 		}
 	}
 	return found[0], nil
+}
+
+// matching returns the datacenters whose name or spec.datacenter is want and whose
+// spec.cluster is cluster when both are set.
+func matching(all []*v1alpha1.CassandraDataCenter, want, cluster string) []*v1alpha1.CassandraDataCenter {
+	var found []*v1alpha1.CassandraDataCenter
+	for _, dc := range all {
+		if dc.Name != want && dc.Spec.Datacenter != want {
+			continue
+		}
+		if cluster != "" && dc.Spec.Cluster != "" && dc.Spec.Cluster != cluster && profile.DNSName(dc.Spec.Cluster) != cluster {
+			continue
+		}
+		found = append(found, dc)
+	}
+	return found
+}
+
+// cassDatacenters returns the views of the cached CassandraDatacenters of ns; one whose
+// spec does not read is skipped (the controller reports it).
+func (l *CacheLookup) cassDatacenters(ns string) ([]*v1alpha1.CassandraDataCenter, error) {
+	objs, err := l.CassDatacenters.ByIndex(cache.NamespaceIndex, ns)
+	if err != nil {
+		return nil, fmt.Errorf("list CassandraDatacenters of %s: %w", ns, err)
+	}
+	var out []*v1alpha1.CassandraDataCenter
+	for _, o := range objs {
+		if u, ok := o.(*unstructured.Unstructured); ok {
+			if dc, err := cassdc.View(u); err == nil {
+				out = append(out, dc)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Plan returns the plan of dc from the cached ConfigMap, or nil. Decoded plans are kept

@@ -159,7 +159,7 @@ func TestGuideWalkthrough(t *testing.T) {
 	for _, p := range providers {
 		t.Run(p.name, func(t *testing.T) {
 			start := time.Now()
-			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.InstaclustrProfile)
+			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.InstaclustrProfile, nil)
 			t.Logf("%s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
@@ -169,8 +169,18 @@ func TestGuideWalkthrough(t *testing.T) {
 	for _, p := range providers[:2] { // file and s3
 		t.Run("cass-operator/"+p.name, func(t *testing.T) {
 			start := time.Now()
-			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.CassOperatorProfile)
+			walkthrough(t, cpA, cpB, agentBin, operatorBin, p, profile.CassOperatorProfile, nil)
 			t.Logf("cass-operator %s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
+		})
+	}
+	// And with cass-operator's own CassandraDatacenter, in a cluster without our
+	// CassandraDataCenter CRD: the restore is asked for by its annotation.
+	cpC := startCassOperatorCluster(t)
+	for _, p := range providers[:2] { // file and s3
+		t.Run("cass-operator-annotation/"+p.name, func(t *testing.T) {
+			start := time.Now()
+			walkthrough(t, cpA, cpC, agentBin, operatorBin, p, profile.CassOperatorProfile, cassOperatorRequest(t, cpC))
+			t.Logf("cass-operator annotation %s walkthrough took %s", p.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
 }
@@ -222,8 +232,56 @@ func startOperator(t *testing.T, ctx context.Context, e *guide.Env, bin string) 
 	return op
 }
 
-func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, operatorBin string, p provider, prof profile.Profile) {
+// walkthrough backs up in cluster A and restores in cluster B, the restore asked for by
+// req (nil: the guide's CassandraDataCenter with spec.restore).
+func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, operatorBin string, p provider, prof profile.Profile, req *restoreRequest) {
 	_, ctx := ktesting.NewTestContext(t)
+	w := backUpInA(t, ctx, cpA, agentBin, operatorBin, p, prof)
+	nodes, secret := w.nodes, w.secret
+
+	// Cluster B: another Kubernetes cluster knows nothing of the backup. The guide's
+	// justCreate backup imports it, and a datacenter restores it.
+	bEnv, opMetricsB, _ := startB(t, ctx, cpB, agentBin, operatorBin, w)
+	if req == nil {
+		req = ourRequest(bEnv, prof)
+	}
+	kubectl(t, cpB, []byte(req.yaml), "apply", "-n", bEnv.Namespace, "-f", "-")
+	dc := waitRestore(t, ctx, req, bEnv.Namespace, "the restore plan", func(r *v1alpha1.RestoreStatus) bool { return r.State == v1alpha1.RestorePlanned })
+	runner := newRunner(t, ctx, bEnv, agentBin, w.network)
+	var restored int64
+	for _, src := range nodes {
+		restored += restorePod(t, ctx, bEnv, runner, prof, dc, src, secret)
+	}
+	dc = waitRestore(t, ctx, req, bEnv.Namespace, "the restore to complete", allCompleted(3))
+	if req.after != nil {
+		req.after(t, ctx, bEnv.Namespace)
+	}
+	if req.name == "spec.restore" { // the restore metrics are those of CassandraDataCenters
+		checkDashboardMetrics(t, append(w.scrapes, checkRestoreMetrics(t, opMetricsB, dc, len(nodes)))...)
+		checkJSONLog(t, filepath.Join(bEnv.Dir, "operator.log"), "Restore state changed")
+	}
+	var pairs []string
+	for _, n := range dc.Status.Restore.Nodes {
+		pairs = append(pairs, n.Pod+"<-"+n.SourceNode)
+	}
+	sort.Strings(pairs)
+	t.Logf("%s (%s, %s): restored %d bytes byte-identical over 3 pods: %s", p.name, prof.Name, req.name, restored, strings.Join(pairs, " "))
+}
+
+// backedUp is what cluster A leaves for the restore: the bucket, its Secret, the nodes
+// backed up and the scrapes of the backup's metrics.
+type backedUp struct {
+	location string
+	secret   []byte
+	st       storage.Config
+	network  *podnet.Network
+	nodes    []*guide.Node
+	scrapes  []metrics
+}
+
+// backUpInA runs the guide's backup in cluster A: the operator, three nodes over three
+// racks of profile prof, the guide's Secret and backup, checked until COMPLETED.
+func backUpInA(t *testing.T, ctx context.Context, cpA *controlplane.ControlPlane, agentBin, operatorBin string, p provider, prof profile.Profile) *backedUp {
 	location, secret, st := p.setup(t)
 	// With CASSBACKUP_PODNET=1 every pod runs in a network namespace of its own.
 	network, err := podnet.FromEnv()
@@ -322,16 +380,23 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	}
 	t.Logf("kubectl get:\n%s", strings.TrimSpace(kubectl(t, cpA, nil, "get", "cassandrabackups", "-n", a.Namespace)))
 	noSecretValues(t, secret, out)
+	return &backedUp{location: location, secret: secret, st: st, network: network, nodes: nodes, scrapes: scrapes}
+}
 
+// startB starts cluster B's operator (binary bin) and imports the backup there with the
+// guide's justCreate backup.
+func startB(t *testing.T, ctx context.Context, cpB *controlplane.ControlPlane, agentBin, bin string, w *backedUp) (*guide.Env, string, *guide.Operator) {
+	var b *v1alpha1.CassandraBackup
+	var err error
 	// Cluster B: another Kubernetes cluster knows nothing of the backup. The guide's
 	// justCreate backup imports it, and a datacenter restores it.
-	bEnv := guide.NewEnv(cpB.Config(), cpB.KubeconfigPath, cpB.Namespace(t), agentBin, t.TempDir(), st)
-	bEnv.Network = network
+	bEnv := guide.NewEnv(cpB.Config(), cpB.KubeconfigPath, cpB.Namespace(t), agentBin, t.TempDir(), w.st)
+	bEnv.Network = w.network
 	opMetricsB := observed(t, bEnv)
 	bEnv.OwnAccounts = true
-	startOperator(t, ctx, bEnv, operatorBin)
-	kubectl(t, cpB, secret, "apply", "-n", bEnv.Namespace, "-f", "-")
-	kubectl(t, cpB, backupYAML(location, true), "apply", "-n", bEnv.Namespace, "-f", "-")
+	op := startOperator(t, ctx, bEnv, bin)
+	kubectl(t, cpB, w.secret, "apply", "-n", bEnv.Namespace, "-f", "-")
+	kubectl(t, cpB, backupYAML(w.location, true), "apply", "-n", bEnv.Namespace, "-f", "-")
 	err = guide.Poll(ctx, "the justCreate backup to be imported", deadline, func() (bool, error) {
 		b, err = bEnv.Client.CassandraoperatorV1alpha1().CassandraBackups(bEnv.Namespace).Get(ctx, backupName, metav1.GetOptions{})
 		if err != nil {
@@ -343,112 +408,67 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubectl(t, cpB, []byte(datacenterYAMLFor(prof)), "apply", "-n", bEnv.Namespace, "-f", "-")
-	dcs := bEnv.Client.CassandraoperatorV1alpha1().CassandraDataCenters(bEnv.Namespace)
-	var dc *v1alpha1.CassandraDataCenter
-	err = guide.Poll(ctx, "the restore plan", deadline, func() (bool, error) {
-		dc, err = dcs.Get(ctx, "test-dc-cassandra", metav1.GetOptions{})
-		if err != nil || dc.Status.Restore == nil {
-			return false, err
-		}
-		st, _ := json.Marshal(dc.Status.Restore)
-		return dc.Status.Restore.State == v1alpha1.RestorePlanned, fmt.Errorf("status.restore %s", st)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return bEnv, opMetricsB, op
+}
 
-	agentKubeconfig, err := bEnv.AgentKubeconfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runner := &podrunner.Runner{Kube: bEnv.Kube, Binaries: map[string]string{"cassandra-backup-agent": agentBin},
-		Root: t.TempDir(), Env: []string{"AGENT_KUBECONFIG=" + agentKubeconfig}, Network: network}
-	t.Cleanup(runner.Close)
-	var restored int64
-	for i, src := range nodes {
-		name := restore.ProfilePodName(prof)(dc, src.Rack, 0)
-		pod := guide.ProfilePod(prof, name, dc)
-		err := guide.Poll(ctx, "pod "+name+" to be admitted", deadline, func() (bool, error) {
-			created, err := bEnv.Kube.CoreV1().Pods(bEnv.Namespace).Create(ctx, pod, metav1.CreateOptions{})
-			if err == nil {
-				pod = created
-			}
-			return err == nil, err
-		})
-		if err != nil {
-			t.Fatal(err)
+// restorePod creates the pod of dc restoring node src, checks the webhook gave it the
+// restore, runs its init container and checks the restored files byte for byte, the
+// tokens fragment and the JVM options; it returns the bytes compared.
+func restorePod(t *testing.T, ctx context.Context, bEnv *guide.Env, runner *podrunner.Runner, prof profile.Profile, dc *v1alpha1.CassandraDataCenter, src *guide.Node, secret []byte) int64 {
+	t.Helper()
+	name := restore.ProfilePodName(prof)(dc, src.Rack, 0)
+	pod := guide.ProfilePod(prof, name, dc)
+	err := guide.Poll(ctx, "pod "+name+" to be admitted", deadline, func() (bool, error) {
+		created, err := bEnv.Kube.CoreV1().Pods(bEnv.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		if err == nil {
+			pod = created
 		}
-		if len(pod.Spec.InitContainers) != 1 || pod.Spec.InitContainers[0].Name != webhook.InitContainerName {
-			t.Fatalf("pod %s was not given the restore init container: %+v", name, pod.Spec.InitContainers)
-		}
-		if got := pod.Annotations[plan.AnnotationSourceNode]; got != src.Name {
-			t.Errorf("pod %s restores %s, want %s (rack %s)", name, got, src.Name, src.Rack)
-		}
-		raw, _ := json.Marshal(pod)
-		noSecretValues(t, secret, string(raw))
-		results, err := runner.RunInitContainers(ctx, pod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(results) != 1 || results[0].ExitCode != 0 {
-			t.Fatalf("init container of %s: %+v", name, results)
-		}
-		vol := filepath.Join(runner.Root, bEnv.Namespace, name, "volumes", "data-volume")
-		want, err := guide.Files(src.Fake.DataDirs()[0], guide.Restored)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := guide.Files(filepath.Join(vol, "data"), guide.All)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := guide.CompareFiles(want, got)
-		if err != nil {
-			t.Errorf("pod %s (node %d): %v", name, i, err)
-		}
-		restored += n
-		frag, err := os.ReadFile(filepath.Join(vol, "restore-tokens.yaml"))
-		if err != nil || string(frag) != agent.TokensYAML(src.Fake.Tokens()) {
-			t.Errorf("pod %s: tokens fragment %q, %v; want the tokens of %s", name, frag, err, src.Name)
-		}
-		cass, _ := podrunner.Container(pod, "cassandra")
-		vars, _, err := runner.ResolveEnv(ctx, pod, cass)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := guide.TokensJVMOptions(src.Fake.Tokens()); vars[webhook.EnvRestoreJVMOptions] != want || vars["JVM_EXTRA_OPTS"] != want {
-			t.Errorf("pod %s: JVM options %q / %q, want %q", name, vars[webhook.EnvRestoreJVMOptions], vars["JVM_EXTRA_OPTS"], want)
-		}
-	}
-	err = guide.Poll(ctx, "the restore to complete", deadline, func() (bool, error) {
-		dc, err = dcs.Get(ctx, "test-dc-cassandra", metav1.GetOptions{})
-		if err != nil || dc.Status.Restore == nil {
-			return false, err
-		}
-		r := dc.Status.Restore
-		st, _ := json.Marshal(r)
-		if r.State != v1alpha1.RestoreCompleted || len(r.Nodes) != 3 {
-			return false, fmt.Errorf("status.restore %s", st)
-		}
-		for _, n := range r.Nodes {
-			if n.State != v1alpha1.RestoreCompleted {
-				return false, fmt.Errorf("status.restore %s", st)
-			}
-		}
-		return true, nil
+		return err == nil, err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkDashboardMetrics(t, append(scrapes, checkRestoreMetrics(t, opMetricsB, dc, len(nodes)))...)
-	checkJSONLog(t, filepath.Join(bEnv.Dir, "operator.log"), "Restore state changed")
-	var pairs []string
-	for _, n := range dc.Status.Restore.Nodes {
-		pairs = append(pairs, n.Pod+"<-"+n.SourceNode)
+	if len(pod.Spec.InitContainers) != 1 || pod.Spec.InitContainers[0].Name != webhook.InitContainerName {
+		t.Fatalf("pod %s was not given the restore init container: %+v", name, pod.Spec.InitContainers)
 	}
-	sort.Strings(pairs)
-	t.Logf("%s (%s): restored %d bytes byte-identical over 3 pods: %s", p.name, prof.Name, restored, strings.Join(pairs, " "))
+	if got := pod.Annotations[plan.AnnotationSourceNode]; got != src.Name {
+		t.Errorf("pod %s restores %s, want %s (rack %s)", name, got, src.Name, src.Rack)
+	}
+	raw, _ := json.Marshal(pod)
+	noSecretValues(t, secret, string(raw))
+	results, err := runner.RunInitContainers(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].ExitCode != 0 {
+		t.Fatalf("init container of %s: %+v", name, results)
+	}
+	vol := filepath.Join(runner.Root, bEnv.Namespace, name, "volumes", "data-volume")
+	want, err := guide.Files(src.Fake.DataDirs()[0], guide.Restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := guide.Files(filepath.Join(vol, "data"), guide.All)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := guide.CompareFiles(want, got)
+	if err != nil {
+		t.Errorf("pod %s (node %s): %v", name, src.Name, err)
+	}
+	frag, err := os.ReadFile(filepath.Join(vol, "restore-tokens.yaml"))
+	if err != nil || string(frag) != agent.TokensYAML(src.Fake.Tokens()) {
+		t.Errorf("pod %s: tokens fragment %q, %v; want the tokens of %s", name, frag, err, src.Name)
+	}
+	cass, _ := podrunner.Container(pod, "cassandra")
+	vars, _, err := runner.ResolveEnv(ctx, pod, cass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := guide.TokensJVMOptions(src.Fake.Tokens()); vars[webhook.EnvRestoreJVMOptions] != want || vars["JVM_EXTRA_OPTS"] != want {
+		t.Errorf("pod %s: JVM options %q / %q, want %q", name, vars[webhook.EnvRestoreJVMOptions], vars["JVM_EXTRA_OPTS"], want)
+	}
+	return n
 }
 
 // regexpNode matches the describe line of a node's name.
@@ -473,4 +493,61 @@ func noSecretValues(t *testing.T, secretYAML []byte, text string) {
 			t.Errorf("the value of Secret key %s appears in the output", k)
 		}
 	}
+}
+
+// ourRequest asks for the restore with spec.restore on the guide's CassandraDataCenter
+// (annotated with prof unless it is the default).
+func ourRequest(bEnv *guide.Env, prof profile.Profile) *restoreRequest {
+	dcs := bEnv.Client.CassandraoperatorV1alpha1().CassandraDataCenters(bEnv.Namespace)
+	return &restoreRequest{name: "spec.restore", yaml: datacenterYAMLFor(prof), get: func(ctx context.Context, _ string) (*v1alpha1.CassandraDataCenter, error) {
+		return dcs.Get(ctx, "test-dc-cassandra", metav1.GetOptions{})
+	}}
+}
+
+// waitRestore polls the restore's status until done says so; it returns the datacenter.
+func waitRestore(t *testing.T, ctx context.Context, req *restoreRequest, ns, what string, done func(*v1alpha1.RestoreStatus) bool) *v1alpha1.CassandraDataCenter {
+	t.Helper()
+	var dc *v1alpha1.CassandraDataCenter
+	err := guide.Poll(ctx, what, deadline, func() (bool, error) {
+		var err error
+		dc, err = req.get(ctx, ns)
+		if err != nil || dc.Status.Restore == nil {
+			return false, err
+		}
+		st, _ := json.Marshal(dc.Status.Restore)
+		return done(dc.Status.Restore), fmt.Errorf("status.restore %s", st)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dc
+}
+
+// allCompleted is a restore of n pods, every one COMPLETED.
+func allCompleted(n int) func(*v1alpha1.RestoreStatus) bool {
+	return func(r *v1alpha1.RestoreStatus) bool {
+		if r.State != v1alpha1.RestoreCompleted || len(r.Nodes) != n {
+			return false
+		}
+		for _, node := range r.Nodes {
+			if node.State != v1alpha1.RestoreCompleted {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// newRunner runs cluster B's pods' init containers with the agent binary, as the agents'
+// own ServiceAccount.
+func newRunner(t *testing.T, ctx context.Context, bEnv *guide.Env, agentBin string, network *podnet.Network) *podrunner.Runner {
+	t.Helper()
+	agentKubeconfig, err := bEnv.AgentKubeconfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := &podrunner.Runner{Kube: bEnv.Kube, Binaries: map[string]string{"cassandra-backup-agent": agentBin},
+		Root: t.TempDir(), Env: []string{"AGENT_KUBECONFIG=" + agentKubeconfig}, Network: network}
+	t.Cleanup(runner.Close)
+	return runner
 }

@@ -59,6 +59,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: ["cassandraoperator.instaclustr.com"]
   resources: ["cassandrabackups/finalizers", "cassandradatacenters/finalizers"]
   verbs: ["update"]
+# cass-operator's CassandraDatacenters: read their racks and size, write the
+# restore-status annotation; the restore plan ConfigMap is owned by one (finalizers).
+- apiGroups: ["cassandra.datastax.com"]
+  resources: ["cassandradatacenters"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["cassandra.datastax.com"]
+  resources: ["cassandradatacenters/finalizers"]
+  verbs: ["update"]
 # Schedules: watch them, write their status; create the backups of each run and delete
 # the ones retention expires.
 - apiGroups: ["cassandraoperator.instaclustr.com"]

@@ -86,13 +86,38 @@ type Controller struct {
 
 // New builds the controller, with default Options, from the operator process's
 // dependencies: it is the operator.NewFunc listed in cmd/cassandra-backup-operator.
+// Without our CassandraDataCenter kind (a cass-operator-only install) it is off.
 func New(deps operator.Deps) (operator.Component, error) {
+	if !deps.Informers.HasCassandraDataCenters() {
+		return nil, nil
+	}
 	return NewWithOptions(deps, Options{Storage: deps.StorageConfig(), Agents: deps.AgentClient()})
 }
 
 // NewWithOptions builds the controller from the operator's dependencies; call it before
 // starting the informers.
 func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
+	c := newPlanner(deps, opts)
+	ro := ReconcilerOptions(deps)
+	ro.Name = Name
+	// The plan depends on the restore and on the datacenter's shape.
+	ro.Essence = []string{"spec.restore", "spec.nodes", "spec.racks", "spec.cluster", "spec.datacenter"}
+	ro.Handlers = []reconciler.Registration[*v1alpha1.CassandraDataCenter]{
+		reconciler.OnCreate("plan", c.plan),
+		reconciler.OnUpdate("replan", c.plan),
+		reconciler.Every("pods", c.opts.IdlePoll, c.progress),
+	}
+	rc, err := reconciler.New(ro)
+	if err != nil {
+		return nil, err
+	}
+	c.Controller = rc
+	return c, nil
+}
+
+// newPlanner returns the controller without its reconciler: the planning and status
+// logic, which the CassandraDatacenter controller (cassdc.go) shares.
+func newPlanner(deps operator.Deps, opts Options) *Controller {
 	if opts.Recheck <= 0 {
 		opts.Recheck = 15 * time.Second
 	}
@@ -120,21 +145,7 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 	if c.bucket == nil {
 		c.bucket = &StorageBucket{Kube: deps.KubeClient, Storage: opts.Storage}
 	}
-	ro := ReconcilerOptions(deps)
-	ro.Name = Name
-	// The plan depends on the restore and on the datacenter's shape.
-	ro.Essence = []string{"spec.restore", "spec.nodes", "spec.racks", "spec.cluster", "spec.datacenter"}
-	ro.Handlers = []reconciler.Registration[*v1alpha1.CassandraDataCenter]{
-		reconciler.OnCreate("plan", c.plan),
-		reconciler.OnUpdate("replan", c.plan),
-		reconciler.Every("pods", opts.IdlePoll, c.progress),
-	}
-	rc, err := reconciler.New(ro)
-	if err != nil {
-		return nil, err
-	}
-	c.Controller = rc
-	return c, nil
+	return c
 }
 
 // ReconcilerOptions returns reconciler options for CassandraDataCenters, filled from d. The

@@ -24,8 +24,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	kubescheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -35,6 +37,7 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/cassdc"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
@@ -346,14 +349,23 @@ func (e *Env) waitWebhook(ctx context.Context) error {
 	probe := &v1alpha1.CassandraDataCenter{ObjectMeta: metav1.ObjectMeta{Name: "webhook-probe"},
 		Spec: v1alpha1.CassandraDataCenterSpec{Cluster: "webhook-probe", Datacenter: "webhook-probe", Nodes: &one,
 			Restore: &v1alpha1.RestoreSpec{BackupName: "webhook-probe"}}}
-	if _, err := dcs.Create(ctx, probe, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	prof := profile.InstaclustrProfile
+	_, err := dcs.Create(ctx, probe, metav1.CreateOptions{})
+	if apierrors.IsNotFound(err) {
+		// A cluster without our CassandraDataCenter CRD: probe through cass-operator's.
+		prof = profile.CassOperatorProfile
+		probe.Spec.Cluster, probe.Spec.Datacenter = "webhook-probe", "webhook-probe"
+		err = e.createCassDatacenterProbe(ctx, probe.Name)
+	} else {
+		defer dcs.Delete(context.WithoutCancel(ctx), probe.Name, metav1.DeleteOptions{})
+	}
+	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	defer dcs.Delete(context.WithoutCancel(ctx), probe.Name, metav1.DeleteOptions{})
 	i := 0
 	return Poll(ctx, "the API server to call the webhook", 90*time.Second, func() (bool, error) {
 		i++
-		pod := RestoredPod(fmt.Sprintf("webhook-probe-%d", i), probe)
+		pod := ProfilePod(prof, fmt.Sprintf("webhook-probe-%d", i), probe)
 		_, err := e.Kube.CoreV1().Pods(e.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		if err == nil {
 			e.Kube.CoreV1().Pods(e.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
@@ -361,6 +373,29 @@ func (e *Env) waitWebhook(ctx context.Context) error {
 		}
 		return strings.Contains(err.Error(), "restore plan is not ready"), err
 	})
+}
+
+// createCassDatacenterProbe creates a cass-operator CassandraDatacenter that restores a
+// backup that does not exist; it is deleted when the test ends.
+func (e *Env) createCassDatacenterProbe(ctx context.Context, name string) error {
+	dyn, err := dynamic.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": cassdc.GVR.GroupVersion().String(), "kind": cassdc.Kind,
+		"metadata": map[string]any{"name": name, "annotations": map[string]any{cassdc.AnnotationRestoreFrom: name}},
+		"spec": map[string]any{"clusterName": name, "serverType": "cassandra", "serverVersion": "4.1.5", "size": int64(1),
+			"storageConfig": map[string]any{}},
+	}}
+	_, err = dyn.Resource(cassdc.GVR).Namespace(e.Namespace).Create(ctx, u, metav1.CreateOptions{})
+	if err == nil {
+		go func() {
+			<-ctx.Done()
+			dyn.Resource(cassdc.GVR).Namespace(e.Namespace).Delete(context.Background(), name, metav1.DeleteOptions{})
+		}()
+	}
+	return err
 }
 
 // WebhookConfiguration reads manifests/webhook and points it at url, for namespace ns only.
