@@ -84,4 +84,29 @@ func TestLocationRulesCEL(t *testing.T) {
 	if _, err := locs.Create(ctx, &v1alpha1.CassandraBackupLocation{ObjectMeta: metav1.ObjectMeta{Name: "nowhere"}}, metav1.CreateOptions{}); err == nil {
 		t.Error("a location without storageLocation was accepted")
 	}
+
+	// A schedule's template takes the same choice as a backup.
+	schedules := e.client.CassandraoperatorV1alpha1().CassandraBackupSchedules(e.ns)
+	for _, c := range []struct {
+		name string
+		edit func(*v1alpha1.BackupTemplate)
+		want string // "" accepted
+	}{
+		{"tpl-neither", func(*v1alpha1.BackupTemplate) {}, "exactly one of storageLocation and locationRef"},
+		{"tpl-both", func(t *v1alpha1.BackupTemplate) { t.StorageLocation, t.LocationRef = "s3://b-1", ref }, "exactly one of storageLocation and locationRef"},
+		{"tpl-ref-and-secret", func(t *v1alpha1.BackupTemplate) { t.LocationRef, t.Secret = ref, "s" }, "come from the CassandraBackupLocation"},
+		{"tpl-ref", func(t *v1alpha1.BackupTemplate) { t.LocationRef = ref }, ""},
+		{"tpl-inline", func(t *v1alpha1.BackupTemplate) { t.StorageLocation, t.Secret = "s3://b-1", "s" }, ""},
+	} {
+		sc := &v1alpha1.CassandraBackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: c.name}, Spec: v1alpha1.CassandraBackupScheduleSpec{
+			Schedule: "@daily", Template: v1alpha1.BackupTemplate{CDC: "cdc", Cluster: "c", Datacenter: "dc1"}}}
+		c.edit(&sc.Spec.Template)
+		_, err := schedules.Create(ctx, sc, metav1.CreateOptions{})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v, want it accepted", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want a refusal with %q", c.name, err, c.want)
+		}
+	}
 }

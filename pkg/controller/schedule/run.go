@@ -128,6 +128,7 @@ func newBackup(s *v1alpha1.CassandraBackupSchedule, name string, slot time.Time)
 			Cluster:                t.Cluster,
 			Datacenter:             t.Datacenter,
 			StorageLocation:        t.StorageLocation,
+			LocationRef:            t.LocationRef,
 			SnapshotTag:            name,
 			Secret:                 t.Secret,
 			Entities:               t.Entities,

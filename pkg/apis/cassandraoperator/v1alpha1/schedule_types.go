@@ -88,6 +88,8 @@ type CassandraBackupScheduleSpec struct {
 
 // BackupTemplate is the part of a CassandraBackupSpec a schedule fills in for each run;
 // the fields mean what they mean there.
+// +kubebuilder:validation:XValidation:rule="has(self.storageLocation) != has(self.locationRef)",message="set exactly one of storageLocation and locationRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.locationRef) || !(has(self.secret) || has(self.insecure) || has(self.skipBucketVerification) || has(self.createMissingBucket))",message="secret, insecure, skipBucketVerification and createMissingBucket come from the CassandraBackupLocation when locationRef is set"
 type BackupTemplate struct {
 	// CDC is the name of the CassandraDataCenter to back up.
 	// +kubebuilder:validation:MinLength=1
@@ -98,9 +100,15 @@ type BackupTemplate struct {
 	// Datacenter is the Cassandra datacenter name.
 	// +kubebuilder:validation:MinLength=1
 	Datacenter string `json:"datacenter"`
-	// StorageLocation is where the SSTables go, as in s3://cassandra-bucket.
+	// StorageLocation is where the SSTables go, as in s3://cassandra-bucket; or set
+	// LocationRef instead.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
-	StorageLocation string `json:"storageLocation"`
+	StorageLocation string `json:"storageLocation,omitempty"`
+	// LocationRef names a CassandraBackupLocation in the schedule's namespace that every
+	// run's backup uses instead of storageLocation and secret.
+	// +optional
+	LocationRef *LocationReference `json:"locationRef,omitempty"`
 	// Secret names the Secret with the storage credentials.
 	// +optional
 	Secret string `json:"secret,omitempty"`

@@ -36,8 +36,12 @@ type BackupTemplateApplyConfiguration struct {
 	Cluster *string `json:"cluster,omitempty"`
 	// Datacenter is the Cassandra datacenter name.
 	Datacenter *string `json:"datacenter,omitempty"`
-	// StorageLocation is where the SSTables go, as in s3://cassandra-bucket.
+	// StorageLocation is where the SSTables go, as in s3://cassandra-bucket; or set
+	// LocationRef instead.
 	StorageLocation *string `json:"storageLocation,omitempty"`
+	// LocationRef names a CassandraBackupLocation in the schedule's namespace that every
+	// run's backup uses instead of storageLocation and secret.
+	LocationRef *LocationReferenceApplyConfiguration `json:"locationRef,omitempty"`
 	// Secret names the Secret with the storage credentials.
 	Secret *string `json:"secret,omitempty"`
 	// Entities restricts the backup to keyspaces or tables, comma separated.
@@ -97,6 +101,14 @@ func (b *BackupTemplateApplyConfiguration) WithDatacenter(value string) *BackupT
 // If called multiple times, the StorageLocation field is set to the value of the last call.
 func (b *BackupTemplateApplyConfiguration) WithStorageLocation(value string) *BackupTemplateApplyConfiguration {
 	b.StorageLocation = &value
+	return b
+}
+
+// WithLocationRef sets the LocationRef field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the LocationRef field is set to the value of the last call.
+func (b *BackupTemplateApplyConfiguration) WithLocationRef(value *LocationReferenceApplyConfiguration) *BackupTemplateApplyConfiguration {
+	b.LocationRef = value
 	return b
 }
 
