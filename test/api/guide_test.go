@@ -156,8 +156,9 @@ func TestKubectlShowsProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Status = v1alpha1.CassandraBackupStatus{
-		State:    v1alpha1.BackupRunning,
-		Progress: "83%",
+		State:           v1alpha1.BackupRunning,
+		Progress:        "83%",
+		ProgressSummary: v1alpha1.ProgressSummary{Size: "1.7 GiB / 2.0 GiB", Rate: "12.5 MiB/s", ETA: "25s"},
 		Nodes: []v1alpha1.NodeBackupStatus{
 			{Node: "cassandra-test-dc-cassandra-west1-a-0", Progress: "66%", State: v1alpha1.BackupRunning},
 			{Node: "cassandra-test-dc-cassandra-west1-b-0", Progress: "48%", State: v1alpha1.BackupRunning},
@@ -175,10 +176,12 @@ func TestKubectlShowsProgress(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("kubectl get printed %q", out)
 	}
-	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME STATUS PROGRESS AGE" {
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME STATUS PROGRESS SIZE RATE ETA AGE" {
 		t.Errorf("header = %q", lines[0])
 	}
-	if got := strings.Fields(lines[1]); len(got) != 4 || got[0] != "test-cassandra-backup-restore-s3" || got[1] != "RUNNING" || got[2] != "83%" {
+	// The sizes, the rate and the ETA are the preformatted strings of status.
+	if got := strings.Fields(lines[1]); len(got) != 12 || got[0] != "test-cassandra-backup-restore-s3" || got[1] != "RUNNING" || got[2] != "83%" ||
+		strings.Join(got[3:10], " ") != "1.7 GiB / 2.0 GiB 12.5 MiB/s" || got[10] != "25s" {
 		t.Errorf("row = %q", lines[1])
 	}
 	// The short name and the category find it too.

@@ -29,15 +29,15 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
-// loadRestoreGuard reads the restore guard (ValidatingAdmissionPolicy and binding) from
-// manifests/webhook, named for this test and bound to namespace ns only.
-func loadRestoreGuard(t *testing.T, ns string) (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+// loadRestoreGuard reads a restore guard (ValidatingAdmissionPolicy and binding) from
+// manifests/webhook/<file>, named for this test and bound to namespace ns only.
+func loadRestoreGuard(t *testing.T, file, ns string) (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
 	t.Helper()
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "manifests", "webhook", "restoreguard.yaml"))
+	data, err := os.ReadFile(filepath.Join(root, "manifests", "webhook", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,16 +47,16 @@ func loadRestoreGuard(t *testing.T, ns string) (*admissionregistrationv1.Validat
 	for _, into := range []any{&policy, &binding} {
 		doc, err := r.Read()
 		if err != nil {
-			t.Fatalf("manifests/webhook/restoreguard.yaml: %v", err)
+			t.Fatalf("manifests/webhook/%s: %v", file, err)
 		}
 		if err := yaml.UnmarshalStrict(doc, into); err != nil {
-			t.Fatalf("manifests/webhook/restoreguard.yaml: %v", err)
+			t.Fatalf("manifests/webhook/%s: %v", file, err)
 		}
 	}
 	if policy.Kind != "ValidatingAdmissionPolicy" || binding.Kind != "ValidatingAdmissionPolicyBinding" || binding.Spec.PolicyName != policy.Name {
-		t.Fatalf("manifests/webhook/restoreguard.yaml holds %s %s and %s %s", policy.Kind, policy.Name, binding.Kind, binding.Name)
+		t.Fatalf("manifests/webhook/%s holds %s %s and %s %s", file, policy.Kind, policy.Name, binding.Kind, binding.Name)
 	}
-	policy.Name = "restore-guard-" + ns
+	policy.Name = strings.TrimSuffix(file, ".yaml") + "-" + ns
 	binding.Name, binding.Spec.PolicyName = policy.Name, policy.Name
 	binding.Spec.MatchResources.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
 	return &policy, &binding
@@ -89,7 +89,7 @@ func TestOperatorDownAdmitsAllButRestoringPods(t *testing.T) {
 	t.Cleanup(func() {
 		kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, cfg.Name, metav1.DeleteOptions{})
 	})
-	policy, binding := loadRestoreGuard(t, e.ns)
+	policy, binding := loadRestoreGuard(t, "restoreguard.yaml", e.ns)
 	if _, err := kube.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
