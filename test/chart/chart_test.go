@@ -202,7 +202,7 @@ func TestDefaultValues(t *testing.T) {
 	for kind, n := range map[string]int{
 		"CustomResourceDefinition": len(crds), "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 1, "NetworkPolicy": 0,
 		"Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 1, "MutatingWebhookConfiguration": 1,
-		"Namespace": 0, "PodDisruptionBudget": 1, "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1, "ServiceMonitor": 0, "Certificate": 0, "Issuer": 0,
+		"Namespace": 0, "PodDisruptionBudget": 1, "ValidatingAdmissionPolicy": 2, "ValidatingAdmissionPolicyBinding": 2, // the restore guards: ours, cass-operator's datacenters "ServiceMonitor": 0, "Certificate": 0, "Issuer": 0,
 	} {
 		if got[kind] != n {
 			t.Errorf("%d %s, want %d (all: %v)", got[kind], kind, n, got)
@@ -412,6 +412,10 @@ func TestDisruptionBudgetAndAntiAffinity(t *testing.T) {
 	// One replica with a budget would block every drain: no budget then.
 	if r, _ := render(t, "cbo-ha", ns, []string{"replicas=1", "podDisruptionBudget.enabled=true"}); kinds(r)["PodDisruptionBudget"] != 0 {
 		t.Errorf("replicas=1: a PodDisruptionBudget rendered")
+	}
+	// Without the guard of cass-operator's datacenters: the guard of ours alone.
+	if r, _ := render(t, "cbo-ha", ns, []string{"restoreGuard.cassOperatorDatacenters=false"}); kinds(r)["ValidatingAdmissionPolicy"] != 1 || kinds(r)["ValidatingAdmissionPolicyBinding"] != 1 {
+		t.Errorf("restoreGuard.cassOperatorDatacenters=false: %v", kinds(r))
 	}
 	// The restore guard off: the webhook fails closed, no policy.
 	r, _ = render(t, "cbo-ha", ns, []string{"restoreGuard.enabled=false"})

@@ -84,6 +84,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["cassandraoperator.instaclustr.com"]
   resources: ["cassandrarestores/status"]
+  verbs: ["get", "patch", "update"]
 # Locations: watch them, write their status (sync creates backups, above).
 - apiGroups: ["cassandraoperator.instaclustr.com"]
   resources: ["cassandrabackuplocations"]
