@@ -167,16 +167,24 @@ func refusesNewRestore(t *testing.T, ctx context.Context, cp *controlplane.Contr
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := dyn.Resource(cassdc.GVR).Namespace(ns).Get(ctx, "dc1", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The event is recorded before the status annotation is written: wait for the status.
 	var st v1alpha1.RestoreStatus
-	if err := json.Unmarshal([]byte(u.GetAnnotations()[cassdc.AnnotationRestoreStatus]), &st); err != nil {
-		t.Fatal(err)
+	err = guide.Poll(ctx, "the status annotation to say the change was refused", deadline, func() (bool, error) {
+		u, err := dyn.Resource(cassdc.GVR).Namespace(ns).Get(ctx, "dc1", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		st = v1alpha1.RestoreStatus{}
+		if err := json.Unmarshal([]byte(u.GetAnnotations()[cassdc.AnnotationRestoreStatus]), &st); err != nil {
+			return false, err
+		}
+		synced := apimeta.FindStatusCondition(st.Conditions, "Synced")
+		return synced != nil && synced.Reason == restore.ReasonRestoreImmutable, nil
+	})
+	if err != nil {
+		t.Fatalf("%v; status: %+v", err, st)
 	}
-	synced := apimeta.FindStatusCondition(st.Conditions, "Synced")
-	if st.State != v1alpha1.RestoreCompleted || st.BackupName != backupName || synced == nil || synced.Reason != restore.ReasonRestoreImmutable {
+	if st.State != v1alpha1.RestoreCompleted || st.BackupName != backupName {
 		t.Errorf("status after the refused change: %+v", st)
 	}
 	after, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, cm.Name, metav1.GetOptions{})
