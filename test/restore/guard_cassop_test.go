@@ -135,6 +135,26 @@ func TestOperatorDownGuardsCassOperatorRestores(t *testing.T) {
 	if err := createPod("c1-restoring-r1-sts-2", "restoring", false); err == nil || !strings.Contains(err.Error(), reason) {
 		t.Fatalf("a planned pod without its init container: %v, want a denial saying %q", err, reason)
 	}
+	// One pod COMPLETED is not the restore COMPLETED: the others still wait. The plan now
+	// lists probe pods too, so the guard has seen this status once a probe is denied.
+	running := v1alpha1.RestoreStatus{State: v1alpha1.RestoreRunning, BackupName: "b1",
+		Nodes: []v1alpha1.NodeRestoreStatus{{Pod: "c1-restoring-r1-sts-1", State: v1alpha1.RestoreCompleted}, {Pod: "c1-restoring-r1-sts-2", State: v1alpha1.RestoreRunning}}}
+	for p := range 40 {
+		running.Nodes = append(running.Nodes, v1alpha1.NodeRestoreStatus{Pod: fmt.Sprintf("c1-restoring-r1-sts-p%d", p), State: v1alpha1.RestorePlanned})
+	}
+	setStatus("restoring", running)
+	p := 0
+	e.poll("the guard to see one pod restored and the others planned", func() (bool, error) {
+		if p == 40 {
+			return false, fmt.Errorf("every listed probe pod was admitted")
+		}
+		err := createPod(fmt.Sprintf("c1-restoring-r1-sts-p%d", p), "restoring", false)
+		p++
+		return err != nil && strings.Contains(err.Error(), reason), nil
+	})
+	if err := createPod("c1-restoring-r1-sts-2", "restoring", false); err == nil || !strings.Contains(err.Error(), reason) {
+		t.Fatalf("a planned pod of a RUNNING restore, another pod COMPLETED: %v, want a denial saying %q", err, reason)
+	}
 	// A COMPLETED restore of another backup neither ends this one nor is its plan: every
 	// pod waits again, the ones the old plan did not list too.
 	setStatus("restoring", v1alpha1.RestoreStatus{State: v1alpha1.RestoreCompleted, BackupName: "b0",
