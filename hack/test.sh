@@ -58,6 +58,14 @@ hack/verify-codegen.sh
 echo "== manifests/ rendered from the Helm chart"
 hack/verify-manifests.sh
 
+echo "== gofmt"
+unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
+if [[ -n $unformatted ]]; then
+  echo "hack/test.sh: not gofmt-formatted (run gofmt -w on them):" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
 echo "== go vet"
 go vet ./...
 

@@ -259,6 +259,7 @@ func startNode(dataDir string, large, largeMiB, small, smallKiB int) (*fakecassa
 	}
 	return node, nil
 }
+
 // The rows of an unchanged-data backup under a lifecycle expiry.
 const (
 	rowFresh = "agent backup, unchanged, expiry, none due"

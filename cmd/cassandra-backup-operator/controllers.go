@@ -6,8 +6,8 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/metrics"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/restore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/schedule"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/verification"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/tablerestore"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/verification"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/webhook"
 )
