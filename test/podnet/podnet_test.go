@@ -393,7 +393,13 @@ func TestLinkNames(t *testing.T) {
 // ownLinks lists the links of this package owned by pid.
 func ownLinks(t *testing.T, pid int) []string {
 	t.Helper()
+	// A dump the kernel interrupts (links changed meanwhile, as other suites' pods come
+	// and go) reports ErrDumpInterrupted: list again.
 	links, err := netlink.LinkList()
+	for i := 0; errors.Is(err, netlink.ErrDumpInterrupted) && i < 20; i++ {
+		time.Sleep(10 * time.Millisecond)
+		links, err = netlink.LinkList()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
