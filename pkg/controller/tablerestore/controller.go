@@ -31,9 +31,9 @@ import (
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/operator"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
@@ -72,7 +72,7 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.AgentAddress == nil {
 		o.AgentAddress = func(pod *corev1.Pod) (string, error) {
-			return backup.PodAddress(pod, backup.DefaultAgentPortName, backup.DefaultAgentPort, "")
+			return plan.AgentAddress(pod, plan.AgentPortName, plan.DefaultAgentPort, "")
 		}
 	}
 	if o.Agents == nil {
