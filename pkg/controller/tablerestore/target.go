@@ -3,6 +3,7 @@ package tablerestore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -195,8 +196,8 @@ func mapNodes(sources []layout.NodeBackup, nodes []live, sameDC bool) ([]pair, e
 		dstRacks[n.id.Rack] = append(dstRacks[n.id.Rack], n)
 	}
 	var out []pair
-	for rack, ss := range srcRacks {
-		ds := dstRacks[rack]
+	for _, rack := range slices.Sorted(maps.Keys(srcRacks)) {
+		ss, ds := srcRacks[rack], dstRacks[rack]
 		if len(ds) != len(ss) {
 			return nil, fmt.Errorf("rack %q has %d nodes in the backup and %d in the datacenter", rack, len(ss), len(ds))
 		}
