@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -130,52 +131,65 @@ func copyFull(w io.Writer, h hash.Hash, r io.Reader, buf []byte) (int64, error) 
 	}
 }
 
-// downloadFile fetches one object to a temporary name next to dst, checks its size and
-// SHA-256, and renames it into place. A dst that already has the right content is kept.
+// downloadFile fetches one object into dst and checks its size and SHA-256. A new file is
+// written under its final name (one openat with O_EXCL, no stat, no rename): until the
+// marker is written, every file the list names is verified again by a resumed restore,
+// and a failed try removes what it wrote. A dst that already exists is kept when it
+// has the right content, and otherwise replaced whole through a temporary name.
 func downloadFile(ctx context.Context, p storage.Provider, key, dst string, e layout.Entry, lim *rate.Limiter, tr *Tracker, wb *writeback, dirs *dirSet) error {
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
-		if sum, _, err := fileSHA256(dst); err == nil && sum == e.Hash {
-			tr.Skipped(e.Size)
-			return nil
-		}
-	}
 	if err := dirs.make(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
 	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
+			if sum, _, err := fileSHA256(dst); err == nil && sum == e.Hash {
+				tr.Skipped(e.Size)
+				return nil
+			}
+		}
+		f, err = os.CreateTemp(filepath.Dir(dst), ".restore-*.tmp")
+	}
+	if err != nil {
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	if err := fetch(ctx, p, key, f, e, lim, tr); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+	}
+	if f.Name() != dst {
+		if err := os.Rename(f.Name(), dst); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+		}
+	}
+	wb.add(f)
+	tr.FileDone()
+	return nil
+}
+
+// fetch streams the object at key into f, hashing it on the way, and checks it against
+// the manifest's size and SHA-256.
+func fetch(ctx context.Context, p storage.Provider, key string, f *os.File, e layout.Entry, lim *rate.Limiter, tr *Tracker) error {
 	r, err := p.Get(ctx, key, storage.Range{})
 	if err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+		return err
 	}
 	defer r.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".restore-*.tmp")
-	if err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
 	h := sha256.New()
 	buf := copyBuffers.Get().(*[]byte)
-	n, err := copyFull(tmp, h, storage.MeteredReader(ctx, r, newFileMeter(lim, tr, e.Size)), *buf)
+	n, err := copyFull(f, h, storage.MeteredReader(ctx, r, newFileMeter(lim, tr, e.Size)), *buf)
 	copyBuffers.Put(buf)
 	if err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
+		return err
 	}
 	if n != e.Size {
-		return fmt.Errorf("download %s: got %d bytes, manifest says %d: the object is corrupt", e.ObjectKey, n, e.Size)
+		return fmt.Errorf("got %d bytes, manifest says %d: the object is corrupt", n, e.Size)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != e.Hash {
-		return fmt.Errorf("download %s: sha256 %s, manifest says %s: the object is corrupt", e.ObjectKey, sum, e.Hash)
+		return fmt.Errorf("sha256 %s, manifest says %s: the object is corrupt", sum, e.Hash)
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
-	}
-	done = true
-	wb.add(tmp)
-	tr.FileDone()
 	return nil
 }
