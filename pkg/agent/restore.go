@@ -58,10 +58,11 @@ type RestoreResult struct {
 	AlreadyDone bool
 }
 
-// Restore downloads a node's backup into the data directories: files are written under
-// temporary names, verified (size and SHA-256) and renamed into place; files already present
-// and identical are kept, so a killed restore resumes. It then wipes the commit log, hints and
-// saved caches, writes the token configuration and, last, the marker.
+// Restore downloads a node's backup into the data directories: each file is verified (size
+// and SHA-256) as it is written (downloadFile); files already present and identical are
+// kept, so a killed restore resumes, verifying again whatever it finds. It then syncs the
+// filesystem, wipes the commit log, hints and saved caches, writes the token configuration
+// and, last, the marker.
 func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (RestoreResult, error) {
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", spec.SnapshotTag)
 	var res RestoreResult
