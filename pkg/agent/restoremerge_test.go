@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,6 +147,70 @@ func TestRestoreIncludeAuth(t *testing.T) {
 			t.Errorf("without includeAuth: system_auth restored (%d files)", len(auth))
 		case slices.Contains(kss, "system") || !slices.Contains(kss, "system_schema"):
 			t.Errorf("keyspaces restored: %v", kss)
+		}
+	}
+}
+
+// countingProvider counts the Gets of each key.
+type countingProvider struct {
+	storage.Provider
+	gets map[string]int
+}
+
+func (c *countingProvider) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, error) {
+	c.gets[key]++
+	return c.Provider.Get(ctx, key, rng)
+}
+
+// Several sources' restore lists read each manifest once: the generations to renumber
+// come from the same pass, and the lists give the renumbered local paths.
+func TestRestoreListsReadEachManifestOnce(t *testing.T) {
+	nodes, loc, keys := backupNodes(t, 3, fakecassandra.Config{})
+	ctx := context.Background()
+	p, _, err := storage.OpenLocation(ctx, loc, storage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	cp := &countingProvider{Provider: p, gets: map[string]int{}}
+	var sources []restoreSource
+	for i, n := range nodes {
+		ref, err := layout.ParseManifestKey(keys[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, restoreSource{node: layout.Node{Cluster: n.ClusterName(), Datacenter: n.Datacenter(), HostID: n.HostID()}, ref: ref})
+	}
+	dataDir := t.TempDir()
+	lists, err := readRestoreLists(ctx, cp, sources, func(layout.File) bool { return true }, dataDir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLists(lists)
+	for _, k := range keys {
+		if cp.gets[k] != 1 {
+			t.Errorf("manifest %s read %d times, want once", k, cp.gets[k])
+		}
+	}
+	seen := map[string]int{}
+	for i, l := range lists {
+		if err := l.each(func(_ layout.Entry, path string) error { seen[path]++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		wanted := 0
+		if err := l.eachWanted(func(rel string) error {
+			wanted++
+			if seen[filepath.Join(dataDir, rel)] == 0 {
+				t.Errorf("source %d: wanted %s is not a path its list fetches to", i, rel)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for path, n := range seen {
+		if n != 1 {
+			t.Errorf("%s is the local path of %d entries, want one", path, n)
 		}
 	}
 }
