@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"k8s.io/klog/v2/ktesting"
 
@@ -212,5 +215,69 @@ func TestRestoreListsReadEachManifestOnce(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s is the local path of %d entries, want one", path, n)
 		}
+	}
+}
+
+// gatedProvider holds the first Get of a key with prefix first until a Get of a key with
+// prefix second has begun, or records that a timeout passed first.
+type gatedProvider struct {
+	storage.Provider
+	first, second string
+	once          sync.Once
+	secondBegun   chan struct{}
+	held, timeout atomic.Bool
+}
+
+func (g *gatedProvider) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, error) {
+	if strings.HasPrefix(key, g.second) {
+		g.once.Do(func() { close(g.secondBegun) })
+	}
+	if strings.HasPrefix(key, g.first) && g.held.CompareAndSwap(false, true) {
+		select {
+		case <-g.secondBegun:
+		case <-time.After(5 * time.Second):
+			g.timeout.Store(true)
+		}
+	}
+	return g.Provider.Get(ctx, key, rng)
+}
+
+// The sources of a restore share one pool of workers: while a file of the first source is
+// still in flight, the next source's files start (downloading source by source, each
+// waiting for the last, holds the gated file until the timeout).
+func TestDownloadAllSourcesOnePool(t *testing.T) {
+	nodes, loc, keys := backupNodes(t, 2, fakecassandra.Config{})
+	ctx := context.Background()
+	p, _, err := storage.OpenLocation(ctx, loc, storage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var sources []restoreSource
+	var lnodes []layout.Node
+	for i, n := range nodes {
+		ref, err := layout.ParseManifestKey(keys[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln := layout.Node{Cluster: n.ClusterName(), Datacenter: n.Datacenter(), HostID: n.HostID()}
+		sources, lnodes = append(sources, restoreSource{node: ln, ref: ref}), append(lnodes, ln)
+	}
+	dataDir := t.TempDir()
+	lists, err := readRestoreLists(ctx, p, sources, func(layout.File) bool { return true }, dataDir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLists(lists)
+	g := &gatedProvider{Provider: p, first: lnodes[0].Key("data/"), second: lnodes[1].Key("data/"), secondBegun: make(chan struct{})}
+	tr := &Tracker{}
+	if err := downloadAll(ctx, g, lnodes, lists, 2, nil, tr); err != nil {
+		t.Fatal(err)
+	}
+	if g.timeout.Load() {
+		t.Error("no file of the second source started while one of the first was in flight")
+	}
+	if s := tr.Snapshot(); s.FilesTransferred != s.FilesTotal || s.FilesTotal == 0 || !g.held.Load() {
+		t.Errorf("transfer %+v, gate used: %t", s, g.held.Load())
 	}
 }
