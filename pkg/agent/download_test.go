@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
@@ -165,5 +168,63 @@ func TestDownloadFileVerifies(t *testing.T) {
 				t.Fatalf("left behind after a failed download: %v", left)
 			}
 		})
+	}
+}
+
+// residentPages returns how many of the file's pages are in the page cache (mincore).
+func residentPages(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, (len(m)+os.Getpagesize()-1)/os.Getpagesize())
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
+}
+
+// The write-back leaves a restored file's pages out of the page cache once they are on
+// disk: a restore of terabytes through an init container with a memory limit must not
+// make the kernel reclaim its own page cache for every write.
+func TestWritebackDropsPages(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil || st.Type == unix.TMPFS_MAGIC {
+		t.Skipf("%s is on tmpfs (or statfs failed: %v): its pages are the file", dir, err)
+	}
+	path := filepath.Join(dir, "nb-1-big-Data.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(bytes.Repeat([]byte("sstable!"), 1<<17)); err != nil { // 1 MiB
+		t.Fatal(err)
+	}
+	if n := residentPages(t, path); n == 0 {
+		t.Fatal("a file just written has no page in the cache: the test cannot tell")
+	}
+	wb := startWriteback()
+	wb.add(f)
+	if err := wb.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if n := residentPages(t, path); n != 0 {
+		t.Errorf("%d pages of the written-out file still cached, want 0", n)
 	}
 }
