@@ -58,9 +58,11 @@ func downloadAll(ctx context.Context, p storage.Provider, nodes []layout.Node, l
 	return errors.Join(err, wb.wait())
 }
 
-// writeback starts the write-out of downloaded files from goroutines of its own, so that
-// no download waits for the disk and the one sync before the marker finds little left to
-// write. It closes the files it is given.
+// writeback writes downloaded files out from goroutines of its own, waits for each and
+// drops its pages from the page cache, so that downloads wait for the disk only when 64
+// files are behind, the one sync before the marker finds little left to write, and the
+// restore does not fill memory (its pod's memory cgroup included) with data it will not
+// read again. It closes the files it is given.
 type writeback struct {
 	files chan *os.File
 	wg    sync.WaitGroup
