@@ -102,13 +102,18 @@ func (c *Controller) finish(ctx context.Context, r *v1alpha1.CassandraRestore, f
 	st.State = v1alpha1.TableRestoreFailed
 	st.FailedNodes = failed
 	var msgs []string
+	schema := false
 	for _, n := range st.Nodes {
 		if n.State == v1alpha1.TableRestoreFailed {
 			msgs = append(msgs, n.Node+": "+n.Message)
+			schema = schema || strings.HasPrefix(n.Message, api.SchemaMismatchPrefix)
 		}
 	}
 	reason, what := ReasonFailed, "nodes that completed keep their import; raise spec.retry to run the failed ones again"
-	if st.Phase != v1alpha1.TableRestoreImport {
+	switch {
+	case st.Phase != v1alpha1.TableRestoreImport && schema:
+		reason, what = ReasonSchemaMismatch, fmt.Sprintf("nothing was imported (phase %s)", st.Phase)
+	case st.Phase != v1alpha1.TableRestoreImport:
 		reason, what = ReasonCheckFailed, fmt.Sprintf("nothing was imported (phase %s)", st.Phase)
 	}
 	msg := fmt.Sprintf("failed on %s: %s; %s", strings.Join(failed, ", "), strings.Join(msgs, "; "), what)
