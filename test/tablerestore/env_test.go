@@ -231,7 +231,10 @@ type operator struct {
 	done   chan struct{}
 }
 
-func (e *env) startOperator() *operator {
+func (e *env) startOperator() *operator { return e.startOperatorWith(nil) }
+
+// startOperatorWith starts an operator whose table-restore controller's options edit changes.
+func (e *env) startOperatorWith(edit func(*tablerestore.Options)) *operator {
 	e.t.Helper()
 	kube := kubernetes.NewForConfigOrDie(e.cp.Config())
 	cl := versioned.NewForConfigOrDie(e.cp.Config())
@@ -248,7 +251,11 @@ func (e *env) startOperator() *operator {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	rc, err := tablerestore.NewWithOptions(deps, tablerestore.Options{Agents: e.agents, PollInterval: 300 * time.Millisecond})
+	opts := tablerestore.Options{Agents: e.agents, PollInterval: 300 * time.Millisecond}
+	if edit != nil {
+		edit(&opts)
+	}
+	rc, err := tablerestore.NewWithOptions(deps, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

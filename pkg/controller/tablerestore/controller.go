@@ -65,6 +65,9 @@ type Options struct {
 	Storage storage.Config
 	// PollInterval is the time between two looks at the operations.
 	PollInterval time.Duration
+	// AgentUnreachableTimeout is how long a node's agent may stay unreachable before the
+	// node fails; DefaultAgentUnreachableTimeout when zero.
+	AgentUnreachableTimeout time.Duration
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
 }
@@ -80,6 +83,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
+	}
+	if o.AgentUnreachableTimeout <= 0 {
+		o.AgentUnreachableTimeout = DefaultAgentUnreachableTimeout
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -99,8 +105,9 @@ type Controller struct {
 	cfg      Options
 	recorder krecord.EventRecorder
 
-	mu     sync.Mutex
-	meters map[string]*progress.Meter // by restore uid/node
+	mu        sync.Mutex
+	meters    map[string]*progress.Meter // by restore uid/node
+	unreached map[string]time.Time       // when a node's agent was first unreachable, by restore uid/node
 }
 
 // New builds the controller with default Options: the operator.NewFunc listed in
@@ -115,14 +122,15 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("tablerestore controller: KubeClient, Client and Informers are required")
 	}
 	c := &Controller{
-		backups:  deps.Informers.CassandraBackupLister(),
-		dcs:      deps.Informers.CassandraDataCenterLister(),
-		pods:     deps.Informers.PodLister(),
-		profiles: deps.Informers.Profiles(),
-		secrets:  secret.Reader{Kube: deps.KubeClient},
-		cfg:      opts.withDefaults(),
-		recorder: deps.Recorder,
-		meters:   map[string]*progress.Meter{},
+		backups:   deps.Informers.CassandraBackupLister(),
+		dcs:       deps.Informers.CassandraDataCenterLister(),
+		pods:      deps.Informers.PodLister(),
+		profiles:  deps.Informers.Profiles(),
+		secrets:   secret.Reader{Kube: deps.KubeClient},
+		cfg:       opts.withDefaults(),
+		recorder:  deps.Recorder,
+		meters:    map[string]*progress.Meter{},
+		unreached: map[string]time.Time{},
 	}
 	lister := deps.Informers.CassandraRestoreLister()
 	rc, err := reconciler.New(reconciler.Options[*v1alpha1.CassandraRestore]{

@@ -46,10 +46,14 @@ func (c *Controller) run(ctx context.Context, ev *event) (reconciler.Result, err
 	if err != nil {
 		return reconciler.Result{}, reconciler.Temporary(reconciler.WithReason(ReasonBackupNotReady, err), 10*time.Second)
 	}
-	next := c.cfg.PollInterval
+	next := time.Duration(0)
 	for i := range st.Nodes {
 		if n := &st.Nodes[i]; !final(n.State) {
-			if d := c.step(ctx, r, b, n); d > 0 && d < next {
+			d := c.step(ctx, r, b, n)
+			if d <= 0 {
+				d = c.cfg.PollInterval
+			}
+			if next == 0 || d < next {
 				next = d
 			}
 		}
@@ -102,19 +106,14 @@ func (c *Controller) finish(ctx context.Context, r *v1alpha1.CassandraRestore, f
 	st.State = v1alpha1.TableRestoreFailed
 	st.FailedNodes = failed
 	var msgs []string
-	schema := false
 	for _, n := range st.Nodes {
 		if n.State == v1alpha1.TableRestoreFailed {
 			msgs = append(msgs, n.Node+": "+n.Message)
-			schema = schema || strings.HasPrefix(n.Message, api.SchemaMismatchPrefix)
 		}
 	}
-	reason, what := ReasonFailed, "nodes that completed keep their import; raise spec.retry to run the failed ones again"
-	switch {
-	case st.Phase != v1alpha1.TableRestoreImport && schema:
-		reason, what = ReasonSchemaMismatch, fmt.Sprintf("nothing was imported (phase %s)", st.Phase)
-	case st.Phase != v1alpha1.TableRestoreImport:
-		reason, what = ReasonCheckFailed, fmt.Sprintf("nothing was imported (phase %s)", st.Phase)
+	reason, what := failureReason(st), "nodes that completed keep their import; raise spec.retry to run the failed ones again"
+	if st.Phase != v1alpha1.TableRestoreImport {
+		what = fmt.Sprintf("nothing was imported (phase %s); raise spec.retry to run the failed nodes again", st.Phase)
 	}
 	msg := fmt.Sprintf("failed on %s: %s; %s", strings.Join(failed, ", "), strings.Join(msgs, "; "), what)
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, reason, msg, r.Generation))
@@ -133,8 +132,7 @@ func (c *Controller) event(r *v1alpha1.CassandraRestore, typ, reason, format str
 func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeTableRestoreStatus) time.Duration {
 	addr, err := c.address(r.Namespace, n.Node)
 	if err != nil {
-		n.Message = err.Error()
-		return 0
+		return c.unreachable(r, n, err)
 	}
 	agents := c.cfg.Agents.For(r.Namespace)
 	if n.OperationID == "" {
@@ -145,6 +143,9 @@ func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *
 		}
 		op, err := agents.Submit(ctx, addr, req)
 		var apiErr *client.APIError
+		if err == nil || errors.As(err, &apiErr) {
+			c.forget(r, n.Node)
+		}
 		switch {
 		case errors.As(err, &apiErr) && apiErr.Busy():
 			n.Message = "agent busy: " + apiErr.Message
@@ -153,8 +154,7 @@ func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *
 			n.State, n.Message = v1alpha1.TableRestoreFailed, "the agent refused the request: "+apiErr.Message
 			return 0
 		case err != nil:
-			n.Message = "agent unreachable: " + err.Error()
-			return 0
+			return c.unreachable(r, n, err)
 		}
 		n.OperationID = op.ID
 		klog.FromContext(ctx).V(1).Info("Operation submitted", "node", n.Node, "phase", n.Phase, "operation", op.ID, "key", n.OperationKey)
@@ -162,14 +162,17 @@ func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *
 		return 0
 	}
 	op, err := agents.Get(ctx, addr, n.OperationID)
+	var apiErr *client.APIError
+	if err == nil || errors.Is(err, client.ErrNotFound) || errors.As(err, &apiErr) {
+		c.forget(r, n.Node)
+	}
 	switch {
 	case errors.Is(err, client.ErrNotFound):
 		n.OperationID = ""
 		n.Message = "operation unknown to the agent (restarted?): resubmitting"
 		return time.Millisecond
 	case err != nil:
-		n.Message = "agent unreachable: " + err.Error()
-		return 0
+		return c.unreachable(r, n, err)
 	}
 	c.record(r, n, &op)
 	return 0

@@ -31,7 +31,10 @@ type live struct {
 func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, error) {
 	r := ev.Object
 	st := &r.Status
-	if len(st.Nodes) > 0 || final(st.State) {
+	// A restore refused before any node was mapped (an unreachable agent, a topology
+	// that did not match) starts over when spec.retry is raised.
+	again := st.State == v1alpha1.TableRestoreFailed && r.Spec.Retry > st.Retried
+	if len(st.Nodes) > 0 || final(st.State) && !again {
 		return reconciler.Result{}, nil
 	}
 	b, err := c.backupOf(r)
@@ -75,6 +78,7 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 	st.State = v1alpha1.TableRestoreRunning
 	st.Progress = "0%"
 	st.StartTime = &now
+	st.CompletionTime = nil
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonRestoring, fmt.Sprintf("restoring %s into %d nodes", r.Spec.Entities, len(pairs)), r.Generation))
 	return reconciler.Result{}, nil
 }
@@ -134,8 +138,9 @@ func (c *Controller) liveNodes(ctx context.Context, r *v1alpha1.CassandraRestore
 		id, err := c.cfg.Agents.For(r.Namespace).Identity(ictx, addr)
 		cancel()
 		if err != nil {
-			return nil, reconciler.Temporary(fmt.Errorf("identity of node %s: %w", pod.Name, err), 10*time.Second)
+			return nil, c.identityFailed(r, pod.Name, err)
 		}
+		c.forget(r, pod.Name)
 		out = append(out, live{pod: pod, id: id})
 	}
 	return out, nil
