@@ -31,6 +31,9 @@ const (
 	// node differ from the backup's (an ALTER TABLE since the backup); the message names
 	// the table and the first difference.
 	ReasonSchemaMismatch = "SchemaMismatch"
+	// ReasonTruncateUnsupported: spec.truncate on pods whose node control cannot truncate
+	// (the Management API of cass-operator pods).
+	ReasonTruncateUnsupported = "TruncateUnsupported"
 	// ReasonCancelled: spec.cancel stopped the restore.
 	ReasonCancelled = "Cancelled"
 	// ReasonInvalidSpec: the spec cannot be acted on.

@@ -16,6 +16,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
@@ -121,6 +122,9 @@ func (c *Controller) liveNodes(ctx context.Context, r *v1alpha1.CassandraRestore
 			}
 		}
 		if len(pods) > 0 {
+			if err := c.truncatable(r, p); err != nil {
+				return nil, err
+			}
 			break
 		}
 	}
@@ -222,4 +226,14 @@ func sameTokens(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// truncatable refuses spec.truncate on pods whose node control cannot truncate a table:
+// the Management API has no table truncate (cass-operator pods), so the restore is refused
+// before anything runs instead of failing in its TRUNCATE phase.
+func (c *Controller) truncatable(r *v1alpha1.CassandraRestore, p profile.Profile) error {
+	if !r.Spec.Truncate || p.NodeControl != profile.ManagementAPI {
+		return nil
+	}
+	return c.refuse(r, ReasonTruncateUnsupported, "spec.truncate: the %s pods' node control (%s) has no table truncate; truncate the tables with CQL (TRUNCATE) first and restore without spec.truncate", p.Name, p.NodeControl)
 }
