@@ -70,7 +70,14 @@ type Options struct {
 	AgentUnreachableTimeout time.Duration
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
+	// Failpoint, when set, is called at named points of a node's phase
+	// (FailpointSubmitted: the agent accepted the operation, the status does not record
+	// its id yet); an error stops the handler there, as a crash would. For tests.
+	Failpoint func(point string) error
 }
+
+// FailpointSubmitted is the Failpoint right after an agent accepted a node's operation.
+const FailpointSubmitted = "submitted"
 
 func (o Options) withDefaults() Options {
 	if o.AgentAddress == nil {
@@ -86,6 +93,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AgentUnreachableTimeout <= 0 {
 		o.AgentUnreachableTimeout = DefaultAgentUnreachableTimeout
+	}
+	if o.Failpoint == nil {
+		o.Failpoint = func(string) error { return nil }
 	}
 	if o.Now == nil {
 		o.Now = time.Now

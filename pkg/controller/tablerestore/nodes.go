@@ -47,9 +47,14 @@ func (c *Controller) run(ctx context.Context, ev *event) (reconciler.Result, err
 		return reconciler.Result{}, reconciler.Temporary(reconciler.WithReason(ReasonBackupNotReady, err), 10*time.Second)
 	}
 	next := time.Duration(0)
+	var crash error // the Failpoint's: every node is stepped, then nothing is recorded
 	for i := range st.Nodes {
 		if n := &st.Nodes[i]; !final(n.State) {
-			d := c.step(ctx, r, b, n)
+			d, err := c.step(ctx, r, b, n)
+			if err != nil {
+				crash = err
+				continue
+			}
 			if d <= 0 {
 				d = c.cfg.PollInterval
 			}
@@ -57,6 +62,9 @@ func (c *Controller) run(ctx context.Context, ev *event) (reconciler.Result, err
 				next = d
 			}
 		}
+	}
+	if crash != nil {
+		return reconciler.Result{}, crash
 	}
 	summarize(st)
 	var failed []string
@@ -128,18 +136,18 @@ func (c *Controller) event(r *v1alpha1.CassandraRestore, typ, reason, format str
 }
 
 // step submits the node's operation of its phase, or observes it; it returns how soon to
-// look again (0: the poll interval).
-func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeTableRestoreStatus) time.Duration {
+// look again (0: the poll interval). Its error is the Failpoint's.
+func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeTableRestoreStatus) (time.Duration, error) {
 	addr, err := c.address(r.Namespace, n.Node)
 	if err != nil {
-		return c.unreachable(r, n, err)
+		return c.unreachable(r, n, err), nil
 	}
 	agents := c.cfg.Agents.For(r.Namespace)
 	if n.OperationID == "" {
 		req, err := c.request(r, b, n)
 		if err != nil {
 			n.State, n.Message = v1alpha1.TableRestoreFailed, err.Error()
-			return 0
+			return 0, nil
 		}
 		op, err := agents.Submit(ctx, addr, req)
 		var apiErr *client.APIError
@@ -149,17 +157,20 @@ func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *
 		switch {
 		case errors.As(err, &apiErr) && apiErr.Busy():
 			n.Message = "agent busy: " + apiErr.Message
-			return max(apiErr.RetryAfter, time.Second)
+			return max(apiErr.RetryAfter, time.Second), nil
 		case errors.As(err, &apiErr) && apiErr.Status == 400:
 			n.State, n.Message = v1alpha1.TableRestoreFailed, "the agent refused the request: "+apiErr.Message
-			return 0
+			return 0, nil
 		case err != nil:
-			return c.unreachable(r, n, err)
+			return c.unreachable(r, n, err), nil
+		}
+		if err := c.cfg.Failpoint(FailpointSubmitted); err != nil {
+			return 0, err
 		}
 		n.OperationID = op.ID
 		klog.FromContext(ctx).V(1).Info("Operation submitted", "node", n.Node, "phase", n.Phase, "operation", op.ID, "key", n.OperationKey)
 		c.record(r, n, &op)
-		return 0
+		return 0, nil
 	}
 	op, err := agents.Get(ctx, addr, n.OperationID)
 	var apiErr *client.APIError
@@ -170,12 +181,12 @@ func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *
 	case errors.Is(err, client.ErrNotFound):
 		n.OperationID = ""
 		n.Message = "operation unknown to the agent (restarted?): resubmitting"
-		return time.Millisecond
+		return time.Millisecond, nil
 	case err != nil:
-		return c.unreachable(r, n, err)
+		return c.unreachable(r, n, err), nil
 	}
 	c.record(r, n, &op)
-	return 0
+	return 0, nil
 }
 
 // record copies an operation's state and counts to the node.
