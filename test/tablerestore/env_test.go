@@ -102,16 +102,23 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// startNode starts a fake node with two tables of data (ks1.t1, ks1.t2), its agent and
-// its running Pod.
+// startNode starts a fake node of the test cluster with two tables of data (ks1.t1,
+// ks1.t2), its agent and its running Pod.
 func (e *env) startNode(name, rack string, seed uint64) *node {
+	e.t.Helper()
+	return e.startNodeWith(name, fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4})
+}
+
+// startNodeWith starts a fake node configured by cfg (its cluster, datacenter and rack
+// label its Pod), its data, agent and Pod.
+func (e *env) startNodeWith(name string, cfg fakecassandra.Config) *node {
 	e.t.Helper()
 	network, err := podnet.FromEnv()
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	n := &node{e: e, name: name, ip: "127.0.0.1"}
-	cfg := fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4}
+	seed := cfg.Seed
 	if network != nil {
 		if n.pod, err = network.NewPod(name); err != nil {
 			e.t.Fatal(err)
@@ -139,7 +146,7 @@ func (e *env) startNode(name, rack string, seed uint64) *node {
 	n.port = ln.Addr().(*net.TCPAddr).Port
 	n.serve(ln)
 	e.t.Cleanup(n.stop)
-	e.createPod(name, rack, n.ip, n.port)
+	e.createPod(name, cfg.ClusterName, cfg.Datacenter, cfg.Rack, n.ip, n.port)
 	return n
 }
 
@@ -207,11 +214,11 @@ func (n *node) restart() {
 	n.serve(ln)
 }
 
-func (e *env) createPod(name, rack, ip string, agentPort int) {
+func (e *env) createPod(name, clusterName, dcName, rack, ip string, agentPort int) {
 	e.t.Helper()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{
-			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
+			informers.LabelCluster: clusterName, informers.LabelDatacenter: dcName, informers.LabelRack: rack}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "cassandra", Image: "cassandra:4.1",
 			Ports: []corev1.ContainerPort{{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)}}}}},
 	}
