@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -22,7 +20,6 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
@@ -30,7 +27,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	opdeps "github.com/cassbackup/cassandra-backup-operator/pkg/operator"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
+	"github.com/cassbackup/cassandra-backup-operator/test/agentpod"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -65,20 +62,15 @@ type env struct {
 }
 
 // node is a fake Cassandra node and its agent, in a pod of its own on the pod network
-// when root, else on loopback ports.
+// when root, else on loopback ports (test/agentpod).
 type node struct {
+	*agentpod.Node
 	e     *env
 	name  string
 	fake  *fakecassandra.Node
-	pod   *podnet.Pod
 	ip    string
 	port  int
-	posts atomic.Int32 // POST /operations the agent accepted, over restarts
-
-	mu     sync.Mutex
-	hs     *http.Server
-	server *agent.Server
-	cancel context.CancelFunc
+	posts *atomic.Int32 // POST /operations the agent accepted, over restarts
 }
 
 func newEnv(t *testing.T) *env {
@@ -113,124 +105,21 @@ func (e *env) startNode(name, rack string, seed uint64) *node {
 // label its Pod), its data, agent and Pod.
 func (e *env) startNodeWith(name string, cfg fakecassandra.Config) *node {
 	e.t.Helper()
-	network, err := podnet.FromEnv()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n := &node{e: e, name: name, ip: "127.0.0.1"}
-	seed := cfg.Seed
-	if network != nil {
-		if n.pod, err = network.NewPod(name); err != nil {
-			e.t.Fatal(err)
-		}
-		e.t.Cleanup(func() { n.pod.Close() })
-		n.ip = n.pod.IP.String()
-		cfg.Listen = "127.0.0.1:8778"
-		cfg.DataDirs = []string{e.t.TempDir()}
-		if err := n.pod.Do(func() (err error) { n.fake, err = fakecassandra.Start(cfg); return err }); err != nil {
-			e.t.Fatal(err)
-		}
-		e.t.Cleanup(func() { n.fake.Close() })
-	} else {
-		n.fake = fakecassandra.New(e.t, cfg)
-	}
+	an := agentpod.Start(e.t, agentpod.Config{Kube: e.kube, Namespace: e.ns, Name: name, Cassandra: cfg})
+	n := &node{Node: an, e: e, name: name, fake: an.Fake, ip: an.IP, port: an.Port, posts: &an.Posts}
 	for _, tb := range []string{"t1", "t2"} {
-		if err := n.fake.WriteSSTable("ks1", tb, 20_000+int(seed)*1000); err != nil {
+		if err := n.fake.WriteSSTable("ks1", tb, 20_000+int(cfg.Seed)*1000); err != nil {
 			e.t.Fatal(err)
 		}
 	}
-	ln, err := n.listen(0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n.port = ln.Addr().(*net.TCPAddr).Port
-	n.serve(ln)
-	e.t.Cleanup(n.stop)
-	e.createPod(name, cfg.ClusterName, cfg.Datacenter, cfg.Rack, n.ip, n.port)
 	return n
 }
 
-func (n *node) listen(port int) (net.Listener, error) {
-	if n.pod == nil {
-		return net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	}
-	if port == 0 {
-		port = backup.DefaultAgentPort
-	}
-	return n.pod.Listen("tcp", fmt.Sprintf(":%d", port))
-}
-
-// serve runs a fresh agent (it knows no operation) on ln.
-func (n *node) serve(ln net.Listener) {
-	ctx, cancel := context.WithCancel(context.Background())
-	j := n.fake.Client()
-	if n.pod != nil {
-		j.Client = n.pod.HTTPClient()
-	}
-	a := &agent.Agent{Node: j, Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
-	srv := agent.NewServer(ctx, a)
-	srv.Guard = &agent.KubeAuth{Kube: n.e.kube, Namespace: n.e.ns}
-	h := srv.Handler()
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/operations" {
-			n.posts.Add(1)
-		}
-		h.ServeHTTP(w, r)
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
-	n.mu.Lock()
-	n.server, n.hs, n.cancel = srv, hs, cancel
-	n.mu.Unlock()
-}
-
 // stop stops the agent: its operations are cancelled and forgotten.
-func (n *node) stop() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.hs == nil {
-		return
-	}
-	n.hs.Close()
-	n.cancel()
-	n.server.Wait()
-	n.hs = nil
-}
+func (n *node) stop() { n.Stop() }
 
 // restart stops the agent and starts a new one on the same port.
-func (n *node) restart() {
-	n.e.t.Helper()
-	n.stop()
-	var ln net.Listener
-	var err error
-	for range 100 {
-		if ln, err = n.listen(n.port); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		n.e.t.Fatalf("restart agent: %v", err)
-	}
-	n.serve(ln)
-}
-
-func (e *env) createPod(name, clusterName, dcName, rack, ip string, agentPort int) {
-	e.t.Helper()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{
-			informers.LabelCluster: clusterName, informers.LabelDatacenter: dcName, informers.LabelRack: rack}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "cassandra", Image: "cassandra:4.1",
-			Ports: []corev1.ContainerPort{{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)}}}}},
-	}
-	created, err := e.kube.CoreV1().Pods(e.ns).Create(context.Background(), pod, metav1.CreateOptions{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
-	if _, err := e.kube.CoreV1().Pods(e.ns).UpdateStatus(context.Background(), created, metav1.UpdateOptions{}); err != nil {
-		e.t.Fatal(err)
-	}
-}
+func (n *node) restart() { n.Restart(n.e.t) }
 
 // operator is one operator process running the backup and table-restore controllers.
 type operator struct {

@@ -122,14 +122,7 @@ func TestRestoreRefusesTableIDMismatch(t *testing.T) {
 	if c.Reason != tablerestore.ReasonCheckFailed || !strings.Contains(c.Message, "ks1.t1") || !strings.Contains(c.Message, "table id") {
 		t.Errorf("Ready %+v", c)
 	}
-	if !slices.Equal(r.Status.FailedNodes, []string{e.nodes[1].name}) || r.Status.Phase != v1alpha1.TableRestoreCheck {
-		t.Errorf("failed nodes %v in phase %s", r.Status.FailedNodes, r.Status.Phase)
-	}
-	for i, n := range e.nodes {
-		if n.fake.Calls("truncate") != 0 || n.fake.Calls("importNewSSTables") != 0 {
-			t.Errorf("node %d truncated or imported", i)
-		}
-	}
+	e.refusedInCheck(r, e.nodes[1])
 	after := e.liveData()
 	for i := range mid {
 		if !maps.Equal(mid[i], after[i]) {
@@ -165,3 +158,17 @@ var errImport = &importError{}
 type importError struct{}
 
 func (*importError) Error() string { return "java.lang.RuntimeException: disk failure" }
+
+// refusedInCheck checks that the restore failed in its CHECK phase on node alone and that
+// no node truncated or imported anything.
+func (e *env) refusedInCheck(r *v1alpha1.CassandraRestore, failed *node) {
+	e.t.Helper()
+	if !slices.Equal(r.Status.FailedNodes, []string{failed.name}) || r.Status.Phase != v1alpha1.TableRestoreCheck {
+		e.t.Errorf("failed nodes %v in phase %s, want [%s] in CHECK", r.Status.FailedNodes, r.Status.Phase, failed.name)
+	}
+	for i, n := range e.nodes {
+		if n.fake.Calls("truncate") != 0 || n.fake.Calls("importNewSSTables") != 0 {
+			e.t.Errorf("node %d truncated or imported", i)
+		}
+	}
+}

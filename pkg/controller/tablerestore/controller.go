@@ -9,9 +9,11 @@
 //     source datacenter, else by rack and ordinal), refuses when their tokens differ, and
 //     records the mapping in status before any agent is contacted;
 //   - retry: a raised spec.retry runs the FAILED nodes again, and only them;
-//   - run (nodes.go): every node goes through the phases CHECK (table ids, free space),
-//     TRUNCATE (spec.truncate) and IMPORT; a phase starts on a node only when the previous
-//     one completed on all of them, so nothing is truncated or imported when a check fails.
+//   - run (nodes.go): every node goes through the phases CHECK (table ids and schemas,
+//     free space), TRUNCATE (spec.truncate) and IMPORT; a phase starts on a node only when
+//     the previous one completed on all of them, so nothing is truncated or imported when
+//     a check fails. An agent that stays unreachable longer than the agent timeout fails
+//     its node with AgentUnreachable (unreachable.go).
 //
 // Crash safety: each node's operation key (restore uid, node, phase, attempt) is written
 // to status before the operation is submitted; the agent answers a key it knows with the
