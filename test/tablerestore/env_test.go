@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +28,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/metrics"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/tablerestore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
@@ -121,10 +127,27 @@ func (n *node) stop() { n.Stop() }
 // restart stops the agent and starts a new one on the same port.
 func (n *node) restart() { n.Restart(n.e.t) }
 
-// operator is one operator process running the backup and table-restore controllers.
+// operator is one operator process running the backup and table-restore controllers and
+// the metrics, served on its own loopback port.
 type operator struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel     context.CancelFunc
+	done       chan struct{}
+	metricsURL string
+}
+
+// scrape returns the operator's /metrics page.
+func (o *operator) scrape(t testing.TB) string {
+	t.Helper()
+	resp, err := http.Get(o.metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %d, %v", o.metricsURL, resp.StatusCode, err)
+	}
+	return string(b)
 }
 
 func (e *env) startOperator() *operator { return e.startOperatorWith(nil) }
@@ -142,7 +165,12 @@ func (e *env) startOperatorWith(edit func(*tablerestore.Options)) *operator {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "cassandra-backup-operator"})
-	deps := opdeps.Deps{KubeClient: kube, Client: cl, Informers: set, Recorder: recorder}
+	reg := prometheus.NewRegistry()
+	deps := opdeps.Deps{KubeClient: kube, Client: cl, Informers: set, Recorder: recorder, Registry: reg}
+	mc, err := metrics.New(deps)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	bc, err := backup.NewWithOptions(deps, backup.Options{Agents: e.agents, PollInterval: 300 * time.Millisecond})
 	if err != nil {
 		e.t.Fatal(err)
@@ -156,9 +184,15 @@ func (e *env) startOperatorWith(edit func(*tablerestore.Options)) *operator {
 		e.t.Fatal(err)
 	}
 	set.Start(ctx)
-	op := &operator{cancel: cancel, done: make(chan struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ms := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go ms.Serve(ln)
+	op := &operator{cancel: cancel, done: make(chan struct{}), metricsURL: "http://" + ln.Addr().String() + "/metrics"}
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context, int) error{bc.Run, rc.Run} {
+	for _, run := range []func(context.Context, int) error{bc.Run, rc.Run, mc.Run} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -169,6 +203,7 @@ func (e *env) startOperatorWith(edit func(*tablerestore.Options)) *operator {
 	}
 	go func() {
 		wg.Wait()
+		ms.Close()
 		set.Shutdown()
 		broadcaster.Shutdown()
 		close(op.done)

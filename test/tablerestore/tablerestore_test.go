@@ -1,6 +1,7 @@
 package tablerestore_test
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -51,7 +52,7 @@ func (e *env) writeAfterBackup() {
 // the other table is untouched, and each node ran one operation per phase.
 func TestRestoreTableTruncate(t *testing.T) {
 	e := newEnv(t)
-	e.startOperator()
+	op := e.startOperator()
 	before := e.liveData()
 	e.backup("bk")
 	e.writeAfterBackup()
@@ -80,6 +81,20 @@ func TestRestoreTableTruncate(t *testing.T) {
 	}
 	if c := ready(r); c.Status != "True" || r.Status.Progress != "100%" {
 		t.Errorf("Ready %+v, progress %s", c, r.Status.Progress)
+	}
+	var bytes int64
+	for _, n := range r.Status.Nodes {
+		bytes += n.BytesDone
+	}
+	page := op.scrape(t)
+	for _, want := range []string{
+		fmt.Sprintf(`cassandra_backup_table_restores{namespace=%q,state="COMPLETED"} 1`, e.ns),
+		fmt.Sprintf(`cassandra_backup_table_restore_duration_seconds_count{namespace=%q,result="completed"} 1`, e.ns),
+		fmt.Sprintf(`cassandra_backup_table_restore_size_bytes_sum{namespace=%q,result="completed"} %d`, e.ns, bytes),
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 
