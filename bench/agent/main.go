@@ -48,7 +48,7 @@ func main() {
 	memory := flag.String("memory", "", "instead: the memory benchmark at these file counts (comma-separated, e.g. 40000,400000)")
 	before := flag.String("before", "", "with -memory or -restore-only: an earlier agent binary to measure side by side")
 	flag.StringVar(&profileDir, "profile", "", "write each round's agent restore and backup CPU profiles into this directory (restore-<round>.pprof, backup-<tag>-<round>.pprof)")
-	flag.StringVar(&traceDir, "trace", "", "write each round's agent restore execution trace into this directory (restore-<round>.trace)")
+	flag.StringVar(&traceDir, "trace", "", "write each round's agent restore and backup execution traces into this directory (restore-<round>.trace, backup-<tag>-<round>.trace)")
 	flag.BoolVar(&opts.restoreOnly, "restore-only", false, "instead: back up once, then each round restore and run the floors (the restore table alone)")
 	flag.BoolVar(&opts.backupOnly, "backup-only", false, "instead: each round only the backups (agent and rclone, first and unchanged), the backup table alone")
 	flag.BoolVar(&opts.halves, "halves", false, "with -restore-only: also restore two nodes of half the data each, one after the other")
@@ -415,8 +415,12 @@ func agentBackup(name, agentBin, bucket, tag string, expiry time.Duration, node 
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	serve := exec.Command(agentBin, "serve", "--insecure-skip-auth", "--listen", addr, "--jolokia-url", node.URL()) // a data-path benchmark without a control plane
+	file := "backup-" + tag + strings.TrimPrefix(bucket, "agent-bench")
 	if profileDir != "" {
-		serve.Args = append(serve.Args, "--cpuprofile", filepath.Join(profileDir, "backup-"+tag+strings.TrimPrefix(bucket, "agent-bench")+".pprof"))
+		serve.Args = append(serve.Args, "--cpuprofile", filepath.Join(profileDir, file+".pprof"))
+	}
+	if traceDir != "" {
+		serve.Args = append(serve.Args, "--trace", filepath.Join(traceDir, file+".trace"))
 	}
 	serve.Env = env
 	serve.Stderr = os.Stderr

@@ -19,20 +19,27 @@ import (
 //     a copy from elsewhere changes the inode or the device;
 //   - the change time is not part of it: a snapshot's hard link, and its removal, change
 //     the inode's change time at every backup;
-//   - a file modified less than statSettle before the backup listed it is not given an
-//     identity (so the next backup hashes it again): a write in the same tick of the
+//   - a file modified less than a settling time before the backup listed it is not given
+//     an identity (so the next backup hashes it again): a write in the same tick of the
 //     filesystem's clock, after the stat, would leave the same modification time (git's
-//     "racily clean" entries);
+//     "racily clean" entries). The settling time covers the tick: statSettleFine for a
+//     modification time with a fraction of a second (ext4 and xfs keep nanoseconds and
+//     tick at most every 10 ms), statSettle for a whole second (a filesystem that keeps
+//     seconds, or a time set by a tool);
 //   - only a deliberate reset of the modification time, to the nanosecond, after a
 //     same-size change in place defeats it.
 
-// statSettle is how long before a backup's listing a file must have last been modified
-// for its identity to be recorded.
-const statSettle = 2 * time.Second
+// statSettle and statSettleFine are how long before a backup's listing a file must have
+// last been modified for its identity to be recorded: for a modification time in whole
+// seconds, and for one with a fraction of a second.
+const (
+	statSettle     = 2 * time.Second
+	statSettleFine = 100 * time.Millisecond
+)
 
 // fileStat returns the identity of the file at path, as recorded in a manifest entry, or
-// "" when the file was modified less than statSettle before now, or its identity is
-// unknown (a filesystem without inode numbers).
+// "" when the file was modified less than the settling time before now, or its identity
+// is unknown (a filesystem without inode numbers).
 func fileStat(path string, now time.Time) (string, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
@@ -44,7 +51,11 @@ func fileStat(path string, now time.Time) (string, error) {
 // statOf is fileStat of a file's information.
 func statOf(fi os.FileInfo, now time.Time) string {
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || st.Ino == 0 || !fi.ModTime().Before(now.Add(-statSettle)) {
+	settle := statSettle
+	if fi.ModTime().Nanosecond() != 0 {
+		settle = statSettleFine
+	}
+	if !ok || st.Ino == 0 || !fi.ModTime().Before(now.Add(-settle)) {
 		return ""
 	}
 	return fmt.Sprintf("%d:%d:%d:%d", uint64(st.Dev), st.Ino, fi.Size(), fi.ModTime().UnixNano())

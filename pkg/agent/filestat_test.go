@@ -28,8 +28,30 @@ func TestStatOf(t *testing.T) {
 		}
 		return s
 	}
-	if s := stat(); s != "" {
-		t.Errorf("a file modified just now has the identity %q; want none (it could change again within the same tick)", s)
+	// A file modified within the settling time has none: it could change again within the
+	// same tick of the filesystem's clock. A whole-second time may be a coarse clock's.
+	whole := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	fine := whole.Add(123456789 * time.Nanosecond)
+	for _, tt := range []struct {
+		name       string
+		mtime, now time.Time
+		want       bool
+	}{
+		{"fine, 50 ms old", fine, fine.Add(50 * time.Millisecond), false},
+		{"fine, 150 ms old", fine, fine.Add(150 * time.Millisecond), true},
+		{"whole second, 150 ms old", whole, whole.Add(150 * time.Millisecond), false},
+		{"whole second, 1.5 s old", whole, whole.Add(1500 * time.Millisecond), false},
+		{"whole second, 2.5 s old", whole, whole.Add(2500 * time.Millisecond), true},
+		{"from the future", fine, fine.Add(-time.Minute), false},
+	} {
+		setMtime(t, path, tt.mtime)
+		s, err := fileStat(path, tt.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s != ""; got != tt.want {
+			t.Errorf("%s: identity %q, want one: %v", tt.name, s, tt.want)
+		}
 	}
 	old := now.Add(-time.Hour)
 	setMtime(t, path, old)
