@@ -14,9 +14,9 @@ import (
 // its hash was computed from (layout.Entry.Stat: device, inode, size and modification time
 // in nanoseconds), and the next backup trusts the recorded hash for a file of the same
 // identity without opening it, as rclone and rsync trust size and modification time:
-//   - a write in place changes the modification time; a rewrite through a new file and a
-//     rename (how Cassandra rewrites Statistics.db and Summary.db) changes the inode;
-//     a copy from elsewhere changes the inode or the device;
+//   - a write in place changes the modification time; a rewrite into a new file (how
+//     Cassandra rewrites Statistics.db and Summary.db) changes it and, unless the number
+//     is reused, the inode; a copy from elsewhere changes the inode or the device;
 //   - the change time is not part of it: a snapshot's hard link, and its removal, change
 //     the inode's change time at every backup;
 //   - a file modified less than a settling time before the backup listed it is not given
