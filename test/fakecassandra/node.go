@@ -102,6 +102,9 @@ type table struct {
 	mem          bytes.Buffer
 	writes       int
 	nextGen      int
+	// columns are the column definitions after AlterTable (nil: defaultColumns); alters
+	// are the ALTER TABLE statements that follow the CREATE in schema.cql.
+	columns, alters []string
 	// live holds the loaded SSTables (index directory + name) on a 3.x release; nil means
 	// every SSTable on disk is live.
 	live map[string]bool
@@ -898,9 +901,12 @@ func linkSSTables(tableDir, snap string, live func(index, name string) bool) ([]
 func schemaCQL(t *table) string {
 	id, _ := uuid.Parse(t.id)
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n    id uuid PRIMARY KEY,\n    value blob\n) WITH ID = %s\n", t.ks, t.name, id)
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n    %s\n) WITH ID = %s\n", t.ks, t.name, strings.Join(columnsOf(t), ",\n    "), id)
 	b.WriteString("    AND compaction = {'class': 'org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy'}\n")
 	b.WriteString("    AND compression = {'chunk_length_in_kb': '16', 'class': 'org.apache.cassandra.io.compress.LZ4Compressor'};\n")
+	for _, a := range t.alters {
+		b.WriteString(a + "\n")
+	}
 	for _, idx := range t.indexes {
 		fmt.Fprintf(&b, "CREATE INDEX IF NOT EXISTS %s ON %s.%s (value);\n", idx, t.ks, t.name)
 	}

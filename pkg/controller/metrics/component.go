@@ -35,7 +35,8 @@ func NewWithClock(deps operator.Deps, now func() time.Time) (*Component, error) 
 	t := newTransitions(&c.active, now)
 	c.transitions = t
 	col := &collector{backups: deps.Informers.CassandraBackupLister(), dcs: deps.Informers.CassandraDataCenterLister(), active: &c.active}
-	for _, m := range append(t.collectors(), col) {
+	tr := newTableRestores(deps.Informers.CassandraRestoreLister(), &c.active, now)
+	for _, m := range append(append(t.collectors(), col), tr.collectors()...) {
 		if err := deps.Registry.Register(m); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
@@ -54,6 +55,15 @@ func NewWithClock(deps operator.Deps, now func() time.Time) (*Component, error) 
 		dc, ok2 := n.(*v1alpha1.CassandraDataCenter)
 		if ok1 && ok2 {
 			t.restore(old, dc)
+		}
+	}}); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := deps.Informers.CassandraRestores().AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: func(o, n any) {
+		old, ok1 := o.(*v1alpha1.CassandraRestore)
+		r, ok2 := n.(*v1alpha1.CassandraRestore)
+		if ok1 && ok2 {
+			tr.observe(old, r)
 		}
 	}}); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
