@@ -128,26 +128,10 @@ func TestSample(t *testing.T) {
 	}
 }
 
-// sstableFile returns the path of a component of the first SSTable of ks1.t1.
-func sstableFile(t *testing.T, n verifyfixture.Node, component string) string {
-	t.Helper()
-	ss, err := n.SSTables("ks1", "t1")
-	if err != nil || len(ss) == 0 {
-		t.Fatalf("sstables: %v", err)
-	}
-	for _, f := range ss[0].Files {
-		if strings.HasSuffix(f.Name, "-"+component) {
-			return f.Path
-		}
-	}
-	t.Fatalf("no %s in %+v", component, ss[0])
-	return ""
-}
-
 func TestMissingTOCComponent(t *testing.T) {
 	var name string
 	p, _ := bucket(t, func(n verifyfixture.Node) {
-		f := sstableFile(t, n, "Filter.db")
+		f := verifyfixture.SSTableFile(t, n, "Filter.db")
 		name = filepath.Base(f)
 		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
@@ -165,7 +149,7 @@ func TestMissingTOCComponent(t *testing.T) {
 
 func TestDigestMismatch(t *testing.T) {
 	p, _ := bucket(t, func(n verifyfixture.Node) {
-		if err := os.WriteFile(sstableFile(t, n, "Digest.crc32"), []byte("12345"), 0o644); err != nil {
+		if err := os.WriteFile(verifyfixture.SSTableFile(t, n, "Digest.crc32"), []byte("12345"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	})
