@@ -35,18 +35,7 @@ var shapes = []struct {
 func shapedBucket(t *testing.T, cfg fakecassandra.Config, prepare func(n verifyfixture.Node)) storage.Provider {
 	t.Helper()
 	cfg.ChunkLength = verifyfixture.ChunkLength
-	nodes := verifyfixture.NodesOf(t, cluster, dc, cfg)
-	if prepare != nil {
-		prepare(nodes[0])
-	}
-	loc := "file://" + filepath.Join(t.TempDir(), "bucket")
-	verifyfixture.Backup(t, loc, tag, nil, storage.Config{}, nodes)
-	p, _, err := storage.OpenLocation(context.Background(), loc, storage.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
+	return bucketOf(t, verifyfixture.NodesOf(t, cluster, dc, cfg), prepare)
 }
 
 var bytesRange = regexp.MustCompile(`chunk (\d+) \(Data\.db bytes (\d+)-(\d+)\)`)

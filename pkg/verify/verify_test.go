@@ -21,6 +21,13 @@ const cluster, dc, tag = "drill-cluster", "dc1", "snap-1"
 func bucket(t *testing.T, prepare func(n verifyfixture.Node)) (storage.Provider, []verifyfixture.Node) {
 	t.Helper()
 	nodes := verifyfixture.Nodes(t, cluster, dc, 2)
+	return bucketOf(t, nodes, prepare), nodes
+}
+
+// bucketOf backs the nodes up into a file:// bucket; prepare may change the first node's
+// files first.
+func bucketOf(t *testing.T, nodes []verifyfixture.Node, prepare func(n verifyfixture.Node)) storage.Provider {
+	t.Helper()
 	if prepare != nil {
 		prepare(nodes[0])
 	}
@@ -31,7 +38,7 @@ func bucket(t *testing.T, prepare func(n verifyfixture.Node)) (storage.Provider,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	return p, nodes
+	return p
 }
 
 func run(t *testing.T, p storage.Provider, sample float64) verify.Result {
