@@ -34,6 +34,9 @@ import (
 // Both are read as Data.db streams past (chunkChecker), never whole: memory stays the
 // same for any file size.
 
+// notDescribing begins the reason of a failed CRC.db or CompressionInfo.db.
+const notDescribing = "does not describe its Data.db: "
+
 // Components holding Data.db's per-chunk checksums.
 const (
 	crcComponent         = "CRC.db"
@@ -77,7 +80,7 @@ func (c *checker) checkChunks(data layout.File, src *chunkSource, results map[st
 		return
 	}
 	if d.chunkLayout != "" {
-		nr.fail(c.node.Key(src.file.ObjectKey), "%s does not describe Data.db: %s", src.comp, d.chunkLayout)
+		nr.fail(c.node.Key(src.file.ObjectKey), "%s", d.chunkLayout)
 	}
 	if d.chunkMismatch != "" {
 		nr.fail(c.node.Key(data.ObjectKey), "%s", d.chunkMismatch)
@@ -105,7 +108,7 @@ func (c *checker) openChunks(ctx context.Context, src chunkSource, size int64) (
 	}
 	if err != nil {
 		rc.Close()
-		return nil, nil, oneLine(err), nil
+		return nil, nil, notDescribing + oneLine(err), nil
 	}
 	return newChunkChecker(src.comp, l), rc, "", nil
 }
@@ -221,7 +224,7 @@ func (c *chunkChecker) failure() (mismatch, layout string) {
 		}
 	}
 	if c.err != nil {
-		layout = c.err.Error()
+		layout = notDescribing + oneLine(c.err)
 	}
 	return mismatch, layout
 }

@@ -113,7 +113,7 @@ func TestChunkLayoutRefused(t *testing.T) {
 			r := run(t, p, 1)
 			var found bool
 			for _, f := range r.Nodes[0].Failures {
-				found = found || strings.HasSuffix(f.Key, "/"+name) && strings.Contains(f.Reason, "does not describe Data.db")
+				found = found || strings.HasSuffix(f.Key, "/"+name) && strings.Contains(f.Reason, "does not describe its Data.db")
 			}
 			if !found {
 				t.Errorf("%s not refused: %+v", name, r)
@@ -167,3 +167,20 @@ type smallReads struct {
 }
 
 func (s *smallReads) Read(b []byte) (int, error) { return s.r.Read(b[:min(len(b), s.n)]) }
+
+// A CRC.db or CompressionInfo.db missing from the bucket is one failure, "missing", not a
+// second one from the chunk check that needed it.
+func TestChunkComponentMissingOnce(t *testing.T) {
+	p, nodes := bucket(t, nil)
+	for i, suffix := range []string{"-CRC.db", "-CompressionInfo.db"} { // node 0 uncompressed, node 1 compressed
+		key, _ := verifyfixture.Object(t, p, cluster, dc, tag, nodes[i], suffix)
+		if err := p.Delete(context.Background(), key); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, p, 1)
+		f, ok := failureOn(r, key)
+		if _, _, failures := r.Totals(); failures != int64(i+1) || !ok || !strings.Contains(f.Reason, "missing") {
+			t.Errorf("%d failures after %d deletions; on %s: %+v", failures, i+1, key, f)
+		}
+	}
+}
