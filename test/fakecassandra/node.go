@@ -608,7 +608,7 @@ func (n *Node) flush(tables []*table) error {
 			return err
 		}
 		t.markLive("", n.cfg.Version+"-"+gen+"-"+n.cfg.Format)
-		t.mem.Reset()
+		t.mem = bytes.Buffer{} // not Reset: a large flush does not stay in memory
 	}
 	return nil
 }
