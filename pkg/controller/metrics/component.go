@@ -36,6 +36,10 @@ func NewWithClock(deps operator.Deps, now func() time.Time) (*Component, error) 
 	c.transitions = t
 	col := &collector{backups: deps.Informers.CassandraBackupLister(), dcs: deps.Informers.CassandraDataCenterLister(), active: &c.active}
 	tr := newTableRestores(deps.Informers.CassandraRestoreLister(), &c.active, now)
+	cassDCs := deps.Informers.CassOperatorDatacenters()
+	if cassDCs != nil {
+		col.cassDCs = cassDCs.Indexer()
+	}
 	for _, m := range append(append(t.collectors(), col), tr.collectors()...) {
 		if err := deps.Registry.Register(m); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
@@ -67,6 +71,17 @@ func NewWithClock(deps operator.Deps, now func() time.Time) (*Component, error) 
 		}
 	}}); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if cassDCs != nil {
+		if err := cassDCs.AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: func(o, n any) {
+			old, ok1 := view(o)
+			dc, ok2 := view(n)
+			if ok1 && ok2 {
+				t.restore(old, dc)
+			}
+		}}); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	return c, nil
 }
