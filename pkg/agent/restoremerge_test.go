@@ -168,22 +168,9 @@ func (c *countingProvider) Get(ctx context.Context, key string, rng storage.Rang
 // Several sources' restore lists read each manifest once: the generations to renumber
 // come from the same pass, and the lists give the renumbered local paths.
 func TestRestoreListsReadEachManifestOnce(t *testing.T) {
-	nodes, loc, keys := backupNodes(t, 3, fakecassandra.Config{})
 	ctx := context.Background()
-	p, _, err := storage.OpenLocation(ctx, loc, storage.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, sources, keys := backedUpSources(t, 3)
 	cp := &countingProvider{Provider: p, gets: map[string]int{}}
-	var sources []restoreSource
-	for i, n := range nodes {
-		ref, err := layout.ParseManifestKey(keys[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sources = append(sources, restoreSource{node: layout.Node{Cluster: n.ClusterName(), Datacenter: n.Datacenter(), HostID: n.HostID()}, ref: ref})
-	}
 	dataDir := t.TempDir()
 	lists, err := readRestoreLists(ctx, cp, sources, func(layout.File) bool { return true }, dataDir, t.TempDir())
 	if err != nil {
@@ -246,22 +233,11 @@ func (g *gatedProvider) Get(ctx context.Context, key string, rng storage.Range) 
 // still in flight, the next source's files start (downloading source by source, each
 // waiting for the last, holds the gated file until the timeout).
 func TestDownloadAllSourcesOnePool(t *testing.T) {
-	nodes, loc, keys := backupNodes(t, 2, fakecassandra.Config{})
 	ctx := context.Background()
-	p, _, err := storage.OpenLocation(ctx, loc, storage.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	var sources []restoreSource
+	p, sources, _ := backedUpSources(t, 2)
 	var lnodes []layout.Node
-	for i, n := range nodes {
-		ref, err := layout.ParseManifestKey(keys[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln := layout.Node{Cluster: n.ClusterName(), Datacenter: n.Datacenter(), HostID: n.HostID()}
-		sources, lnodes = append(sources, restoreSource{node: ln, ref: ref}), append(lnodes, ln)
+	for _, src := range sources {
+		lnodes = append(lnodes, src.node)
 	}
 	dataDir := t.TempDir()
 	lists, err := readRestoreLists(ctx, p, sources, func(layout.File) bool { return true }, dataDir, t.TempDir())
@@ -280,4 +256,25 @@ func TestDownloadAllSourcesOnePool(t *testing.T) {
 	if s := tr.Snapshot(); s.FilesTransferred != s.FilesTotal || s.FilesTotal == 0 || !g.held.Load() {
 		t.Errorf("transfer %+v, gate used: %t", s, g.held.Load())
 	}
+}
+
+// backedUpSources backs up n nodes (backupNodes) and returns their bucket, open until the
+// test ends, the nodes as restore sources, and their manifests' keys.
+func backedUpSources(t *testing.T, n int) (storage.Provider, []restoreSource, []string) {
+	t.Helper()
+	nodes, loc, keys := backupNodes(t, n, fakecassandra.Config{})
+	p, _, err := storage.OpenLocation(context.Background(), loc, storage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	var sources []restoreSource
+	for i, node := range nodes {
+		ref, err := layout.ParseManifestKey(keys[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, restoreSource{node: layout.Node{Cluster: node.ClusterName(), Datacenter: node.Datacenter(), HostID: node.HostID()}, ref: ref})
+	}
+	return p, sources, keys
 }
