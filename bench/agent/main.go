@@ -52,6 +52,7 @@ func main() {
 	flag.BoolVar(&opts.restoreOnly, "restore-only", false, "instead: back up once, then each round restore and run the floors (the restore table alone)")
 	flag.BoolVar(&opts.backupOnly, "backup-only", false, "instead: each round only the backups (agent and rclone, first and unchanged), the backup table alone")
 	flag.BoolVar(&opts.halves, "halves", false, "with -restore-only: also restore two nodes of half the data each, one after the other")
+	flag.BoolVar(&opts.fewer, "fewer", false, "with -restore-only: also restore four nodes of a quarter of the data each into two data directories, two sources each (4 → 2)")
 	flag.Parse()
 	if err := run(*agentBin, *gw, *rclone, *work, *large, *largeMiB, *small, *smallKiB, max(*rounds, 1), *memory, *before); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -60,7 +61,7 @@ func main() {
 }
 
 // opts are the restore benchmark's switches.
-var opts struct{ restoreOnly, halves, backupOnly bool }
+var opts struct{ restoreOnly, halves, fewer, backupOnly bool }
 
 // profileDir and traceDir, when set, receive the agent restores' CPU profiles and
 // execution traces.
@@ -72,6 +73,7 @@ type result struct {
 	maxRSS  int64         // KiB
 	cpu     time.Duration // user + system
 	gwCPU   time.Duration // versitygw's user + system while it ran
+	bytes   int64         // what it restored, when not the whole node's data
 }
 
 func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, rounds int, memory, before string) error {
@@ -144,6 +146,18 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 				}
 				defer n.Close()
 				b.nodes = append(b.nodes, n)
+			}
+		}
+		if opts.fewer {
+			// Four more nodes of a quarter of the SSTables each, of one cluster, in one bucket.
+			for i := range 4 {
+				cfg := fakecassandra.Config{DataDirs: []string{filepath.Join(work, fmt.Sprintf("quarter-%d", i), "data")}, NoSystemTables: true, Seed: uint64(100 + i), SchemaSeed: 100}
+				n, err := startNodeWith(cfg, large/4, largeMiB, small/4, smallKiB)
+				if err != nil {
+					return err
+				}
+				defer n.Close()
+				b.quarters = append(b.quarters, n)
 			}
 		}
 		return runRestoreOnly(b, rounds)
@@ -247,7 +261,12 @@ const verifyingFloor = "local copy + SHA-256 + sync (floor)"
 // startNode starts a fake node whose data directory holds large SSTables of largeMiB and
 // small ones of smallKiB (spread over 16 tables).
 func startNode(dataDir string, large, largeMiB, small, smallKiB int) (*fakecassandra.Node, error) {
-	node, err := fakecassandra.Start(fakecassandra.Config{DataDirs: []string{dataDir}, NoSystemTables: true})
+	return startNodeWith(fakecassandra.Config{DataDirs: []string{dataDir}, NoSystemTables: true}, large, largeMiB, small, smallKiB)
+}
+
+// startNodeWith is startNode with the node's configuration.
+func startNodeWith(cfg fakecassandra.Config, large, largeMiB, small, smallKiB int) (*fakecassandra.Node, error) {
+	node, err := fakecassandra.Start(cfg)
 	if err != nil {
 		return nil, err
 	}

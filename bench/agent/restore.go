@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -16,7 +18,10 @@ import (
 // floors of a restore on this filesystem (a local copy + sync, and a local copy + SHA-256 +
 // sync), so that each ratio compares runs that shared the machine's load. With two more
 // nodes of half the data each (-halves), it also restores the two halves one after the
-// other: the per-byte cost of restoring several source nodes' data into one node.
+// other: the per-byte cost of restoring several source nodes' data into one node. With
+// four nodes of a quarter each (-fewer), it restores them as a datacenter of two nodes
+// would (the init container's --add-source): two restores of two sources each, one after
+// the other, each into one data directory.
 
 // inodeCooldown is how long ext4 avoids reusing a deleted inode on a filesystem without
 // a journal (30 s, 35 while its inode table block is dirty), and a little more.
@@ -27,9 +32,13 @@ type restoreBench struct {
 	bins  []bin // the agent builds, the newest last
 	work  string
 	nodes []*fakecassandra.Node // the whole data, then (-halves) two halves
-	env   []string
-	total int64
-	gwPid int
+	// quarters (-fewer) are four nodes of one cluster, a quarter of the data each, backed
+	// up to one bucket; quarterKeys their manifests' keys.
+	quarters    []*fakecassandra.Node
+	quarterKeys []string
+	env         []string
+	total       int64
+	gwPid       int
 }
 
 type bin struct{ label, path string }
@@ -41,6 +50,12 @@ func runRestoreOnly(b restoreBench, rounds int) error {
 			return err
 		}
 	}
+	if len(b.quarters) > 0 {
+		var err error
+		if b.quarterKeys, err = b.backupQuarters(); err != nil {
+			return err
+		}
+	}
 	var rows [][]result
 	ratios := map[string][]float64{}
 	for round := 1; round <= rounds; round++ {
@@ -49,9 +64,9 @@ func runRestoreOnly(b restoreBench, rounds int) error {
 			return err
 		}
 		rows = append(rows, rs)
-		floor := rs[len(rs)-1].seconds
+		floor := rs[len(rs)-1]
 		for _, r := range rs {
-			ratios[r.name] = append(ratios[r.name], r.seconds/floor)
+			ratios[r.name] = append(ratios[r.name], b.perByte(r, floor))
 		}
 		fmt.Fprintf(os.Stderr, "round %d done (%s)\n", round, loadAvg())
 		if round < rounds {
@@ -63,19 +78,19 @@ func runRestoreOnly(b restoreBench, rounds int) error {
 	}
 	mib := float64(b.total) / (1 << 20)
 	fmt.Printf("Restore only: %.1f MiB; versitygw posix with keep-alive on loopback; 16 connections; dirty pages flushed before each run; %s at the end.\n\n", mib, loadAvg())
-	fmt.Println("| round | run | seconds | MiB/s | ÷ verifying floor | CPU s | versitygw CPU s |")
+	fmt.Println("| round | run | seconds | MiB/s | ÷ verifying floor, per byte | CPU s | versitygw CPU s |")
 	fmt.Println("|---:|---|---:|---:|---:|---:|---:|")
 	for i, rs := range rows {
-		floor := rs[len(rs)-1].seconds
+		floor := rs[len(rs)-1]
 		for _, r := range rs {
 			gw := ""
 			if r.gwCPU > 0 {
 				gw = fmt.Sprintf("%.1f", r.gwCPU.Seconds())
 			}
-			fmt.Printf("| %d | %s | %.2f | %.1f | %.2f× | %.1f | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, r.seconds/floor, r.cpu.Seconds(), gw)
+			fmt.Printf("| %d | %s | %.2f | %.1f | %.2f× | %.1f | %s |\n", i+1, r.name, r.seconds, float64(b.bytesOf(r))/(1<<20)/r.seconds, b.perByte(r, floor), r.cpu.Seconds(), gw)
 		}
 	}
-	fmt.Printf("\n÷ the verifying floor, median (range) of %d rounds:", len(rows))
+	fmt.Printf("\n÷ the verifying floor per byte, median (range) of %d rounds:", len(rows))
 	for j, r := range rows[0][:len(rows[0])-1] {
 		if j > 0 {
 			fmt.Print(";")
@@ -84,6 +99,19 @@ func runRestoreOnly(b restoreBench, rounds int) error {
 	}
 	fmt.Println(".")
 	return nil
+}
+
+// bytesOf returns what r restored or copied: the whole node's data unless r says otherwise.
+func (b restoreBench) bytesOf(r result) int64 {
+	if r.bytes > 0 {
+		return r.bytes
+	}
+	return b.total
+}
+
+// perByte returns r's time per byte over the verifying floor's.
+func (b restoreBench) perByte(r, floor result) float64 {
+	return r.seconds / float64(b.bytesOf(r)) / (floor.seconds / float64(b.bytesOf(floor)))
 }
 
 // round runs each agent build's restore of the whole data (and of the two halves in turn),
@@ -101,8 +129,14 @@ func (b restoreBench) round(round int) ([]result, error) {
 		dirs = append(dirs, d)
 		return d
 	}
-	restore := func(name string, bn bin, i int, to string) (result, error) {
-		c := restoreCmd(bn.path, "restore-bench-"+strconv.Itoa(i), "bench", b.nodes[i], to, b.env)
+	// The builds take turns at going first: a run that follows another finds the page
+	// cache fuller (each run writes the whole data), and would pay for that every round.
+	bins := slices.Clone(b.bins)
+	if round%2 == 0 {
+		slices.Reverse(bins)
+	}
+	// run times the restore c into to (profiled and traced when asked).
+	run := func(name string, c *exec.Cmd, to string) (result, error) {
 		base := fmt.Sprintf("%s-%d", filepath.Base(to), round)
 		if profileDir != "" {
 			c.Args = append(c.Args, "--cpuprofile", filepath.Join(profileDir, base+".pprof"))
@@ -117,13 +151,20 @@ func (b restoreBench) round(round int) ([]result, error) {
 			return r, err
 		}
 		r.gwCPU = procCPU(b.gwPid) - gw
+		return r, nil
+	}
+	restore := func(name string, bn bin, i int, to string) (result, error) {
+		r, err := run(name, restoreCmd(bn.path, "restore-bench-"+strconv.Itoa(i), "bench", b.nodes[i], to, b.env), to)
+		if err != nil {
+			return r, err
+		}
 		got, _, err := dirSize(filepath.Join(to, "data"))
 		if err == nil && i == 0 && got != b.total {
 			err = fmt.Errorf("%s restored %d bytes of %d", name, got, b.total)
 		}
 		return r, err
 	}
-	for _, bn := range b.bins {
+	for _, bn := range bins {
 		name := "agent restore"
 		if len(b.bins) > 1 {
 			name += " (" + bn.label + ")"
@@ -146,6 +187,20 @@ func (b restoreBench) round(round int) ([]result, error) {
 			halves.seconds, halves.cpu, halves.gwCPU = halves.seconds+r.seconds, halves.cpu+r.cpu, halves.gwCPU+r.gwCPU
 		}
 		out = append(out, halves)
+	}
+	for _, bn := range bins {
+		if len(b.quarters) == 0 {
+			break
+		}
+		name := "agent restore"
+		if len(b.bins) > 1 {
+			name += " (" + bn.label + ")"
+		}
+		r, err := b.fewer(name+", 4 → 2 nodes", bn, round, dir, run)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
 	}
 	src := b.nodes[0].DataDirs()[0]
 	for _, f := range []struct {

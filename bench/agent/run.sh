@@ -3,7 +3,7 @@
 # 1 GiB of SSTables. Prints a Markdown table. Installs Debian's rclone when missing (hack/debs.sh).
 # With -memory 40000,400000: the agent's peak RSS by node file count instead; BEFORE=<git ref>
 # builds the agent of that commit too and measures it side by side. With -restore-only
-# [-halves] -rounds 3: the restore alone against its local floors, round by round (BEFORE
+# [-halves] [-fewer] -rounds 3: the restore alone against its local floors, round by round (BEFORE
 # works here too); -profile DIR / -trace DIR keep each agent restore's CPU profile / trace.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -106,7 +106,7 @@ func (a *Agent) liveList(ctx context.Context, p storage.Provider, node layout.No
 	}
 	list, err := readRestoreList(ctx, p, ref, func(f layout.File) bool {
 		return !cassandra.IsSystemKeyspace(f.Keyspace) && entities.Match(f.Keyspace, f.Table) && !strings.HasPrefix(f.SSTable, ".")
-	}, nil, staging, spills)
+	}, false, staging, spills)
 	if err != nil {
 		return nil, err
 	}

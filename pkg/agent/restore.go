@@ -1,22 +1,15 @@
 package agent
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
-	"golang.org/x/time/rate"
 	"k8s.io/klog/v2"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
@@ -65,10 +58,11 @@ type RestoreResult struct {
 	AlreadyDone bool
 }
 
-// Restore downloads a node's backup into the data directories: files are written under
-// temporary names, verified (size and SHA-256) and renamed into place; files already present
-// and identical are kept, so a killed restore resumes. It then wipes the commit log, hints and
-// saved caches, writes the token configuration and, last, the marker.
+// Restore downloads a node's backup into the data directories: each file is verified (size
+// and SHA-256) as it is written (downloadFile); files already present and identical are
+// kept, so a killed restore resumes, verifying again whatever it finds. It then syncs the
+// filesystem, wipes the commit log, hints and saved caches, writes the token configuration
+// and, last, the marker.
 func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (RestoreResult, error) {
 	logger := klog.FromContext(ctx).WithValues("snapshotTag", spec.SnapshotTag)
 	var res RestoreResult
@@ -145,10 +139,12 @@ func (a *Agent) Restore(ctx context.Context, spec RestoreSpec, tr *Tracker) (Res
 	if err := claimDataDirs(spec, res.Key); err != nil {
 		return res, err
 	}
+	nodes := make([]layout.Node, len(sources))
 	for i, s := range sources {
-		if err := download(ctx, p, s.node, lists[i], spec.Concurrency(), lim, tr); err != nil {
-			return res, err
-		}
+		nodes[i] = s.node
+	}
+	if err := downloadAll(ctx, p, nodes, lists, spec.Concurrency(), lim, tr); err != nil {
+		return res, err
 	}
 	wanted := lists[0]
 	if len(lists) > 1 {
@@ -254,151 +250,6 @@ func (a *Agent) sourceNode(ctx context.Context, p storage.Provider, loc storage.
 		return n, fmt.Errorf("source node: %w", err)
 	}
 	return n, nil
-}
-
-// download fetches every file of the list into its local path, largest first (a big file
-// started last would leave the other connections idle).
-func download(ctx context.Context, p storage.Provider, node layout.Node, l *restoreList, concurrency int, lim *rate.Limiter, tr *Tracker) error {
-	if err := l.each(func(e layout.Entry, _ string) error { tr.AddTotal(1, e.Size); return nil }); err != nil {
-		return err
-	}
-	type job struct {
-		e    layout.Entry
-		path string
-	}
-	wb := startWriteback()
-	dirs := &dirSet{}
-	err := eachItem(ctx, concurrency, func(yield func(job) error) error {
-		return l.each(func(e layout.Entry, path string) error { return yield(job{e, path}) })
-	}, func(ctx context.Context, j job) error {
-		return retryFile(ctx, tr, func(ctx context.Context) error {
-			return downloadFile(ctx, p, node.Key(j.e.ObjectKey), j.path, j.e, lim, tr, wb, dirs)
-		})
-	})
-	return errors.Join(err, wb.wait())
-}
-
-// writeback starts the write-out of downloaded files from goroutines of its own, so that
-// no download waits for the disk and the one sync before the marker finds little left to
-// write. It closes the files it is given.
-type writeback struct {
-	files chan *os.File
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	err   error // the first close error
-}
-
-// writebackWorkers start write-outs side by side: one large file's would hold up the
-// small files behind it (3 instead of 1: restore 6 % faster here).
-const writebackWorkers = 3
-
-func startWriteback() *writeback {
-	w := &writeback{files: make(chan *os.File, 64)}
-	for range writebackWorkers {
-		w.wg.Go(func() {
-			for f := range w.files {
-				// A hint only: that sync is what makes the data durable.
-				_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
-				if err := f.Close(); err != nil {
-					w.mu.Lock()
-					w.err = cmp.Or(w.err, err)
-					w.mu.Unlock()
-				}
-			}
-		})
-	}
-	return w
-}
-
-// add hands over a complete file; it waits while 64 are queued (the disk is behind).
-func (w *writeback) add(f *os.File) { w.files <- f }
-
-// wait returns once every file handed over is closed, with the first close error.
-func (w *writeback) wait() error {
-	close(w.files)
-	w.wg.Wait()
-	return w.err
-}
-
-// copyBuffers hold the buffers downloads copy through: 256 KiB a read and a write
-// instead of io.Copy's 32 KiB.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
-// copyFull copies r to w and h through buf, filling buf before each write: a socket read
-// returns what has arrived, often a fraction of buf, and each write costs a system call.
-func copyFull(w io.Writer, h hash.Hash, r io.Reader, buf []byte) (int64, error) {
-	var n int64
-	for {
-		k, err := 0, error(nil)
-		for k < len(buf) && err == nil {
-			var m int
-			m, err = r.Read(buf[k:])
-			k += m
-		}
-		if k > 0 {
-			h.Write(buf[:k])
-			if _, werr := w.Write(buf[:k]); werr != nil {
-				return n, werr
-			}
-			n += int64(k)
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-}
-
-// downloadFile fetches one object to a temporary name next to dst, checks its size and
-// SHA-256, and renames it into place. A dst that already has the right content is kept.
-func downloadFile(ctx context.Context, p storage.Provider, key, dst string, e layout.Entry, lim *rate.Limiter, tr *Tracker, wb *writeback, dirs *dirSet) error {
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == e.Size {
-		if sum, _, err := fileSHA256(dst); err == nil && sum == e.Hash {
-			tr.Skipped(e.Size)
-			return nil
-		}
-	}
-	if err := dirs.make(filepath.Dir(dst)); err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
-	}
-	r, err := p.Get(ctx, key, storage.Range{})
-	if err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
-	}
-	defer r.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".restore-*.tmp")
-	if err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	h := sha256.New()
-	buf := copyBuffers.Get().(*[]byte)
-	n, err := copyFull(tmp, h, storage.MeteredReader(ctx, r, newFileMeter(lim, tr, e.Size)), *buf)
-	copyBuffers.Put(buf)
-	if err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
-	}
-	if n != e.Size {
-		return fmt.Errorf("download %s: got %d bytes, manifest says %d: the object is corrupt", e.ObjectKey, n, e.Size)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != e.Hash {
-		return fmt.Errorf("download %s: sha256 %s, manifest says %s: the object is corrupt", e.ObjectKey, sum, e.Hash)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("download %s: %w", e.ObjectKey, err)
-	}
-	done = true
-	wb.add(tmp)
-	tr.FileDone()
-	return nil
 }
 
 // emptyDir removes the contents of dir, keeping dir itself; an empty path does nothing.

@@ -27,25 +27,34 @@ type restoreList struct {
 	wanted *spill
 	// tables are the restored tables by directory, <ks>/<table>-<id>.
 	tables map[string]cassandra.Table
-	// rename changes a file's local path (another generation, see renames); nil keeps it.
+	// dataDir is the data directory the local paths are in.
+	dataDir string
+	// gens, when gathered, holds the SSTable generations of each table directory, for
+	// renumber; nil otherwise.
+	gens map[string]map[string]bool
+	// rename changes a file's local path (another generation, see renumber) as the list
+	// is read back; nil keeps it. The spills hold the paths the manifest gives.
 	rename func(path string) string
 }
 
 // readRestoreList streams the manifest at ref into a restoreList of the entries keep
-// accepts, in spill directory dir, each local path changed by rename (when not nil). A
-// read that breaks is started over; a manifest that does not validate is refused at once.
-func readRestoreList(ctx context.Context, p storage.Provider, ref layout.Ref, keep func(layout.File) bool, rename func(string) string, dataDir, dir string) (*restoreList, error) {
+// accepts, in spill directory dir, gathering the SSTables' generations when gens is set.
+// A read that breaks is started over; a manifest that does not validate is refused at once.
+func readRestoreList(ctx context.Context, p storage.Provider, ref layout.Ref, keep func(layout.File) bool, gens bool, dataDir, dir string) (*restoreList, error) {
 	var l *restoreList
 	var refused error
 	err := retryFile(ctx, nil, func(ctx context.Context) error {
 		l.close()
-		l = &restoreList{bySize: newSpill(dir), wanted: newSpill(dir), tables: map[string]cassandra.Table{}, rename: rename}
+		l = &restoreList{bySize: newSpill(dir), wanted: newSpill(dir), tables: map[string]cassandra.Table{}, dataDir: dataDir}
+		if gens {
+			l.gens = map[string]map[string]bool{}
+		}
 		var addErr error
 		h, err := layout.Catalog{Storage: p}.ScanManifestAt(ctx, ref.Key, func(f layout.File) error {
 			if !keep(f) {
 				return nil
 			}
-			addErr = l.add(f, dataDir)
+			addErr = l.add(f)
 			return addErr
 		})
 		l.header = h
@@ -68,20 +77,34 @@ func readRestoreList(ctx context.Context, p storage.Provider, ref layout.Ref, ke
 	return l, nil
 }
 
-func (l *restoreList) add(f layout.File, dataDir string) error {
-	lp, err := layout.LocalPath(dataDir, f.ObjectKey)
+func (l *restoreList) add(f layout.File) error {
+	lp, err := layout.LocalPath(l.dataDir, f.ObjectKey)
 	if err != nil {
 		return err
 	}
-	if l.rename != nil {
-		lp = l.rename(lp)
+	if l.gens != nil {
+		if d, err := cassandra.ParseDescriptor(filepath.Base(lp)); err == nil { // else restored under its name
+			dir := filepath.Dir(lp)
+			if l.gens[dir] == nil {
+				l.gens[dir] = map[string]bool{}
+			}
+			l.gens[dir][d.Generation] = true
+		}
 	}
 	if err := l.bySize.Add(record(sizeDesc(f.Size)+f.ObjectKey, strconv.FormatInt(f.Size, 10), f.Hash, lp)); err != nil {
 		return err
 	}
-	rel, _ := filepath.Rel(dataDir, lp)
+	rel, _ := filepath.Rel(l.dataDir, lp)
 	l.tables[filepath.Join(f.Keyspace, cassandra.TableDirName(f.Table, f.TableID))] = cassandra.Table{Keyspace: f.Keyspace, Name: f.Table, ID: f.TableID}
 	return l.wanted.Add(record(rel))
+}
+
+// localPath returns where the file at lp, a path the manifest gives, is restored.
+func (l *restoreList) localPath(lp string) string {
+	if l.rename == nil {
+		return lp
+	}
+	return l.rename(lp)
 }
 
 // each calls fn with every entry, largest first, and its local path.
@@ -92,7 +115,18 @@ func (l *restoreList) each(fn func(e layout.Entry, path string) error) error {
 		if err != nil {
 			return fmt.Errorf("spill: %w", err)
 		}
-		return fn(layout.Entry{ObjectKey: f[0], Type: layout.TypeFile, Size: size, Hash: f[2]}, f[3])
+		return fn(layout.Entry{ObjectKey: f[0], Type: layout.TypeFile, Size: size, Hash: f[2]}, l.localPath(f[3]))
+	})
+}
+
+// eachWanted calls fn with the local path of every entry, relative to the data directory.
+func (l *restoreList) eachWanted(fn func(rel string) error) error {
+	return l.wanted.Each(func(rec []byte) error {
+		if l.rename == nil {
+			return fn(string(rec))
+		}
+		rel, _ := filepath.Rel(l.dataDir, l.rename(filepath.Join(l.dataDir, string(rec))))
+		return fn(rel)
 	})
 }
 
@@ -116,7 +150,7 @@ const (
 func removeStrays(l *restoreList, dataDirs []string, dir string) error {
 	for _, dd := range dataDirs {
 		s := newSpill(dir)
-		err := l.wanted.Each(func(rec []byte) error { return s.Add(record(string(rec), strayWanted)) })
+		err := l.eachWanted(func(rel string) error { return s.Add(record(rel, strayWanted)) })
 		if err == nil {
 			err = localSSTables(dd, l.tables, func(rel string) error { return s.Add(record(rel, strayLocal)) })
 		}

@@ -46,59 +46,45 @@ func moreSources(ctx context.Context, cat layout.Catalog, first layout.Node, spe
 	return out, nil
 }
 
-// renames returns, per source, how its SSTables' local paths change so that no two
-// sources' SSTables share a generation in one table directory (cassandra.Renumber): all
-// components of an SSTable are renamed together. It reads every manifest once, keeping
-// only the generations. With one source nothing is renamed.
-func renames(ctx context.Context, p storage.Provider, sources []restoreSource, keep func(layout.File) bool, dataDir string) ([]func(string) string, error) {
-	out := make([]func(string) string, len(sources))
-	if len(sources) < 2 {
-		return out, nil
-	}
-	gens := map[string][][]string{} // by directory, per source
-	for k, s := range sources {
-		err := retryFile(ctx, nil, func(ctx context.Context) error {
-			seen := map[string]map[string]bool{}
-			_, err := layout.Catalog{Storage: p}.ScanManifestAt(ctx, s.ref.Key, func(f layout.File) error {
-				if !keep(f) {
-					return nil
-				}
-				lp, err := layout.LocalPath(dataDir, f.ObjectKey)
-				if err != nil {
-					return err
-				}
-				d, err := cassandra.ParseDescriptor(filepath.Base(lp))
-				if err != nil {
-					return nil // not an SSTable component: restored under its name
-				}
-				dir := filepath.Dir(lp)
-				if seen[dir] == nil {
-					seen[dir] = map[string]bool{}
-				}
-				seen[dir][d.Generation] = true
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			for dir, gs := range seen {
-				if gens[dir] == nil {
-					gens[dir] = make([][]string, len(sources))
-				}
-				gens[dir][k] = gens[dir][k][:0]
-				for g := range gs {
-					gens[dir][k] = append(gens[dir][k], g)
-				}
-			}
-			return nil
-		})
+// readRestoreLists reads the restore list of every source, each manifest once: with
+// several sources, the same read gathers each list's generations, from which renumber
+// then decides the renames.
+func readRestoreLists(ctx context.Context, p storage.Provider, sources []restoreSource, keep func(layout.File) bool, dataDir, dir string) ([]*restoreList, error) {
+	var lists []*restoreList
+	for _, s := range sources {
+		l, err := readRestoreList(ctx, p, s.ref, keep, len(sources) > 1, dataDir, dir)
 		if err != nil {
+			closeLists(lists)
 			return nil, err
 		}
+		lists = append(lists, l)
 	}
-	byDir := make([]map[string]map[string]string, len(sources)) // per source: dir → old → new
-	for dir, perSource := range gens {
-		for k, m := range cassandra.Renumber(perSource) {
+	renumber(lists)
+	return lists, nil
+}
+
+// renumber sets each list's rename so that no two sources' SSTables share a generation
+// in one table directory (cassandra.Renumber), from the generations the lists gathered:
+// all components of an SSTable are renamed together. With one list nothing is renamed.
+func renumber(lists []*restoreList) {
+	if len(lists) < 2 {
+		return
+	}
+	gens := map[string][][]string{} // by directory, per list
+	for k, l := range lists {
+		for dir, gs := range l.gens {
+			if gens[dir] == nil {
+				gens[dir] = make([][]string, len(lists))
+			}
+			for g := range gs {
+				gens[dir][k] = append(gens[dir][k], g)
+			}
+		}
+		l.gens = nil
+	}
+	byDir := make([]map[string]map[string]string, len(lists)) // per list: dir → old → new
+	for dir, perList := range gens {
+		for k, m := range cassandra.Renumber(perList) {
 			if m == nil {
 				continue
 			}
@@ -108,43 +94,21 @@ func renames(ctx context.Context, p storage.Provider, sources []restoreSource, k
 			byDir[k][dir] = m
 		}
 	}
-	for k := range sources {
-		if byDir[k] == nil {
-			continue
-		}
-		m := byDir[k]
-		out[k] = func(lp string) string {
-			dir := filepath.Dir(lp)
-			d, err := cassandra.ParseDescriptor(filepath.Base(lp))
-			if err != nil {
+	for k, l := range lists {
+		if m := byDir[k]; m != nil {
+			l.rename = func(lp string) string {
+				dir := filepath.Dir(lp)
+				d, err := cassandra.ParseDescriptor(filepath.Base(lp))
+				if err != nil {
+					return lp
+				}
+				if ng, ok := m[dir][d.Generation]; ok {
+					return filepath.Join(dir, d.WithGeneration(ng).FileName())
+				}
 				return lp
 			}
-			if ng, ok := m[dir][d.Generation]; ok {
-				return filepath.Join(dir, d.WithGeneration(ng).FileName())
-			}
-			return lp
 		}
 	}
-	return out, nil
-}
-
-// readRestoreLists reads the restore list of every source, renamed where generations
-// clash (renames).
-func readRestoreLists(ctx context.Context, p storage.Provider, sources []restoreSource, keep func(layout.File) bool, dataDir, dir string) ([]*restoreList, error) {
-	rn, err := renames(ctx, p, sources, keep, dataDir)
-	if err != nil {
-		return nil, err
-	}
-	var lists []*restoreList
-	for i, s := range sources {
-		l, err := readRestoreList(ctx, p, s.ref, keep, rn[i], dataDir, dir)
-		if err != nil {
-			closeLists(lists)
-			return nil, err
-		}
-		lists = append(lists, l)
-	}
-	return lists, nil
 }
 
 func closeLists(lists []*restoreList) {
@@ -178,7 +142,7 @@ func union(lists []*restoreList, dir string) (*restoreList, error) {
 		for k, t := range l.tables {
 			u.tables[k] = t
 		}
-		if err := l.wanted.Each(func(rec []byte) error { return u.wanted.Add(rec) }); err != nil {
+		if err := l.eachWanted(func(rel string) error { return u.wanted.Add(record(rel)) }); err != nil {
 			u.close()
 			return nil, err
 		}

@@ -3,11 +3,15 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"k8s.io/klog/v2/ktesting"
 
@@ -148,4 +152,129 @@ func TestRestoreIncludeAuth(t *testing.T) {
 			t.Errorf("keyspaces restored: %v", kss)
 		}
 	}
+}
+
+// countingProvider counts the Gets of each key.
+type countingProvider struct {
+	storage.Provider
+	gets map[string]int
+}
+
+func (c *countingProvider) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, error) {
+	c.gets[key]++
+	return c.Provider.Get(ctx, key, rng)
+}
+
+// Several sources' restore lists read each manifest once: the generations to renumber
+// come from the same pass, and the lists give the renumbered local paths.
+func TestRestoreListsReadEachManifestOnce(t *testing.T) {
+	ctx := context.Background()
+	p, sources, keys := backedUpSources(t, 3)
+	cp := &countingProvider{Provider: p, gets: map[string]int{}}
+	dataDir := t.TempDir()
+	lists, err := readRestoreLists(ctx, cp, sources, func(layout.File) bool { return true }, dataDir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLists(lists)
+	for _, k := range keys {
+		if cp.gets[k] != 1 {
+			t.Errorf("manifest %s read %d times, want once", k, cp.gets[k])
+		}
+	}
+	seen := map[string]int{}
+	for i, l := range lists {
+		if err := l.each(func(_ layout.Entry, path string) error { seen[path]++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		wanted := 0
+		if err := l.eachWanted(func(rel string) error {
+			wanted++
+			if seen[filepath.Join(dataDir, rel)] == 0 {
+				t.Errorf("source %d: wanted %s is not a path its list fetches to", i, rel)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for path, n := range seen {
+		if n != 1 {
+			t.Errorf("%s is the local path of %d entries, want one", path, n)
+		}
+	}
+}
+
+// gatedProvider holds the first Get of a key with prefix first until a Get of a key with
+// prefix second has begun, or records that a timeout passed first.
+type gatedProvider struct {
+	storage.Provider
+	first, second string
+	once          sync.Once
+	secondBegun   chan struct{}
+	held, timeout atomic.Bool
+}
+
+func (g *gatedProvider) Get(ctx context.Context, key string, rng storage.Range) (io.ReadCloser, error) {
+	if strings.HasPrefix(key, g.second) {
+		g.once.Do(func() { close(g.secondBegun) })
+	}
+	if strings.HasPrefix(key, g.first) && g.held.CompareAndSwap(false, true) {
+		select {
+		case <-g.secondBegun:
+		case <-time.After(5 * time.Second):
+			g.timeout.Store(true)
+		}
+	}
+	return g.Provider.Get(ctx, key, rng)
+}
+
+// The sources of a restore share one pool of workers: while a file of the first source is
+// still in flight, the next source's files start (downloading source by source, each
+// waiting for the last, holds the gated file until the timeout).
+func TestDownloadAllSourcesOnePool(t *testing.T) {
+	ctx := context.Background()
+	p, sources, _ := backedUpSources(t, 2)
+	var lnodes []layout.Node
+	for _, src := range sources {
+		lnodes = append(lnodes, src.node)
+	}
+	dataDir := t.TempDir()
+	lists, err := readRestoreLists(ctx, p, sources, func(layout.File) bool { return true }, dataDir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLists(lists)
+	g := &gatedProvider{Provider: p, first: lnodes[0].Key("data/"), second: lnodes[1].Key("data/"), secondBegun: make(chan struct{})}
+	tr := &Tracker{}
+	if err := downloadAll(ctx, g, lnodes, lists, 2, nil, tr); err != nil {
+		t.Fatal(err)
+	}
+	if g.timeout.Load() {
+		t.Error("no file of the second source started while one of the first was in flight")
+	}
+	if s := tr.Snapshot(); s.FilesTransferred != s.FilesTotal || s.FilesTotal == 0 || !g.held.Load() {
+		t.Errorf("transfer %+v, gate used: %t", s, g.held.Load())
+	}
+}
+
+// backedUpSources backs up n nodes (backupNodes) and returns their bucket, open until the
+// test ends, the nodes as restore sources, and their manifests' keys.
+func backedUpSources(t *testing.T, n int) (storage.Provider, []restoreSource, []string) {
+	t.Helper()
+	nodes, loc, keys := backupNodes(t, n, fakecassandra.Config{})
+	p, _, err := storage.OpenLocation(context.Background(), loc, storage.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	var sources []restoreSource
+	for i, node := range nodes {
+		ref, err := layout.ParseManifestKey(keys[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, restoreSource{node: layout.Node{Cluster: node.ClusterName(), Datacenter: node.Datacenter(), HostID: node.HostID()}, ref: ref})
+	}
+	return p, sources, keys
 }
