@@ -42,6 +42,7 @@ func (n *Node) mgmtRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("POST "+mgmtapi.PathRefresh, n.mgmt("loadNewSSTables", n.mgmtRefresh))
 	mux.HandleFunc("POST "+mgmtapi.PathTruncate, n.mgmt("truncate", n.mgmtTruncate))
+	n.replicationRoutes(mux)
 }
 
 // mgmt wraps a handler that runs under the node's lock and returns a value (a string is
