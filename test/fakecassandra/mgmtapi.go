@@ -83,6 +83,9 @@ func (n *Node) keyspaces() []string {
 	for _, t := range n.tables {
 		set[t.ks] = true
 	}
+	for k := range n.repl { // a keyspace without tables, given a replication
+		set[k] = true
+	}
 	ks := make([]string, 0, len(set))
 	for k := range set {
 		ks = append(ks, k)
