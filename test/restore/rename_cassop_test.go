@@ -31,6 +31,35 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
+// cassOperatorPlane starts a control plane of the test's own with cass-operator's
+// CassandraDatacenter CRD (generated from its Go types) established.
+func cassOperatorPlane(t *testing.T, ctx context.Context) *controlplane.ControlPlane {
+	t.Helper()
+	cp, err := controlplane.Start(ctx, controlplane.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cp.Stop)
+	dir, err := controlplane.ToolPath("thirdparty-crds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := filepath.Join(dir, "cassandra.datastax.com_cassandradatacenters.yaml")
+	if out, err := cp.Kubectl(ctx, nil, "apply", "--server-side", "-f", crd); err != nil {
+		t.Fatalf("cass-operator's CRD: %v\n%s", err, out)
+	}
+	// kubectl wait fails at once while the new CRD has no conditions yet: ask again.
+	e := &env{t: t, ctx: ctx}
+	e.poll("cass-operator's CRD to be established", func() (bool, error) {
+		out, err := cp.Kubectl(ctx, nil, "wait", "--for=condition=Established", "--timeout=10s", "crd/cassandradatacenters.cassandra.datastax.com")
+		if err != nil {
+			return false, fmt.Errorf("%w: %s", err, out)
+		}
+		return true, nil
+	})
+	return cp
+}
+
 // TestCassOperatorRenameRefused: the rename refusal and its opt-in reach restores asked by
 // the annotation on cass-operator's CassandraDatacenter (the CassandraDatacenter
 // controller over a control plane with cass-operator's CRD). A datacenter named dc2 (no
@@ -41,23 +70,8 @@ func TestCassOperatorRenameRefused(t *testing.T) {
 	_, tctx := ktesting.NewTestContext(t)
 	ctx, cancel := context.WithCancel(tctx)
 	defer cancel()
-	cp, err := controlplane.Start(ctx, controlplane.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cp.Stop)
-	dir, err := controlplane.ToolPath("thirdparty-crds")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := cp.Kubectl(ctx, nil, "apply", "--server-side", "-f", filepath.Join(dir, "cassandra.datastax.com_cassandradatacenters.yaml")); err != nil {
-		t.Fatalf("cass-operator's CRD: %v\n%s", err, out)
-	}
+	cp := cassOperatorPlane(t, ctx)
 	e := &env{t: t, ctx: ctx, cp: cp, kube: kubernetes.NewForConfigOrDie(cp.Config()), client: versioned.NewForConfigOrDie(cp.Config()), ns: cp.Namespace(t)}
-	e.poll("cass-operator's CRD to be established", func() (bool, error) {
-		out, err := cp.Kubectl(ctx, nil, "wait", "--for=condition=Established", "--timeout=10s", "crd/cassandradatacenters.cassandra.datastax.com")
-		return err == nil, fmt.Errorf("%v: %s", err, out)
-	})
 	dyn := dynamic.NewForConfigOrDie(cp.Config())
 	set := informers.New(e.kube, e.client, informers.Config{Namespaces: []string{e.ns}, Kinds: informers.Kinds{CassOperatorDatacenters: true}, Dynamic: dyn})
 	scheme := runtime.NewScheme()
