@@ -46,8 +46,8 @@ func (c *Controller) checkRename(dc *v1alpha1.CassandraDataCenter, b *v1alpha1.C
 	}
 	if !dc.Spec.Restore.RenameDatacenter {
 		msg := fmt.Sprintf("datacenter %s restores backup %s of datacenter %s: the restored keyspaces' replication names %s, so %s would hold no replica of them. "+
-			"Restore into a datacenter named %s, or set spec.restore.renameDatacenter: true (on a cass-operator CassandraDatacenter the annotation %s: \"true\") "+
-			"to have the operator rewrite the replication once the first node is up",
+			"Restore into a datacenter named %s, or set spec.restore.renameDatacenter: true (spec.restore cannot change: remove it, then set it again with the field; "+
+			"on a cass-operator CassandraDatacenter the annotation %s: \"true\") to have the operator rewrite the replication once the first node is up",
 			to, b.Name, from, from, to, from, cassdc.AnnotationRestoreRenameDatacenter)
 		return c.refuse(dc, ReasonDatacenterRenamed, msg)
 	}
