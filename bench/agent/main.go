@@ -47,9 +47,10 @@ func main() {
 	rounds := flag.Int("rounds", 1, "how many times to run every contender")
 	memory := flag.String("memory", "", "instead: the memory benchmark at these file counts (comma-separated, e.g. 40000,400000)")
 	before := flag.String("before", "", "with -memory or -restore-only: an earlier agent binary to measure side by side")
-	flag.StringVar(&profileDir, "profile", "", "write each round's agent restore CPU profile into this directory (restore-<round>.pprof)")
-	flag.StringVar(&traceDir, "trace", "", "write each round's agent restore execution trace into this directory (restore-<round>.trace)")
+	flag.StringVar(&profileDir, "profile", "", "write each round's agent restore and backup CPU profiles into this directory (restore-<round>.pprof, backup-<tag>-<round>.pprof)")
+	flag.StringVar(&traceDir, "trace", "", "write each round's agent restore and backup execution traces into this directory (restore-<round>.trace, backup-<tag>-<round>.trace)")
 	flag.BoolVar(&opts.restoreOnly, "restore-only", false, "instead: back up once, then each round restore and run the floors (the restore table alone)")
+	flag.BoolVar(&opts.backupOnly, "backup-only", false, "instead: each round only the backups (agent and rclone, first and unchanged), the backup table alone")
 	flag.BoolVar(&opts.halves, "halves", false, "with -restore-only: also restore two nodes of half the data each, one after the other")
 	flag.Parse()
 	if err := run(*agentBin, *gw, *rclone, *work, *large, *largeMiB, *small, *smallKiB, max(*rounds, 1), *memory, *before); err != nil {
@@ -59,7 +60,7 @@ func main() {
 }
 
 // opts are the restore benchmark's switches.
-var opts struct{ restoreOnly, halves bool }
+var opts struct{ restoreOnly, halves, backupOnly bool }
 
 // profileDir and traceDir, when set, receive the agent restores' CPU profiles and
 // execution traces.
@@ -166,12 +167,14 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 		if err != nil {
 			return err
 		}
-		restored, _, err := dirSize(filepath.Join(work, fmt.Sprintf("restore-agent-%d", round), "data"))
-		if err != nil {
-			return err
-		}
-		if restored != total {
-			return fmt.Errorf("agent restored %d bytes of %d", restored, total)
+		if !opts.backupOnly {
+			restored, _, err := dirSize(filepath.Join(work, fmt.Sprintf("restore-agent-%d", round), "data"))
+			if err != nil {
+				return err
+			}
+			if restored != total {
+				return fmt.Errorf("agent restored %d bytes of %d", restored, total)
+			}
 		}
 		rows = append(rows, rs)
 		for _, d := range []string{"restore-agent", "restore-rclone", "copy", "copyhash"} {
@@ -226,9 +229,12 @@ func run(agentBin, gw, rclone, work string, large, largeMiB, small, smallKiB, ro
 			fmt.Printf("| %d | %s | %.2f | %.1f | %s | %s | %s | %s |\n", i+1, r.name, r.seconds, mib/r.seconds, ratio[r.name], rss, cpu, gwCPU)
 		}
 	}
-	fmt.Printf("\nAgent ÷ rclone, median (range) of %d rounds: backup %s; unchanged data %s (no lifecycle expiry), %s (expiry, every object fresh), %s (expiry, every object due); restore %s, %s with sync.\n", len(rows),
-		spread(ratios["agent backup"]), spread(ratios["agent backup, unchanged"]), spread(ratios[rowFresh]), spread(ratios[rowDue]),
-		spread(ratios["agent restore"]), spread(ratios["agent restore with sync"]))
+	fmt.Printf("\nAgent ÷ rclone, median (range) of %d rounds: backup %s; unchanged data %s (no lifecycle expiry), %s (expiry, every object fresh), %s (expiry, every object due).\n", len(rows),
+		spread(ratios["agent backup"]), spread(ratios["agent backup, unchanged"]), spread(ratios[rowFresh]), spread(ratios[rowDue]))
+	if opts.backupOnly {
+		return nil
+	}
+	fmt.Printf("Agent ÷ rclone, restore: %s, %s with sync.\n", spread(ratios["agent restore"]), spread(ratios["agent restore with sync"]))
 	fmt.Printf("CPU of agent + versitygw ÷ CPU of rclone + versitygw: backup %s; unchanged data %s; restore %s.\n",
 		spread(cpuRatios["agent backup"]), spread(cpuRatios["agent backup, unchanged"]), spread(cpuRatios["agent restore"]))
 	fmt.Printf("Agent restore ÷ the verifying floor (%s), median (range) of %d rounds: %s.\n", verifyingFloor, len(rows), spread(floorRatios))
@@ -344,6 +350,9 @@ func runRound(round int, agentBin, rclone, work, dataDir string, node *fakecassa
 		return nil, err
 	}
 	add(r)
+	if opts.backupOnly {
+		return out, nil
+	}
 
 	// Agent restore (the init container); its time includes the sync before its marker.
 	restoreDir := filepath.Join(work, "restore-agent"+suffix)
@@ -406,6 +415,13 @@ func agentBackup(name, agentBin, bucket, tag string, expiry time.Duration, node 
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	serve := exec.Command(agentBin, "serve", "--insecure-skip-auth", "--listen", addr, "--jolokia-url", node.URL()) // a data-path benchmark without a control plane
+	file := "backup-" + tag + strings.TrimPrefix(bucket, "agent-bench")
+	if profileDir != "" {
+		serve.Args = append(serve.Args, "--cpuprofile", filepath.Join(profileDir, file+".pprof"))
+	}
+	if traceDir != "" {
+		serve.Args = append(serve.Args, "--trace", filepath.Join(traceDir, file+".trace"))
+	}
 	serve.Env = env
 	serve.Stderr = os.Stderr
 	if err := serve.Start(); err != nil {

@@ -181,7 +181,7 @@ func (c *common) baseRestConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
-func serve(ctx context.Context, args []string) error {
+func serve(ctx context.Context, args []string) (err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var c common
 	c.register(fs)
@@ -200,7 +200,14 @@ func serve(ctx context.Context, args []string) error {
 	maxOps := fs.Int("max-operations", agent.DefaultMaxOperations, "operations pending or running at once; beyond, a submission is answered 429 with Retry-After")
 	var timeouts serving.Timeouts
 	timeouts.Register(fs)
+	var prof profiles
+	prof.register(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	stopProfiles, err := prof.start()
+	defer func() { err = errors.Join(err, stopProfiles()) }()
+	if err != nil {
 		return err
 	}
 	if err := c.logs.Apply(); err != nil {

@@ -10,13 +10,14 @@ import (
 	"runtime/trace"
 )
 
-// profiles are the restore command's profiling flags: where the time of a restore goes,
-// for benchmarks (bench/agent -profile) and for an operator chasing a slow restore.
+// profiles are the restore and serve commands' profiling flags: where the time of a
+// restore or of the operations a server runs goes, for benchmarks (bench/agent -profile)
+// and for an operator chasing a slow restore or backup.
 type profiles struct{ cpu, trace string }
 
 func (p *profiles) register(fs *flag.FlagSet) {
-	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile (pprof) of the restore to this file")
-	fs.StringVar(&p.trace, "trace", "", "write an execution trace (go tool trace) of the restore to this file")
+	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile (pprof) of the command (a restore, or a server until it stops) to this file")
+	fs.StringVar(&p.trace, "trace", "", "write an execution trace (go tool trace) of the command to this file")
 }
 
 // start starts the profiles asked for and returns the function that stops them and

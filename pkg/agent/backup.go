@@ -26,6 +26,7 @@ type upload struct {
 	sstable                  string // manifest name: nb-1-big, or .idx/nb-1-big
 	file                     cassandra.File
 	objectKey                string // relative to the node
+	stat                     string // the file's identity (fileStat); "" when not to be trusted
 	stored                   stored // what the bucket holds under objectKey
 }
 
@@ -170,7 +171,8 @@ func (a *Agent) Backup(ctx context.Context, req api.Request, tr *Tracker) (err e
 //   - Any other file is the object under its key only when the newest manifest records the
 //     same hash: Cassandra rewrites Statistics.db and Summary.db of a live SSTable in place,
 //     often at the same size, and an object no manifest records (a backup that failed
-//     before its manifest) cannot be compared.
+//     before its manifest) cannot be compared. The recorded hash is trusted without reading
+//     the file when the entry also records the file's identity, unchanged (filestat.go).
 func place(ctx context.Context, p storage.Provider, node layout.Node, u upload) (key, sum string, n int64, present bool, err error) {
 	size := u.stored.size
 	if !u.stored.listed {
@@ -180,7 +182,7 @@ func place(ctx context.Context, p storage.Provider, node layout.Node, u upload) 
 	recorded := u.stored.recorded && prev.Size == size && prev.Hash != ""
 	d, _ := cassandra.ParseDescriptor(u.file.Name)
 	data := d.Component == "Data.db"
-	if data && recorded && u.file.Size == size {
+	if recorded && u.file.Size == size && (data || u.stat != "" && u.stat == prev.Stat) {
 		return u.objectKey, prev.Hash, size, true, nil
 	}
 	if sum, n, err = fileSHA256(u.file.Path); err != nil {
@@ -225,7 +227,7 @@ func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, node layout.
 			refresh.refreshed.Add(1)
 		}
 		tr.Skipped(n)
-		return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: n, Hash: sum, Refreshed: refreshed}, nil
+		return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: n, Hash: sum, Refreshed: refreshed, Stat: u.stat}, nil
 	}
 	f, err := os.Open(u.file.Path)
 	if err != nil {
@@ -242,7 +244,7 @@ func (a *Agent) uploadFile(ctx context.Context, p storage.Provider, node layout.
 		return layout.Entry{}, fmt.Errorf("upload %s: stored %d bytes of %d: the file changed while uploading", objectKey, info.Size, u.file.Size)
 	}
 	tr.FileDone()
-	return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: info.Size, Hash: info.SHA256, Refreshed: refresh.stamp()}, nil
+	return layout.Entry{ObjectKey: objectKey, Type: layout.TypeFile, Size: info.Size, Hash: info.SHA256, Refreshed: refresh.stamp(), Stat: u.stat}, nil
 }
 
 // putSmall writes a small object unless the same content is already there.

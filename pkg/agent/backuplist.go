@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/klog/v2"
 
@@ -42,10 +43,11 @@ type stored struct {
 	recorded bool
 }
 
-// snapshotFiles spills the snapshot's files, keyed by object key, and returns its tables
-// (without their SSTables).
+// snapshotFiles spills the snapshot's files, keyed by object key, with their identities
+// (fileStat), and returns its tables (without their SSTables).
 func snapshotFiles(dirs []string, tag string, entities cassandra.Entities, join *spill, tr *Tracker) ([]cassandra.TableSnapshot, error) {
 	var tables []cassandra.TableSnapshot
+	now := time.Now()
 	err := cassandra.EachSnapshot(dirs, tag, entities, func(s cassandra.TableSnapshot) error {
 		for _, ss := range s.SSTables {
 			name := ss.Name
@@ -54,7 +56,11 @@ func snapshotFiles(dirs []string, tag string, entities cassandra.Entities, join 
 			}
 			for _, f := range ss.Files {
 				key := layout.SSTableKey(s.Table.Keyspace, s.Table.DirName(), ss.Index, ss.Generation, ss.Digest, f.Name)
-				if err := join.Add(record(key, joinLocal, s.Table.Keyspace, s.Table.Name, s.Table.ID, name, f.Name, f.Path, strconv.FormatInt(f.Size, 10))); err != nil {
+				stat, err := fileStat(f.Path, now)
+				if err != nil {
+					return err
+				}
+				if err := join.Add(record(key, joinLocal, s.Table.Keyspace, s.Table.Name, s.Table.ID, name, f.Name, f.Path, strconv.FormatInt(f.Size, 10), stat)); err != nil {
 					return err
 				}
 				tr.AddTotal(1, f.Size)
@@ -98,7 +104,7 @@ func recordedHashes(ctx context.Context, p storage.Provider, node layout.Node, d
 	r, err := p.Get(ctx, ref.Key, storage.Range{})
 	if err == nil {
 		_, err = layout.ScanManifest(r, func(f layout.File) error {
-			return prev.Add(record(f.ObjectKey, joinRecorded, strconv.FormatInt(f.Size, 10), f.Hash, strconv.FormatInt(f.Refreshed, 10)))
+			return prev.Add(record(f.ObjectKey, joinRecorded, strconv.FormatInt(f.Size, 10), f.Hash, strconv.FormatInt(f.Refreshed, 10), f.Stat))
 		})
 		r.Close()
 	}
@@ -116,7 +122,7 @@ func joinUploads(join, uploads *spill) error {
 	var key string
 	var st stored
 	return join.Each(func(rec []byte) error {
-		f := fields(rec, 9)
+		f := fields(rec, 10)
 		if f[0] != key {
 			key, st = f[0], stored{}
 		}
@@ -124,7 +130,7 @@ func joinUploads(join, uploads *spill) error {
 		case joinListed:
 			st.listed, st.size = true, atoi(f[2])
 		case joinRecorded:
-			st.recorded, st.prev = true, layout.Entry{ObjectKey: key, Size: atoi(f[2]), Hash: f[3], Refreshed: atoi(f[4])}
+			st.recorded, st.prev = true, layout.Entry{ObjectKey: key, Size: atoi(f[2]), Hash: f[3], Refreshed: atoi(f[4]), Stat: f[5]}
 		case joinLocal:
 			size := atoi(f[8])
 			listed, recorded, refreshed := "", "", ""
@@ -134,7 +140,7 @@ func joinUploads(join, uploads *spill) error {
 			if st.recorded {
 				recorded, refreshed = strconv.FormatInt(st.prev.Size, 10), strconv.FormatInt(st.prev.Refreshed, 10)
 			}
-			return uploads.Add(record(sizeDesc(size)+key, f[2], f[3], f[4], f[5], f[6], f[7], f[8], listed, recorded, st.prev.Hash, refreshed))
+			return uploads.Add(record(sizeDesc(size)+key, f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], listed, recorded, st.prev.Hash, refreshed, st.prev.Stat))
 		}
 		return nil
 	})
@@ -143,14 +149,14 @@ func joinUploads(join, uploads *spill) error {
 // eachUpload calls fn with every upload of the list, largest first.
 func eachUpload(uploads *spill, fn func(upload) error) error {
 	return uploads.Each(func(rec []byte) error {
-		f := fields(rec[8:], 12)
+		f := fields(rec[8:], 14)
 		u := upload{objectKey: f[0], keyspace: f[1], table: f[2], tableID: f[3], sstable: f[4],
-			file: cassandra.File{Name: f[5], Path: f[6], Size: atoi(f[7])}}
-		if f[8] != "" {
-			u.stored.listed, u.stored.size = true, atoi(f[8])
-		}
+			file: cassandra.File{Name: f[5], Path: f[6], Size: atoi(f[7])}, stat: f[8]}
 		if f[9] != "" {
-			u.stored.recorded, u.stored.prev = true, layout.Entry{ObjectKey: f[0], Size: atoi(f[9]), Hash: f[10], Refreshed: atoi(f[11])}
+			u.stored.listed, u.stored.size = true, atoi(f[9])
+		}
+		if f[10] != "" {
+			u.stored.recorded, u.stored.prev = true, layout.Entry{ObjectKey: f[0], Size: atoi(f[10]), Hash: f[11], Refreshed: atoi(f[12]), Stat: f[13]}
 		}
 		return fn(u)
 	})
@@ -163,7 +169,7 @@ func atoi(s string) int64 {
 
 // addEntry spills a manifest entry, keyed for ManifestWriter's order.
 func addEntry(entries *spill, u upload, e layout.Entry) error {
-	return entries.Add(record(u.keyspace, u.table, u.sstable, e.ObjectKey, strconv.FormatInt(e.Size, 10), e.Hash, strconv.FormatInt(e.Refreshed, 10)))
+	return entries.Add(record(u.keyspace, u.table, u.sstable, e.ObjectKey, strconv.FormatInt(e.Size, 10), e.Hash, strconv.FormatInt(e.Refreshed, 10), e.Stat))
 }
 
 // writeManifest writes the manifest of the tables and their spilled entries to a file in
@@ -202,14 +208,14 @@ func writeManifest(dir string, tables []cassandra.TableSnapshot, entries *spill,
 	}
 	var cur [2]string
 	err = entries.Each(func(rec []byte) error {
-		fs := fields(rec, 7)
+		fs := fields(rec, 8)
 		if k := [2]string{fs[0], fs[1]}; k != cur {
 			cur = k
 			if err := open(fs[0], fs[1]); err != nil {
 				return err
 			}
 		}
-		return w.Add(fs[2], layout.Entry{ObjectKey: fs[3], Type: layout.TypeFile, Size: atoi(fs[4]), Hash: fs[5], Refreshed: atoi(fs[6])})
+		return w.Add(fs[2], layout.Entry{ObjectKey: fs[3], Type: layout.TypeFile, Size: atoi(fs[4]), Hash: fs[5], Refreshed: atoi(fs[6]), Stat: fs[7]})
 	})
 	if err == nil {
 		err = open("\xff", "")

@@ -22,7 +22,7 @@ import (
 const StagingDir = ".restore-staging"
 
 // RestoreLive restores keyspaces or tables into the running node: it checks that the node
-// can take them (checkLive: table ids, free space), then downloads each table's SSTables
+// can take them (checkLive: table ids and schemas, free space), then downloads each table's SSTables
 // (verified) into a staging directory and loads them through node control (import on
 // Cassandra 4.0+, a refresh of the live table directory on 3.x; see cassandra.LoadSSTables).
 // Phase api.PhaseCheck stops after the checks; api.PhaseTruncate truncates the tables
@@ -64,7 +64,7 @@ func (a *Agent) RestoreLive(ctx context.Context, req api.Request, opID string, t
 		return err
 	}
 	defer list.close()
-	if err := a.checkLive(ctx, list, dirs, req.MinFreeBytes); err != nil {
+	if err := a.checkLive(ctx, p, node, list, dirs, req.MinFreeBytes); err != nil {
 		return err
 	}
 	switch req.RestorationPhase {

@@ -11,14 +11,16 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
 // checkLive refuses a restore into the running node before anything is downloaded: every
 // restored table must exist on the node with the id the backup recorded (a table dropped
-// and created again has another id, and its SSTables would not load into it), and the
+// and created again has another id, and its SSTables would not load into it) and the
+// backup's columns (checkSchema: an ALTER TABLE keeps the id), and the
 // first data directory, where the files are staged and imported, must hold them and still
 // have minFree bytes free.
-func (a *Agent) checkLive(ctx context.Context, l *restoreList, dataDirs []string, minFree int64) error {
+func (a *Agent) checkLive(ctx context.Context, p storage.Provider, node layout.Node, l *restoreList, dataDirs []string, minFree int64) error {
 	for _, dir := range slices.Sorted(maps.Keys(l.tables)) {
 		t := l.tables[dir]
 		live, err := cassandra.LiveTableID(ctx, a.Node, dataDirs, t.Keyspace, t.Name)
@@ -27,6 +29,9 @@ func (a *Agent) checkLive(ctx context.Context, l *restoreList, dataDirs []string
 		}
 		if live != t.ID {
 			return fmt.Errorf("table %s.%s: the node's table id %s differs from the backup's %s (the table was dropped and created again): refusing to restore into it", t.Keyspace, t.Name, live, t.ID)
+		}
+		if err := a.checkSchema(ctx, p, node, dataDirs, t); err != nil {
+			return err
 		}
 	}
 	var need int64

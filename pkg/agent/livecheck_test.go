@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,5 +95,49 @@ func TestSubmitKey(t *testing.T) {
 	req.Key = "restore-uid/node-0/IMPORT/0/2"
 	if o := e.submit(req); o.ID == first.ID {
 		t.Fatal("another key got the same operation")
+	}
+}
+
+// TestRestoreLiveSchemaMismatch: an ALTER TABLE since the backup (a column added, a
+// column's type changed by a drop and an add) keeps the table id but fails the CHECK
+// with the first difference, before anything is downloaded; the snapshot the check takes
+// to read the node's schema is cleared.
+func TestRestoreLiveSchemaMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		changes []string
+		want    string
+	}{
+		{"column added", []string{"ADD extra int"}, "column extra (int) on the node is not in the backup"},
+		{"type changed", []string{"DROP value", "ADD value int"}, "column value is blob in the backup, int on the node"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, fakecassandra.Config{})
+			e.populate()
+			if o := e.submit(e.request(api.TypeBackup, "sm")); o.State != api.StateCompleted {
+				t.Fatalf("backup: %+v", o)
+			}
+			if o := e.submit(e.liveRequest("sm", api.PhaseCheck)); o.State != api.StateCompleted {
+				t.Fatalf("check before the ALTER: %+v", o)
+			}
+			for _, c := range tc.changes {
+				if err := e.node.AlterTable("ks1", "t2", c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, phase := range []string{api.PhaseCheck, ""} {
+				o := e.submit(e.liveRequest("sm", phase))
+				if o.State != api.StateFailed || !strings.HasPrefix(o.Errors[0].Message, api.SchemaMismatchPrefix+"table ks1.t2: "+tc.want) || o.BytesTransferred != 0 {
+					t.Errorf("phase %q: %+v", phase, o)
+				}
+			}
+			if e.node.Calls("importNewSSTables") != 0 {
+				t.Error("imported")
+			}
+			probes, _ := filepath.Glob(filepath.Join(e.node.DataDirs()[0], "ks1", "t2-*", "snapshots", "restore-probe-*"))
+			if len(probes) != 0 {
+				t.Errorf("probe snapshots left: %v", probes)
+			}
+		})
 	}
 }

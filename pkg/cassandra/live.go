@@ -4,10 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 )
 
 // ErrNoTruncate matches the error of Truncate on a Node whose control cannot truncate.
 var ErrNoTruncate = errors.New("this node control cannot truncate tables")
+
+// ErrNoLiveSchema matches the error of LiveTableSchema when the node wrote no schema.cql
+// into the snapshot (releases before 3.0 write none).
+var ErrNoLiveSchema = errors.New("the node wrote no schema.cql into the snapshot")
 
 // Truncater is implemented by a Node that can truncate a table (StorageService.truncate
 // over Jolokia, the Management API's truncate). Cassandra truncates on every node of the
@@ -37,4 +44,32 @@ func LiveTableID(ctx context.Context, node Node, dataDirs []string, keyspace, ta
 	}
 	_, id, err := ParseTableDir(dir)
 	return id, err
+}
+
+// LiveTableSchema returns the CREATE statement (with its ALTER statements for dropped
+// columns) of the live table keyspace.table, as the node writes it into a snapshot's
+// schema.cql: node control offers no other way to read a table's columns on every
+// profile (Jolokia has no schema MBean, the Management API no describe). The snapshot
+// holds hard links only and is cleared at once.
+func LiveTableSchema(ctx context.Context, node Node, dataDirs []string, keyspace, table string) (string, error) {
+	dir, err := liveTableDir(ctx, node, dataDirs, keyspace, table)
+	if err != nil {
+		return "", err
+	}
+	tag := probeTag()
+	if err := node.TakeSnapshot(ctx, tag, Entity{Keyspace: keyspace, Table: table}); err != nil {
+		return "", fmt.Errorf("snapshot of %s.%s to read its schema: %w", keyspace, table, err)
+	}
+	defer node.ClearSnapshot(context.WithoutCancel(ctx), tag, keyspace)
+	for _, dd := range dataDirs {
+		b, err := os.ReadFile(filepath.Join(dd, keyspace, dir, SnapshotsDir, tag, "schema.cql"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("schema of %s.%s: %w", keyspace, table, err)
+		}
+		return string(b), nil
+	}
+	return "", fmt.Errorf("schema of %s.%s: %w", keyspace, table, ErrNoLiveSchema)
 }

@@ -213,9 +213,7 @@ func liveTableDir(ctx context.Context, node Node, dataDirs []string, keyspace, t
 	case 1:
 		return names[0], nil
 	}
-	var b [6]byte
-	rand.Read(b[:])
-	tag := "restore-probe-" + hex.EncodeToString(b[:])
+	tag := probeTag()
 	if err := node.TakeSnapshot(ctx, tag, Entity{Keyspace: keyspace, Table: table}); err != nil {
 		return "", fmt.Errorf("find the directory of %s.%s: %w", keyspace, table, err)
 	}
@@ -416,4 +414,11 @@ func readable(d Descriptor, release string, major int) bool {
 	default:
 		return d.Format == "big" && d.Version[0] <= 'o' || d.Format == "bti" && d.Version[0] <= 'd'
 	}
+}
+
+// probeTag is the tag of a snapshot taken only to look at a live table, cleared at once.
+func probeTag() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "restore-probe-" + hex.EncodeToString(b[:])
 }

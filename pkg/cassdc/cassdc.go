@@ -57,9 +57,9 @@ const DefaultRack = "default"
 const MaxStatusBytes = 64 * 1024
 
 // View returns u as a CassandraDataCenter of the cass-operator profile: its name,
-// namespace, uid, generation and annotations; spec.cluster, spec.datacenter, spec.nodes
-// and spec.racks from its spec; spec.restore from AnnotationRestoreFrom and
-// AnnotationRestoreSecret; status.restore from AnnotationRestoreStatus. A spec field of
+// namespace, uid, generation, creation time, labels and annotations; spec.cluster,
+// spec.datacenter, spec.nodes and spec.racks from its spec; spec.restore from
+// AnnotationRestoreFrom and AnnotationRestoreSecret; status.restore from AnnotationRestoreStatus. A spec field of
 // the wrong type is an error; a status annotation that does not decode is ignored (it
 // is written again).
 func View(u *unstructured.Unstructured) (*v1alpha1.CassandraDataCenter, error) {
@@ -67,7 +67,8 @@ func View(u *unstructured.Unstructured) (*v1alpha1.CassandraDataCenter, error) {
 		TypeMeta: metav1.TypeMeta{APIVersion: GVR.GroupVersion().String(), Kind: Kind},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(), Generation: u.GetGeneration(),
-			ResourceVersion: u.GetResourceVersion(), Annotations: maps.Clone(u.GetAnnotations()), Labels: maps.Clone(u.GetLabels()),
+			ResourceVersion: u.GetResourceVersion(), CreationTimestamp: u.GetCreationTimestamp(),
+			Annotations: maps.Clone(u.GetAnnotations()), Labels: maps.Clone(u.GetLabels()),
 		},
 	}
 	if dc.Annotations == nil {

@@ -218,20 +218,15 @@ func (s *Set) WaitForCacheSync(ctx context.Context) bool {
 	return cache.WaitForCacheSync(ctx.Done(), s.synced()...)
 }
 
-// synced returns the HasSynced funcs of every informer asked for.
+// synced returns the HasSynced funcs of every informer asked for: those made on demand
+// (nil until then) and cass-operator's (nil when not watched) only once they exist.
 func (s *Set) synced() []cache.InformerSynced {
-	fns := []cache.InformerSynced{s.backups.HasSynced, s.dcs.HasSynced, s.pods.HasSynced, s.configMaps.HasSynced}
-	if s.schedules != nil {
-		fns = append(fns, s.schedules.HasSynced)
-	}
-	if s.verifications != nil {
-		fns = append(fns, s.verifications.HasSynced)
-	}
-	if s.locations != nil {
-		fns = append(fns, s.locations.HasSynced)
-	}
-	if s.cassDCs != nil {
-		fns = append(fns, s.cassDCs.HasSynced)
+	var fns []cache.InformerSynced
+	for _, inf := range []Informer{s.backups, s.dcs, s.pods, s.configMaps,
+		s.schedules, s.verifications, s.tableRestores, s.locations, s.cassDCs} {
+		if inf != nil {
+			fns = append(fns, inf.HasSynced)
+		}
 	}
 	return fns
 }

@@ -75,6 +75,11 @@ type Entry struct {
 	// older agents, Esop's). It decides which reused objects are due for a refresh under a
 	// lifecycle expiry; nothing else reads it (the garbage collector trusts no object time).
 	Refreshed int64 `json:"refreshed,omitempty"`
+	// Stat identifies the node's file Hash was computed from ("dev:inode:size:mtime-ns"),
+	// so that the node's next backup can trust Hash for the same file without reading it;
+	// empty when not known (other agents' manifests, a file modified just before the
+	// backup). Only the agent of the same node reads it.
+	Stat string `json:"stat,omitempty"`
 }
 
 // File is a manifest entry with the table it belongs to.

@@ -77,8 +77,9 @@ func FromStatus(done, total int64, tr v1alpha1.TransferRate) Report {
 // a controller keeps one set for the transfers it follows. They live in memory only; a
 // restarted operator starts them empty and has a rate again after two samples.
 type Meters struct {
-	mu sync.Mutex
-	m  map[string]*keyed
+	mu    sync.Mutex
+	m     map[string]*keyed
+	swept time.Time // the last Sweep's pass (sweep.go)
 }
 
 type keyed struct {
@@ -115,6 +116,10 @@ func (ms *Meters) Forget(key string) {
 func (ms *Meters) Prune(before time.Time) int {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
+	return ms.prune(before)
+}
+
+func (ms *Meters) prune(before time.Time) int {
 	for key, k := range ms.m {
 		if k.seen.Before(before) {
 			delete(ms.m, key)
@@ -127,8 +132,9 @@ func (ms *Meters) Prune(before time.Time) int {
 // one every StatusInterval. It remembers the last write in memory and also honours the
 // ProgressTime already in status, so a restarted operator does not write at once.
 type Gate struct {
-	mu sync.Mutex
-	m  map[string]time.Time
+	mu    sync.Mutex
+	m     map[string]time.Time
+	swept time.Time // the last Sweep's pass (sweep.go)
 }
 
 // Due reports whether a progress-only write of key may go out at now; last is the

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"hash/adler32"
 	"hash/crc32"
@@ -37,6 +38,9 @@ type fetched struct {
 	ok      bool   // present, with the manifest's size and SHA-256
 	content []byte // the object, for the small components
 	digests map[string]string
+	// For Data.db: the chunks whose checksum differs, and why the component locating the
+	// checksums does not describe it (chunks.go).
+	chunkMismatch, chunkLayout string
 }
 
 // check verifies one SSTable: its sampled objects, its TOC.txt and its digest.
@@ -50,13 +54,18 @@ func (c *checker) check(ctx context.Context, s *sstable, nr *NodeResult) error {
 		}
 		byComponent[d.Component] = f
 	}
+	chunks := chunksOf(byComponent)
 	results := map[string]fetched{}
 	for comp, f := range byComponent {
 		sampled := Sampled(c.node.Key(f.ObjectKey), c.sample)
 		if !sampled && comp != "TOC.txt" && !isDigest(comp) {
 			continue
 		}
-		r, err := c.fetch(ctx, f, comp, sampled, nr)
+		var src *chunkSource
+		if comp == "Data.db" && sampled {
+			src = chunks
+		}
+		r, err := c.fetch(ctx, f, comp, sampled, src, nr)
 		if err != nil {
 			return err
 		}
@@ -74,13 +83,14 @@ func (c *checker) check(ctx context.Context, s *sstable, nr *NodeResult) error {
 	}
 	if hasData {
 		c.checkDigest(s, data, byComponent, results, nr)
+		c.checkChunks(data, chunks, results, nr)
 	}
 	return nil
 }
 
 // fetch downloads one object and checks its size and SHA-256 (and, for Data.db, computes
 // the digests Cassandra writes); counted only when sampled.
-func (c *checker) fetch(ctx context.Context, f layout.File, comp string, sampled bool, nr *NodeResult) (fetched, error) {
+func (c *checker) fetch(ctx context.Context, f layout.File, comp string, sampled bool, src *chunkSource, nr *NodeResult) (fetched, error) {
 	key := c.node.Key(f.ObjectKey)
 	rc, err := c.storage.Get(ctx, key, storage.Range{})
 	if errors.Is(err, storage.ErrNotFound) {
@@ -108,6 +118,20 @@ func (c *checker) fetch(ctx context.Context, f layout.File, comp string, sampled
 			w = append(w, h)
 		}
 	}
+	var out fetched
+	var chunks *chunkChecker
+	if src != nil {
+		ck, closer, why, err := c.openChunks(ctx, *src, f.Size)
+		if err != nil {
+			return fetched{}, err
+		}
+		if closer != nil {
+			defer closer.Close()
+			chunks = ck
+			w = append(w, ck)
+		}
+		out.chunkLayout = why
+	}
 	n, err := io.Copy(io.MultiWriter(w...), rc)
 	if sampled {
 		nr.Objects++
@@ -123,16 +147,23 @@ func (c *checker) fetch(ctx context.Context, f layout.File, comp string, sampled
 		nr.fail(key, "download: %s", oneLine(err))
 		return fetched{}, nil
 	}
+	if chunks != nil {
+		out.chunkMismatch, out.chunkLayout = chunks.failure()
+	}
 	got := hex.EncodeToString(sum.Sum(nil))
 	switch {
 	case n != f.Size:
 		nr.fail(key, "size %d, the manifest records %d", n, f.Size)
 		return fetched{}, nil
 	case f.Hash != "" && !strings.EqualFold(got, f.Hash):
-		nr.fail(key, "sha256 %s, the manifest records %s", got, f.Hash)
+		reason := fmt.Sprintf("sha256 %s, the manifest records %s", got, f.Hash)
+		if out.chunkMismatch != "" {
+			reason += "; first bad " + out.chunkMismatch
+		}
+		nr.fail(key, "%s", reason)
 		return fetched{}, nil
 	}
-	out := fetched{ok: true, content: small.Bytes()}
+	out.ok, out.content = true, small.Bytes()
 	if hashes != nil {
 		out.digests = map[string]string{
 			"Digest.crc32":   strconv.FormatUint(uint64(hashes["Digest.crc32"].(hash.Hash32).Sum32()), 10),

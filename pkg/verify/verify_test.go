@@ -21,6 +21,13 @@ const cluster, dc, tag = "drill-cluster", "dc1", "snap-1"
 func bucket(t *testing.T, prepare func(n verifyfixture.Node)) (storage.Provider, []verifyfixture.Node) {
 	t.Helper()
 	nodes := verifyfixture.Nodes(t, cluster, dc, 2)
+	return bucketOf(t, nodes, prepare), nodes
+}
+
+// bucketOf backs the nodes up into a file:// bucket; prepare may change the first node's
+// files first.
+func bucketOf(t *testing.T, nodes []verifyfixture.Node, prepare func(n verifyfixture.Node)) storage.Provider {
+	t.Helper()
 	if prepare != nil {
 		prepare(nodes[0])
 	}
@@ -31,7 +38,7 @@ func bucket(t *testing.T, prepare func(n verifyfixture.Node)) (storage.Provider,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	return p, nodes
+	return p
 }
 
 func run(t *testing.T, p storage.Provider, sample float64) verify.Result {
@@ -128,26 +135,10 @@ func TestSample(t *testing.T) {
 	}
 }
 
-// sstableFile returns the path of a component of the first SSTable of ks1.t1.
-func sstableFile(t *testing.T, n verifyfixture.Node, component string) string {
-	t.Helper()
-	ss, err := n.SSTables("ks1", "t1")
-	if err != nil || len(ss) == 0 {
-		t.Fatalf("sstables: %v", err)
-	}
-	for _, f := range ss[0].Files {
-		if strings.HasSuffix(f.Name, "-"+component) {
-			return f.Path
-		}
-	}
-	t.Fatalf("no %s in %+v", component, ss[0])
-	return ""
-}
-
 func TestMissingTOCComponent(t *testing.T) {
 	var name string
 	p, _ := bucket(t, func(n verifyfixture.Node) {
-		f := sstableFile(t, n, "Filter.db")
+		f := verifyfixture.SSTableFile(t, n, "Filter.db")
 		name = filepath.Base(f)
 		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
@@ -165,7 +156,7 @@ func TestMissingTOCComponent(t *testing.T) {
 
 func TestDigestMismatch(t *testing.T) {
 	p, _ := bucket(t, func(n verifyfixture.Node) {
-		if err := os.WriteFile(sstableFile(t, n, "Digest.crc32"), []byte("12345"), 0o644); err != nil {
+		if err := os.WriteFile(verifyfixture.SSTableFile(t, n, "Digest.crc32"), []byte("12345"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	})

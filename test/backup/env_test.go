@@ -3,11 +3,8 @@ package backup_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,7 +23,6 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra/jolokia"
@@ -35,7 +31,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	opdeps "github.com/cassbackup/cassandra-backup-operator/pkg/operator"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
+	"github.com/cassbackup/cassandra-backup-operator/test/agentpod"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -111,55 +107,30 @@ func (e *env) secret(name string, edit func(map[string][]byte)) {
 	}
 }
 
-// node is a fake Cassandra node with its agent and its Pod object. With
-// CASSBACKUP_PODNET=1 both live in a pod of their own (podnet): Jolokia on the pod's
-// 127.0.0.1:8778, the agent's listener on the pod's port 4567 (the agent itself runs in
-// this process, and calls Jolokia through the pod); otherwise on loopback ports.
+// node is a fake Cassandra node with its agent and its Pod object (test/agentpod): with
+// CASSBACKUP_PODNET=1 both live in a pod of their own, otherwise on loopback ports.
 type node struct {
+	*agentpod.Node
 	e     *env
 	name  string
 	dc    string
 	fake  *fakecassandra.Node
-	pod   *podnet.Pod // nil on loopback
-	ip    string      // the pod's IP
+	ip    string // the pod's IP
 	port  int
-	posts atomic.Int32 // POST /operations received, over restarts
-
-	mu     sync.Mutex
-	server *agent.Server
-	hs     *http.Server
-	cancel context.CancelFunc
+	posts *atomic.Int32 // POST /operations received, over restarts
 }
 
 // startNode starts a fake node in dc with size bytes of user data, its agent, and
 // creates its running Pod.
 func (e *env) startNode(name, dc, rack string, seed uint64, size int) *node {
 	e.t.Helper()
-	network, err := podnet.FromEnv()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n := &node{e: e, name: name, dc: dc, ip: "127.0.0.1"}
 	reported := cluster
 	if e.nodeCluster != "" {
 		reported = e.nodeCluster
 	}
-	cfg := fakecassandra.Config{ClusterName: reported, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4}
-	if network != nil {
-		if n.pod, err = network.NewPod(name); err != nil {
-			e.t.Fatal(err)
-		}
-		e.t.Cleanup(func() { n.pod.Close() })
-		n.ip = n.pod.IP.String()
-		cfg.Listen = "127.0.0.1:" + strconv.Itoa(jolokiaPodPort)
-		cfg.DataDirs = []string{e.t.TempDir()}
-		if err := n.pod.Do(func() (err error) { n.fake, err = fakecassandra.Start(cfg); return err }); err != nil {
-			e.t.Fatal(err)
-		}
-		e.t.Cleanup(func() { n.fake.Close() })
-	} else {
-		n.fake = fakecassandra.New(e.t, cfg)
-	}
+	an := agentpod.Start(e.t, agentpod.Config{Kube: e.kube, Namespace: e.ns, Name: name, PodCluster: cluster, UserAgent: agentUserAgent(name),
+		Cassandra: fakecassandra.Config{ClusterName: reported, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4}})
+	n := &node{Node: an, e: e, name: name, dc: dc, fake: an.Fake, ip: an.IP, port: an.Port, posts: &an.Posts}
 	if size > 0 {
 		if err := n.fake.WriteSSTable("ks1", "t1", size); err != nil {
 			e.t.Fatal(err)
@@ -168,78 +139,19 @@ func (e *env) startNode(name, dc, rack string, seed uint64, size int) *node {
 			e.t.Fatal(err)
 		}
 	}
-	ln, err := n.listen(0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n.port = ln.Addr().(*net.TCPAddr).Port
-	n.serve(ln)
-	e.t.Cleanup(n.stop)
-	e.createPod(name, dc, rack, n.ip, n.port, jolokiaPort(n.fake))
 	return n
 }
 
-// listen listens for the agent: on the pod's port 4567 (port 0) or a free loopback port.
-func (n *node) listen(port int) (net.Listener, error) {
-	if n.pod == nil {
-		return net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	}
-	if port == 0 {
-		port = backup.DefaultAgentPort
-	}
-	return n.pod.Listen("tcp", fmt.Sprintf(":%d", port))
-}
-
 // url is the agent's address as the operator reaches it.
-func (n *node) url() string { return "http://" + net.JoinHostPort(n.ip, strconv.Itoa(n.port)) }
+func (n *node) url() string { return n.URL() }
 
 // jolokia is the node's Jolokia client as the agent in its pod reaches it.
-func (n *node) jolokia() *jolokia.Client {
-	j := n.fake.Client()
-	j.UserAgent = agentUserAgent(n.name)
-	if n.pod != nil {
-		j.Client = n.pod.HTTPClient()
-	}
-	return j
-}
+func (n *node) jolokia() *jolokia.Client { return n.Jolokia() }
 
-func jolokiaPort(f *fakecassandra.Node) int {
-	u := strings.TrimPrefix(f.URL(), "http://")
-	_, p, _ := net.SplitHostPort(strings.SplitN(u, "/", 2)[0])
-	var port int
-	fmt.Sscan(p, &port)
-	return port
-}
+func jolokiaPort(f *fakecassandra.Node) int { return agentpod.JolokiaPort(f) }
 
-// serve runs a fresh agent (no operations) on ln.
-func (n *node) serve(ln net.Listener) {
-	ctx, cancel := context.WithCancel(context.Background())
-	a := &agent.Agent{Node: n.jolokia(), Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
-	srv := agent.NewServer(ctx, a)
-	srv.Guard = &agent.KubeAuth{Kube: n.e.kube, Namespace: n.e.ns}
-	h := srv.Handler()
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/operations" {
-			h.ServeHTTP(w, r)
-			return
-		}
-		// A submission the agent turns away busy (429, --max-operations) starts nothing
-		// and is not an attempt: only the others count.
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		if sw.code != http.StatusTooManyRequests {
-			n.posts.Add(1)
-		}
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
-	n.mu.Lock()
-	n.server, n.hs, n.cancel = srv, hs, cancel
-	n.mu.Unlock()
-}
-
-// jolokiaPodPort is where a pod's Jolokia listens on the pod's own 127.0.0.1, as the
-// sample StatefulSet binds it.
-const jolokiaPodPort = 8778
+// jolokiaPodPort is where a pod's Jolokia listens on the pod's own 127.0.0.1.
+const jolokiaPodPort = agentpod.JolokiaPodPort
 
 // agentUserAgent is the User-Agent of the Jolokia client of the agent of the named node:
 // any other caller of the node's Jolokia is not its agent.
@@ -258,59 +170,16 @@ func (n *node) foreignJolokiaCalls() map[string]int {
 }
 
 // stop stops the agent: its operations are cancelled and forgotten.
-func (n *node) stop() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.hs == nil {
-		return
-	}
-	n.hs.Close()
-	n.cancel()
-	n.server.Wait()
-	n.hs = nil
-}
+func (n *node) stop() { n.Stop() }
 
 // restart stops the agent and starts a new one on the same port: it knows no operation.
-func (n *node) restart() {
-	n.e.t.Helper()
-	n.stop()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 100; i++ {
-		if ln, err = n.listen(n.port); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		n.e.t.Fatalf("restart agent on port %d: %v", n.port, err)
-	}
-	n.serve(ln)
-}
+func (n *node) restart() { n.Restart(n.e.t) }
 
 // createPod creates a running Pod of the datacenter at ip whose agent and Jolokia ports
 // are the given ports.
 func (e *env) createPod(name, dc, rack, ip string, agentPort, jolokia int) {
 	e.t.Helper()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{
-			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "cassandra", Image: "cassandra:4.1",
-			Ports: []corev1.ContainerPort{
-				{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)},
-				{Name: "jolokia", ContainerPort: int32(jolokia)}, // pod-local: only the agent calls it
-			},
-		}}},
-	}
-	created, err := e.kube.CoreV1().Pods(e.ns).Create(e.ctx(), pod, metav1.CreateOptions{})
-	if err != nil {
-		e.t.Fatalf("create pod %s: %v", name, err)
-	}
-	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
-	if _, err := e.kube.CoreV1().Pods(e.ns).UpdateStatus(e.ctx(), created, metav1.UpdateOptions{}); err != nil {
-		e.t.Fatalf("set status of pod %s: %v", name, err)
-	}
+	agentpod.CreatePod(e.t, e.kube, e.ns, name, agentpod.Labels{Cluster: cluster, Datacenter: dc, Rack: rack}, ip, agentPort, jolokia)
 }
 
 // operator is one operator process's backup controller.
@@ -505,17 +374,4 @@ func (e *env) noSecretIn(name string) {
 func s3Server(t testing.TB) *emulators.S3Server {
 	t.Helper()
 	return emulators.S3(t)
-}
-
-// statusWriter records the status code a handler answered.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
 }

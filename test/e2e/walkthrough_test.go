@@ -256,7 +256,9 @@ func walkthrough(t *testing.T, cpA, cpB *controlplane.ControlPlane, agentBin, op
 	if req.after != nil {
 		req.after(t, ctx, bEnv.Namespace)
 	}
-	if req.name == "spec.restore" { // the restore metrics are those of CassandraDataCenters
+	// The restore metrics and state-change lines: those of CassandraDataCenters, and the
+	// same for a restore asked for by the annotation on cass-operator's CassandraDatacenter.
+	if req.name == "spec.restore" || req.name == "annotation" {
 		checkDashboardMetrics(t, append(w.scrapes, checkRestoreMetrics(t, opMetricsB, dc, len(nodes)))...)
 		checkJSONLog(t, filepath.Join(bEnv.Dir, "operator.log"), "Restore state changed")
 	}

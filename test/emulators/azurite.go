@@ -2,6 +2,7 @@ package emulators
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -29,13 +30,20 @@ type AzureServer struct {
 func Azurite(t testing.TB) *AzureServer {
 	t.Helper()
 	bin := binary(t, "azurite")
-	host, port := address(t)
+	host, port := start(t, azuriteServer(bin))
 	a := &AzureServer{Endpoint: fmt.Sprintf("http://%s/{account}", hostPort(host, port)), Account: azuriteAccount, Key: azuriteKey}
-	// Any HTTP answer means it listens. Telemetry is off: no traffic leaves the machine.
-	start(t, "azurite", nil, "http://"+hostPort(host, port)+"/", anyResponse, bin,
-		"--blobHost", host, "--blobPort", fmt.Sprint(port), "--inMemoryPersistence",
-		"--skipApiVersionCheck", "--disableTelemetry", "--silent")
 	return a
+}
+
+// azuriteServer runs Azurite's blob service in memory. Azurite names itself in the
+// Server header of every answer. Telemetry is off: no traffic leaves the machine.
+func azuriteServer(bin string) server {
+	return server{name: "azurite", bin: bin,
+		ready: func(r *http.Response) bool { return strings.HasPrefix(r.Header.Get("Server"), "Azurite-Blob/") },
+		on: func(host string, port int) (string, []string) {
+			return "http://" + hostPort(host, port) + "/", []string{"--blobHost", host, "--blobPort", fmt.Sprint(port),
+				"--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"}
+		}}
 }
 
 // ServiceURL is the blob service URL of the development account.

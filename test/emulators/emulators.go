@@ -10,6 +10,8 @@ package emulators
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -95,41 +97,78 @@ type process struct {
 	err  error
 }
 
-// start runs the server and waits until ready(url) reports true; it fails t otherwise.
-func start(t testing.TB, name string, env []string, readyURL string, ready func(*http.Response) bool, bin string, args ...string) *process {
+// server says how to run one emulator.
+type server struct {
+	name string
+	bin  string
+	env  []string
+	// ready reports whether an answer to the readiness URL comes from this server (and
+	// not from another test's server that took the port first).
+	ready func(*http.Response) bool
+	// on returns the readiness URL and the arguments that make the server listen on
+	// host:port.
+	on func(host string, port int) (readyURL string, args []string)
+}
+
+// startAttempts bounds how often a server is started on another port when it exits
+// before it is ready (the free port was taken in between by another test process).
+const startAttempts = 3
+
+// start runs the server on a free port until it is ready, and returns its address; it
+// fails t otherwise.
+func start(t testing.TB, s server) (string, int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	for attempt := 1; ; attempt++ {
+		host, port := address(t)
+		readyURL, args := s.on(host, port)
+		p, err := launch(t, s, readyURL, args)
+		if err == nil {
+			t.Cleanup(p.stop)
+			return host, port
+		}
+		if !errors.Is(err, errExited) || attempt == startAttempts {
+			t.Fatalf("emulators: %v", err)
+		}
+		t.Logf("emulators: %v; starting it on another port", err)
+	}
+}
+
+var errExited = errors.New("exited before it was ready")
+
+// launch runs one server process and waits until it answers readyURL.
+func launch(t testing.TB, s server, readyURL string, args []string) (*process, error) {
+	cmd := exec.Command(s.bin, args...)
+	cmd.Env = append(os.Environ(), s.env...)
 	cmd.Dir = t.TempDir()
 	lb := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = lb, lb
 	// The server dies with the test process even if cleanups never run.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("emulators: cannot start %s (%s): %v", name, bin, err)
+		return nil, fmt.Errorf("cannot start %s (%s): %w", s.name, s.bin, err)
 	}
-	p := &process{name: name, cmd: cmd, log: lb, done: make(chan struct{})}
+	p := &process{name: s.name, cmd: cmd, log: lb, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.stop)
 
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
 		case <-p.done:
-			t.Fatalf("emulators: %s exited before it was ready: %v\n%s", name, p.err, lb)
+			return nil, fmt.Errorf("%s %w (%v)\n%s", s.name, errExited, p.err, lb)
 		default:
 		}
 		resp, err := client.Get(readyURL)
 		if err == nil {
-			ok := ready(resp)
+			ok := s.ready(resp)
 			resp.Body.Close()
 			if ok {
-				return p
+				return p, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("emulators: %s did not answer %s within %s (last error: %v)\n%s", name, readyURL, startTimeout, err, lb)
+			p.stop()
+			return nil, fmt.Errorf("%s did not answer %s within %s (last error: %v)\n%s", s.name, readyURL, startTimeout, err, lb)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -150,8 +189,6 @@ func (p *process) stop() {
 		<-p.done
 	}
 }
-
-func anyResponse(*http.Response) bool { return true }
 
 func status200(r *http.Response) bool { return r.StatusCode == http.StatusOK }
 

@@ -21,12 +21,14 @@ type GCSServer struct {
 func GCS(t testing.TB) *GCSServer {
 	t.Helper()
 	bin := binary(t, "fake-gcs-server")
-	host, port := address(t)
+	host, port := start(t, server{name: "fake-gcs-server", bin: bin, ready: status200,
+		on: func(host string, port int) (string, []string) {
+			url := "http://" + hostPort(host, port)
+			return url + "/storage/v1/b", []string{"-scheme", "http", "-host", host, "-port", fmt.Sprint(port), "-backend", "memory",
+				"-external-url", url, "-public-host", hostPort(host, port), "-log-level", "error"}
+		}})
 	g := &GCSServer{URL: "http://" + hostPort(host, port)}
 	g.Endpoint = g.URL + "/storage/v1/"
-	start(t, "fake-gcs-server", nil, g.URL+"/storage/v1/b", status200, bin,
-		"-scheme", "http", "-host", host, "-port", fmt.Sprint(port), "-backend", "memory",
-		"-external-url", g.URL, "-public-host", hostPort(host, port), "-log-level", "error")
 	return g
 }
 

@@ -29,17 +29,19 @@ type S3Server struct {
 func S3(t testing.TB) *S3Server {
 	t.Helper()
 	bin := binary(t, "versitygw")
-	host, port := address(t)
 	s := &S3Server{
-		Endpoint:  "http://" + hostPort(host, port),
 		Region:    "us-east-1",
 		AccessKey: "AK" + randomHex(t, 8),
 		SecretKey: randomHex(t, 20),
 		Dir:       t.TempDir(),
 	}
-	start(t, "versitygw", []string{"ROOT_ACCESS_KEY=" + s.AccessKey, "ROOT_SECRET_KEY=" + s.SecretKey},
-		s.Endpoint+"/health", status200, bin,
-		"--port", hostPort(host, port), "--region", s.Region, "--health", "/health", "--quiet", "--keep-alive", "posix", s.Dir)
+	host, port := start(t, server{name: "versitygw", bin: bin,
+		env: []string{"ROOT_ACCESS_KEY=" + s.AccessKey, "ROOT_SECRET_KEY=" + s.SecretKey}, ready: status200,
+		on: func(host string, port int) (string, []string) {
+			return "http://" + hostPort(host, port) + "/health", []string{"--port", hostPort(host, port), "--region", s.Region,
+				"--health", "/health", "--quiet", "--keep-alive", "posix", s.Dir}
+		}})
+	s.Endpoint = "http://" + hostPort(host, port)
 	return s
 }
 

@@ -41,7 +41,6 @@ func (n *Node) mgmtRoutes(mux *http.ServeMux) {
 		return "OK", 0, ""
 	}))
 	mux.HandleFunc("POST "+mgmtapi.PathRefresh, n.mgmt("loadNewSSTables", n.mgmtRefresh))
-	mux.HandleFunc("POST "+mgmtapi.PathTruncate, n.mgmt("truncate", n.mgmtTruncate))
 	n.replicationRoutes(mux)
 }
 

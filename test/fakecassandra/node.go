@@ -65,6 +65,12 @@ type Config struct {
 	Format string
 	// UUIDGenerations makes flushes use time-UUID generations (uuid_sstable_identifiers_enabled).
 	UUIDGenerations bool
+	// Compressed makes flushes write compressed SSTables (CompressionInfo.db, a CRC32 after
+	// each chunk of Data.db); uncompressed ones (CRC.db) when false.
+	Compressed bool
+	// ChunkLength is the chunk length of Data.db's checksums; Cassandra's defaults when 0
+	// (64 KiB uncompressed, 16 KiB compressed).
+	ChunkLength int
 	// NoSystemTables skips creating the system keyspaces on a fresh data directory.
 	NoSystemTables bool
 	// ManagementAPI makes the node a cass-operator one, controlled through the Management API
@@ -103,6 +109,9 @@ type table struct {
 	mem          bytes.Buffer
 	writes       int
 	nextGen      int
+	// columns are the column definitions after AlterTable (nil: defaultColumns); alters
+	// are the ALTER TABLE statements that follow the CREATE in schema.cql.
+	columns, alters []string
 	// live holds the loaded SSTables (index directory + name) on a 3.x release; nil means
 	// every SSTable on disk is live.
 	live map[string]bool
@@ -603,7 +612,7 @@ func (n *Node) flush(tables []*table) error {
 			return err
 		}
 		t.markLive("", n.cfg.Version+"-"+gen+"-"+n.cfg.Format)
-		t.mem.Reset()
+		t.mem = bytes.Buffer{} // not Reset: a large flush does not stay in memory
 	}
 	return nil
 }
@@ -667,14 +676,14 @@ type component struct {
 // writeSSTable writes the component set of one SSTable whose Data.db holds data.
 func (n *Node) writeSSTable(dir, gen string, data []byte) error {
 	prefix := n.cfg.Version + "-" + gen + "-" + n.cfg.Format + "-"
-	crc := crc32.ChecksumIEEE(data)
-	seed := uint64(crc)<<32 | uint64(len(data))
+	seed := uint64(crc32.ChecksumIEEE(data))<<32 | uint64(len(data))
+	file, checksums := n.dataFile(data)
 	components := []component{
-		{"Data.db", data},
+		{"Data.db", file},
 		{"Filter.db", Bytes(seed+1, 24)},
 		{"Statistics.db", Bytes(seed+2, 80)},
-		{"CompressionInfo.db", Bytes(seed+3, 16+8*(len(data)/65536))},
-		{"Digest.crc32", []byte(strconv.FormatUint(uint64(crc), 10))},
+		checksums,
+		{"Digest.crc32", []byte(strconv.FormatUint(uint64(crc32.ChecksumIEEE(file)), 10))},
 	}
 	if n.cfg.Format == "big" {
 		components = append(components, component{"Index.db", Bytes(seed+4, 16+len(data)/20)}, component{"Summary.db", Bytes(seed+5, 32)})
@@ -899,9 +908,12 @@ func linkSSTables(tableDir, snap string, live func(index, name string) bool) ([]
 func schemaCQL(t *table) string {
 	id, _ := uuid.Parse(t.id)
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n    id uuid PRIMARY KEY,\n    value blob\n) WITH ID = %s\n", t.ks, t.name, id)
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (\n    %s\n) WITH ID = %s\n", t.ks, t.name, strings.Join(columnsOf(t), ",\n    "), id)
 	b.WriteString("    AND compaction = {'class': 'org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy'}\n")
 	b.WriteString("    AND compression = {'chunk_length_in_kb': '16', 'class': 'org.apache.cassandra.io.compress.LZ4Compressor'};\n")
+	for _, a := range t.alters {
+		b.WriteString(a + "\n")
+	}
 	for _, idx := range t.indexes {
 		fmt.Fprintf(&b, "CREATE INDEX IF NOT EXISTS %s ON %s.%s (value);\n", idx, t.ks, t.name)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
@@ -35,19 +34,6 @@ func (n *Node) truncate(t *table) error {
 		}
 	}
 	return nil
-}
-
-// mgmtTruncate serves the Management API's table truncate (keyspaceName, table).
-func (n *Node) mgmtTruncate(r *http.Request) (any, int, string) {
-	q := r.URL.Query()
-	t, ok := n.tables[q.Get("keyspaceName")+"."+q.Get("table")]
-	if !ok {
-		return nil, http.StatusNotFound, "unknown table " + q.Get("keyspaceName") + "." + q.Get("table")
-	}
-	if err := n.truncate(t); err != nil {
-		return nil, http.StatusInternalServerError, err.Error()
-	}
-	return "OK", 0, ""
 }
 
 // RecreateTable drops keyspace.name and creates it again, as DROP TABLE and CREATE TABLE

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,15 +25,15 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
-	"github.com/cassbackup/cassandra-backup-operator/pkg/agent"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/client"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/backup"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/metrics"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/controller/tablerestore"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/generated/clientset/versioned"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/informers"
 	opdeps "github.com/cassbackup/cassandra-backup-operator/pkg/operator"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/secret"
+	"github.com/cassbackup/cassandra-backup-operator/test/agentpod"
 	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 	"github.com/cassbackup/cassandra-backup-operator/test/emulators"
 	"github.com/cassbackup/cassandra-backup-operator/test/fakecassandra"
@@ -65,20 +68,15 @@ type env struct {
 }
 
 // node is a fake Cassandra node and its agent, in a pod of its own on the pod network
-// when root, else on loopback ports.
+// when root, else on loopback ports (test/agentpod).
 type node struct {
+	*agentpod.Node
 	e     *env
 	name  string
 	fake  *fakecassandra.Node
-	pod   *podnet.Pod
 	ip    string
 	port  int
-	posts atomic.Int32 // POST /operations the agent accepted, over restarts
-
-	mu     sync.Mutex
-	hs     *http.Server
-	server *agent.Server
-	cancel context.CancelFunc
+	posts *atomic.Int32 // POST /operations the agent accepted, over restarts
 }
 
 func newEnv(t *testing.T) *env {
@@ -102,136 +100,60 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// startNode starts a fake node with two tables of data (ks1.t1, ks1.t2), its agent and
-// its running Pod.
+// startNode starts a fake node of the test cluster with two tables of data (ks1.t1,
+// ks1.t2), its agent and its running Pod.
 func (e *env) startNode(name, rack string, seed uint64) *node {
 	e.t.Helper()
-	network, err := podnet.FromEnv()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n := &node{e: e, name: name, ip: "127.0.0.1"}
-	cfg := fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4}
-	if network != nil {
-		if n.pod, err = network.NewPod(name); err != nil {
-			e.t.Fatal(err)
-		}
-		e.t.Cleanup(func() { n.pod.Close() })
-		n.ip = n.pod.IP.String()
-		cfg.Listen = "127.0.0.1:8778"
-		cfg.DataDirs = []string{e.t.TempDir()}
-		if err := n.pod.Do(func() (err error) { n.fake, err = fakecassandra.Start(cfg); return err }); err != nil {
-			e.t.Fatal(err)
-		}
-		e.t.Cleanup(func() { n.fake.Close() })
-	} else {
-		n.fake = fakecassandra.New(e.t, cfg)
-	}
+	return e.startNodeWith(name, fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: rack, Seed: seed, NumTokens: 4})
+}
+
+// startNodeWith starts a fake node configured by cfg (its cluster, datacenter and rack
+// label its Pod), its data, agent and Pod.
+func (e *env) startNodeWith(name string, cfg fakecassandra.Config) *node {
+	e.t.Helper()
+	an := agentpod.Start(e.t, agentpod.Config{Kube: e.kube, Namespace: e.ns, Name: name, Cassandra: cfg})
+	n := &node{Node: an, e: e, name: name, fake: an.Fake, ip: an.IP, port: an.Port, posts: &an.Posts}
 	for _, tb := range []string{"t1", "t2"} {
-		if err := n.fake.WriteSSTable("ks1", tb, 20_000+int(seed)*1000); err != nil {
+		if err := n.fake.WriteSSTable("ks1", tb, 20_000+int(cfg.Seed)*1000); err != nil {
 			e.t.Fatal(err)
 		}
 	}
-	ln, err := n.listen(0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	n.port = ln.Addr().(*net.TCPAddr).Port
-	n.serve(ln)
-	e.t.Cleanup(n.stop)
-	e.createPod(name, rack, n.ip, n.port)
 	return n
 }
 
-func (n *node) listen(port int) (net.Listener, error) {
-	if n.pod == nil {
-		return net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	}
-	if port == 0 {
-		port = backup.DefaultAgentPort
-	}
-	return n.pod.Listen("tcp", fmt.Sprintf(":%d", port))
-}
-
-// serve runs a fresh agent (it knows no operation) on ln.
-func (n *node) serve(ln net.Listener) {
-	ctx, cancel := context.WithCancel(context.Background())
-	j := n.fake.Client()
-	if n.pod != nil {
-		j.Client = n.pod.HTTPClient()
-	}
-	a := &agent.Agent{Node: j, Hostname: n.name, Secrets: secret.Reader{Kube: n.e.kube}.Source}
-	srv := agent.NewServer(ctx, a)
-	srv.Guard = &agent.KubeAuth{Kube: n.e.kube, Namespace: n.e.ns}
-	h := srv.Handler()
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/operations" {
-			n.posts.Add(1)
-		}
-		h.ServeHTTP(w, r)
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
-	n.mu.Lock()
-	n.server, n.hs, n.cancel = srv, hs, cancel
-	n.mu.Unlock()
-}
-
 // stop stops the agent: its operations are cancelled and forgotten.
-func (n *node) stop() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.hs == nil {
-		return
-	}
-	n.hs.Close()
-	n.cancel()
-	n.server.Wait()
-	n.hs = nil
-}
+func (n *node) stop() { n.Stop() }
 
 // restart stops the agent and starts a new one on the same port.
-func (n *node) restart() {
-	n.e.t.Helper()
-	n.stop()
-	var ln net.Listener
-	var err error
-	for range 100 {
-		if ln, err = n.listen(n.port); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		n.e.t.Fatalf("restart agent: %v", err)
-	}
-	n.serve(ln)
-}
+func (n *node) restart() { n.Restart(n.e.t) }
 
-func (e *env) createPod(name, rack, ip string, agentPort int) {
-	e.t.Helper()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{
-			informers.LabelCluster: cluster, informers.LabelDatacenter: dc, informers.LabelRack: rack}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "cassandra", Image: "cassandra:4.1",
-			Ports: []corev1.ContainerPort{{Name: backup.DefaultAgentPortName, ContainerPort: int32(agentPort)}}}}},
-	}
-	created, err := e.kube.CoreV1().Pods(e.ns).Create(context.Background(), pod, metav1.CreateOptions{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
-	if _, err := e.kube.CoreV1().Pods(e.ns).UpdateStatus(context.Background(), created, metav1.UpdateOptions{}); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-// operator is one operator process running the backup and table-restore controllers.
+// operator is one operator process running the backup and table-restore controllers and
+// the metrics, served on its own loopback port.
 type operator struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel     context.CancelFunc
+	done       chan struct{}
+	metricsURL string
 }
 
-func (e *env) startOperator() *operator {
+// scrape returns the operator's /metrics page.
+func (o *operator) scrape(t testing.TB) string {
+	t.Helper()
+	resp, err := http.Get(o.metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %d, %v", o.metricsURL, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+func (e *env) startOperator() *operator { return e.startOperatorWith(nil) }
+
+// startOperatorWith starts an operator whose table-restore controller's options edit changes.
+func (e *env) startOperatorWith(edit func(*tablerestore.Options)) *operator {
 	e.t.Helper()
 	kube := kubernetes.NewForConfigOrDie(e.cp.Config())
 	cl := versioned.NewForConfigOrDie(e.cp.Config())
@@ -243,19 +165,34 @@ func (e *env) startOperator() *operator {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "cassandra-backup-operator"})
-	deps := opdeps.Deps{KubeClient: kube, Client: cl, Informers: set, Recorder: recorder}
+	reg := prometheus.NewRegistry()
+	deps := opdeps.Deps{KubeClient: kube, Client: cl, Informers: set, Recorder: recorder, Registry: reg}
+	mc, err := metrics.New(deps)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	bc, err := backup.NewWithOptions(deps, backup.Options{Agents: e.agents, PollInterval: 300 * time.Millisecond})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	rc, err := tablerestore.NewWithOptions(deps, tablerestore.Options{Agents: e.agents, PollInterval: 300 * time.Millisecond})
+	opts := tablerestore.Options{Agents: e.agents, PollInterval: 300 * time.Millisecond}
+	if edit != nil {
+		edit(&opts)
+	}
+	rc, err := tablerestore.NewWithOptions(deps, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	set.Start(ctx)
-	op := &operator{cancel: cancel, done: make(chan struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ms := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go ms.Serve(ln)
+	op := &operator{cancel: cancel, done: make(chan struct{}), metricsURL: "http://" + ln.Addr().String() + "/metrics"}
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context, int) error{bc.Run, rc.Run} {
+	for _, run := range []func(context.Context, int) error{bc.Run, rc.Run, mc.Run} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -266,6 +203,7 @@ func (e *env) startOperator() *operator {
 	}
 	go func() {
 		wg.Wait()
+		ms.Close()
 		set.Shutdown()
 		broadcaster.Shutdown()
 		close(op.done)

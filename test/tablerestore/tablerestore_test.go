@@ -1,6 +1,7 @@
 package tablerestore_test
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -51,7 +52,7 @@ func (e *env) writeAfterBackup() {
 // the other table is untouched, and each node ran one operation per phase.
 func TestRestoreTableTruncate(t *testing.T) {
 	e := newEnv(t)
-	e.startOperator()
+	op := e.startOperator()
 	before := e.liveData()
 	e.backup("bk")
 	e.writeAfterBackup()
@@ -80,6 +81,20 @@ func TestRestoreTableTruncate(t *testing.T) {
 	}
 	if c := ready(r); c.Status != "True" || r.Status.Progress != "100%" {
 		t.Errorf("Ready %+v, progress %s", c, r.Status.Progress)
+	}
+	var bytes int64
+	for _, n := range r.Status.Nodes {
+		bytes += n.BytesDone
+	}
+	page := op.scrape(t)
+	for _, want := range []string{
+		fmt.Sprintf(`cassandra_backup_table_restores{namespace=%q,state="COMPLETED"} 1`, e.ns),
+		fmt.Sprintf(`cassandra_backup_table_restore_duration_seconds_count{namespace=%q,result="completed"} 1`, e.ns),
+		fmt.Sprintf(`cassandra_backup_table_restore_size_bytes_sum{namespace=%q,result="completed"} %d`, e.ns, bytes),
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 
@@ -122,14 +137,7 @@ func TestRestoreRefusesTableIDMismatch(t *testing.T) {
 	if c.Reason != tablerestore.ReasonCheckFailed || !strings.Contains(c.Message, "ks1.t1") || !strings.Contains(c.Message, "table id") {
 		t.Errorf("Ready %+v", c)
 	}
-	if !slices.Equal(r.Status.FailedNodes, []string{e.nodes[1].name}) || r.Status.Phase != v1alpha1.TableRestoreCheck {
-		t.Errorf("failed nodes %v in phase %s", r.Status.FailedNodes, r.Status.Phase)
-	}
-	for i, n := range e.nodes {
-		if n.fake.Calls("truncate") != 0 || n.fake.Calls("importNewSSTables") != 0 {
-			t.Errorf("node %d truncated or imported", i)
-		}
-	}
+	e.refusedInCheck(r, e.nodes[1])
 	after := e.liveData()
 	for i := range mid {
 		if !maps.Equal(mid[i], after[i]) {
@@ -165,3 +173,17 @@ var errImport = &importError{}
 type importError struct{}
 
 func (*importError) Error() string { return "java.lang.RuntimeException: disk failure" }
+
+// refusedInCheck checks that the restore failed in its CHECK phase on node alone and that
+// no node truncated or imported anything.
+func (e *env) refusedInCheck(r *v1alpha1.CassandraRestore, failed *node) {
+	e.t.Helper()
+	if !slices.Equal(r.Status.FailedNodes, []string{failed.name}) || r.Status.Phase != v1alpha1.TableRestoreCheck {
+		e.t.Errorf("failed nodes %v in phase %s, want [%s] in CHECK", r.Status.FailedNodes, r.Status.Phase, failed.name)
+	}
+	for i, n := range e.nodes {
+		if n.fake.Calls("truncate") != 0 || n.fake.Calls("importNewSSTables") != 0 {
+			e.t.Errorf("node %d truncated or imported", i)
+		}
+	}
+}

@@ -140,6 +140,32 @@ func TestDrillMissingTOCComponent(t *testing.T) {
 	}
 }
 
+// TestDrillChunkChecksums backs up a node of each SSTable shape (uncompressed with
+// CRC.db, compressed with CompressionInfo.db) whose Data.db has one byte flipped in a
+// chunk while its SHA-256 and Digest agree with the damage: only the chunk check finds
+// it, and the drill FAILS naming the object, the chunk and the component.
+func TestDrillChunkChecksums(t *testing.T) {
+	e := newEnv(t, fileTarget(t))
+	nodes := verifyfixture.Nodes(t, cluster, dc, 2) // uncompressed, compressed
+	var names []string
+	for _, n := range nodes {
+		names = append(names, verifyfixture.DamageChunk(t, n, 2*verifyfixture.ChunkLength+10))
+	}
+	e.backup("nightly", "snap-1", nodes)
+	e.drill("chunks", v1alpha1.CassandraBackupVerificationSpec{BackupName: "nightly"})
+	v := e.wait("chunks", "the end", finished)
+	if v.Status.State != v1alpha1.VerificationFailed || v.Status.FailureCount != 2 || len(v.Status.Nodes) != 2 {
+		t.Fatalf("state %s, %d failures: %+v", v.Status.State, v.Status.FailureCount, v.Status)
+	}
+	for i, n := range v.Status.Nodes {
+		comp := []string{"CRC.db", "CompressionInfo.db"}[i]
+		if len(n.Failures) != 1 || !strings.HasSuffix(n.Failures[0].Key, "/"+names[i]) ||
+			!strings.Contains(n.Failures[0].Reason, "chunk ") || !strings.Contains(n.Failures[0].Reason, comp) {
+			t.Errorf("node %s: %+v, want %s's chunk named with %s", n.Node, n.Failures, names[i], comp)
+		}
+	}
+}
+
 // TestDrillNotCompleted waits for a backup that is not COMPLETED, then runs once it is.
 func TestDrillNotCompleted(t *testing.T) {
 	e := newEnv(t, fileTarget(t))

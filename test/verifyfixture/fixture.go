@@ -7,6 +7,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,12 +28,29 @@ type Node struct {
 	Hostname string
 }
 
-// Nodes starts n fake nodes of cluster/dc, each with three tables of a few SSTables.
+// ChunkLength is the chunk length of the fixture's SSTables: small, so that each Data.db
+// has several chunks, each with its checksum.
+const ChunkLength = 4096
+
+// Nodes starts n fake nodes of cluster/dc, each with three tables of a few SSTables:
+// uncompressed ones (CRC.db) on even nodes, compressed ones (CompressionInfo.db) on odd.
 func Nodes(t testing.TB, cluster, dc string, n int) []Node {
 	t.Helper()
+	cfgs := make([]fakecassandra.Config, n)
+	for i := range cfgs {
+		cfgs[i] = fakecassandra.Config{Compressed: i%2 == 1, ChunkLength: ChunkLength}
+	}
+	return NodesOf(t, cluster, dc, cfgs...)
+}
+
+// NodesOf starts a fake node of cluster/dc per config (its SSTable shape: release,
+// version, format, compression), each with the tables Nodes writes.
+func NodesOf(t testing.TB, cluster, dc string, cfgs ...fakecassandra.Config) []Node {
+	t.Helper()
 	var out []Node
-	for i := range n {
-		fn := fakecassandra.New(t, fakecassandra.Config{ClusterName: cluster, Datacenter: dc, Rack: "rack1", Seed: uint64(300 + i)})
+	for i, cfg := range cfgs {
+		cfg.ClusterName, cfg.Datacenter, cfg.Rack, cfg.Seed = cluster, dc, "rack1", uint64(300+i)
+		fn := fakecassandra.New(t, cfg)
 		for _, w := range []struct {
 			ks, table string
 			size      int
@@ -133,4 +155,44 @@ func Corrupt(t testing.TB, p storage.Provider, key string) {
 	if _, err := p.Put(ctx, key, bytes.NewReader(b), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// SSTableFile returns the path of a component (such as "Data.db") of the first SSTable
+// of ks1.t1 on the node's disk.
+func SSTableFile(t testing.TB, n Node, component string) string {
+	t.Helper()
+	ss, err := n.SSTables("ks1", "t1")
+	if err != nil || len(ss) == 0 {
+		t.Fatalf("sstables: %v", err)
+	}
+	for _, f := range ss[0].Files {
+		if strings.HasSuffix(f.Name, "-"+component) {
+			return f.Path
+		}
+	}
+	t.Fatalf("no %s in %+v", component, ss[0])
+	return ""
+}
+
+// DamageChunk flips the byte at offset at of SSTableFile's Data.db on the node's disk and
+// rewrites its Digest.crc32 to match, before a backup: the manifest's SHA-256, the Digest
+// component and the digest in the object key then agree with the damaged file, and only
+// the chunk checksums (CRC.db, or the CRC32 after each compressed chunk) can tell. It
+// returns the Data.db's file name.
+func DamageChunk(t testing.TB, n Node, at int) string {
+	t.Helper()
+	path := SSTableFile(t, n, "Data.db")
+	b, err := os.ReadFile(path)
+	if err != nil || at >= len(b) {
+		t.Fatalf("Data.db: %v (%d bytes, byte %d wanted)", err, len(b), at)
+	}
+	b[at] ^= 0x5a
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	digest := strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10)
+	if err := os.WriteFile(SSTableFile(t, n, "Digest.crc32"), []byte(digest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Base(path)
 }

@@ -52,11 +52,15 @@ const (
 // a restore); any other phase downloads and imports.
 const (
 	// PhaseCheck only checks that the restore can run: the tables exist with the backup's
-	// ids and the data directory has room. It changes nothing.
+	// ids and schemas and the data directory has room. It changes nothing.
 	PhaseCheck = "CHECK"
 	// PhaseTruncate checks, then truncates the restored tables through node control.
 	PhaseTruncate = "TRUNCATE"
 )
+
+// SchemaMismatchPrefix starts the error message of a live restore refused because a
+// table's columns on the node differ from the backup's.
+const SchemaMismatchPrefix = "schema mismatch: "
 
 // Error is one error of an operation.
 type Error struct {

@@ -31,7 +31,6 @@ const (
 	PathFlush     = "/api/v0/ops/tables/flush"
 	PathSnapshots = "/api/v0/ops/node/snapshots"
 	PathRefresh   = "/api/v0/ops/keyspace/refresh"
-	PathTruncate  = "/api/v0/ops/tables/truncate"
 )
 
 // DefaultURL is where the Management API listens in a cass-operator pod's cassandra container.
@@ -176,14 +175,9 @@ func (c *Client) LoadNewSSTables(ctx context.Context, keyspace, table string) er
 	return nil
 }
 
-// Truncate removes every row of keyspace.table (the Management API's table truncate).
-func (c *Client) Truncate(ctx context.Context, keyspace, table string) error {
-	q := url.Values{"keyspaceName": {keyspace}, "table": {table}}
-	if err := c.Do(ctx, http.MethodPost, PathTruncate, q, nil, nil); err != nil {
-		return fmt.Errorf("truncate %s.%s: %w", keyspace, table, err)
-	}
-	return nil
-}
+// The Management API has no table truncate (its OpenAPI description lists only
+// /api/v0/ops/node/hints/truncate, which truncates hints): Client does not implement
+// cassandra.Truncater, so cassandra.Truncate reports ErrNoTruncate on these nodes.
 
 // DataDirs returns the configured data directories.
 func (c *Client) DataDirs(context.Context) ([]string, error) {

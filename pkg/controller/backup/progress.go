@@ -21,8 +21,10 @@ func meterKey(b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus) string 
 }
 
 // measure feeds the node's meter with its counts at now and sets its rate and ETA; a
-// node that ended has neither, and its meter is dropped.
+// node that ended has neither, and its meter is dropped. The meters of backups deleted
+// or cancelled while running are swept once no poll feeds them (progress.StaleAfter).
 func (c *Controller) measure(b *v1alpha1.CassandraBackup, n *v1alpha1.NodeBackupStatus, now time.Time) {
+	c.meters.Sweep(now)
 	if final(n.State) {
 		c.meters.Forget(meterKey(b, n))
 		n.TransferRate = progress.Rate(progress.Report{}, now)
@@ -46,6 +48,7 @@ func summarize(st *v1alpha1.CassandraBackupStatus) {
 // status is not written at every poll; it also keeps the old measuring time when the
 // progress did not change at all. It records the writes it lets through.
 func (c *Controller) coalesce(b *v1alpha1.CassandraBackup, before *v1alpha1.CassandraBackupStatus, now time.Time) {
+	c.gate.Sweep(now)
 	st := &b.Status
 	if len(before.Nodes) != len(st.Nodes) {
 		return

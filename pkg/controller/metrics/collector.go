@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	listers "github.com/cassbackup/cassandra-backup-operator/pkg/generated/listers/cassandraoperator/v1alpha1"
@@ -13,7 +14,7 @@ import (
 var (
 	backupsDesc     = prometheus.NewDesc(Backups, "CassandraBackups by namespace and state.", []string{"namespace", "state"}, nil)
 	lastSuccessDesc = prometheus.NewDesc(LastSuccess, "Completion time of the newest completed CassandraBackup per namespace, cluster and datacenter, in Unix seconds.", []string{"namespace", "cluster", "datacenter"}, nil)
-	restoreDesc     = prometheus.NewDesc(RestoreState, "1 for the current state of each CassandraDataCenter's restore.", []string{"namespace", "cluster", "datacenter", "state"}, nil)
+	restoreDesc     = prometheus.NewDesc(RestoreState, "1 for the current state of each datacenter's restore (a CassandraDataCenter's spec.restore, or a CassandraDatacenter's restore annotation).", []string{"namespace", "cluster", "datacenter", "state"}, nil)
 )
 
 // states are the backup states every namespace with a backup reports, so that a state
@@ -25,6 +26,8 @@ var states = []v1alpha1.BackupState{v1alpha1.BackupPending, v1alpha1.BackupRunni
 type collector struct {
 	backups listers.CassandraBackupLister
 	dcs     listers.CassandraDataCenterLister
+	// cassDCs caches cass-operator's CassandraDatacenters; nil when not watched.
+	cassDCs cache.Indexer
 	active  *atomic.Bool
 }
 
@@ -77,16 +80,24 @@ func (c *collector) collectBackups(ch chan<- prometheus.Metric) {
 	}
 }
 
+// collectRestores sends the state of the restores of CassandraDataCenters and of
+// cass-operator's CassandraDatacenters; a datacenter both describe is sent once (the
+// CassandraDataCenter's), since a series must be unique.
 func (c *collector) collectRestores(ch chan<- prometheus.Metric) {
 	list, err := c.dcs.List(labels.Everything())
 	if err != nil {
 		return
 	}
-	for _, dc := range list {
+	seen := map[dcKey]bool{}
+	for _, dc := range append(list, views(c.cassDCs)...) {
 		if dc.Spec.Restore == nil || dc.Status.Restore == nil || dc.Status.Restore.State == "" {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(restoreDesc, prometheus.GaugeValue, 1,
-			dc.Namespace, dc.Spec.Cluster, dc.Spec.Datacenter, string(dc.Status.Restore.State))
+		k := dcKey{dc.Namespace, dc.Spec.Cluster, datacenterLabel(dc)}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		ch <- prometheus.MustNewConstMetric(restoreDesc, prometheus.GaugeValue, 1, k.namespace, k.cluster, k.datacenter, string(dc.Status.Restore.State))
 	}
 }

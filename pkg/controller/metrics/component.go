@@ -35,7 +35,12 @@ func NewWithClock(deps operator.Deps, now func() time.Time) (*Component, error) 
 	t := newTransitions(&c.active, now)
 	c.transitions = t
 	col := &collector{backups: deps.Informers.CassandraBackupLister(), dcs: deps.Informers.CassandraDataCenterLister(), active: &c.active}
-	for _, m := range append(t.collectors(), col) {
+	tr := newTableRestores(deps.Informers.CassandraRestoreLister(), &c.active, now)
+	cassDCs := deps.Informers.CassOperatorDatacenters()
+	if cassDCs != nil {
+		col.cassDCs = cassDCs.Indexer()
+	}
+	for _, m := range append(append(t.collectors(), col), tr.collectors()...) {
 		if err := deps.Registry.Register(m); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
@@ -57,6 +62,26 @@ func NewWithClock(deps operator.Deps, now func() time.Time) (*Component, error) 
 		}
 	}}); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := deps.Informers.CassandraRestores().AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: func(o, n any) {
+		old, ok1 := o.(*v1alpha1.CassandraRestore)
+		r, ok2 := n.(*v1alpha1.CassandraRestore)
+		if ok1 && ok2 {
+			tr.observe(old, r)
+		}
+	}}); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if cassDCs != nil {
+		if err := cassDCs.AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: func(o, n any) {
+			old, ok1 := view(o)
+			dc, ok2 := view(n)
+			if ok1 && ok2 {
+				t.restore(old, dc)
+			}
+		}}); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	return c, nil
 }

@@ -44,8 +44,12 @@ func logRestore(logger klog.Logger, old, dc *v1alpha1.CassandraDataCenter) {
 	if from == to || to == "" {
 		return
 	}
-	kv := []any{"object", klog.KObj(dc), "kind", "CassandraDataCenter", "from", string(from), "to", string(to),
-		"cluster", dc.Spec.Cluster, "datacenter", dc.Spec.Datacenter}
+	kind := dc.Kind // a cass-operator CassandraDatacenter's view has its kind
+	if kind == "" {
+		kind = "CassandraDataCenter"
+	}
+	kv := []any{"object", klog.KObj(dc), "kind", kind, "from", string(from), "to", string(to),
+		"cluster", dc.Spec.Cluster, "datacenter", datacenterLabel(dc)}
 	if to == v1alpha1.RestoreFailed {
 		var msgs []error
 		for _, n := range dc.Status.Restore.Nodes {

@@ -19,4 +19,12 @@ const (
 	// the restore's end) by namespace, cluster, datacenter and result; its _count is the
 	// number of restores that ended.
 	RestoreDuration = "cassandra_backup_restore_duration_seconds"
+	// TableRestores counts CassandraRestores by namespace and state (gauge).
+	TableRestores = "cassandra_backup_table_restores"
+	// TableRestoreDuration is the histogram of CassandraRestore durations (start to end) by
+	// namespace and result; its _count is the number of restores that ended.
+	TableRestoreDuration = "cassandra_backup_table_restore_duration_seconds"
+	// TableRestoreSize is the histogram of the bytes ended CassandraRestores restored (all
+	// nodes) by namespace and result.
+	TableRestoreSize = "cassandra_backup_table_restore_size_bytes"
 )

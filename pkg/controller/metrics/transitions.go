@@ -35,7 +35,7 @@ func newTransitions(active *atomic.Bool, now func() time.Time) *transitions {
 			Buckets: prometheus.ExponentialBuckets(1<<20, 4, 13),
 		}, []string{"namespace", "cluster", "datacenter"}),
 		restoreDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: RestoreDuration, Help: "Duration of restores, from the CassandraDataCenter's creation to the restore's end, by namespace, cluster, datacenter and result.",
+			Name: RestoreDuration, Help: "Duration of restores, from the datacenter's creation (CassandraDataCenter or CassandraDatacenter) to the restore's end, by namespace, cluster, datacenter and result.",
 			Buckets: prometheus.ExponentialBuckets(10, 3, 10),
 		}, []string{"namespace", "cluster", "datacenter", "result"}),
 	}
@@ -92,5 +92,5 @@ func (t *transitions) restore(old, dc *v1alpha1.CassandraDataCenter) {
 		return
 	}
 	d := max(t.now().Sub(dc.CreationTimestamp.Time).Seconds(), 0)
-	t.restoreDuration.WithLabelValues(dc.Namespace, dc.Spec.Cluster, dc.Spec.Datacenter, strings.ToLower(string(dc.Status.Restore.State))).Observe(d)
+	t.restoreDuration.WithLabelValues(dc.Namespace, dc.Spec.Cluster, datacenterLabel(dc), strings.ToLower(string(dc.Status.Restore.State))).Observe(d)
 }

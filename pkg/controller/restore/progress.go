@@ -33,6 +33,9 @@ const pollTimeout = 3 * time.Second
 func (c *Controller) measure(ctx context.Context, dc *v1alpha1.CassandraDataCenter, before *v1alpha1.RestoreStatus, st *v1alpha1.RestoreStatus) {
 	key := string(dc.UID)
 	now := c.opts.now()
+	// Meters and writes of restores whose datacenter went away mid-way go once stale.
+	c.meters.Sweep(now)
+	c.gate.Sweep(now)
 	var times []*metav1.Time
 	for _, n := range before.Nodes {
 		times = append(times, n.ProgressTime)

@@ -9,9 +9,11 @@
 //     source datacenter, else by rack and ordinal), refuses when their tokens differ, and
 //     records the mapping in status before any agent is contacted;
 //   - retry: a raised spec.retry runs the FAILED nodes again, and only them;
-//   - run (nodes.go): every node goes through the phases CHECK (table ids, free space),
-//     TRUNCATE (spec.truncate) and IMPORT; a phase starts on a node only when the previous
-//     one completed on all of them, so nothing is truncated or imported when a check fails.
+//   - run (nodes.go): every node goes through the phases CHECK (table ids and schemas,
+//     free space), TRUNCATE (spec.truncate) and IMPORT; a phase starts on a node only when
+//     the previous one completed on all of them, so nothing is truncated or imported when
+//     a check fails. An agent that stays unreachable longer than the agent timeout fails
+//     its node with AgentUnreachable (unreachable.go).
 //
 // Crash safety: each node's operation key (restore uid, node, phase, attempt) is written
 // to status before the operation is submitted; the agent answers a key it knows with the
@@ -65,9 +67,19 @@ type Options struct {
 	Storage storage.Config
 	// PollInterval is the time between two looks at the operations.
 	PollInterval time.Duration
+	// AgentUnreachableTimeout is how long a node's agent may stay unreachable before the
+	// node fails; DefaultAgentUnreachableTimeout when zero.
+	AgentUnreachableTimeout time.Duration
 	// Now tells the time; time.Now when nil.
 	Now func() time.Time
+	// Failpoint, when set, is called at named points of a node's phase
+	// (FailpointSubmitted: the agent accepted the operation, the status does not record
+	// its id yet); an error stops the handler there, as a crash would. For tests.
+	Failpoint func(point string) error
 }
+
+// FailpointSubmitted is the Failpoint right after an agent accepted a node's operation.
+const FailpointSubmitted = "submitted"
 
 func (o Options) withDefaults() Options {
 	if o.AgentAddress == nil {
@@ -80,6 +92,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
+	}
+	if o.AgentUnreachableTimeout <= 0 {
+		o.AgentUnreachableTimeout = DefaultAgentUnreachableTimeout
+	}
+	if o.Failpoint == nil {
+		o.Failpoint = func(string) error { return nil }
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -99,8 +117,9 @@ type Controller struct {
 	cfg      Options
 	recorder krecord.EventRecorder
 
-	mu     sync.Mutex
-	meters map[string]*progress.Meter // by restore uid/node
+	mu        sync.Mutex
+	meters    map[string]*progress.Meter // by restore uid/node
+	unreached map[string]time.Time       // when a node's agent was first unreachable, by restore uid/node
 }
 
 // New builds the controller with default Options: the operator.NewFunc listed in
@@ -115,14 +134,15 @@ func NewWithOptions(deps operator.Deps, opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("tablerestore controller: KubeClient, Client and Informers are required")
 	}
 	c := &Controller{
-		backups:  deps.Informers.CassandraBackupLister(),
-		dcs:      deps.Informers.CassandraDataCenterLister(),
-		pods:     deps.Informers.PodLister(),
-		profiles: deps.Informers.Profiles(),
-		secrets:  secret.Reader{Kube: deps.KubeClient},
-		cfg:      opts.withDefaults(),
-		recorder: deps.Recorder,
-		meters:   map[string]*progress.Meter{},
+		backups:   deps.Informers.CassandraBackupLister(),
+		dcs:       deps.Informers.CassandraDataCenterLister(),
+		pods:      deps.Informers.PodLister(),
+		profiles:  deps.Informers.Profiles(),
+		secrets:   secret.Reader{Kube: deps.KubeClient},
+		cfg:       opts.withDefaults(),
+		recorder:  deps.Recorder,
+		meters:    map[string]*progress.Meter{},
+		unreached: map[string]time.Time{},
 	}
 	lister := deps.Informers.CassandraRestoreLister()
 	rc, err := reconciler.New(reconciler.Options[*v1alpha1.CassandraRestore]{

@@ -16,7 +16,6 @@ import (
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/progress"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
-	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
 
 // run drives every node through the current phase and moves all of them to the next one
@@ -46,13 +45,25 @@ func (c *Controller) run(ctx context.Context, ev *event) (reconciler.Result, err
 	if err != nil {
 		return reconciler.Result{}, reconciler.Temporary(reconciler.WithReason(ReasonBackupNotReady, err), 10*time.Second)
 	}
-	next := c.cfg.PollInterval
+	next := time.Duration(0)
+	var crash error // the Failpoint's: every node is stepped, then nothing is recorded
 	for i := range st.Nodes {
 		if n := &st.Nodes[i]; !final(n.State) {
-			if d := c.step(ctx, r, b, n); d > 0 && d < next {
+			d, err := c.step(ctx, r, b, n)
+			if err != nil {
+				crash = err
+				continue
+			}
+			if d <= 0 {
+				d = c.cfg.PollInterval
+			}
+			if next == 0 || d < next {
 				next = d
 			}
 		}
+	}
+	if crash != nil {
+		return reconciler.Result{}, crash
 	}
 	summarize(st)
 	var failed []string
@@ -107,9 +118,9 @@ func (c *Controller) finish(ctx context.Context, r *v1alpha1.CassandraRestore, f
 			msgs = append(msgs, n.Node+": "+n.Message)
 		}
 	}
-	reason, what := ReasonFailed, "nodes that completed keep their import; raise spec.retry to run the failed ones again"
+	reason, what := failureReason(st), "nodes that completed keep their import; raise spec.retry to run the failed ones again"
 	if st.Phase != v1alpha1.TableRestoreImport {
-		reason, what = ReasonCheckFailed, fmt.Sprintf("nothing was imported (phase %s)", st.Phase)
+		what = fmt.Sprintf("nothing was imported (phase %s); raise spec.retry to run the failed nodes again", st.Phase)
 	}
 	msg := fmt.Sprintf("failed on %s: %s; %s", strings.Join(failed, ", "), strings.Join(msgs, "; "), what)
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, reason, msg, r.Generation))
@@ -124,50 +135,57 @@ func (c *Controller) event(r *v1alpha1.CassandraRestore, typ, reason, format str
 }
 
 // step submits the node's operation of its phase, or observes it; it returns how soon to
-// look again (0: the poll interval).
-func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeTableRestoreStatus) time.Duration {
+// look again (0: the poll interval). Its error is the Failpoint's.
+func (c *Controller) step(ctx context.Context, r *v1alpha1.CassandraRestore, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeTableRestoreStatus) (time.Duration, error) {
 	addr, err := c.address(r.Namespace, n.Node)
 	if err != nil {
-		n.Message = err.Error()
-		return 0
+		return c.unreachable(r, n, err), nil
 	}
 	agents := c.cfg.Agents.For(r.Namespace)
 	if n.OperationID == "" {
 		req, err := c.request(r, b, n)
 		if err != nil {
 			n.State, n.Message = v1alpha1.TableRestoreFailed, err.Error()
-			return 0
+			return 0, nil
 		}
 		op, err := agents.Submit(ctx, addr, req)
 		var apiErr *client.APIError
+		if err == nil || errors.As(err, &apiErr) {
+			c.forget(r, n.Node)
+		}
 		switch {
 		case errors.As(err, &apiErr) && apiErr.Busy():
 			n.Message = "agent busy: " + apiErr.Message
-			return max(apiErr.RetryAfter, time.Second)
+			return max(apiErr.RetryAfter, time.Second), nil
 		case errors.As(err, &apiErr) && apiErr.Status == 400:
 			n.State, n.Message = v1alpha1.TableRestoreFailed, "the agent refused the request: "+apiErr.Message
-			return 0
+			return 0, nil
 		case err != nil:
-			n.Message = "agent unreachable: " + err.Error()
-			return 0
+			return c.unreachable(r, n, err), nil
+		}
+		if err := c.cfg.Failpoint(FailpointSubmitted); err != nil {
+			return 0, err
 		}
 		n.OperationID = op.ID
 		klog.FromContext(ctx).V(1).Info("Operation submitted", "node", n.Node, "phase", n.Phase, "operation", op.ID, "key", n.OperationKey)
 		c.record(r, n, &op)
-		return 0
+		return 0, nil
 	}
 	op, err := agents.Get(ctx, addr, n.OperationID)
+	var apiErr *client.APIError
+	if err == nil || errors.Is(err, client.ErrNotFound) || errors.As(err, &apiErr) {
+		c.forget(r, n.Node)
+	}
 	switch {
 	case errors.Is(err, client.ErrNotFound):
 		n.OperationID = ""
 		n.Message = "operation unknown to the agent (restarted?): resubmitting"
-		return time.Millisecond
+		return time.Millisecond, nil
 	case err != nil:
-		n.Message = "agent unreachable: " + err.Error()
-		return 0
+		return c.unreachable(r, n, err), nil
 	}
 	c.record(r, n, &op)
-	return 0
+	return 0, nil
 }
 
 // record copies an operation's state and counts to the node.
@@ -229,57 +247,6 @@ func (c *Controller) stopNode(ctx context.Context, r *v1alpha1.CassandraRestore,
 	if err := agents.Cancel(ctx, addr, n.OperationID); err != nil && !errors.Is(err, client.ErrNotFound) {
 		klog.FromContext(ctx).Info("Cancel failed", "node", n.Node, "operation", n.OperationID, "err", err)
 	}
-}
-
-// address returns the agent's address of a node's pod.
-func (c *Controller) address(ns, name string) (string, error) {
-	pod, err := c.pods.Pods(ns).Get(name)
-	if err != nil {
-		return "", fmt.Errorf("pod %s: %w", name, err)
-	}
-	return c.cfg.AgentAddress(pod)
-}
-
-// request is the node's live-restore operation of its phase: the backed-up node's files,
-// located by a per-node storage location, so the node need not be that node.
-func (c *Controller) request(r *v1alpha1.CassandraRestore, b *v1alpha1.CassandraBackup, n *v1alpha1.NodeTableRestoreStatus) (api.Request, error) {
-	loc, err := storage.ParseLocation(b.Spec.StorageLocation)
-	if err == nil {
-		loc, err = loc.ForNode(b.Spec.Cluster, b.Spec.Datacenter, n.SourceHostID)
-	}
-	if err != nil {
-		return api.Request{}, fmt.Errorf("storage location of node %s: %w", n.SourceNode, err)
-	}
-	s := &r.Spec
-	req := api.Request{
-		Type: api.TypeRestore, StorageLocation: loc.String(), SnapshotTag: r.Status.Snapshot, Entities: s.Entities,
-		RestorationStrategyType: "IMPORT", Insecure: b.Spec.Insecure, Key: n.OperationKey,
-		ConcurrentConnections: int(cmp32(s.ConcurrentConnections, b.Spec.ConcurrentConnections)),
-		MinFreeBytes:          DefaultMinFreeBytes,
-	}
-	if n.Phase != v1alpha1.TableRestoreImport {
-		req.RestorationPhase = string(n.Phase)
-	}
-	if sec := cmpOr(s.Secret, b.Spec.Secret); sec != "" {
-		req.K8sNamespace, req.K8sSecretName = r.Namespace, sec
-	}
-	if bw := s.Bandwidth; bw != nil || b.Spec.Bandwidth != nil {
-		if bw == nil {
-			bw = b.Spec.Bandwidth
-		}
-		req.Bandwidth = &api.Bandwidth{Value: bw.Value(), Unit: "BPS"}
-	}
-	if s.MinFreeBytes != nil {
-		req.MinFreeBytes = s.MinFreeBytes.Value()
-	}
-	return req, nil
-}
-
-func cmp32(a, b int32) int32 {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // summarize computes the restore's progress from its nodes' bytes.

@@ -27,6 +27,13 @@ const (
 	// ReasonCheckFailed: a node refused the restore before anything changed (a table id
 	// differs from the backup's, not enough disk space); the message names it.
 	ReasonCheckFailed = "CheckFailed"
+	// ReasonSchemaMismatch: a CHECK refused the restore because a table's columns on a
+	// node differ from the backup's (an ALTER TABLE since the backup); the message names
+	// the table and the first difference.
+	ReasonSchemaMismatch = "SchemaMismatch"
+	// ReasonTruncateUnsupported: spec.truncate on pods whose node control cannot truncate
+	// (the Management API of cass-operator pods).
+	ReasonTruncateUnsupported = "TruncateUnsupported"
 	// ReasonCancelled: spec.cancel stopped the restore.
 	ReasonCancelled = "Cancelled"
 	// ReasonInvalidSpec: the spec cannot be acted on.

@@ -16,6 +16,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/agent/api"
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/layout"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/storage"
 )
@@ -31,7 +32,10 @@ type live struct {
 func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, error) {
 	r := ev.Object
 	st := &r.Status
-	if len(st.Nodes) > 0 || final(st.State) {
+	// A restore refused before any node was mapped (an unreachable agent, a topology
+	// that did not match) starts over when spec.retry is raised.
+	again := st.State == v1alpha1.TableRestoreFailed && r.Spec.Retry > st.Retried
+	if len(st.Nodes) > 0 || final(st.State) && !again {
 		return reconciler.Result{}, nil
 	}
 	b, err := c.backupOf(r)
@@ -75,6 +79,7 @@ func (c *Controller) start(ctx context.Context, ev *event) (reconciler.Result, e
 	st.State = v1alpha1.TableRestoreRunning
 	st.Progress = "0%"
 	st.StartTime = &now
+	st.CompletionTime = nil
 	reconciler.SetCondition(&st.Conditions, reconciler.Ready(false, ReasonRestoring, fmt.Sprintf("restoring %s into %d nodes", r.Spec.Entities, len(pairs)), r.Generation))
 	return reconciler.Result{}, nil
 }
@@ -117,6 +122,9 @@ func (c *Controller) liveNodes(ctx context.Context, r *v1alpha1.CassandraRestore
 			}
 		}
 		if len(pods) > 0 {
+			if err := c.truncatable(r, p); err != nil {
+				return nil, err
+			}
 			break
 		}
 	}
@@ -134,8 +142,9 @@ func (c *Controller) liveNodes(ctx context.Context, r *v1alpha1.CassandraRestore
 		id, err := c.cfg.Agents.For(r.Namespace).Identity(ictx, addr)
 		cancel()
 		if err != nil {
-			return nil, reconciler.Temporary(fmt.Errorf("identity of node %s: %w", pod.Name, err), 10*time.Second)
+			return nil, c.identityFailed(r, pod.Name, err)
 		}
+		c.forget(r, pod.Name)
 		out = append(out, live{pod: pod, id: id})
 	}
 	return out, nil
@@ -217,4 +226,14 @@ func sameTokens(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// truncatable refuses spec.truncate on pods whose node control cannot truncate a table:
+// the Management API has no table truncate (cass-operator pods), so the restore is refused
+// before anything runs instead of failing in its TRUNCATE phase.
+func (c *Controller) truncatable(r *v1alpha1.CassandraRestore, p profile.Profile) error {
+	if !r.Spec.Truncate || p.NodeControl != profile.ManagementAPI {
+		return nil
+	}
+	return c.refuse(r, ReasonTruncateUnsupported, "spec.truncate: the %s pods' node control (%s) has no table truncate; truncate the tables with CQL (TRUNCATE) first and restore without spec.truncate", p.Name, p.NodeControl)
 }

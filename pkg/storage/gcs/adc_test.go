@@ -107,9 +107,9 @@ func isolateADC(t *testing.T, m *metadataServer) {
 // https endpoint: every request carries a token from the metadata server (Workload
 // Identity), and buckets are created in the metadata server's project.
 func TestWorkloadIdentity(t *testing.T) {
+	srv := emulators.GCS(t) // first: hack/tools.sh finds its cache through HOME
 	meta := newMetadataServer(t)
 	isolateADC(t, meta)
-	srv := emulators.GCS(t)
 	proxy := newAuthProxy(t, srv.URL)
 	storagetest.Run(t, storagetest.Target{
 		Open:        opener(proxy.URL+"/storage/v1/", proxy.Client()),
@@ -129,10 +129,10 @@ func TestWorkloadIdentity(t *testing.T) {
 // TestWorkloadIdentityUnbound: when the pod's ServiceAccount has no identity, requests
 // fail with the reason and none goes out unauthenticated.
 func TestWorkloadIdentityUnbound(t *testing.T) {
+	srv := emulators.GCS(t) // first: hack/tools.sh finds its cache through HOME
 	meta := newMetadataServer(t)
 	meta.fail.Store(true)
 	isolateADC(t, meta)
-	srv := emulators.GCS(t)
 	proxy := newAuthProxy(t, srv.URL)
 	p, err := storage.Open(t.Context(), storage.Location{Scheme: storage.SchemeGCP, Bucket: "unbound"}, storage.Config{
 		Credentials: storage.StaticCredentials(nil), GCSEndpoint: proxy.URL + "/storage/v1/", HTTPClient: proxy.Client(),
