@@ -65,6 +65,8 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("DELETE /operations/{id}", s.cancel)
 	api.HandleFunc("GET /status", s.status)
 	api.HandleFunc("GET /identity", s.identity)
+	api.HandleFunc(routeKeyspaces, s.keyspaces)
+	api.HandleFunc(routeAlterReplication, s.alterReplication)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -39,6 +39,10 @@ const (
 	// AnnotationRestoreSecret names the Secret with the storage credentials, when it is not
 	// the backup's: spec.restore.secret of a CassandraDataCenter.
 	AnnotationRestoreSecret = "cassandraoperator.instaclustr.com/restore-secret"
+	// AnnotationRestoreRenameDatacenter "true" is spec.restore.renameDatacenter: the backup
+	// may be of a datacenter of another name, and the restored keyspaces' replication is
+	// rewritten to name this one.
+	AnnotationRestoreRenameDatacenter = "cassandraoperator.instaclustr.com/restore-rename-datacenter"
 	// AnnotationRestoreStatus is written by the operator: the restore's status as JSON, the
 	// status.restore of a CassandraDataCenter (cass-operator's CRD would prune a status
 	// field of ours).
@@ -80,6 +84,9 @@ func View(u *unstructured.Unstructured) (*v1alpha1.CassandraDataCenter, error) {
 	if dc.Spec.Datacenter, _, err = unstructured.NestedString(u.Object, "spec", "datacenterName"); err != nil {
 		return nil, fmt.Errorf("%s %s/%s: %w", Kind, u.GetNamespace(), u.GetName(), err)
 	}
+	if dc.Spec.Datacenter == "" {
+		dc.Spec.Datacenter = u.GetName() // cass-operator names the datacenter after the object
+	}
 	size, found, err := unstructured.NestedInt64(u.Object, "spec", "size")
 	if err != nil {
 		return nil, fmt.Errorf("%s %s/%s: %w", Kind, u.GetNamespace(), u.GetName(), err)
@@ -104,7 +111,8 @@ func View(u *unstructured.Unstructured) (*v1alpha1.CassandraDataCenter, error) {
 		dc.Spec.Racks = []v1alpha1.Rack{{Name: DefaultRack}}
 	}
 	if from := dc.Annotations[AnnotationRestoreFrom]; from != "" {
-		dc.Spec.Restore = &v1alpha1.RestoreSpec{BackupName: from, Secret: dc.Annotations[AnnotationRestoreSecret]}
+		dc.Spec.Restore = &v1alpha1.RestoreSpec{BackupName: from, Secret: dc.Annotations[AnnotationRestoreSecret],
+			RenameDatacenter: dc.Annotations[AnnotationRestoreRenameDatacenter] == "true"}
 	}
 	if raw := dc.Annotations[AnnotationRestoreStatus]; raw != "" {
 		var st v1alpha1.RestoreStatus

@@ -30,7 +30,7 @@ func TestView(t *testing.T) {
 	if dc.Kind != Kind || dc.APIVersion != "cassandra.datastax.com/v1beta1" || dc.UID != "u-1" || dc.Generation != 4 {
 		t.Errorf("meta: %+v %+v", dc.TypeMeta, dc.ObjectMeta)
 	}
-	if dc.Spec.Cluster != "My Cluster" || dc.Spec.Datacenter != "" || *dc.Spec.Nodes != 6 || len(dc.Spec.Racks) != 2 || dc.Spec.Racks[1].Name != "r2" {
+	if dc.Spec.Cluster != "My Cluster" || dc.Spec.Datacenter != "dc1" || *dc.Spec.Nodes != 6 || len(dc.Spec.Racks) != 2 || dc.Spec.Racks[1].Name != "r2" {
 		t.Errorf("spec: %+v", dc.Spec)
 	}
 	if r := dc.Spec.Restore; r == nil || !reflect.DeepEqual(*r, v1alpha1.RestoreSpec{BackupName: "b1", Secret: "s1"}) {
@@ -54,6 +54,21 @@ func TestViewDefaults(t *testing.T) {
 	}
 	if dc.Spec.Restore != nil || dc.Status.Restore != nil || dc.Spec.Datacenter != "east" || len(dc.Spec.Racks) != 1 || dc.Spec.Racks[0].Name != DefaultRack {
 		t.Errorf("%+v %+v", dc.Spec, dc.Status)
+	}
+}
+
+// TestViewRenameDatacenter: the rename annotation is spec.restore.renameDatacenter, and
+// only "true" turns it on.
+func TestViewRenameDatacenter(t *testing.T) {
+	for value, want := range map[string]bool{"true": true, "false": false, "yes": false} {
+		dc, err := View(object(map[string]any{"clusterName": "c", "datacenterName": "east"},
+			map[string]any{AnnotationRestoreFrom: "b1", AnnotationRestoreRenameDatacenter: value}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dc.Spec.Restore == nil || dc.Spec.Restore.RenameDatacenter != want {
+			t.Errorf("%q: restore %+v, want renameDatacenter %v", value, dc.Spec.Restore, want)
+		}
 	}
 }
 

@@ -41,6 +41,7 @@ func (n *Node) mgmtRoutes(mux *http.ServeMux) {
 		return "OK", 0, ""
 	}))
 	mux.HandleFunc("POST "+mgmtapi.PathRefresh, n.mgmt("loadNewSSTables", n.mgmtRefresh))
+	n.replicationRoutes(mux)
 }
 
 // mgmt wraps a handler that runs under the node's lock and returns a value (a string is
@@ -80,6 +81,9 @@ func (n *Node) keyspaces() []string {
 	set := map[string]bool{}
 	for _, t := range n.tables {
 		set[t.ks] = true
+	}
+	for k := range n.repl { // a keyspace without tables, given a replication
+		set[k] = true
 	}
 	ks := make([]string, 0, len(set))
 	for k := range set {

@@ -100,6 +100,7 @@ type Node struct {
 	calls  map[string]int
 	agents map[string]int // Jolokia HTTP requests by User-Agent
 	hook   Hook
+	repl   map[string]cassandra.Replication // keyspace replication set (replication.go)
 }
 
 type table struct {

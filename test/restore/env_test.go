@@ -74,6 +74,7 @@ type env struct {
 	server  *webhook.Server
 	hook    string          // MutatingWebhookConfiguration name
 	network *podnet.Network // the pod network, with CASSBACKUP_PODNET=1
+	set     *informers.Set
 }
 
 // loadWebhookManifest reads manifests/webhook and points it at url, for namespace ns only.
@@ -158,26 +159,10 @@ func newEnvOn(t *testing.T, cp *controlplane.ControlPlane, controller bool) *env
 	served := make(chan error, 1)
 	go func() { served <- e.server.Serve(ctx, ln) }()
 
+	e.set = set
 	var run func(context.Context) error
 	if controller {
-		scheme := runtime.NewScheme()
-		kubescheme.AddToScheme(scheme)
-		ownscheme.AddToScheme(scheme)
-		broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
-		t.Cleanup(broadcaster.Shutdown)
-		deps := operator.Deps{KubeClient: kube, Client: client, Informers: set,
-			Recorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Name})}
-		// The operator's account, which the restore init containers let read their progress.
-		agents, err := controlplane.EnsureOperatorAccount(ctx, kube, e.ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := restore.NewWithOptions(deps, restore.Options{Recheck: time.Second, ActivePoll: 300 * time.Millisecond, IdlePoll: 2 * time.Second, Agents: agents})
-		if err != nil {
-			t.Fatal(err)
-		}
-		run = func(ctx context.Context) error { return c.Run(ctx, 2) }
+		run = e.newController(ctx)
 	}
 	set.Start(ctx)
 	if !set.WaitForCacheSync(ctx) {
@@ -202,6 +187,30 @@ func newEnvOn(t *testing.T, cp *controlplane.ControlPlane, controller bool) *env
 	})
 	e.waitWebhookActive()
 	return e
+}
+
+// newController builds the restore controller on the env's informers, recording events
+// until ctx ends; it returns the function that runs it.
+func (e *env) newController(ctx context.Context) func(context.Context) error {
+	e.t.Helper()
+	scheme := runtime.NewScheme()
+	kubescheme.AddToScheme(scheme)
+	ownscheme.AddToScheme(scheme)
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: e.kube.CoreV1().Events("")})
+	e.t.Cleanup(broadcaster.Shutdown)
+	deps := operator.Deps{KubeClient: e.kube, Client: e.client, Informers: e.set,
+		Recorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: operator.Name})}
+	// The operator's account, which the restore init containers let read their progress.
+	agents, err := controlplane.EnsureOperatorAccount(ctx, e.kube, e.ns)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := restore.NewWithOptions(deps, restore.Options{Recheck: time.Second, ActivePoll: 300 * time.Millisecond, IdlePoll: 2 * time.Second, Agents: agents})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return func(ctx context.Context) error { return c.Run(ctx, 2) }
 }
 
 // waitWebhookActive polls until the API server calls the webhook: a pod of a datacenter
@@ -234,12 +243,18 @@ func (e *env) poll(what string, cond func() (bool, error)) {
 	}
 }
 
-// datacenter creates a CassandraDataCenter.
+// sourceDC is the Cassandra datacenter name of the tests' backups (the fake nodes'
+// default), and of the datacenters that restore them: a restore into a datacenter of
+// another name is refused without spec.restore.renameDatacenter (rename_test.go).
+const sourceDC = "dc1"
+
+// datacenter creates a CassandraDataCenter of Cassandra datacenter sourceDC; its pods are
+// labelled with its name (cassandraPod), which tells them apart.
 func (e *env) datacenter(name, cluster string, nodes int32, r *v1alpha1.RestoreSpec) *v1alpha1.CassandraDataCenter {
 	e.t.Helper()
 	dc := &v1alpha1.CassandraDataCenter{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
-		Spec: v1alpha1.CassandraDataCenterSpec{Cluster: cluster, Datacenter: name, Nodes: &nodes,
+		Spec: v1alpha1.CassandraDataCenterSpec{Cluster: cluster, Datacenter: sourceDC, Nodes: &nodes,
 			Racks: []v1alpha1.Rack{{Name: "rack1"}}, Restore: r},
 	}
 	out, err := e.client.CassandraoperatorV1alpha1().CassandraDataCenters(e.ns).Create(e.ctx, dc, metav1.CreateOptions{})
@@ -267,10 +282,11 @@ func (e *env) patchDC(name string, patch string) {
 }
 
 // cassandraPod is a pod as Instaclustr's operator makes them: a Cassandra container with
-// the data volume at /var/lib/cassandra and an agent sidecar.
+// the data volume at /var/lib/cassandra and an agent sidecar; its datacenter label is the
+// CassandraDataCenter's name.
 func cassandraPod(name string, dc *v1alpha1.CassandraDataCenter) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{dcLabel: dc.Spec.Datacenter, clLabel: dc.Spec.Cluster, "app.kubernetes.io/managed-by": "com.instaclustr.cassandra-operator"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{dcLabel: dc.Name, clLabel: dc.Spec.Cluster, "app.kubernetes.io/managed-by": "com.instaclustr.cassandra-operator"}},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{
 				{Name: "cassandra", Image: "cassandra:4.1", Env: []corev1.EnvVar{{Name: "MAX_HEAP_SIZE", Value: "512M"}},

@@ -3,7 +3,6 @@ package restore_test
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassdc"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
-	"github.com/cassbackup/cassandra-backup-operator/test/controlplane"
 )
 
 // TestOperatorDownGuardsCassOperatorRestores applies the shipped restore guard for
@@ -29,28 +27,7 @@ import (
 // annotation lists, or the restore has COMPLETED; pods of other datacenters are admitted.
 func TestOperatorDownGuardsCassOperatorRestores(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	cp, err := controlplane.Start(ctx, controlplane.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cp.Stop)
-	dir, err := controlplane.ToolPath("thirdparty-crds")
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd := filepath.Join(dir, "cassandra.datastax.com_cassandradatacenters.yaml")
-	if out, err := cp.Kubectl(ctx, nil, "apply", "--server-side", "-f", crd); err != nil {
-		t.Fatalf("cass-operator's CRD: %v\n%s", err, out)
-	}
-	// kubectl wait fails at once while the new CRD has no conditions yet: ask again.
-	e0 := &env{t: t, ctx: ctx}
-	e0.poll("cass-operator's CRD to be established", func() (bool, error) {
-		out, err := cp.Kubectl(ctx, nil, "wait", "--for=condition=Established", "--timeout=10s", "crd/cassandradatacenters.cassandra.datastax.com")
-		if err != nil {
-			return false, fmt.Errorf("%w: %s", err, out)
-		}
-		return true, nil
-	})
+	cp := cassOperatorPlane(t, ctx)
 	kube := kubernetes.NewForConfigOrDie(cp.Config())
 	dyn := dynamic.NewForConfigOrDie(cp.Config())
 	e := &env{t: t, ctx: ctx, cp: cp, kube: kube, ns: cp.Namespace(t)}

@@ -51,7 +51,7 @@ func topologyNodes(t *testing.T, prefix string, seed uint64, racks ...string) []
 func (e *env) topologyDC(name string, nodes int32, racks []string, r *v1alpha1.RestoreSpec) *v1alpha1.CassandraDataCenter {
 	e.t.Helper()
 	dc := &v1alpha1.CassandraDataCenter{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
-		Spec: v1alpha1.CassandraDataCenterSpec{Cluster: "topo-clone", Datacenter: name, Nodes: &nodes, Restore: r}}
+		Spec: v1alpha1.CassandraDataCenterSpec{Cluster: "topo-clone", Datacenter: sourceDC, Nodes: &nodes, Restore: r}}
 	for _, rk := range racks {
 		dc.Spec.Racks = append(dc.Spec.Racks, v1alpha1.Rack{Name: rk})
 	}

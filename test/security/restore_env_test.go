@@ -190,7 +190,7 @@ func (e *restoreEnv) restoreDC(name, backup string) *v1alpha1.CassandraDataCente
 	e.t.Helper()
 	nodes := int32(1)
 	dc := &v1alpha1.CassandraDataCenter{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
-		Spec: v1alpha1.CassandraDataCenterSpec{Cluster: name + "-cluster", Datacenter: name, Nodes: &nodes, Racks: []v1alpha1.Rack{{Name: "rack1"}},
+		Spec: v1alpha1.CassandraDataCenterSpec{Cluster: name + "-cluster", Datacenter: "dc1", Nodes: &nodes, Racks: []v1alpha1.Rack{{Name: "rack1"}},
 			Restore: &v1alpha1.RestoreSpec{BackupName: backup}}}
 	dc, err := e.client.CassandraoperatorV1alpha1().CassandraDataCenters(e.ns).Create(e.ctx, dc, metav1.CreateOptions{})
 	if err != nil {
@@ -203,7 +203,7 @@ func (e *restoreEnv) restoreDC(name, backup string) *v1alpha1.CassandraDataCente
 // /var/lib/cassandra.
 func restorePod(name string, dc *v1alpha1.CassandraDataCenter) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{informers.LabelDatacenter: dc.Spec.Datacenter, informers.LabelCluster: dc.Spec.Cluster}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{informers.LabelDatacenter: dc.Name, informers.LabelCluster: dc.Spec.Cluster}},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{{Name: "cassandra", Image: "cassandra:4.1",
 				VolumeMounts: []corev1.VolumeMount{{Name: "data-volume", MountPath: "/var/lib/cassandra"}}}},

@@ -83,6 +83,11 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		msg := fmt.Sprintf("backup %s is %s; a restore needs a COMPLETED backup", b.Name, state)
 		return reconciler.Result{}, c.waiting(dc, ReasonBackupNotCompleted, msg)
 	}
+	if prof, err := c.profiles.ForObject(dc.Annotations); err == nil { // an unknown profile is refused below
+		if err := c.checkRename(dc, b, prof); err != nil {
+			return reconciler.Result{}, err
+		}
+	}
 	where := b.Storage() // status.location for a backup with spec.locationRef
 	secret := r.Secret
 	if secret == "" {
@@ -251,8 +256,9 @@ func (c *Controller) progress(ctx context.Context, ev *dcEvent) (reconciler.Resu
 	if st.State != before && st.State == v1alpha1.RestoreCompleted {
 		c.event(dc, corev1.EventTypeNormal, "RestoreCompleted", fmt.Sprintf("all %d pods restored backup %s", len(st.Nodes), p.Backup))
 	}
+	rewrite := reconciler.Result{RequeueAfter: c.rewriteReplication(ctx, dc, p, st)}
 	if st.State == v1alpha1.RestoreCompleted {
-		return reconciler.Result{}, nil
+		return rewrite, nil
 	}
 	for _, n := range st.Nodes {
 		if n.Message != msgNoPod {
@@ -260,7 +266,7 @@ func (c *Controller) progress(ctx context.Context, ev *dcEvent) (reconciler.Resu
 		}
 	}
 	// No pod yet: look less often.
-	return reconciler.Result{}, nil
+	return rewrite, nil
 }
 
 // nodeStates returns the per-pod states of plan p, from the pods' restore init

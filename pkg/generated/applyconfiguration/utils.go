@@ -88,6 +88,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &cassandraoperatorv1alpha1.ProgressSummaryApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Rack"):
 		return &cassandraoperatorv1alpha1.RackApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("ReplicationChange"):
+		return &cassandraoperatorv1alpha1.ReplicationChangeApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ResolvedLocation"):
 		return &cassandraoperatorv1alpha1.ResolvedLocationApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("RestoreSpec"):

@@ -102,6 +102,15 @@ type RestoreSpec struct {
 	// only system_schema is restored.
 	// +optional
 	IncludeAuth bool `json:"includeAuth,omitempty"`
+
+	// RenameDatacenter allows restoring into a datacenter whose spec.datacenter differs
+	// from the backup's datacenter (refused without it): once the first restored node
+	// serves, the operator rewrites the replication of each restored keyspace whose
+	// NetworkTopologyStrategy names the backup's datacenter to name this one, with the same
+	// replication factor, through the Management API (pods whose node control has no such
+	// call, Jolokia, are refused). status.restore.replicationChanges lists what changed.
+	// +optional
+	RenameDatacenter bool `json:"renameDatacenter,omitempty"`
 }
 
 // CassandraDataCenterStatus holds the restore status; the operator that runs the
@@ -153,6 +162,13 @@ type RestoreStatus struct {
 	// +listMapKey=pod
 	Nodes []NodeRestoreStatus `json:"nodes,omitempty"`
 
+	// ReplicationChanges are the keyspaces whose replication a datacenter rename
+	// (spec.restore.renameDatacenter) rewrote, in the order they were rewritten.
+	// +optional
+	// +listType=map
+	// +listMapKey=keyspace
+	ReplicationChanges []ReplicationChange `json:"replicationChanges,omitempty"`
+
 	// ObservedGeneration is the spec generation the plan was made for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -160,7 +176,8 @@ type RestoreStatus struct {
 	// Conditions are Ready (the plan is made and pods can restore), Synced (the last
 	// reconciliation succeeded; its message names the problem when it did not) and
 	// RepairRequired (pods restore several backed-up nodes each: run a full repair once
-	// the datacenter is up).
+	// the datacenter is up) and, with spec.restore.renameDatacenter, ReplicationRewritten
+	// (the restored keyspaces' replication names this datacenter).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

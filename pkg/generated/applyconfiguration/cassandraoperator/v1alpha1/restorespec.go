@@ -39,6 +39,13 @@ type RestoreSpecApplyConfiguration struct {
 	// permissions replace the new datacenter's. Off by default: of the system keyspaces
 	// only system_schema is restored.
 	IncludeAuth *bool `json:"includeAuth,omitempty"`
+	// RenameDatacenter allows restoring into a datacenter whose spec.datacenter differs
+	// from the backup's datacenter (refused without it): once the first restored node
+	// serves, the operator rewrites the replication of each restored keyspace whose
+	// NetworkTopologyStrategy names the backup's datacenter to name this one, with the same
+	// replication factor, through the Management API (pods whose node control has no such
+	// call, Jolokia, are refused). status.restore.replicationChanges lists what changed.
+	RenameDatacenter *bool `json:"renameDatacenter,omitempty"`
 }
 
 // RestoreSpecApplyConfiguration constructs a declarative configuration of the RestoreSpec type for use with
@@ -82,5 +89,13 @@ func (b *RestoreSpecApplyConfiguration) WithRackMap(entries map[string]string) *
 // If called multiple times, the IncludeAuth field is set to the value of the last call.
 func (b *RestoreSpecApplyConfiguration) WithIncludeAuth(value bool) *RestoreSpecApplyConfiguration {
 	b.IncludeAuth = &value
+	return b
+}
+
+// WithRenameDatacenter sets the RenameDatacenter field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RenameDatacenter field is set to the value of the last call.
+func (b *RestoreSpecApplyConfiguration) WithRenameDatacenter(value bool) *RestoreSpecApplyConfiguration {
+	b.RenameDatacenter = &value
 	return b
 }

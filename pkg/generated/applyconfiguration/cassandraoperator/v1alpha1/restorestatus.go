@@ -39,12 +39,16 @@ type RestoreStatusApplyConfiguration struct {
 	ProgressSummaryApplyConfiguration `json:""`
 	// Nodes is the restore state of each pod.
 	Nodes []NodeRestoreStatusApplyConfiguration `json:"nodes,omitempty"`
+	// ReplicationChanges are the keyspaces whose replication a datacenter rename
+	// (spec.restore.renameDatacenter) rewrote, in the order they were rewritten.
+	ReplicationChanges []ReplicationChangeApplyConfiguration `json:"replicationChanges,omitempty"`
 	// ObservedGeneration is the spec generation the plan was made for.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// Conditions are Ready (the plan is made and pods can restore), Synced (the last
 	// reconciliation succeeded; its message names the problem when it did not) and
 	// RepairRequired (pods restore several backed-up nodes each: run a full repair once
-	// the datacenter is up).
+	// the datacenter is up) and, with spec.restore.renameDatacenter, ReplicationRewritten
+	// (the restored keyspaces' replication names this datacenter).
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 
@@ -111,6 +115,19 @@ func (b *RestoreStatusApplyConfiguration) WithNodes(values ...*NodeRestoreStatus
 			panic("nil value passed to WithNodes")
 		}
 		b.Nodes = append(b.Nodes, *values[i])
+	}
+	return b
+}
+
+// WithReplicationChanges adds the given value to the ReplicationChanges field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the ReplicationChanges field.
+func (b *RestoreStatusApplyConfiguration) WithReplicationChanges(values ...*ReplicationChangeApplyConfiguration) *RestoreStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithReplicationChanges")
+		}
+		b.ReplicationChanges = append(b.ReplicationChanges, *values[i])
 	}
 	return b
 }
