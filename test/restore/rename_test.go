@@ -63,54 +63,86 @@ func (e *env) renameBackup(name string) source {
 }
 
 // TestRestoreRenameRefused: a restore into a datacenter of another name than the backup's
-// is refused without the opt-in, and with it on Jolokia pods (the default profile), with
-// a condition, a Warning event and the pods denied with the reason.
+// is refused without the opt-in, with a condition, a Warning event and the pods denied
+// with the reason. With the opt-in on Jolokia pods (the default profile), which cannot
+// alter a keyspace, the restore runs and the condition ReplicationRewritten (and a
+// Warning event) gives the CQL to run by hand.
 func TestRestoreRenameRefused(t *testing.T) {
 	e := newEnv(t, true)
 	e.renameBackup("backup-r")
-	for _, tc := range []struct {
-		name, reason string
-		rename       bool
-		says         []string
-	}{
-		{"no-opt-in", restore.ReasonDatacenterRenamed, false, []string{"names dc1, so dc2 would hold no replica", "renameDatacenter: true"}},
-		{"jolokia", restore.ReasonRenameUnsupported, true, []string{"controlled through jolokia", "ALTER KEYSPACE <keyspace> WITH replication = {'class': 'NetworkTopologyStrategy', 'dc2': <its factor in dc1>"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dc := e.renamedDC(tc.name, "backup-r", tc.rename, profile.Instaclustr)
-			e.waitRestore(dc.Name, "the refusal", func(st *v1alpha1.RestoreStatus) bool {
-				c := ready(st)
-				return c != nil && c.Reason == tc.reason && st.State == v1alpha1.RestoreFailed
-			})
-			msg := ready(e.getDC(dc.Name).Status.Restore).Message
-			for _, s := range tc.says {
-				if !strings.Contains(msg, s) {
-					t.Errorf("Ready message lacks %q: %s", s, msg)
-				}
+	events := func(dc *v1alpha1.CassandraDataCenter, reason string) {
+		t.Helper()
+		e.poll("the Warning event "+reason, func() (bool, error) {
+			evs, err := e.kube.CoreV1().Events(e.ns).List(e.ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + dc.Name})
+			if err != nil {
+				return false, err
 			}
-			e.poll("the Warning event", func() (bool, error) {
-				evs, err := e.kube.CoreV1().Events(e.ns).List(e.ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + dc.Name})
-				if err != nil {
-					return false, err
+			var seen []string
+			for _, ev := range evs.Items {
+				if ev.Reason == reason && ev.Type == corev1.EventTypeWarning {
+					return true, nil
 				}
-				var seen []string
-				for _, ev := range evs.Items {
-					if ev.Reason == tc.reason && ev.Type == corev1.EventTypeWarning {
-						return true, nil
-					}
-					seen = append(seen, ev.Type+" "+ev.Reason)
-				}
-				return false, fmt.Errorf("events %q", seen)
-			})
-			if _, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(e.ctx, plan.ConfigMapName(dc.Name), metav1.GetOptions{}); err == nil {
-				t.Error("a plan was written for a refused restore")
+				seen = append(seen, ev.Type+" "+ev.Reason)
 			}
-			_, err := e.createPod(profile.InstaclustrProfile.PodName(profile.NameParts{Resource: dc.Name, Rack: "rack1"}), dc)
-			if err == nil || !strings.Contains(err.Error(), tc.says[0]) {
-				t.Errorf("pod admitted or denied for another reason: %v", err)
-			}
+			return false, fmt.Errorf("events %q", seen)
 		})
 	}
+	podName := func(dc *v1alpha1.CassandraDataCenter) string {
+		return profile.InstaclustrProfile.PodName(profile.NameParts{Resource: dc.Name, Rack: "rack1"})
+	}
+
+	t.Run("no-opt-in", func(t *testing.T) {
+		dc := e.renamedDC("no-opt-in", "backup-r", false, profile.Instaclustr)
+		e.waitRestore(dc.Name, "the refusal", func(st *v1alpha1.RestoreStatus) bool {
+			c := ready(st)
+			return c != nil && c.Reason == restore.ReasonDatacenterRenamed && st.State == v1alpha1.RestoreFailed
+		})
+		msg := ready(e.getDC(dc.Name).Status.Restore).Message
+		for _, s := range []string{"names dc1, so dc2 would hold no replica", "renameDatacenter: true"} {
+			if !strings.Contains(msg, s) {
+				t.Errorf("Ready message lacks %q: %s", s, msg)
+			}
+		}
+		events(dc, restore.ReasonDatacenterRenamed)
+		if _, err := e.kube.CoreV1().ConfigMaps(e.ns).Get(e.ctx, plan.ConfigMapName(dc.Name), metav1.GetOptions{}); err == nil {
+			t.Error("a plan was written for a refused restore")
+		}
+		_, err := e.createPod(podName(dc), dc)
+		if err == nil || !strings.Contains(err.Error(), "names dc1, so dc2 would hold no replica") {
+			t.Errorf("pod admitted or denied for another reason: %v", err)
+		}
+	})
+
+	t.Run("jolokia", func(t *testing.T) {
+		dc := e.renamedDC("jolokia", "backup-r", true, profile.Instaclustr)
+		var cond *metav1.Condition
+		e.waitRestore(dc.Name, "the manual rewrite condition", func(st *v1alpha1.RestoreStatus) bool {
+			if st == nil {
+				return false
+			}
+			cond = meta.FindStatusCondition(st.Conditions, restore.TypeReplicationRewritten)
+			return cond != nil && cond.Reason == restore.ReasonManualRewrite
+		})
+		for _, s := range []string{"controlled through jolokia", "ALTER KEYSPACE <keyspace> WITH replication = {'class': 'NetworkTopologyStrategy', 'dc2': <its factor in dc1>", "every restored keyspace"} {
+			if !strings.Contains(cond.Message, s) {
+				t.Errorf("ReplicationRewritten message lacks %q: %s", s, cond.Message)
+			}
+		}
+		if cond.Status != metav1.ConditionFalse {
+			t.Errorf("ReplicationRewritten %s, want False", cond.Status)
+		}
+		if c := ready(e.getDC(dc.Name).Status.Restore); c == nil || c.Status != metav1.ConditionTrue {
+			t.Errorf("the restore is not planned: Ready %+v", c)
+		}
+		events(dc, restore.ReasonManualRewrite)
+		pod, err := e.createPod(podName(dc), dc)
+		if err != nil {
+			t.Fatalf("a pod of the renamed datacenter was denied: %v", err)
+		}
+		if len(pod.Spec.InitContainers) == 0 {
+			t.Error("the admitted pod has no restore init container")
+		}
+	})
 }
 
 // TestRestoreRenameRewritesReplication restores a backup of datacenter dc1 into dc2 with

@@ -14,20 +14,19 @@ import (
 // A restore into a datacenter of another name than the backup's. The restored schema's
 // keyspaces keep their replication, which names the backup's datacenter: the new one
 // would hold no replica of them. So a rename is refused (DatacenterRenamed) unless
-// spec.restore.renameDatacenter says to rewrite the replication; on pods whose node
-// control cannot alter a keyspace (Jolokia) the opt-in is refused too
-// (DatacenterRenameUnsupported), with the CQL to run by hand. The rewrite itself is
-// replication.go.
+// spec.restore.renameDatacenter says to rewrite the replication. On pods whose node
+// control cannot alter a keyspace (Jolokia) the restore runs and the condition
+// ReplicationRewritten says the rewrite is the user's (ManualRewriteRequired), with the
+// CQL to run. The rewrite itself is replication.go.
 
-// Reasons of a refused rename (the Ready condition, a Warning event).
-const (
-	// ReasonDatacenterRenamed: the datacenter's name differs from the backup's and
-	// spec.restore.renameDatacenter is not set.
-	ReasonDatacenterRenamed = "DatacenterRenamed"
-	// ReasonRenameUnsupported: renameDatacenter is set, but the pods' node control has no
-	// call that alters a keyspace's replication.
-	ReasonRenameUnsupported = "DatacenterRenameUnsupported"
-)
+// ReasonDatacenterRenamed (the Ready condition, a Warning event): the datacenter's name
+// differs from the backup's and spec.restore.renameDatacenter is not set.
+const ReasonDatacenterRenamed = "DatacenterRenamed"
+
+// ReasonManualRewrite (the ReplicationRewritten condition, a Warning event):
+// renameDatacenter is set, but the pods' node control has no call that alters a
+// keyspace's replication; the message has the CQL to run by hand.
+const ReasonManualRewrite = "ManualRewriteRequired"
 
 // rename returns the backup's datacenter and dc's when the restore renames it; the
 // datacenter's name is spec.datacenter (a CassandraDataCenter that states none, as the
@@ -37,9 +36,8 @@ func rename(dc *v1alpha1.CassandraDataCenter, b *v1alpha1.CassandraBackup) (from
 	return from, to, from != "" && to != "" && from != to
 }
 
-// checkRename refuses a restore that renames the datacenter without the opt-in, or with
-// it on pods of profile p, whose node control cannot rewrite replication.
-func (c *Controller) checkRename(dc *v1alpha1.CassandraDataCenter, b *v1alpha1.CassandraBackup, p profile.Profile) error {
+// checkRename refuses a restore that renames the datacenter without the opt-in.
+func (c *Controller) checkRename(dc *v1alpha1.CassandraDataCenter, b *v1alpha1.CassandraBackup) error {
 	from, to, renamed := rename(dc, b)
 	if !renamed {
 		return nil
@@ -51,16 +49,14 @@ func (c *Controller) checkRename(dc *v1alpha1.CassandraDataCenter, b *v1alpha1.C
 			to, b.Name, from, from, to, from, cassdc.AnnotationRestoreRenameDatacenter)
 		return c.refuse(dc, ReasonDatacenterRenamed, msg)
 	}
-	if p.NodeControl != profile.ManagementAPI {
-		return c.refuse(dc, ReasonRenameUnsupported, unsupportedMsg(p, b, from, to))
-	}
 	return nil
 }
 
-// unsupportedMsg says why profile p cannot rename, and the CQL that does it by hand.
-func unsupportedMsg(p profile.Profile, b *v1alpha1.CassandraBackup, from, to string) string {
-	keyspaces := "<keyspace>"
-	if es, err := cassandra.ParseEntities(b.Spec.Entities); err == nil && len(es) > 0 {
+// manualMsg says why the operator cannot rewrite the replication on pods of profile p,
+// and the CQL that does it by hand.
+func manualMsg(p profile.Profile, entities, from, to string) string {
+	keyspaces := "every restored keyspace"
+	if es, err := cassandra.ParseEntities(entities); err == nil && len(es) > 0 {
 		var user []string
 		for _, ks := range es.Keyspaces() {
 			if !cassandra.IsSystemKeyspace(ks) {
@@ -68,14 +64,13 @@ func unsupportedMsg(p profile.Profile, b *v1alpha1.CassandraBackup, from, to str
 			}
 		}
 		if len(user) > 0 {
-			keyspaces = strings.Join(user, ", ")
+			keyspaces = "each restored keyspace (" + strings.Join(user, ", ") + ")"
 		}
 	}
 	cql := fmt.Sprintf("ALTER KEYSPACE <keyspace> WITH replication = {'class': 'NetworkTopologyStrategy', '%s': <its factor in %s>, <its other datacenters as they are>};", to, from)
-	return fmt.Sprintf("spec.restore.renameDatacenter cannot be honoured: pods of profile %s are controlled through %s, which has no call that alters a keyspace's replication. "+
-		"Restore into a datacenter named %s, or use pods controlled through the Management API. By hand, for each restored keyspace (%s) whose replication names %s, "+
-		"run on a node of %s once it is up: %s then nodetool repair -full",
-		p.Name, p.NodeControl, from, keyspaces, from, to, cql)
+	return fmt.Sprintf("the replication of the restored keyspaces still names datacenter %s, and pods of profile %s are controlled through %s, which has no call that alters a keyspace's replication: "+
+		"rewrite it by hand. For %s whose replication names %s, run on a node of %s once it is up: %s then nodetool repair -full on every node",
+		from, p.Name, p.NodeControl, keyspaces, from, to, cql)
 }
 
 // rewrite is one keyspace whose replication names the source datacenter.

@@ -61,7 +61,7 @@ func TestRename(t *testing.T) {
 			t.Errorf("datacenter %q: renamed %v", tc.target, ok)
 		}
 	}
-	msg := unsupportedMsg(profile.InstaclustrProfile, b, "dc1", "dc2")
+	msg := manualMsg(profile.InstaclustrProfile, b.Spec.Entities, "dc1", "dc2")
 	for _, s := range []string{"jolokia", "ks1, ks2", "ALTER KEYSPACE <keyspace> WITH replication = {'class': 'NetworkTopologyStrategy', 'dc2': <its factor in dc1>", "nodetool repair -full"} {
 		if !strings.Contains(msg, s) {
 			t.Errorf("message lacks %q: %s", s, msg)

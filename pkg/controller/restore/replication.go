@@ -14,6 +14,7 @@ import (
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/cassandra"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/plan"
+	"github.com/cassbackup/cassandra-backup-operator/pkg/profile"
 	"github.com/cassbackup/cassandra-backup-operator/pkg/reconciler"
 )
 
@@ -62,6 +63,14 @@ func (c *Controller) rewriteReplication(ctx context.Context, dc *v1alpha1.Cassan
 			s = metav1.ConditionTrue
 		}
 		reconciler.SetCondition(&st.Conditions, metav1.Condition{Type: TypeReplicationRewritten, Status: s, Reason: reason, Message: msg, ObservedGeneration: dc.Generation})
+	}
+	if prof, err := c.profiles.ForObject(dc.Annotations); err == nil && prof.NodeControl != profile.ManagementAPI {
+		if cond == nil || cond.Reason != ReasonManualRewrite {
+			msg := manualMsg(prof, p.Entities, from, to)
+			set(false, ReasonManualRewrite, msg)
+			c.event(dc, corev1.EventTypeWarning, ReasonManualRewrite, msg)
+		}
+		return 0
 	}
 	pod, base, ok := c.servingPod(dc, p, st)
 	if !ok {

@@ -83,10 +83,8 @@ func (c *Controller) plan(ctx context.Context, ev *dcEvent) (reconciler.Result, 
 		msg := fmt.Sprintf("backup %s is %s; a restore needs a COMPLETED backup", b.Name, state)
 		return reconciler.Result{}, c.waiting(dc, ReasonBackupNotCompleted, msg)
 	}
-	if prof, err := c.profiles.ForObject(dc.Annotations); err == nil { // an unknown profile is refused below
-		if err := c.checkRename(dc, b, prof); err != nil {
-			return reconciler.Result{}, err
-		}
+	if err := c.checkRename(dc, b); err != nil {
+		return reconciler.Result{}, err
 	}
 	where := b.Storage() // status.location for a backup with spec.locationRef
 	secret := r.Secret

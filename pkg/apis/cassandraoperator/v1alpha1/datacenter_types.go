@@ -107,8 +107,9 @@ type RestoreSpec struct {
 	// from the backup's datacenter (refused without it): once the first restored node
 	// serves, the operator rewrites the replication of each restored keyspace whose
 	// NetworkTopologyStrategy names the backup's datacenter to name this one, with the same
-	// replication factor, through the Management API (pods whose node control has no such
-	// call, Jolokia, are refused). status.restore.replicationChanges lists what changed.
+	// replication factor, through the Management API; on pods whose node control has no
+	// such call (Jolokia) the condition ReplicationRewritten gives the CQL to run by hand.
+	// status.restore.replicationChanges lists what changed.
 	// +optional
 	RenameDatacenter bool `json:"renameDatacenter,omitempty"`
 }
