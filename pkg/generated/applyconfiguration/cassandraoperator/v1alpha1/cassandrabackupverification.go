@@ -29,9 +29,9 @@ import (
 //
 // CassandraBackupVerification is a restore drill: it proves that a COMPLETED
 // CassandraBackup restores, without a cluster, by downloading its objects in a pod of the
-// agent image and checking them against the manifests (SHA-256, SSTable digests, TOC
-// component sets) and the topology and schema against each other; once, or on a cron
-// schedule.
+// agent image and checking them against the manifests (SHA-256, SSTable digests, chunk
+// CRCs of CRC.db or compressed chunks, TOC component sets) and the topology and schema
+// against each other; once, or on a cron schedule.
 type CassandraBackupVerificationApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration    `json:""`
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
