@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,11 +89,15 @@ type Hook func(req jolokia.Request) error
 
 // Node is a running fake Cassandra node.
 type Node struct {
-	cfg    Config
-	srv    *http.Server
-	ln     net.Listener
-	hostID string
-	tokens []string
+	cfg Config
+	srv *http.Server
+	ln  net.Listener
+	// serving counts the requests being handled: Close waits for them, so that a
+	// snapshot a cancelled client asked for is not still linking files into a data
+	// directory its test is removing.
+	serving atomic.Int64
+	hostID  string
+	tokens  []string
 
 	mu     sync.Mutex
 	tables map[string]*table // keyed by ks.table
@@ -239,7 +244,12 @@ func Start(cfg Config) (*Node, error) {
 	mux.HandleFunc("/jolokia", n.serveJolokia)
 	mux.HandleFunc("/jolokia/", n.serveJolokia)
 	n.mgmtRoutes(mux)
-	n.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.serving.Add(1)
+		defer n.serving.Add(-1)
+		mux.ServeHTTP(w, r)
+	})
+	n.srv = &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second}
 	go n.srv.Serve(ln)
 	return n, nil
 }
@@ -358,8 +368,19 @@ func (n *Node) ManagementAPIClient() *mgmtapi.Client {
 	return &mgmtapi.Client{URL: n.ManagementAPIURL(), DataDirectories: n.DataDirs()}
 }
 
-// Close stops the node's HTTP server; the data directory stays.
-func (n *Node) Close() error { return n.srv.Close() }
+// Close stops the node's HTTP server and waits (up to closeWait) for the requests it is
+// handling (http.Server.Close does not wait for handlers); the data directory stays.
+func (n *Node) Close() error {
+	err := n.srv.Close()
+	for deadline := time.Now().Add(closeWait); n.serving.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return err
+}
+
+// closeWait bounds how long Close waits for requests in flight (a test's hook may hold
+// one forever).
+const closeWait = 10 * time.Second
 
 // DataDirs returns the node's data directories.
 func (n *Node) DataDirs() []string { return append([]string(nil), n.cfg.DataDirs...) }
