@@ -38,8 +38,22 @@ func Shared(t testing.TB) *ControlPlane {
 	return shared.cp
 }
 
-// Main runs the tests, then stops the shared control plane and removes the shared pod
-// network (when CASSBACKUP_PODNET=1 made one); use it as
+// atExit holds what Main runs after the tests (AtExit).
+var atExit struct {
+	sync.Mutex
+	fns []func()
+}
+
+// AtExit registers f to run once the tests of the binary have ended, when its TestMain
+// calls Main: for what lives as long as the process, such as a built binary.
+func AtExit(f func()) {
+	atExit.Lock()
+	defer atExit.Unlock()
+	atExit.fns = append(atExit.fns, f)
+}
+
+// Main runs the tests, then stops the shared control plane, removes the shared pod
+// network (when CASSBACKUP_PODNET=1 made one) and runs the AtExit functions; use it as
 // `func TestMain(m *testing.M) { os.Exit(controlplane.Main(m)) }`.
 func Main(m *testing.M) int {
 	code := m.Run()
@@ -49,6 +63,11 @@ func Main(m *testing.M) int {
 	if err := podnet.CloseShared(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = max(code, 1)
+	}
+	atExit.Lock()
+	defer atExit.Unlock()
+	for _, f := range atExit.fns {
+		f()
 	}
 	return code
 }

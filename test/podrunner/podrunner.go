@@ -114,7 +114,8 @@ var agentOnce struct {
 }
 
 // BuildAgent builds cmd/cassandra-backup-agent with `go build` into a temporary directory,
-// once per test process, and returns the binary's path.
+// once per test process, and returns the binary's path. The directory (about 120 MiB) is
+// removed when the tests end, if the test binary's TestMain calls controlplane.Main.
 func BuildAgent(t testing.TB) string {
 	t.Helper()
 	agentOnce.Do(func() {
@@ -128,6 +129,7 @@ func BuildAgent(t testing.TB) string {
 			agentOnce.err = err
 			return
 		}
+		controlplane.AtExit(func() { os.RemoveAll(dir) })
 		// Containers may run as other users: they must reach the binary.
 		if err := os.Chmod(dir, 0o755); err != nil {
 			agentOnce.err = err
