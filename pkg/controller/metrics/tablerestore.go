@@ -90,12 +90,8 @@ func (t *tableRestores) observe(old, r *v1alpha1.CassandraRestore) {
 		return
 	}
 	result := strings.ToLower(string(r.Status.State))
-	if r.Status.StartTime != nil {
-		end := t.now()
-		if r.Status.CompletionTime != nil {
-			end = r.Status.CompletionTime.Time
-		}
-		t.duration.WithLabelValues(r.Namespace, result).Observe(max(end.Sub(r.Status.StartTime.Time).Seconds(), 0))
+	if d, ok := runSeconds(r.Status.StartTime, r.Status.CompletionTime, t.now()); ok {
+		t.duration.WithLabelValues(r.Namespace, result).Observe(d)
 	}
 	var bytes int64
 	for _, n := range r.Status.Nodes {

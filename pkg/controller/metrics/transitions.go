@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
 	v1alpha1 "github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
@@ -62,12 +63,8 @@ func (t *transitions) backup(old, b *v1alpha1.CassandraBackup) {
 		return
 	}
 	result := strings.ToLower(string(b.Status.State))
-	if b.Status.StartTime != nil {
-		end := t.now()
-		if b.Status.CompletionTime != nil {
-			end = b.Status.CompletionTime.Time
-		}
-		t.duration.WithLabelValues(b.Namespace, b.Spec.Cluster, b.Spec.Datacenter, result).Observe(max(end.Sub(b.Status.StartTime.Time).Seconds(), 0))
+	if d, ok := runSeconds(b.Status.StartTime, b.Status.CompletionTime, t.now()); ok {
+		t.duration.WithLabelValues(b.Namespace, b.Spec.Cluster, b.Spec.Datacenter, result).Observe(d)
 	}
 	if b.Status.State == v1alpha1.BackupCompleted {
 		var bytes int64
@@ -76,6 +73,19 @@ func (t *transitions) backup(old, b *v1alpha1.CassandraBackup) {
 		}
 		t.size.WithLabelValues(b.Namespace, b.Spec.Cluster, b.Spec.Datacenter).Observe(float64(bytes))
 	}
+}
+
+// runSeconds is the time from start to completion (to now when none is recorded), never
+// negative; ok is false without a start.
+func runSeconds(start, completion *metav1.Time, now time.Time) (d float64, ok bool) {
+	if start == nil {
+		return 0, false
+	}
+	end := now
+	if completion != nil {
+		end = completion.Time
+	}
+	return max(end.Sub(start.Time).Seconds(), 0), true
 }
 
 func finalRestore(st *v1alpha1.RestoreStatus) bool {

@@ -2,7 +2,8 @@ package restore
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cassbackup/cassandra-backup-operator/pkg/apis/cassandraoperator/v1alpha1"
@@ -84,12 +85,7 @@ type rewrite struct {
 // not system keyspaces and whose NetworkTopologyStrategy names from. A keyspace whose
 // replication is not whole factors is named in skipped.
 func rewrites(repl map[string]cassandra.Replication, entities cassandra.Entities, from, to string) (out []rewrite, skipped []string) {
-	names := make([]string, 0, len(repl))
-	for ks := range repl {
-		names = append(names, ks)
-	}
-	sort.Strings(names)
-	for _, ks := range names {
+	for _, ks := range slices.Sorted(maps.Keys(repl)) {
 		if cassandra.IsSystemKeyspace(ks) || !entities.MatchKeyspace(ks) {
 			continue
 		}
